@@ -1,0 +1,77 @@
+package core
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Record is one row of a collection. Data maps field names to values in
+// their canonical Go types:
+//
+//	text, editor, email, url, date, autodate, password,
+//	single select, single relation, single file  string
+//	number                                        float64
+//	bool                                          bool
+//	multiple select, relation, file               []string
+//	json                                          json.RawMessage (nil is JSON null)
+//
+// Data always holds "id".
+type Record struct {
+	Collection *Collection
+	Data       map[string]any
+}
+
+// NewRecord returns an empty record of c with every field at its zero value.
+func NewRecord(c *Collection) *Record {
+	r := &Record{Collection: c, Data: make(map[string]any, len(c.Fields))}
+	for i := range c.Fields {
+		r.Data[c.Fields[i].Name] = ZeroValue(&c.Fields[i])
+	}
+	return r
+}
+
+// ID returns the record's id.
+func (r *Record) ID() string { s, _ := r.Data["id"].(string); return s }
+
+// String returns a string-typed value, or "".
+func (r *Record) String(name string) string { s, _ := r.Data[name].(string); return s }
+
+// Strings returns a field's values as a list, whether it holds one or many.
+func (r *Record) Strings(name string) []string {
+	switch v := r.Data[name].(type) {
+	case []string:
+		return v
+	case string:
+		if v == "" {
+			return nil
+		}
+		return []string{v}
+	}
+	return nil
+}
+
+// ZeroValue is a field's value when nothing was set.
+func ZeroValue(f *Field) any {
+	switch f.Type {
+	case FieldNumber:
+		return float64(0)
+	case FieldBool:
+		return false
+	case FieldJSON:
+		return json.RawMessage(nil)
+	}
+	if f.IsMultiple() {
+		return []string{}
+	}
+	return ""
+}
+
+// DateLayout is how dates are stored and shown: UTC with milliseconds, the
+// PocketBase shape, which also sorts correctly as text.
+const DateLayout = "2006-01-02 15:04:05.000Z"
+
+// FormatTime renders t in DateLayout.
+func FormatTime(t time.Time) string { return t.UTC().Format(DateLayout) }
+
+// Now returns the current time in DateLayout.
+func Now() string { return FormatTime(time.Now()) }

@@ -1,0 +1,124 @@
+// Package store defines how Tortoise keeps collections and records in a
+// database, and the contract its two drivers (store/sqlite, store/postgres)
+// both fulfil. The conformance suite in store/storetest checks that contract
+// against real engines.
+//
+// # Storage model
+//
+// Each collection is a real table named after it, with one typed column per
+// field, so indexes work and people can use the database's own tools:
+//
+//	field                                   SQLite                          PostgreSQL
+//	id                                      TEXT PRIMARY KEY                TEXT PRIMARY KEY
+//	text, editor, email, url, date,         TEXT NOT NULL DEFAULT ''        TEXT NOT NULL DEFAULT ''
+//	autodate, password, single select,
+//	single relation, single file
+//	number                                  REAL NOT NULL DEFAULT 0         DOUBLE PRECISION NOT NULL DEFAULT 0
+//	bool                                    INTEGER NOT NULL DEFAULT 0      BOOLEAN NOT NULL DEFAULT FALSE
+//	json                                    TEXT DEFAULT NULL (JSON text)   JSONB DEFAULT NULL
+//	multiple select, relation, file         TEXT NOT NULL DEFAULT '[]'      JSONB NOT NULL DEFAULT '[]'
+//	                                        (a JSON array of strings)       (a JSON array of strings)
+//
+// Dates are stored as text in core.DateLayout, which sorts chronologically.
+// Collection definitions live in the table _collections (id, name, data),
+// where data is core.Collection.StoredJSON.
+//
+// SQL fragments handed to a store (Query.Where, Query.OrderBy) use `?`
+// placeholders and refer to the queried table by the alias MainAlias.
+package store
+
+import (
+	"context"
+
+	"github.com/tortoise-dev/tortoise/core"
+)
+
+// MainAlias is the alias of the queried collection's table in Query SQL.
+const MainAlias = "_r"
+
+// Dialect names the SQL dialect of a store.
+type Dialect string
+
+// The dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// SQL is a fragment of SQL with `?` placeholders and their arguments.
+// Values are always passed as arguments, never spliced into Text.
+type SQL struct {
+	Text string
+	Args []any
+}
+
+// Query selects records of one collection.
+type Query struct {
+	Collection *core.Collection
+	// Where restricts the rows (nil: all rows). It refers to the table as MainAlias.
+	Where *SQL
+	// OrderBy is an ORDER BY list without the keywords ("" : unspecified order).
+	OrderBy string
+	// Limit caps the rows returned (0: no limit); Offset skips rows.
+	Limit, Offset int
+	// WithTotal asks for the number of rows matching Where, ignoring Limit and Offset.
+	WithTotal bool
+}
+
+// Result is what Find returns.
+type Result struct {
+	Records []*core.Record
+	// Total is the number of matching rows when Query.WithTotal was set, else -1.
+	Total int
+}
+
+// Reader reads records.
+type Reader interface {
+	// Get returns one record. Errors: KindNotFound, KindInternal.
+	Get(ctx context.Context, c *core.Collection, id string) (*core.Record, error)
+	// Find runs a query. Errors: KindInvalid (a fragment the engine rejects), KindInternal.
+	Find(ctx context.Context, q Query) (*Result, error)
+}
+
+// Tx is a write transaction (on SQLite, one savepoint of a grouped commit).
+type Tx interface {
+	Reader
+	// Insert adds a record; its Data must hold every field of its collection.
+	// Errors: KindInvalid with a field entry coded "validation_not_unique" when
+	// a unique index is violated, KindInternal.
+	Insert(ctx context.Context, r *core.Record) error
+	// Update replaces a record's row. Errors: as Insert, and KindNotFound.
+	Update(ctx context.Context, r *core.Record) error
+	// Delete removes a record. Errors: KindNotFound, KindInternal.
+	Delete(ctx context.Context, c *core.Collection, id string) error
+
+	// CreateCollection stores c and creates its table and indexes.
+	// Errors: KindInvalid (a name in use, a bad index), KindInternal.
+	CreateCollection(ctx context.Context, c *core.Collection) error
+	// UpdateCollection stores next in place of prev and migrates the table:
+	// fields are matched by Field.ID, so a renamed field keeps its data, new
+	// fields are added, missing ones dropped, the table renamed with the
+	// collection, and indexes rebuilt. Errors: KindInvalid, KindInternal.
+	UpdateCollection(ctx context.Context, prev, next *core.Collection) error
+	// DeleteCollection drops the table and the definition.
+	DeleteCollection(ctx context.Context, c *core.Collection) error
+	// Truncate deletes every record of c.
+	Truncate(ctx context.Context, c *core.Collection) error
+}
+
+// Store is a database holding collections and records.
+type Store interface {
+	Reader
+	// Dialect tells SQL producers which engine they target.
+	Dialect() Dialect
+	// Collections returns every stored collection definition.
+	Collections(ctx context.Context) ([]*core.Collection, error)
+	// Update runs fn in a write transaction. An error from fn undoes all of
+	// fn's changes and is returned as is; other transactions are unaffected.
+	// When Update returns nil, fn's changes are durable (on SQLite, fsynced
+	// with synchronous=FULL). fn runs once; it must not have side effects
+	// outside tx, since its changes may still be rolled back.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+	// Close waits for queued writes and releases the database.
+	Close() error
+}
