@@ -19,6 +19,9 @@ import (
 type Record struct {
 	Collection *Collection
 	Data       map[string]any
+	// Expand holds related records loaded for the response, keyed by
+	// relation path: *Record for a single relation, []*Record for a list.
+	Expand map[string]any
 }
 
 // NewRecord returns an empty record of c with every field at its zero value.
@@ -75,3 +78,15 @@ func FormatTime(t time.Time) string { return t.UTC().Format(DateLayout) }
 
 // Now returns the current time in DateLayout.
 func Now() string { return FormatTime(time.Now()) }
+
+// Clone returns a copy whose Data can be changed without touching r's.
+func (r *Record) Clone() *Record {
+	n := &Record{Collection: r.Collection, Data: make(map[string]any, len(r.Data))}
+	for k, v := range r.Data {
+		if l, ok := v.([]string); ok {
+			v = append([]string{}, l...)
+		}
+		n.Data[k] = v
+	}
+	return n
+}

@@ -1,0 +1,102 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/tortoise-dev/tortoise/core"
+)
+
+func (s *Server) authMethods(w http.ResponseWriter, r *http.Request) {
+	c, err := s.svc.Collection(r.PathValue("collection"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !c.IsAuth() || c.Auth == nil {
+		s.writeError(w, r, core.Invalid("Collection %q is not an auth collection.", c.Name))
+		return
+	}
+	fields := c.Auth.PasswordAuth.IdentityFields
+	if fields == nil {
+		fields = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"password": map[string]any{"enabled": c.Auth.PasswordAuth.Enabled, "identityFields": fields},
+		"oauth2":   map[string]any{"enabled": false, "providers": []any{}},
+		"mfa":      map[string]any{"enabled": false, "duration": 0},
+		"otp":      map[string]any{"enabled": false, "duration": 0},
+	})
+}
+
+func (s *Server) authWithPassword(w http.ResponseWriter, r *http.Request) {
+	c, err := s.svc.Collection(r.PathValue("collection"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	b, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct {
+		Identity      string `json:"identity"`
+		Password      string `json:"password"`
+		IdentityField string `json:"identityField"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		s.writeError(w, r, core.Invalid("The body must be {\"identity\": string, \"password\": string}."))
+		return
+	}
+	errs := core.ValidationErrors{}
+	if strings.TrimSpace(in.Identity) == "" {
+		errs.Add("identity", "validation_required", "Cannot be blank.")
+	}
+	if in.Password == "" {
+		errs.Add("password", "validation_required", "Cannot be blank.")
+	}
+	if len(in.Identity) > 255 || len(in.Password) > 255 {
+		errs.Add("identity", "validation_length_out_of_range", "Too long.")
+	}
+	if err := errs.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rec, tok, err := s.svc.AuthWithPassword(r.Context(), c, in.Identity, in.Password, in.IdentityField)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeAuth(w, r, rec, tok)
+}
+
+func (s *Server) authRefresh(w http.ResponseWriter, r *http.Request) {
+	c, err := s.svc.Collection(r.PathValue("collection"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req := s.caller(r)
+	if req.Auth == nil || req.Auth.Collection.ID != c.ID {
+		s.writeError(w, r, core.Unauthorized("The request requires valid record authorization token."))
+		return
+	}
+	tok, err := s.svc.NewAuthToken(req.Auth)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeAuth(w, r, req.Auth, tok)
+}
+
+// writeAuth answers a successful login: {"token": ..., "record": {...}}.
+func (s *Server) writeAuth(w http.ResponseWriter, r *http.Request, rec *core.Record, tok string) {
+	v := viewer{superuser: rec.Collection.Name == core.SuperusersName, auth: rec}
+	b := append([]byte(`{"token":`), appendString(nil, tok)...)
+	b = append(b, `,"record":`...)
+	b = appendRecord(b, rec, v, nil)
+	b = append(b, '}')
+	writeRaw(w, http.StatusOK, b)
+}

@@ -1,0 +1,178 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/service"
+)
+
+func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, req *service.Request) {
+	q := queryMap(r.URL.Query())
+	page, err := intParam(q, "page", 1)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	perPage, err := intParam(q, "perPage", service.DefaultPerPage)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if page < 1 {
+		page = 1
+	}
+	if perPage < 1 {
+		perPage = service.DefaultPerPage
+	}
+	if perPage > service.MaxPerPage {
+		perPage = service.MaxPerPage
+	}
+	cols, err := s.svc.FindCollections(q["filter"])
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := sortCollections(cols, q["sort"]); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	total := len(cols)
+	start := min((page-1)*perPage, total)
+	if page-1 > total/perPage {
+		start = total
+	}
+	end := min(start+perPage, total)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"page": page, "perPage": perPage, "totalItems": total,
+		"totalPages": (total + perPage - 1) / perPage, "items": cols[start:end],
+	})
+}
+
+// sortCollections orders collections by a PocketBase-style sort parameter
+// over their id, name, type, system, created and updated.
+func sortCollections(cols []*core.Collection, param string) error {
+	if strings.TrimSpace(param) == "" {
+		return nil
+	}
+	type key struct {
+		name string
+		desc bool
+	}
+	var keys []key
+	for _, p := range strings.Split(param, ",") {
+		p = strings.TrimSpace(p)
+		k := key{name: strings.TrimPrefix(strings.TrimPrefix(p, "-"), "+"), desc: strings.HasPrefix(p, "-")}
+		switch k.name {
+		case "id", "name", "type", "system", "created", "updated":
+		default:
+			return core.FieldInvalid("sort", "validation_invalid_sort", "Cannot sort collections by "+p+".")
+		}
+		keys = append(keys, k)
+	}
+	val := func(c *core.Collection, n string) string {
+		switch n {
+		case "id":
+			return c.ID
+		case "name":
+			return c.Name
+		case "type":
+			return string(c.Type)
+		case "system":
+			if c.System {
+				return "1"
+			}
+			return "0"
+		case "created":
+			return c.Created
+		}
+		return c.Updated
+	}
+	sort.SliceStable(cols, func(i, j int) bool {
+		for _, k := range keys {
+			a, b := val(cols[i], k.name), val(cols[j], k.name)
+			if a != b {
+				return (a < b) != k.desc
+			}
+		}
+		return false
+	})
+	return nil
+}
+
+func (s *Server) viewCollection(w http.ResponseWriter, r *http.Request, req *service.Request) {
+	c, err := s.svc.Collection(r.PathValue("collection"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (s *Server) createCollection(w http.ResponseWriter, r *http.Request, req *service.Request) {
+	b, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, err := s.svc.CreateCollection(r.Context(), b)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (s *Server) updateCollection(w http.ResponseWriter, r *http.Request, req *service.Request) {
+	b, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, err := s.svc.UpdateCollection(r.Context(), r.PathValue("collection"), b)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, req *service.Request) {
+	if err := s.svc.DeleteCollection(r.Context(), r.PathValue("collection")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) truncateCollection(w http.ResponseWriter, r *http.Request, req *service.Request) {
+	if err := s.svc.TruncateCollection(r.Context(), r.PathValue("collection")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) importCollections(w http.ResponseWriter, r *http.Request, req *service.Request) {
+	b, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct {
+		Collections   []json.RawMessage `json:"collections"`
+		DeleteMissing bool              `json:"deleteMissing"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		s.writeError(w, r, core.Invalid("The body must be {\"collections\": [...], \"deleteMissing\": bool}."))
+		return
+	}
+	if err := s.svc.ImportCollections(r.Context(), in.Collections, in.DeleteMissing); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,181 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/service"
+)
+
+// recordRequest identifies the caller and fills in the request details
+// access rules may read.
+func (s *Server) recordRequest(r *http.Request) *service.Request {
+	req := s.caller(r)
+	q := r.URL.Query()
+	req.Query = queryMap(q)
+	req.Headers = headerMap(r.Header)
+	return req
+}
+
+func intParam(q map[string]string, name string, def int) (int, error) {
+	v, ok := q[name]
+	if !ok || v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, core.FieldInvalid(name, "validation_invalid_"+name, "Must be a non-negative integer.")
+	}
+	return n, nil
+}
+
+func boolParam(q map[string]string, name string) bool {
+	switch strings.ToLower(q[name]) {
+	case "1", "true", "t", "yes", "on":
+		return true
+	}
+	return false
+}
+
+func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
+	c, err := s.svc.Collection(r.PathValue("collection"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req := s.recordRequest(r)
+	q := req.Query
+	var p service.ListParams
+	if p.Page, err = intParam(q, "page", 1); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if p.PerPage, err = intParam(q, "perPage", service.DefaultPerPage); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p.Sort, p.Filter, p.SkipTotal = q["sort"], q["filter"], boolParam(q, "skipTotal")
+	sel, err := parseFields(q["fields"])
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.svc.ListRecords(r.Context(), req, c, p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.svc.Expand(r.Context(), req, res.Items, q["expand"]); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	b := make([]byte, 0, 256+len(res.Items)*256)
+	b = append(b, `{"items":[`...)
+	v := viewerOf(req)
+	for i, rec := range res.Items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendRecord(b, rec, v, sel)
+	}
+	b = append(b, `],"page":`...)
+	b = strconv.AppendInt(b, int64(res.Page), 10)
+	b = append(b, `,"perPage":`...)
+	b = strconv.AppendInt(b, int64(res.PerPage), 10)
+	b = append(b, `,"totalItems":`...)
+	b = strconv.AppendInt(b, int64(res.TotalItems), 10)
+	b = append(b, `,"totalPages":`...)
+	b = strconv.AppendInt(b, int64(res.TotalPages), 10)
+	b = append(b, '}')
+	writeRaw(w, http.StatusOK, b)
+}
+
+// writeRecord answers with one record, expanded and trimmed as asked.
+func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, req *service.Request, rec *core.Record, status int) {
+	q := req.Query
+	if q == nil {
+		q = queryMap(r.URL.Query())
+	}
+	sel, err := parseFields(q["fields"])
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.svc.Expand(r.Context(), req, []*core.Record{rec}, q["expand"]); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeRaw(w, status, appendRecord(make([]byte, 0, 512), rec, viewerOf(req), sel))
+}
+
+func (s *Server) viewRecord(w http.ResponseWriter, r *http.Request) {
+	c, err := s.svc.Collection(r.PathValue("collection"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req := s.recordRequest(r)
+	rec, err := s.svc.GetRecord(r.Context(), req, c, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeRecord(w, r, req, rec, http.StatusOK)
+}
+
+func (s *Server) createRecord(w http.ResponseWriter, r *http.Request) {
+	c, err := s.svc.Collection(r.PathValue("collection"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req := s.recordRequest(r)
+	body, err := decodeData(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req.Body = body
+	rec, err := s.svc.CreateRecord(r.Context(), req, c, body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeRecord(w, r, req, rec, http.StatusOK)
+}
+
+func (s *Server) updateRecord(w http.ResponseWriter, r *http.Request) {
+	c, err := s.svc.Collection(r.PathValue("collection"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req := s.recordRequest(r)
+	body, err := decodeData(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req.Body = body
+	rec, err := s.svc.UpdateRecord(r.Context(), req, c, r.PathValue("id"), body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeRecord(w, r, req, rec, http.StatusOK)
+}
+
+func (s *Server) deleteRecord(w http.ResponseWriter, r *http.Request) {
+	c, err := s.svc.Collection(r.PathValue("collection"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.svc.DeleteRecord(r.Context(), s.recordRequest(r), c, r.PathValue("id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

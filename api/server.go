@@ -1,0 +1,149 @@
+// Package api serves Tortoise's REST API, which follows PocketBase's
+// documented Web API so its SDKs work unchanged. Handlers decode requests,
+// identify the caller and map errors; everything else is the service layer's.
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/service"
+)
+
+// DefaultMaxBody caps request bodies unless Options say otherwise.
+const DefaultMaxBody = 32 << 20
+
+// Options configure the API server.
+type Options struct {
+	Logger *slog.Logger
+	// MaxBody is the largest request body accepted, in bytes (default 32 MiB).
+	MaxBody int64
+	// Version is reported by the health route.
+	Version string
+}
+
+// Server is the HTTP handler of the REST API.
+type Server struct {
+	svc  *service.Service
+	log  *slog.Logger
+	opts Options
+	mux  *http.ServeMux
+}
+
+// New returns the API handler over svc.
+func New(svc *service.Service, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
+	s := &Server{svc: svc, log: opts.Logger, opts: opts, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /api/health", s.health)
+
+	m.HandleFunc("GET /api/collections", s.superuser(s.listCollections))
+	m.HandleFunc("POST /api/collections", s.superuser(s.createCollection))
+	m.HandleFunc("PUT /api/collections/import", s.superuser(s.importCollections))
+	m.HandleFunc("GET /api/collections/{collection}", s.superuser(s.viewCollection))
+	m.HandleFunc("PATCH /api/collections/{collection}", s.superuser(s.updateCollection))
+	m.HandleFunc("DELETE /api/collections/{collection}", s.superuser(s.deleteCollection))
+	m.HandleFunc("DELETE /api/collections/{collection}/truncate", s.superuser(s.truncateCollection))
+
+	m.HandleFunc("GET /api/collections/{collection}/records", s.listRecords)
+	m.HandleFunc("POST /api/collections/{collection}/records", s.createRecord)
+	m.HandleFunc("GET /api/collections/{collection}/records/{id}", s.viewRecord)
+	m.HandleFunc("PATCH /api/collections/{collection}/records/{id}", s.updateRecord)
+	m.HandleFunc("DELETE /api/collections/{collection}/records/{id}", s.deleteRecord)
+
+	m.HandleFunc("GET /api/collections/{collection}/auth-methods", s.authMethods)
+	m.HandleFunc("POST /api/collections/{collection}/auth-with-password", s.authWithPassword)
+	m.HandleFunc("POST /api/collections/{collection}/auth-refresh", s.authRefresh)
+
+	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, core.NotFound("The requested resource wasn't found."))
+	})
+}
+
+// ServeHTTP applies the cross-cutting concerns (panic recovery, CORS, body
+// limit) and routes the request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			s.writeError(w, r, core.Internal(fmt.Errorf("panic: %v", p), "panic"))
+		}
+	}()
+	h := w.Header()
+	if origin := r.Header.Get("Origin"); origin != "" {
+		h.Set("Access-Control-Allow-Origin", "*")
+		if r.Method == http.MethodOptions {
+			h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE")
+			if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+				h.Set("Access-Control-Allow-Headers", req)
+			}
+			h.Set("Access-Control-Max-Age", "86400")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
+	if r.Body != nil && r.ContentLength != 0 {
+		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	writeRaw(w, http.StatusOK, []byte(`{"code":200,"message":"API is healthy.","data":{}}`))
+}
+
+// caller identifies who sent r. An invalid or expired token makes the caller
+// a guest, as in PocketBase; routes that need an identity then refuse.
+func (s *Server) caller(r *http.Request) *service.Request {
+	req := &service.Request{Method: r.Method}
+	tok := r.Header.Get("Authorization")
+	if tok == "" {
+		return req
+	}
+	if len(tok) > 7 && strings.EqualFold(tok[:7], "bearer ") {
+		tok = strings.TrimSpace(tok[7:])
+	}
+	rec, err := s.svc.Authenticate(r.Context(), tok)
+	if err != nil {
+		return req
+	}
+	req.Auth = rec
+	req.Superuser = rec.Collection.Name == core.SuperusersName
+	return req
+}
+
+type ctxKey struct{}
+
+// superuser guards a route for superusers: 401 without a valid token, 403
+// with a non-superuser one.
+func (s *Server) superuser(h func(http.ResponseWriter, *http.Request, *service.Request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		req := s.caller(r)
+		switch {
+		case req.Auth == nil:
+			s.writeError(w, r, core.Unauthorized("The request requires valid superuser authorization token."))
+		case !req.Superuser:
+			s.writeError(w, r, core.Forbidden("The authorized record is not allowed to perform this action."))
+		default:
+			h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, req)), req)
+		}
+	}
+}

@@ -1,0 +1,646 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/filter"
+	"github.com/tortoise-dev/tortoise/store"
+)
+
+// reservedFieldNames cannot name a user field: they appear in every record
+// response or are the system's own.
+var reservedFieldNames = map[string]bool{"collectionid": true, "collectionname": true, "expand": true}
+
+// CreateCollection validates and stores a new collection from its JSON form
+// and creates its table.
+func (s *Service) CreateCollection(ctx context.Context, body []byte) (*core.Collection, error) {
+	s.schemaMu.Lock()
+	defer s.schemaMu.Unlock()
+	next, err := decodeCollection(nil, body)
+	if err != nil {
+		return nil, err
+	}
+	if next.ID == "" {
+		next.ID = "pbc_" + core.RandomString(10, "0123456789")
+	}
+	sc := s.schema.Load()
+	if sc.byID[next.ID] != nil {
+		return nil, core.FieldInvalid("id", "validation_invalid_id", "The id is already in use.")
+	}
+	s.completeNew(next)
+	if err := s.validateCollection(sc, nil, next); err != nil {
+		return nil, err
+	}
+	now := core.Now()
+	next.Created, next.Updated = now, now
+	if err := s.store.Update(ctx, func(tx store.Tx) error { return tx.CreateCollection(ctx, next) }); err != nil {
+		return nil, err
+	}
+	return next, s.afterSchemaChange(ctx, next)
+}
+
+// UpdateCollection applies a partial JSON update to a collection and
+// migrates its table in one transaction.
+func (s *Service) UpdateCollection(ctx context.Context, nameOrID string, body []byte) (*core.Collection, error) {
+	s.schemaMu.Lock()
+	defer s.schemaMu.Unlock()
+	prev, err := s.Collection(nameOrID)
+	if err != nil {
+		return nil, err
+	}
+	next, err := decodeCollection(prev, body)
+	if err != nil {
+		return nil, err
+	}
+	if next.ID != prev.ID {
+		return nil, core.FieldInvalid("id", "validation_invalid_id", "The collection id cannot be changed.")
+	}
+	if next.Type != prev.Type {
+		return nil, core.FieldInvalid("type", "validation_invalid_type", "The collection type cannot be changed.")
+	}
+	if err := s.validateCollection(s.schema.Load(), prev, next); err != nil {
+		return nil, err
+	}
+	next.Created, next.Updated = prev.Created, core.Now()
+	if err := s.store.Update(ctx, func(tx store.Tx) error { return tx.UpdateCollection(ctx, prev, next) }); err != nil {
+		return nil, err
+	}
+	return next, s.afterSchemaChange(ctx, next)
+}
+
+// DeleteCollection drops a collection and its records. System collections
+// and collections other collections relate to cannot be deleted.
+func (s *Service) DeleteCollection(ctx context.Context, nameOrID string) error {
+	s.schemaMu.Lock()
+	defer s.schemaMu.Unlock()
+	c, err := s.Collection(nameOrID)
+	if err != nil {
+		return err
+	}
+	if c.System {
+		return core.Invalid("System collection %q cannot be deleted.", c.Name)
+	}
+	for _, other := range s.Collections() {
+		if other.ID == c.ID {
+			continue
+		}
+		for _, f := range other.Fields {
+			if f.Type == core.FieldRelation && f.CollectionID == c.ID {
+				return core.Invalid("Collection %q cannot be deleted: field %q of collection %q relates to it.", c.Name, f.Name, other.Name)
+			}
+		}
+	}
+	if err := s.store.Update(ctx, func(tx store.Tx) error { return tx.DeleteCollection(ctx, c) }); err != nil {
+		return err
+	}
+	return s.afterSchemaChange(ctx, c)
+}
+
+// TruncateCollection deletes every record of a collection.
+func (s *Service) TruncateCollection(ctx context.Context, nameOrID string) error {
+	c, err := s.Collection(nameOrID)
+	if err != nil {
+		return err
+	}
+	if c.Name == core.SuperusersName {
+		return core.Invalid("The superusers collection cannot be truncated.")
+	}
+	if err := s.store.Update(ctx, func(tx store.Tx) error {
+		if err := s.checkNoIncomingRequired(c); err != nil {
+			return err
+		}
+		return tx.Truncate(ctx, c)
+	}); err != nil {
+		return err
+	}
+	s.emit(Change{Action: "schema", Collection: c})
+	return nil
+}
+
+// checkNoIncomingRequired refuses to empty a collection that required
+// relations of other collections point at.
+func (s *Service) checkNoIncomingRequired(c *core.Collection) error {
+	for _, other := range s.Collections() {
+		for _, f := range other.Fields {
+			if f.Type == core.FieldRelation && f.CollectionID == c.ID && other.ID != c.ID && (f.Required || f.CascadeDelete) {
+				return core.Invalid("Collection %q cannot be truncated: required or cascading relation %q of collection %q points at it.", c.Name, f.Name, other.Name)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Service) afterSchemaChange(ctx context.Context, c *core.Collection) error {
+	if err := s.reloadSchema(ctx); err != nil {
+		return err
+	}
+	s.emit(Change{Action: "schema", Collection: c})
+	return nil
+}
+
+// decodeCollection reads a collection from JSON; with prev, body is a
+// partial update over prev (top-level keys replace prev's).
+func decodeCollection(prev *core.Collection, body []byte) (*core.Collection, error) {
+	var in map[string]json.RawMessage
+	if err := json.Unmarshal(body, &in); err != nil || in == nil {
+		return nil, core.Invalid("The request body must be a JSON object.")
+	}
+	merged := map[string]json.RawMessage{}
+	if prev != nil {
+		b, _ := json.Marshal(prev)
+		_ = json.Unmarshal(b, &merged)
+	}
+	for k, v := range in {
+		merged[k] = v
+	}
+	b, _ := json.Marshal(merged)
+	var c core.Collection
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&c); err != nil {
+		return nil, collectionDecodeError(err)
+	}
+	if c.Type == "" {
+		c.Type = core.TypeBase
+	}
+	if c.Type == core.TypeAuth {
+		var a struct {
+			AuthRule     *string            `json:"authRule"`
+			ManageRule   *string            `json:"manageRule"`
+			AuthToken    *core.TokenConfig  `json:"authToken"`
+			PasswordAuth *core.PasswordAuth `json:"passwordAuth"`
+		}
+		if err := json.Unmarshal(b, &a); err != nil {
+			return nil, collectionDecodeError(err)
+		}
+		opts := &core.AuthOptions{
+			AuthToken:    core.TokenConfig{Duration: authTokenTTL},
+			PasswordAuth: core.PasswordAuth{Enabled: true, IdentityFields: []string{"email"}},
+		}
+		if prev != nil && prev.Auth != nil {
+			p := prev.Clone().Auth
+			opts = p
+		}
+		opts.AuthRule, opts.ManageRule = a.AuthRule, a.ManageRule
+		if a.AuthToken != nil {
+			opts.AuthToken.Duration = a.AuthToken.Duration
+		}
+		if a.PasswordAuth != nil {
+			opts.PasswordAuth = *a.PasswordAuth
+		}
+		if opts.AuthToken.Secret == "" {
+			opts.AuthToken.Secret = core.RandomString(50, alnum)
+		}
+		c.Auth = opts
+	}
+	return &c, nil
+}
+
+func collectionDecodeError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return core.FieldInvalid(te.Field, "validation_invalid_type", fmt.Sprintf("Invalid value type: expected %s.", te.Type))
+	}
+	return core.Invalid("Invalid collection data: %s.", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// completeNew adds the fields every new collection gets: id, the auth
+// system fields for auth collections, and created/updated timestamps.
+func (s *Service) completeNew(c *core.Collection) {
+	var fields []core.Field
+	if c.Field("id") == nil {
+		fields = append(fields, idField())
+	}
+	fields = append(fields, c.Fields...)
+	c.Fields = fields
+	if c.Type == core.TypeAuth {
+		for _, f := range authSystemFields() {
+			if c.Field(f.Name) == nil {
+				c.Fields = append(c.Fields, f)
+			}
+		}
+		c.Indexes = append(c.Indexes, authIndexes(c.Name)...)
+	}
+	for _, f := range autodateFields() {
+		if c.Field(f.Name) == nil {
+			c.Fields = append(c.Fields, f)
+		}
+	}
+}
+
+var fieldIDPattern = regexp.MustCompile(`^[A-Za-z0-9_]{1,100}$`)
+
+// validateCollection checks next (which replaces prev, or is new when prev
+// is nil) against the schema sc. It normalizes relation targets to ids and
+// fills in field ids.
+func (s *Service) validateCollection(sc *schema, prev, next *core.Collection) error {
+	errs := core.ValidationErrors{}
+	switch {
+	case next.Name == "":
+		errs.Add("name", "validation_required", "Cannot be blank.")
+	case !core.ValidName(next.Name):
+		errs.Add("name", "validation_invalid_name", "Use letters, digits and underscores, starting with a letter (at most 100).")
+	case core.IsSystemName(next.Name) && (prev == nil || !prev.System):
+		errs.Add("name", "validation_invalid_name", "Names starting with an underscore are reserved for system collections.")
+	case prev != nil && prev.System && prev.Name != next.Name:
+		errs.Add("name", "validation_system_collection", "System collections cannot be renamed.")
+	default:
+		if other := sc.byName[strings.ToLower(next.Name)]; other != nil && (prev == nil || other.ID != prev.ID) {
+			errs.Add("name", "validation_collection_name_exists", "Collection name must be unique (case insensitive).")
+		}
+	}
+	switch next.Type {
+	case core.TypeBase, core.TypeAuth:
+	case core.TypeView:
+		errs.Add("type", "validation_invalid_type", "View collections are not supported yet.")
+	default:
+		errs.Add("type", "validation_invalid_type", `Must be "base" or "auth".`)
+	}
+	if prev != nil {
+		next.System = prev.System
+	} else {
+		next.System = false
+	}
+	if !fieldIDPattern.MatchString(next.ID) {
+		errs.Add("id", "validation_invalid_id", "Use 1-100 letters, digits or underscores.")
+	}
+	s.validateFields(sc, prev, next, errs)
+	if err := errs.Err(); err != nil {
+		return err
+	}
+	// Rules are checked against the schema as it will be, this collection included.
+	cols := make([]*core.Collection, 0, len(sc.list)+1)
+	for _, c := range sc.list {
+		if c.ID != next.ID {
+			cols = append(cols, c)
+		}
+	}
+	future := newSchema(append(cols, next))
+	rules := []struct {
+		name string
+		rule *string
+	}{{"listRule", next.ListRule}, {"viewRule", next.ViewRule}, {"createRule", next.CreateRule},
+		{"updateRule", next.UpdateRule}, {"deleteRule", next.DeleteRule}}
+	if next.Auth != nil {
+		rules = append(rules, struct {
+			name string
+			rule *string
+		}{"authRule", next.Auth.AuthRule}, struct {
+			name string
+			rule *string
+		}{"manageRule", next.Auth.ManageRule})
+	}
+	for _, r := range rules {
+		if r.rule == nil || strings.TrimSpace(*r.rule) == "" {
+			continue
+		}
+		env := &filter.Env{Schema: future, Collection: next, Request: &filter.Request{}, Now: time.Now(), AllowHidden: true}
+		if _, err := filter.Compile(*r.rule, env, s.store.Dialect()); err != nil {
+			msg := err.Error()
+			if e := core.AsError(err); e != nil {
+				msg = e.Message
+			}
+			errs.Add(r.name, "validation_invalid_rule", msg)
+		}
+	}
+	if next.Auth != nil {
+		if d := next.Auth.AuthToken.Duration; d < 60 || d > maxTokenTTL {
+			errs.Add("authToken", "validation_invalid_duration", fmt.Sprintf("Duration must be between 60 and %d seconds.", maxTokenTTL))
+		}
+		for _, f := range next.Auth.PasswordAuth.IdentityFields {
+			if next.Field(f) == nil {
+				errs.Add("passwordAuth", "validation_invalid_identity_field", fmt.Sprintf("Unknown identity field %q.", f))
+			}
+		}
+	}
+	if len(next.Indexes) > 64 {
+		errs.Add("indexes", "validation_too_many", "At most 64 indexes.")
+	}
+	return errs.Err()
+}
+
+func (s *Service) validateFields(sc *schema, prev, next *core.Collection, errs core.ValidationErrors) {
+	if len(next.Fields) > 500 {
+		errs.Add("fields", "validation_too_many", "At most 500 fields.")
+		return
+	}
+	names := map[string]bool{}
+	ids := map[string]bool{}
+	for i := range next.Fields {
+		f := &next.Fields[i]
+		key := fmt.Sprintf("fields.%d", i)
+		if f.ID == "" {
+			f.ID = string(f.Type) + core.RandomString(10, "0123456789")
+		}
+		var old *core.Field
+		if prev != nil {
+			old = prev.FieldByID(f.ID)
+		}
+		switch {
+		case !fieldIDPattern.MatchString(f.ID):
+			errs.Add(key+".id", "validation_invalid_id", "Use 1-100 letters, digits or underscores.")
+		case ids[f.ID]:
+			errs.Add(key+".id", "validation_duplicated_id", "Field ids must be unique.")
+		}
+		ids[f.ID] = true
+		lname := strings.ToLower(f.Name)
+		switch {
+		case f.Name == "":
+			errs.Add(key+".name", "validation_required", "Cannot be blank.")
+		case !core.ValidName(f.Name):
+			errs.Add(key+".name", "validation_invalid_name", "Use letters, digits and underscores, starting with a letter or underscore.")
+		case names[lname]:
+			errs.Add(key+".name", "validation_duplicated_name", fmt.Sprintf("Duplicated field name %q.", f.Name))
+		case reservedFieldNames[lname]:
+			errs.Add(key+".name", "validation_reserved_name", fmt.Sprintf("%q is reserved.", f.Name))
+		case lname == "id" && !f.PrimaryKey:
+			errs.Add(key+".name", "validation_reserved_name", `"id" is reserved for the primary key.`)
+		}
+		names[lname] = true
+		if !core.KnownFieldType(f.Type) {
+			errs.Add(key+".type", "validation_invalid_type", fmt.Sprintf("Unknown field type %q.", f.Type))
+			continue
+		}
+		if old != nil {
+			if old.Type != f.Type {
+				errs.Add(key+".type", "validation_field_type_change", "The type of an existing field cannot be changed.")
+			}
+			if old.System {
+				// System fields keep their definition; only presentation may change.
+				keep := *old
+				keep.Presentable = f.Presentable
+				*f = keep
+			}
+		} else if f.System && (prev == nil || !prev.System) && !isBuiltinField(next, f) {
+			f.System = false
+		}
+		if f.PrimaryKey && (f.Name != "id" || f.Type != core.FieldText) {
+			errs.Add(key+".primaryKey", "validation_invalid_primary_key", "Only the text field \"id\" is the primary key.")
+		}
+		validateFieldOptions(sc, next, f, key, errs)
+	}
+	if prev != nil {
+		for _, of := range prev.Fields {
+			if of.System && next.FieldByID(of.ID) == nil {
+				errs.Add("fields", "validation_system_field", fmt.Sprintf("System field %q cannot be removed.", of.Name))
+			}
+		}
+	}
+	if id := next.Field("id"); id == nil || !id.PrimaryKey || id.Type != core.FieldText {
+		errs.Add("fields", "validation_missing_id", `The collection must keep its text primary key "id".`)
+	}
+}
+
+// isBuiltinField reports whether f is one of the fields Tortoise itself adds.
+func isBuiltinField(c *core.Collection, f *core.Field) bool {
+	if f.Name == "id" {
+		return true
+	}
+	if c.Type == core.TypeAuth {
+		for _, af := range authSystemFields() {
+			if af.Name == f.Name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func validateFieldOptions(sc *schema, c *core.Collection, f *core.Field, key string, errs core.ValidationErrors) {
+	if f.Min != nil && f.Max != nil && *f.Min > *f.Max {
+		errs.Add(key+".max", "validation_min_greater_equal_than_max", "Max must be greater than or equal to min.")
+	}
+	switch f.Type {
+	case core.FieldText, core.FieldPassword:
+		if f.Min != nil && *f.Min < 0 || f.Max != nil && *f.Max < 0 {
+			errs.Add(key+".min", "validation_invalid_length", "Length bounds cannot be negative.")
+		}
+		if f.Pattern != "" {
+			if _, err := regexp.Compile(f.Pattern); err != nil {
+				errs.Add(key+".pattern", "validation_invalid_regex", "Invalid regular expression.")
+			}
+		}
+		if f.AutogeneratePattern != "" {
+			if _, err := newGenerator(f.AutogeneratePattern); err != nil {
+				errs.Add(key+".autogeneratePattern", "validation_invalid_regex", err.Error())
+			}
+		}
+	case core.FieldDate:
+		for name, v := range map[string]string{"min": f.MinDate, "max": f.MaxDate} {
+			if v == "" {
+				continue
+			}
+			if d, err := parseDate(v); err != nil {
+				errs.Add(key+"."+name, "validation_invalid_date", "Invalid date.")
+			} else if name == "min" {
+				f.MinDate = d
+			} else {
+				f.MaxDate = d
+			}
+		}
+	case core.FieldSelect:
+		if len(f.Values) == 0 {
+			errs.Add(key+".values", "validation_required", "A select field needs at least one value.")
+		}
+		seen := map[string]bool{}
+		for _, v := range f.Values {
+			if v == "" || seen[v] {
+				errs.Add(key+".values", "validation_invalid_values", "Values must be non-empty and unique.")
+				break
+			}
+			seen[v] = true
+		}
+		if f.MaxSelect < 1 {
+			f.MaxSelect = 1
+		}
+		if f.MaxSelect > len(f.Values) && len(f.Values) > 0 {
+			f.MaxSelect = len(f.Values)
+		}
+	case core.FieldRelation:
+		target := sc.CollectionByNameOrID(f.CollectionID)
+		if target == nil && (f.CollectionID == c.ID || strings.EqualFold(f.CollectionID, c.Name)) {
+			target = c
+		}
+		if target == nil {
+			errs.Add(key+".collectionId", "validation_missing_collection", fmt.Sprintf("Unknown collection %q.", f.CollectionID))
+		} else {
+			f.CollectionID = target.ID
+		}
+		if f.MaxSelect < 0 || f.MinSelect < 0 {
+			errs.Add(key+".maxSelect", "validation_invalid_select", "Must not be negative.")
+		}
+		if f.MaxSelect < 1 {
+			f.MaxSelect = 1
+		}
+		if f.MinSelect > f.MaxSelect {
+			errs.Add(key+".minSelect", "validation_invalid_select", "minSelect cannot exceed maxSelect.")
+		}
+	case core.FieldFile:
+		if f.MaxSelect < 1 {
+			f.MaxSelect = 1
+		}
+	case core.FieldNumber, core.FieldBool, core.FieldEmail, core.FieldURL, core.FieldEditor, core.FieldJSON, core.FieldAutodate:
+	}
+	if f.MaxSize < 0 {
+		errs.Add(key+".maxSize", "validation_invalid_size", "Must not be negative.")
+	}
+}
+
+// ImportCollections creates or updates every collection in defs (matched by
+// id, then by name) and, with deleteMissing, deletes the non-system
+// collections not listed — all in one transaction, so a failure changes
+// nothing.
+func (s *Service) ImportCollections(ctx context.Context, defs []json.RawMessage, deleteMissing bool) error {
+	s.schemaMu.Lock()
+	defer s.schemaMu.Unlock()
+	if len(defs) == 0 {
+		return core.FieldInvalid("collections", "validation_required", "Cannot be blank.")
+	}
+	work := s.schema.Load()
+	type op struct{ prev, next *core.Collection }
+	var ops []op
+	listed := map[string]bool{}
+	for i, raw := range defs {
+		wrap := func(err error) error {
+			if e := core.AsError(err); e != nil {
+				fields := map[string]core.FieldError{}
+				for k, v := range e.Fields {
+					fields[fmt.Sprintf("collections.%d.%s", i, k)] = v
+				}
+				if len(fields) == 0 {
+					fields[fmt.Sprintf("collections.%d", i)] = core.FieldError{Code: "validation_invalid_collection", Message: e.Message}
+				}
+				return &core.Error{Kind: e.Kind, Message: "Failed to import the collections.", Fields: fields}
+			}
+			return err
+		}
+		var head struct{ ID, Name string }
+		if err := json.Unmarshal(raw, &head); err != nil {
+			return wrap(core.Invalid("Each collection must be a JSON object."))
+		}
+		var prev *core.Collection
+		if head.ID != "" {
+			prev = work.byID[head.ID]
+		}
+		if prev == nil && head.Name != "" {
+			prev = work.byName[strings.ToLower(head.Name)]
+		}
+		next, err := decodeCollection(prev, raw)
+		if err != nil {
+			return wrap(err)
+		}
+		if prev == nil {
+			if next.ID == "" {
+				next.ID = "pbc_" + core.RandomString(10, "0123456789")
+			}
+			s.completeNew(next)
+		} else {
+			next.ID = prev.ID
+			if next.Type != prev.Type {
+				return wrap(core.FieldInvalid("type", "validation_invalid_type", "The collection type cannot be changed."))
+			}
+		}
+		if err := s.validateCollection(work, prev, next); err != nil {
+			return wrap(err)
+		}
+		now := core.Now()
+		next.Created, next.Updated = now, now
+		if prev != nil {
+			next.Created = prev.Created
+		}
+		listed[next.ID] = true
+		ops = append(ops, op{prev, next})
+		cols := make([]*core.Collection, 0, len(work.list)+1)
+		for _, c := range work.list {
+			if c.ID != next.ID {
+				cols = append(cols, c)
+			}
+		}
+		work = newSchema(append(cols, next))
+	}
+	var drop []*core.Collection
+	if deleteMissing {
+		for _, c := range work.list {
+			if !listed[c.ID] && !c.System {
+				drop = append(drop, c)
+			}
+		}
+		for _, c := range work.list {
+			if !listed[c.ID] && !c.System {
+				continue
+			}
+			for _, f := range c.Fields {
+				for _, d := range drop {
+					if f.Type == core.FieldRelation && f.CollectionID == d.ID {
+						return core.Invalid("Collection %q cannot be deleted: field %q of %q relates to it.", d.Name, f.Name, c.Name)
+					}
+				}
+			}
+		}
+	}
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		for _, o := range ops {
+			var err error
+			if o.prev == nil {
+				err = tx.CreateCollection(ctx, o.next)
+			} else {
+				err = tx.UpdateCollection(ctx, o.prev, o.next)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		for _, d := range drop {
+			if err := tx.DeleteCollection(ctx, d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.afterSchemaChange(ctx, nil)
+}
+
+// collectionsView is the pseudo collection that filters over collections
+// (GET /api/collections?filter=...) are checked against.
+var collectionsView = &core.Collection{ID: "_collections", Name: "_collections", Fields: []core.Field{
+	{Name: "id", Type: core.FieldText}, {Name: "name", Type: core.FieldText}, {Name: "type", Type: core.FieldText},
+	{Name: "system", Type: core.FieldBool}, {Name: "created", Type: core.FieldDate}, {Name: "updated", Type: core.FieldDate},
+}}
+
+// FindCollections returns the collections matching a filter over their id,
+// name, type, system, created and updated.
+func (s *Service) FindCollections(filterSrc string) ([]*core.Collection, error) {
+	all := append([]*core.Collection(nil), s.Collections()...)
+	if strings.TrimSpace(filterSrc) == "" {
+		return all, nil
+	}
+	expr, err := filter.Parse(filterSrc)
+	if err != nil {
+		return nil, filterError("filter", err)
+	}
+	env := &filter.Env{Collection: collectionsView, Request: &filter.Request{}, Now: time.Now(), AllowHidden: true}
+	var out []*core.Collection
+	for _, c := range all {
+		rec := &core.Record{Collection: collectionsView, Data: map[string]any{
+			"id": c.ID, "name": c.Name, "type": string(c.Type), "system": c.System, "created": c.Created, "updated": c.Updated,
+		}}
+		ok, err := filter.Eval(expr, env, rec, nil)
+		if err != nil {
+			return nil, filterError("filter", err)
+		}
+		if ok {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}

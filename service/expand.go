@@ -1,0 +1,189 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/store"
+)
+
+// MaxExpandDepth is how many relation hops one expand path may take.
+const MaxExpandDepth = 6
+
+// maxBackRelations caps the records one back-relation expand loads.
+const maxBackRelations = 1000
+
+type expandTree map[string]expandTree
+
+// parseExpand reads "author,comments_via_post.user" into a tree of paths.
+func parseExpand(param string) (expandTree, error) {
+	tree := expandTree{}
+	for _, path := range strings.Split(param, ",") {
+		path = strings.TrimSpace(path)
+		if path == "" {
+			continue
+		}
+		parts := strings.Split(path, ".")
+		if len(parts) > MaxExpandDepth {
+			return nil, core.FieldInvalid("expand", "validation_expand_depth",
+				fmt.Sprintf("Expand %q goes deeper than %d levels.", path, MaxExpandDepth))
+		}
+		node := tree
+		for _, p := range parts {
+			if !core.ValidName(p) {
+				return nil, core.FieldInvalid("expand", "validation_invalid_expand", fmt.Sprintf("Invalid expand path %q.", path))
+			}
+			if node[p] == nil {
+				node[p] = expandTree{}
+			}
+			node = node[p]
+		}
+	}
+	return tree, nil
+}
+
+// Expand loads the related records that the expand parameter names into
+// each record's Expand, recursively. Related records the caller may not view
+// (by their collection's view rule) are left out, as if absent.
+func (s *Service) Expand(ctx context.Context, req *Request, recs []*core.Record, param string) error {
+	if strings.TrimSpace(param) == "" || len(recs) == 0 {
+		return nil
+	}
+	tree, err := parseExpand(param)
+	if err != nil {
+		return err
+	}
+	return s.expandLevel(ctx, req, recs, tree)
+}
+
+func (s *Service) expandLevel(ctx context.Context, req *Request, recs []*core.Record, tree expandTree) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	c := recs[0].Collection
+	for key, sub := range tree {
+		var loaded []*core.Record
+		var err error
+		if f := c.Field(key); f != nil && f.Type == core.FieldRelation {
+			loaded, err = s.expandForward(ctx, req, recs, f)
+		} else if i := strings.Index(key, "_via_"); i > 0 {
+			loaded, err = s.expandBack(ctx, req, recs, key, key[:i], key[i+5:])
+		} else {
+			return core.FieldInvalid("expand", "validation_invalid_expand",
+				fmt.Sprintf("%q is not a relation field of %q.", key, c.Name))
+		}
+		if err != nil {
+			return err
+		}
+		if len(sub) > 0 && len(loaded) > 0 {
+			if err := s.expandLevel(ctx, req, loaded, sub); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// viewable returns the records of c with the given ids that req may view.
+func (s *Service) viewable(ctx context.Context, req *Request, c *core.Collection, where *store.SQL) ([]*core.Record, error) {
+	rule, err := s.ruleSQL(c, c.ViewRule, req)
+	if err == errSuperusersOnly {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.store.Find(ctx, store.Query{Collection: c, Where: and(where, rule), Limit: maxBackRelations})
+	if err != nil {
+		return nil, err
+	}
+	return res.Records, nil
+}
+
+func (s *Service) expandForward(ctx context.Context, req *Request, recs []*core.Record, f *core.Field) ([]*core.Record, error) {
+	target := s.schema.Load().byID[f.CollectionID]
+	if target == nil {
+		return nil, nil
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, r := range recs {
+		for _, id := range r.Strings(f.Name) {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	found, err := s.viewable(ctx, req, target, idIn(ids))
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*core.Record, len(found))
+	for _, r := range found {
+		byID[r.ID()] = r
+	}
+	for _, r := range recs {
+		if f.IsMultiple() {
+			var list []*core.Record
+			for _, id := range r.Strings(f.Name) {
+				if t := byID[id]; t != nil {
+					list = append(list, t)
+				}
+			}
+			if len(list) > 0 {
+				setExpand(r, f.Name, list)
+			}
+		} else if t := byID[r.String(f.Name)]; t != nil {
+			setExpand(r, f.Name, t)
+		}
+	}
+	return found, nil
+}
+
+func (s *Service) expandBack(ctx context.Context, req *Request, recs []*core.Record, key, colName, fieldName string) ([]*core.Record, error) {
+	c := recs[0].Collection
+	other := s.schema.Load().CollectionByNameOrID(colName)
+	var f *core.Field
+	if other != nil {
+		f = other.Field(fieldName)
+	}
+	if f == nil || f.Type != core.FieldRelation || f.CollectionID != c.ID {
+		return nil, core.FieldInvalid("expand", "validation_invalid_expand",
+			fmt.Sprintf("%q is not a back-relation of %q.", key, c.Name))
+	}
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID()
+	}
+	found, err := s.viewable(ctx, req, other, s.containsAnySQL(f, ids))
+	if err != nil {
+		return nil, err
+	}
+	byParent := map[string][]*core.Record{}
+	for _, o := range found {
+		for _, pid := range o.Strings(f.Name) {
+			byParent[pid] = append(byParent[pid], o)
+		}
+	}
+	for _, r := range recs {
+		if list := byParent[r.ID()]; len(list) > 0 {
+			setExpand(r, key, list)
+		}
+	}
+	return found, nil
+}
+
+// setExpand stores related records on r; a record appearing under several
+// parents gets its own copy of the Expand map, so nested expands stay apart.
+func setExpand(r *core.Record, key string, v any) {
+	if r.Expand == nil {
+		r.Expand = map[string]any{}
+	}
+	r.Expand[key] = v
+}

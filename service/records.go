@@ -1,0 +1,620 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/tortoise-dev/tortoise/auth"
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/filter"
+	"github.com/tortoise-dev/tortoise/store"
+)
+
+// Paging limits of record lists.
+const (
+	DefaultPerPage = 30
+	MaxPerPage     = 1000
+)
+
+var (
+	errSuperusersOnly = core.Forbidden("Only superusers can perform this action.")
+	errNotFound       = core.NotFound("The requested resource wasn't found.")
+)
+
+// ListParams are the query parameters of a record list.
+type ListParams struct {
+	Page, PerPage int
+	Sort, Filter  string
+	SkipTotal     bool
+}
+
+// ListResult is one page of records.
+type ListResult struct {
+	Page       int            `json:"page"`
+	PerPage    int            `json:"perPage"`
+	TotalItems int            `json:"totalItems"`
+	TotalPages int            `json:"totalPages"`
+	Items      []*core.Record `json:"items"`
+}
+
+// ruleSQL compiles an access rule for req. It returns nil SQL when the rule
+// lets everyone through, and errSuperusersOnly for a locked (nil) rule.
+func (s *Service) ruleSQL(c *core.Collection, rule *string, req *Request) (*store.SQL, error) {
+	if req != nil && req.Superuser {
+		return nil, nil
+	}
+	if rule == nil {
+		return nil, errSuperusersOnly
+	}
+	if strings.TrimSpace(*rule) == "" {
+		return nil, nil
+	}
+	sql, err := filter.Compile(*rule, s.env(c, req, true), s.store.Dialect())
+	if err != nil {
+		// A stored rule that no longer compiles (say, after a field was
+		// removed) denies rather than errors out.
+		s.log.Warn("access rule does not compile", "collection", c.Name, "rule", *rule, "err", err)
+		return &store.SQL{Text: "1=0"}, nil
+	}
+	return &sql, nil
+}
+
+func and(parts ...*store.SQL) *store.SQL {
+	var out *store.SQL
+	for _, p := range parts {
+		if p == nil {
+			continue
+		}
+		if out == nil {
+			out = &store.SQL{Text: "(" + p.Text + ")", Args: append([]any(nil), p.Args...)}
+			continue
+		}
+		out.Text += " AND (" + p.Text + ")"
+		out.Args = append(out.Args, p.Args...)
+	}
+	return out
+}
+
+func idIs(id string) *store.SQL {
+	return &store.SQL{Text: store.MainAlias + `."id" = ?`, Args: []any{id}}
+}
+
+// ListRecords returns one page of a collection's records that the list rule
+// and the filter admit.
+func (s *Service) ListRecords(ctx context.Context, req *Request, c *core.Collection, p ListParams) (*ListResult, error) {
+	rule, err := s.ruleSQL(c, c.ListRule, req)
+	if err != nil {
+		return nil, err
+	}
+	env := s.env(c, req, false)
+	var where *store.SQL
+	if strings.TrimSpace(p.Filter) != "" {
+		f, err := filter.Compile(p.Filter, env, s.store.Dialect())
+		if err != nil {
+			return nil, filterError("filter", err)
+		}
+		where = &f
+	}
+	order := ""
+	if strings.TrimSpace(p.Sort) != "" {
+		if order, err = filter.CompileSort(p.Sort, env, s.store.Dialect()); err != nil {
+			return nil, filterError("sort", err)
+		}
+	}
+	if p.Page < 1 {
+		p.Page = 1
+	}
+	if p.PerPage <= 0 {
+		p.PerPage = DefaultPerPage
+	}
+	if p.PerPage > MaxPerPage {
+		p.PerPage = MaxPerPage
+	}
+	if order == "" {
+		order = store.MainAlias + `."rowid"`
+		if s.store.Dialect() != store.SQLite {
+			order = ""
+		}
+	}
+	const maxOffset = 1 << 40
+	offset := (p.Page - 1) * p.PerPage
+	if p.Page > maxOffset/p.PerPage {
+		offset = maxOffset
+	}
+	res, err := s.store.Find(ctx, store.Query{Collection: c, Where: and(rule, where), OrderBy: order,
+		Limit: p.PerPage, Offset: offset, WithTotal: !p.SkipTotal})
+	if err != nil {
+		return nil, err
+	}
+	out := &ListResult{Page: p.Page, PerPage: p.PerPage, TotalItems: -1, TotalPages: -1, Items: res.Records}
+	if out.Items == nil {
+		out.Items = []*core.Record{}
+	}
+	if !p.SkipTotal {
+		out.TotalItems = res.Total
+		out.TotalPages = (res.Total + p.PerPage - 1) / p.PerPage
+	}
+	return out, nil
+}
+
+// filterError reports a bad filter or sort parameter as a 400 naming it.
+func filterError(param string, err error) error {
+	msg := err.Error()
+	if e := core.AsError(err); e != nil {
+		if e.Kind != core.KindInvalid {
+			return err
+		}
+		msg = e.Message
+	}
+	return &core.Error{Kind: core.KindInvalid, Message: fmt.Sprintf("Invalid %s parameter.", param),
+		Fields: map[string]core.FieldError{param: {Code: "validation_invalid_" + param, Message: msg}}}
+}
+
+// GetRecord returns one record if the view rule admits it.
+func (s *Service) GetRecord(ctx context.Context, req *Request, c *core.Collection, id string) (*core.Record, error) {
+	rule, err := s.ruleSQL(c, c.ViewRule, req)
+	if err != nil {
+		return nil, err
+	}
+	return s.getWhere(ctx, s.store, c, id, rule)
+}
+
+func (s *Service) getWhere(ctx context.Context, r store.Reader, c *core.Collection, id string, rule *store.SQL) (*core.Record, error) {
+	if rule == nil {
+		rec, err := r.Get(ctx, c, id)
+		if core.KindOf(err) == core.KindNotFound {
+			return nil, errNotFound
+		}
+		return rec, err
+	}
+	res, err := r.Find(ctx, store.Query{Collection: c, Where: and(idIs(id), rule), Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Records) == 0 {
+		return nil, errNotFound
+	}
+	return res.Records[0], nil
+}
+
+// CreateRecord validates body and inserts a new record, if the create rule
+// admits the record as it would be stored.
+func (s *Service) CreateRecord(ctx context.Context, req *Request, c *core.Collection, body map[string]any) (*core.Record, error) {
+	if req == nil {
+		req = &Request{}
+	}
+	if !req.Superuser && c.CreateRule == nil {
+		return nil, errSuperusersOnly
+	}
+	rec := core.NewRecord(c)
+	if err := s.applyInput(rec, nil, body, req); err != nil {
+		return nil, err
+	}
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		if err := s.checkRelations(ctx, tx, rec, nil); err != nil {
+			return err
+		}
+		if err := tx.Insert(ctx, rec); err != nil {
+			return err
+		}
+		rule, err := s.ruleSQL(c, c.CreateRule, withBody(req, body))
+		if err != nil || rule == nil {
+			return err
+		}
+		if _, err := s.getWhere(ctx, tx, c, rec.ID(), rule); err != nil {
+			if core.KindOf(err) == core.KindNotFound {
+				return core.Invalid("Failed to create record.")
+			}
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.emit(Change{Action: "create", Collection: c, RecordID: rec.ID()})
+	return rec, nil
+}
+
+func withBody(req *Request, body map[string]any) *Request {
+	r := *req
+	r.Body = body
+	return &r
+}
+
+// UpdateRecord applies body to an existing record that the update rule admits.
+func (s *Service) UpdateRecord(ctx context.Context, req *Request, c *core.Collection, id string, body map[string]any) (*core.Record, error) {
+	if req == nil {
+		req = &Request{}
+	}
+	if !req.Superuser && c.UpdateRule == nil {
+		return nil, errSuperusersOnly
+	}
+	var rec *core.Record
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		rule, err := s.ruleSQL(c, c.UpdateRule, withBody(req, body))
+		if err != nil {
+			return err
+		}
+		old, err := s.getWhere(ctx, tx, c, id, rule)
+		if err != nil {
+			return err
+		}
+		rec = old.Clone()
+		if err := s.applyInput(rec, old, body, req); err != nil {
+			return err
+		}
+		if err := s.checkRelations(ctx, tx, rec, old); err != nil {
+			return err
+		}
+		return tx.Update(ctx, rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.emit(Change{Action: "update", Collection: c, RecordID: id})
+	return rec, nil
+}
+
+// DeleteRecord deletes a record the delete rule admits, and applies its
+// relations' cascade: cascading relations delete their records, others
+// drop the id, and a required relation that would be left empty refuses.
+func (s *Service) DeleteRecord(ctx context.Context, req *Request, c *core.Collection, id string) error {
+	if req == nil {
+		req = &Request{}
+	}
+	if !req.Superuser && c.DeleteRule == nil {
+		return errSuperusersOnly
+	}
+	var deleted []Change
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		deleted = deleted[:0]
+		rule, err := s.ruleSQL(c, c.DeleteRule, req)
+		if err != nil {
+			return err
+		}
+		if _, err := s.getWhere(ctx, tx, c, id, rule); err != nil {
+			return err
+		}
+		if c.Name == core.SuperusersName {
+			res, err := tx.Find(ctx, store.Query{Collection: c, Limit: 1, WithTotal: true})
+			if err != nil {
+				return err
+			}
+			if res.Total <= 1 {
+				return core.Invalid("The only remaining superuser cannot be deleted.")
+			}
+		}
+		return s.deleteCascade(ctx, tx, c, id, map[string]bool{}, &deleted)
+	})
+	if err != nil {
+		return err
+	}
+	for _, ch := range deleted {
+		s.emit(ch)
+	}
+	return nil
+}
+
+const maxCascade = 10000
+
+func (s *Service) deleteCascade(ctx context.Context, tx store.Tx, c *core.Collection, id string, seen map[string]bool, deleted *[]Change) error {
+	key := c.ID + "/" + id
+	if seen[key] {
+		return nil
+	}
+	seen[key] = true
+	if len(seen) > maxCascade {
+		return core.Invalid("Deleting this record would cascade to more than %d records.", maxCascade)
+	}
+	for _, oc := range s.Collections() {
+		for i := range oc.Fields {
+			f := &oc.Fields[i]
+			if f.Type != core.FieldRelation || f.CollectionID != c.ID {
+				continue
+			}
+			res, err := tx.Find(ctx, store.Query{Collection: oc, Where: s.containsSQL(f, id)})
+			if err != nil {
+				return err
+			}
+			for _, r := range res.Records {
+				if oc.ID == c.ID && r.ID() == id {
+					continue
+				}
+				if f.CascadeDelete {
+					if err := s.deleteCascade(ctx, tx, oc, r.ID(), seen, deleted); err != nil {
+						return err
+					}
+					continue
+				}
+				rest := removeString(r.Strings(f.Name), id)
+				if f.Required && len(rest) == 0 {
+					return core.Invalid("The record cannot be deleted: it is the required %q of record %q in %q.", f.Name, r.ID(), oc.Name)
+				}
+				n := r.Clone()
+				if f.IsMultiple() {
+					n.Data[f.Name] = rest
+				} else {
+					n.Data[f.Name] = ""
+				}
+				if err := tx.Update(ctx, n); err != nil {
+					return err
+				}
+				*deleted = append(*deleted, Change{Action: "update", Collection: oc, RecordID: r.ID()})
+			}
+		}
+	}
+	if err := tx.Delete(ctx, c, id); err != nil {
+		return err
+	}
+	*deleted = append(*deleted, Change{Action: "delete", Collection: c, RecordID: id})
+	return nil
+}
+
+func removeString(l []string, s string) []string {
+	out := make([]string, 0, len(l))
+	for _, x := range l {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// containsSQL matches records whose relation field f holds id.
+func (s *Service) containsSQL(f *core.Field, id string) *store.SQL {
+	col := fmt.Sprintf(`%s."%s"`, store.MainAlias, f.Name)
+	if !f.IsMultiple() {
+		return &store.SQL{Text: col + " = ?", Args: []any{id}}
+	}
+	if s.store.Dialect() == store.Postgres {
+		return &store.SQL{Text: col + " @> jsonb_build_array(?::text)", Args: []any{id}}
+	}
+	return &store.SQL{Text: "EXISTS (SELECT 1 FROM json_each(" + col + ") WHERE value = ?)", Args: []any{id}}
+}
+
+// containsAnySQL matches records whose relation field f holds any of ids.
+func (s *Service) containsAnySQL(f *core.Field, ids []string) *store.SQL {
+	col := fmt.Sprintf(`%s."%s"`, store.MainAlias, f.Name)
+	marks := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	if !f.IsMultiple() {
+		return &store.SQL{Text: col + " IN (" + marks + ")", Args: args}
+	}
+	if s.store.Dialect() == store.Postgres {
+		return &store.SQL{Text: "EXISTS (SELECT 1 FROM jsonb_array_elements_text(" + col + ") AS _e(value) WHERE _e.value IN (" + marks + "))", Args: args}
+	}
+	return &store.SQL{Text: "EXISTS (SELECT 1 FROM json_each(" + col + ") WHERE value IN (" + marks + "))", Args: args}
+}
+
+func idIn(ids []string) *store.SQL {
+	marks := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return &store.SQL{Text: store.MainAlias + `."id" IN (` + marks + ")", Args: args}
+}
+
+// checkRelations verifies that every relation id rec gained since old
+// points at an existing record of the target collection.
+func (s *Service) checkRelations(ctx context.Context, tx store.Tx, rec, old *core.Record) error {
+	errs := core.ValidationErrors{}
+	for i := range rec.Collection.Fields {
+		f := &rec.Collection.Fields[i]
+		if f.Type != core.FieldRelation {
+			continue
+		}
+		var added []string
+		var before []string
+		if old != nil {
+			before = old.Strings(f.Name)
+		}
+		for _, id := range rec.Strings(f.Name) {
+			if !contains(before, id) {
+				added = append(added, id)
+			}
+		}
+		if len(added) == 0 {
+			continue
+		}
+		target := s.schema.Load().byID[f.CollectionID]
+		if target == nil {
+			errs.Add(f.Name, "validation_missing_collection", "The related collection no longer exists.")
+			continue
+		}
+		// A record may relate to itself.
+		var lookup []string
+		for _, id := range added {
+			if !(target.ID == rec.Collection.ID && id == rec.ID()) {
+				lookup = append(lookup, id)
+			}
+		}
+		if len(lookup) == 0 {
+			continue
+		}
+		res, err := tx.Find(ctx, store.Query{Collection: target, Where: idIn(lookup)})
+		if err != nil {
+			return err
+		}
+		if len(res.Records) != len(lookup) {
+			errs.Add(f.Name, "validation_missing_rel_records", "Failed to find all relation records with the provided ids.")
+		}
+	}
+	return errs.Err()
+}
+
+// applyInput sets the submitted values of body on rec (old is the stored
+// record on update, nil on create), validates the result and fills in
+// generated values.
+func (s *Service) applyInput(rec, old *core.Record, body map[string]any, req *Request) error {
+	c := rec.Collection
+	errs := core.ValidationErrors{}
+	creating := old == nil
+	if len(body) > 1000 {
+		return core.Invalid("Too many fields in the request body.")
+	}
+	// Plain values first, then modifiers, so "tags" and "tags+" combine predictably.
+	type mod struct {
+		key, name, op string
+		val           any
+	}
+	var mods []mod
+	for key, val := range body {
+		name, op := key, ""
+		switch {
+		case strings.HasSuffix(key, "+"):
+			name, op = key[:len(key)-1], "+"
+		case strings.HasPrefix(key, "+"):
+			name, op = key[1:], "^+"
+		case strings.HasSuffix(key, "-"):
+			name, op = key[:len(key)-1], "-"
+		}
+		switch name {
+		case "collectionId", "collectionName", "expand":
+			continue
+		}
+		f := c.Field(name)
+		if f == nil {
+			if c.IsAuth() && name == "passwordConfirm" {
+				continue
+			}
+			errs.Add(key, "validation_unknown_field", fmt.Sprintf("Unknown field %q.", key))
+			continue
+		}
+		switch {
+		case f.Type == core.FieldAutodate:
+			continue // set by the server only
+		case f.Name == "tokenKey" && c.IsAuth():
+			errs.Add(key, "validation_readonly", "Cannot be set.")
+			continue
+		case f.Name == "verified" && c.IsAuth() && !req.Superuser:
+			errs.Add(key, "validation_readonly", "Only superusers can change this field.")
+			continue
+		case f.Name == "id" && !creating:
+			if v, _ := val.(string); v != old.ID() {
+				errs.Add(key, "validation_readonly", "The id cannot be changed.")
+			}
+			continue
+		case f.Type == core.FieldFile:
+			errs.Add(key, "validation_file_upload", "File uploads are not supported yet.")
+			continue
+		}
+		if op != "" {
+			mods = append(mods, mod{key, name, op, val})
+			continue
+		}
+		v, fe := coerce(f, val)
+		if fe != nil {
+			errs[key] = *fe
+			continue
+		}
+		if f.Type == core.FieldPassword {
+			pw := v.(string)
+			if pw == "" && !creating {
+				continue // an empty password on update keeps the old one
+			}
+			if fe := checkValue(f, pw); fe != nil {
+				errs[key] = *fe
+				continue
+			}
+			if c.IsAuth() && body["passwordConfirm"] != nil && body["passwordConfirm"] != pw {
+				errs.Add("passwordConfirm", "validation_values_mismatch", "Values don't match.")
+				continue
+			}
+			hash, err := auth.HashPassword(pw, f.Cost)
+			if err != nil {
+				return core.Internal(err, "hash password")
+			}
+			rec.Data[f.Name] = hash
+			if c.IsAuth() && f.Name == "password" {
+				// A new password invalidates every token issued before it.
+				rec.Data["tokenKey"] = generate("[a-zA-Z0-9]{50}")
+			}
+			continue
+		}
+		rec.Data[f.Name] = v
+	}
+	for _, m := range mods {
+		f := c.Field(m.name)
+		switch {
+		case f.Type == core.FieldNumber && (m.op == "+" || m.op == "-"):
+			v, fe := coerce(f, m.val)
+			if fe != nil {
+				errs[m.key] = *fe
+				continue
+			}
+			cur, _ := rec.Data[f.Name].(float64)
+			if m.op == "+" {
+				rec.Data[f.Name] = cur + v.(float64)
+			} else {
+				rec.Data[f.Name] = cur - v.(float64)
+			}
+		case f.Type == core.FieldSelect || f.Type == core.FieldRelation:
+			list := &core.Field{Type: f.Type, MaxSelect: 2}
+			v, fe := coerce(list, m.val)
+			if fe != nil {
+				errs[m.key] = *fe
+				continue
+			}
+			items := v.([]string)
+			cur := rec.Strings(f.Name)
+			var next []string
+			switch m.op {
+			case "+":
+				next = dedupe(append(append([]string{}, cur...), items...))
+			case "^+":
+				next = dedupe(append(append([]string{}, items...), cur...))
+			case "-":
+				next = cur
+				for _, it := range items {
+					next = removeString(next, it)
+				}
+			}
+			if f.IsMultiple() {
+				rec.Data[f.Name] = next
+			} else if len(next) > 0 {
+				rec.Data[f.Name] = next[len(next)-1]
+			} else {
+				rec.Data[f.Name] = ""
+			}
+		default:
+			errs.Add(m.key, "validation_invalid_modifier", fmt.Sprintf("The %q modifier does not apply to field %q.", m.op, f.Name))
+		}
+	}
+	if err := errs.Err(); err != nil {
+		return err
+	}
+	now := core.Now()
+	for i := range c.Fields {
+		f := &c.Fields[i]
+		switch {
+		case f.Type == core.FieldAutodate:
+			if (creating && f.OnCreate) || (!creating && f.OnUpdate) {
+				rec.Data[f.Name] = now
+			}
+			continue
+		case f.Type == core.FieldText && creating && rec.Data[f.Name] == "" && f.AutogeneratePattern != "":
+			rec.Data[f.Name] = generate(f.AutogeneratePattern)
+		}
+		if f.Type == core.FieldPassword {
+			if rec.Data[f.Name] == "" && f.Required {
+				errs.Add(f.Name, "validation_required", "Cannot be blank.")
+			}
+			continue
+		}
+		if fe := checkValue(f, rec.Data[f.Name]); fe != nil {
+			errs[f.Name] = *fe
+		}
+	}
+	if creating {
+		if id := rec.ID(); id != "" && !core.ValidName("x"+id) {
+			errs.Add("id", "validation_invalid_format", "Invalid id format.")
+		}
+	}
+	return errs.Err()
+}

@@ -1,0 +1,132 @@
+// Package service is Tortoise's service layer: the one path to data. The
+// REST API, the admin, the CLI, jobs and users' Go code all create, read,
+// change and delete collections and records through it, so validation,
+// access rules and reactions to writes are the same whichever door a
+// request comes in by.
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/store"
+)
+
+// Service holds the live schema and applies business rules on top of a store.
+type Service struct {
+	store  store.Store
+	log    *slog.Logger
+	schema atomic.Pointer[schema]
+	// schemaMu serializes collection changes, so each starts from the
+	// schema the previous one left.
+	schemaMu sync.Mutex
+
+	listenersMu sync.RWMutex
+	listeners   []func(Change)
+}
+
+// Change describes a committed write, for caches and other reactions.
+type Change struct {
+	Action     string // "create", "update", "delete", "schema"
+	Collection *core.Collection
+	RecordID   string // empty for schema changes
+}
+
+// Options configure a Service.
+type Options struct {
+	Logger *slog.Logger // default: slog.Default()
+}
+
+// New loads the schema from st and creates the system collections that are
+// missing.
+func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Service{store: st, log: opts.Logger}
+	if err := s.reloadSchema(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.bootstrap(ctx); err != nil {
+		return nil, fmt.Errorf("create system collections: %w", err)
+	}
+	return s, nil
+}
+
+// Store returns the underlying store.
+func (s *Service) Store() store.Store { return s.store }
+
+// OnChange registers fn to be called after every committed write.
+func (s *Service) OnChange(fn func(Change)) {
+	s.listenersMu.Lock()
+	defer s.listenersMu.Unlock()
+	s.listeners = append(s.listeners, fn)
+}
+
+func (s *Service) emit(c Change) {
+	s.listenersMu.RLock()
+	defer s.listenersMu.RUnlock()
+	for _, fn := range s.listeners {
+		fn(c)
+	}
+}
+
+// schema is an immutable snapshot of every collection, swapped atomically
+// on change so readers never lock.
+type schema struct {
+	byName map[string]*core.Collection // lowercased name
+	byID   map[string]*core.Collection
+	list   []*core.Collection // sorted by creation, then name
+}
+
+func newSchema(cols []*core.Collection) *schema {
+	sc := &schema{byName: map[string]*core.Collection{}, byID: map[string]*core.Collection{}, list: cols}
+	sort.SliceStable(cols, func(i, j int) bool {
+		if cols[i].Created != cols[j].Created {
+			return cols[i].Created < cols[j].Created
+		}
+		return cols[i].Name < cols[j].Name
+	})
+	for _, c := range cols {
+		sc.byName[strings.ToLower(c.Name)] = c
+		sc.byID[c.ID] = c
+	}
+	return sc
+}
+
+// CollectionByNameOrID finds a collection by id or (case-insensitive) name.
+func (sc *schema) CollectionByNameOrID(s string) *core.Collection {
+	if c := sc.byID[s]; c != nil {
+		return c
+	}
+	return sc.byName[strings.ToLower(s)]
+}
+
+func (s *Service) reloadSchema(ctx context.Context) error {
+	cols, err := s.store.Collections(ctx)
+	if err != nil {
+		return fmt.Errorf("load collections: %w", err)
+	}
+	s.schema.Store(newSchema(cols))
+	return nil
+}
+
+// Collection returns the collection with the given name or id, or a
+// KindNotFound error.
+func (s *Service) Collection(nameOrID string) (*core.Collection, error) {
+	if c := s.schema.Load().CollectionByNameOrID(nameOrID); c != nil {
+		return c, nil
+	}
+	return nil, core.NotFound("Missing collection context.")
+}
+
+// Collections returns every collection, oldest first.
+func (s *Service) Collections() []*core.Collection {
+	return s.schema.Load().list
+}

@@ -1,0 +1,206 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tortoise-dev/tortoise/auth"
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/store"
+)
+
+// Default token lifetimes, in seconds.
+const (
+	superuserTokenTTL = 86400     // 1 day
+	authTokenTTL      = 604800    // 7 days
+	maxTokenTTL       = 315360000 // 10 years
+)
+
+func f64(v float64) *float64 { return &v }
+
+// idField is the primary key every collection has.
+func idField() core.Field {
+	return core.Field{ID: "text3208210256", Name: "id", Type: core.FieldText, System: true, Required: true,
+		PrimaryKey: true, Min: f64(15), Max: f64(15), Pattern: "^[a-z0-9]+$", AutogeneratePattern: "[a-z0-9]{15}"}
+}
+
+func autodateFields() []core.Field {
+	return []core.Field{
+		{ID: "autodate2990389176", Name: "created", Type: core.FieldAutodate, OnCreate: true},
+		{ID: "autodate3332085495", Name: "updated", Type: core.FieldAutodate, OnCreate: true, OnUpdate: true},
+	}
+}
+
+// authSystemFields are the fields every auth collection has.
+func authSystemFields() []core.Field {
+	return []core.Field{
+		{ID: "password901924565", Name: "password", Type: core.FieldPassword, System: true, Hidden: true, Required: true, Min: f64(8), Max: f64(71)},
+		{ID: "text2504183744", Name: "tokenKey", Type: core.FieldText, System: true, Hidden: true, Required: true, Min: f64(30), Max: f64(60), AutogeneratePattern: "[a-zA-Z0-9]{50}"},
+		{ID: "email3885137012", Name: "email", Type: core.FieldEmail, System: true, Required: true},
+		{ID: "bool1547992806", Name: "emailVisibility", Type: core.FieldBool, System: true},
+		{ID: "bool256245529", Name: "verified", Type: core.FieldBool, System: true},
+	}
+}
+
+// authIndexes are the unique indexes of an auth collection's identities.
+func authIndexes(name string) []string {
+	return []string{
+		fmt.Sprintf("CREATE UNIQUE INDEX `idx_tokenKey_%s` ON `%s` (`tokenKey`)", name, name),
+		fmt.Sprintf("CREATE UNIQUE INDEX `idx_email_%s` ON `%s` (`email`)", name, name),
+	}
+}
+
+// bootstrap creates the system collections a fresh database lacks.
+func (s *Service) bootstrap(ctx context.Context) error {
+	if s.schema.Load().CollectionByNameOrID(core.SuperusersName) != nil {
+		return nil
+	}
+	fields := append([]core.Field{idField()}, authSystemFields()...)
+	fields = append(fields, autodateFields()...)
+	c := &core.Collection{
+		ID: "pbc_3142635823", Name: core.SuperusersName, Type: core.TypeAuth, System: true,
+		Fields: fields, Indexes: authIndexes(core.SuperusersName),
+		Auth: &core.AuthOptions{
+			AuthToken:    core.TokenConfig{Secret: core.RandomString(50, alnum), Duration: superuserTokenTTL},
+			PasswordAuth: core.PasswordAuth{Enabled: true, IdentityFields: []string{"email"}},
+		},
+	}
+	now := core.Now()
+	c.Created, c.Updated = now, now
+	if err := s.store.Update(ctx, func(tx store.Tx) error { return tx.CreateCollection(ctx, c) }); err != nil {
+		return err
+	}
+	return s.reloadSchema(ctx)
+}
+
+const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+// UpsertSuperuser creates the superuser with this email, or sets its password
+// if it exists. Changing the password invalidates the superuser's tokens.
+func (s *Service) UpsertSuperuser(ctx context.Context, email, password string) (*core.Record, error) {
+	col, err := s.Collection(core.SuperusersName)
+	if err != nil {
+		return nil, err
+	}
+	email = strings.TrimSpace(email)
+	existing, err := s.findAuthByIdentity(ctx, col, "email", email)
+	if err != nil && core.KindOf(err) != core.KindNotFound {
+		return nil, err
+	}
+	body := map[string]any{"password": password}
+	su := &Request{Superuser: true}
+	if existing == nil {
+		body["email"] = email
+		return s.CreateRecord(ctx, su, col, body)
+	}
+	return s.UpdateRecord(ctx, su, col, existing.ID(), body)
+}
+
+// findAuthByIdentity finds an auth record by an identity field's value.
+func (s *Service) findAuthByIdentity(ctx context.Context, col *core.Collection, field, value string) (*core.Record, error) {
+	if col.Field(field) == nil {
+		return nil, core.Invalid("unknown identity field %q", field)
+	}
+	where := &store.SQL{Text: fmt.Sprintf(`%s."%s" = ?`, store.MainAlias, field), Args: []any{value}}
+	if field == "email" {
+		// Emails match case-insensitively, as people type them.
+		where = &store.SQL{Text: fmt.Sprintf(`lower(%s."email") = lower(?)`, store.MainAlias), Args: []any{value}}
+	}
+	res, err := s.store.Find(ctx, store.Query{Collection: col, Where: where, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Records) == 0 {
+		return nil, core.NotFound("no such account")
+	}
+	return res.Records[0], nil
+}
+
+// AuthWithPassword checks an identity and password against an auth
+// collection and returns the record and a fresh token.
+func (s *Service) AuthWithPassword(ctx context.Context, col *core.Collection, identity, password, identityField string) (*core.Record, string, error) {
+	fail := core.Invalid("Failed to authenticate.")
+	if !col.IsAuth() || col.Auth == nil || !col.Auth.PasswordAuth.Enabled {
+		return nil, "", core.Forbidden("The collection is not configured to allow password authentication.")
+	}
+	fields := col.Auth.PasswordAuth.IdentityFields
+	if identityField != "" {
+		fields = []string{identityField}
+		ok := false
+		for _, f := range col.Auth.PasswordAuth.IdentityFields {
+			ok = ok || f == identityField
+		}
+		if !ok {
+			return nil, "", core.FieldInvalid("identityField", "validation_invalid_identity_field", "Invalid identity field.")
+		}
+	}
+	var rec *core.Record
+	for _, f := range fields {
+		r, err := s.findAuthByIdentity(ctx, col, f, identity)
+		if err == nil {
+			rec = r
+			break
+		}
+		if core.KindOf(err) != core.KindNotFound {
+			return nil, "", err
+		}
+	}
+	hash := ""
+	if rec != nil {
+		hash = rec.String("password")
+	}
+	// CheckPassword runs bcrypt even when rec is nil, so timing gives no oracle.
+	if !auth.CheckPassword(hash, password) || rec == nil {
+		return nil, "", fail
+	}
+	tok, err := s.NewAuthToken(rec)
+	if err != nil {
+		return nil, "", err
+	}
+	return rec, tok, nil
+}
+
+// NewAuthToken issues an auth token for an auth record.
+func (s *Service) NewAuthToken(rec *core.Record) (string, error) {
+	col := rec.Collection
+	ttl := col.Auth.AuthToken.Duration
+	if ttl <= 0 {
+		ttl = authTokenTTL
+	}
+	key := auth.SigningKey(rec.String("tokenKey"), col.Auth.AuthToken.Secret)
+	tok, err := auth.Sign(key, rec.ID(), col.ID, auth.TypeAuth, true, seconds(ttl))
+	if err != nil {
+		return "", core.Internal(err, "sign token")
+	}
+	return tok, nil
+}
+
+// Authenticate verifies a token and returns the auth record it belongs to.
+// Errors: KindUnauthorized.
+func (s *Service) Authenticate(ctx context.Context, token string) (*core.Record, error) {
+	claims, err := auth.Peek(token)
+	if err != nil {
+		return nil, err
+	}
+	bad := core.Unauthorized("The request requires valid authorization token.")
+	col := s.schema.Load().byID[claims.CollectionID]
+	if col == nil || !col.IsAuth() || col.Auth == nil {
+		return nil, bad
+	}
+	rec, err := s.store.Get(ctx, col, claims.ID)
+	if err != nil {
+		if core.KindOf(err) == core.KindNotFound {
+			return nil, bad
+		}
+		return nil, err
+	}
+	key := auth.SigningKey(rec.String("tokenKey"), col.Auth.AuthToken.Secret)
+	if _, err := auth.Verify(token, key, auth.TypeAuth); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+func seconds(n int64) time.Duration { return time.Duration(n) * time.Second }

@@ -1,0 +1,128 @@
+// Package tortoise is the framework entry point: an App wires the store,
+// the service layer and the HTTP API together from a config.Config. The
+// tortoise command is a thin wrapper around it; Go programs can embed it.
+package tortoise
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/tortoise-dev/tortoise/api"
+	"github.com/tortoise-dev/tortoise/config"
+	"github.com/tortoise-dev/tortoise/service"
+	"github.com/tortoise-dev/tortoise/store"
+	"github.com/tortoise-dev/tortoise/store/sqlite"
+)
+
+// Version is the release, set at build time with -ldflags "-X".
+var Version = "0.1.0-dev"
+
+// App is a running Tortoise: store, services and HTTP API.
+type App struct {
+	Config  config.Config
+	Log     *slog.Logger
+	Store   store.Store
+	Service *service.Service
+	API     *api.Server
+
+	server *http.Server
+	ln     net.Listener
+}
+
+// New opens the database named by cfg (creating the data folder and the
+// system collections as needed). Call Close when done.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := service.New(ctx, st, service.Options{Logger: log})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a := &App{Config: cfg, Log: log, Store: st, Service: svc}
+	a.API = api.New(svc, api.Options{Logger: log, MaxBody: cfg.MaxBodyBytes, Version: Version})
+	return a, nil
+}
+
+// OpenStore opens the configured database: PostgreSQL for a postgres URL,
+// else SQLite in the data folder.
+func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if cfg.IsPostgres() {
+		return nil, fmt.Errorf("open postgres: not built")
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data folder: %w", err)
+	}
+	st, err := sqlite.Open(ctx, cfg.SQLitePath())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", cfg.SQLitePath(), err)
+	}
+	return st, nil
+}
+
+// Listen binds the configured HTTP address (":0" style addresses pick a
+// free port; see Addr).
+func (a *App) Listen() error {
+	ln, err := net.Listen("tcp", a.Config.HTTP)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.Config.HTTP, err)
+	}
+	a.ln = ln
+	a.server = &http.Server{
+		Handler:           a.API,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// Addr is the address Listen bound.
+func (a *App) Addr() string {
+	if a.ln == nil {
+		return ""
+	}
+	return a.ln.Addr().String()
+}
+
+// Serve answers HTTP requests until Shutdown; it returns nil after a clean
+// shutdown.
+func (a *App) Serve() error {
+	if a.server == nil {
+		return errors.New("serve before listen")
+	}
+	if err := a.server.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close stops accepting requests, lets in-flight ones finish (up to the
+// context's deadline) and closes the store, which waits for queued writes.
+func (a *App) Close(ctx context.Context) error {
+	var errs []error
+	if a.server != nil {
+		if err := a.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown http: %w", err))
+		}
+	}
+	if err := a.Store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close store: %w", err))
+	}
+	return errors.Join(errs...)
+}
