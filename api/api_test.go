@@ -21,8 +21,8 @@ func forEachEngine(t *testing.T, fn func(t *testing.T, s *testkit.Server)) {
 }
 
 type errBody struct {
-	Status  int                                  `json:"status"`
-	Message string                               `json:"message"`
+	Status  int                                       `json:"status"`
+	Message string                                    `json:"message"`
 	Data    map[string]struct{ Code, Message string } `json:"data"`
 }
 
@@ -172,7 +172,9 @@ func TestListFilterSortPaging(t *testing.T) {
 	})
 }
 
-func q(s string) string { return strings.NewReplacer(" ", "%20", "&", "%26", "\"", "%22", "=", "%3D", ">", "%3E", "<", "%3C", "~", "%7E", "{", "%7B", "}", "%7D").Replace(s) }
+func q(s string) string {
+	return strings.NewReplacer(" ", "%20", "&", "%26", "\"", "%22", "=", "%3D", ">", "%3E", "<", "%3C", "~", "%7E", "{", "%7B", "}", "%7D").Replace(s)
+}
 
 func TestExpand(t *testing.T) {
 	t.Parallel()

@@ -59,7 +59,6 @@ type PasswordAuth struct {
 	IdentityFields []string `json:"identityFields"`
 }
 
-
 type plainCollection Collection
 
 // MarshalJSON writes the collection; auth options appear only on auth
