@@ -1,0 +1,472 @@
+package filter
+
+import (
+	"encoding/json"
+	"slices"
+
+	"github.com/tortoise-dev/tortoise/core"
+)
+
+// Eval reports whether rec, a record of env.Collection, matches e. It gives
+// the same answer as the SQL that CompileExpr produces for the same env,
+// run against a database holding the records data returns. data may be nil
+// when e uses no relation, back-relation or @collection. Errors: KindInvalid
+// for an expression that does not check, KindInternal from data.
+func Eval(e *Expr, env *Env, rec *core.Record, data Loader) (bool, error) {
+	p, err := check(e, env)
+	if err != nil {
+		return false, err
+	}
+	if rec == nil {
+		return false, core.Internal(nil, "filter: nil record")
+	}
+	ev := &evaluator{main: rec, loader: data}
+	return ev.node(p.root, binding{})
+}
+
+// binding holds the record chosen for each to-many source in scope; nil
+// stands for "no record" (a LEFT JOIN's row of nulls).
+type binding map[*source]*core.Record
+
+// set binds s to r and returns a function that restores the previous state.
+func (b binding) set(s *source, r *core.Record) func() {
+	old, had := b[s]
+	b[s] = r
+	return func() {
+		if had {
+			b[s] = old
+		} else {
+			delete(b, s)
+		}
+	}
+}
+
+type evaluator struct {
+	main   *core.Record
+	loader Loader
+	all    map[string][]*core.Record
+	byID   map[string]map[string]*core.Record
+}
+
+func (ev *evaluator) records(c *core.Collection) ([]*core.Record, error) {
+	if rs, ok := ev.all[c.Name]; ok {
+		return rs, nil
+	}
+	if ev.loader == nil {
+		return nil, core.Internal(nil, "filter: no loader to follow relations of %q", c.Name)
+	}
+	rs, err := ev.loader.Records(c)
+	if err != nil {
+		return nil, core.Wrap(core.KindInternal, err, "filter: load %q", c.Name)
+	}
+	if ev.all == nil {
+		ev.all, ev.byID = map[string][]*core.Record{}, map[string]map[string]*core.Record{}
+	}
+	idx := make(map[string]*core.Record, len(rs))
+	for _, r := range rs {
+		idx[r.ID()] = r
+	}
+	ev.all[c.Name], ev.byID[c.Name] = rs, idx
+	return rs, nil
+}
+
+func (ev *evaluator) lookup(c *core.Collection, id string) (*core.Record, error) {
+	if id == "" {
+		return nil, nil
+	}
+	if _, err := ev.records(c); err != nil {
+		return nil, err
+	}
+	return ev.byID[c.Name][id], nil
+}
+
+// record returns the one record a single-valued source stands for, or nil.
+func (ev *evaluator) record(s *source, b binding) (*core.Record, error) {
+	switch {
+	case s.kind == srcMain:
+		return ev.main, nil
+	case s.many:
+		r, ok := b[s]
+		if !ok {
+			return nil, core.Internal(nil, "filter: unbound source %q", s.key)
+		}
+		return r, nil
+	case s.kind == srcIDs:
+		if len(s.ids) == 0 {
+			return nil, nil
+		}
+		return ev.lookup(s.coll, s.ids[0])
+	}
+	p, err := ev.record(s.parent, b)
+	if p == nil || err != nil {
+		return nil, err
+	}
+	return ev.lookup(s.coll, p.String(s.field.Name))
+}
+
+// rows returns the records a to-many source yields in the current binding.
+func (ev *evaluator) rows(s *source, b binding) ([]*core.Record, error) {
+	var ids []string
+	switch s.kind {
+	case srcAll:
+		return ev.records(s.coll)
+	case srcIDs:
+		ids = s.ids
+	case srcRel, srcBack:
+		p, err := ev.record(s.parent, b)
+		if p == nil || err != nil {
+			return nil, err
+		}
+		if s.kind == srcBack {
+			all, err := ev.records(s.coll)
+			if err != nil {
+				return nil, err
+			}
+			var out []*core.Record
+			for _, r := range all {
+				if slices.Contains(r.Strings(s.field.Name), p.ID()) {
+					out = append(out, r)
+				}
+			}
+			return out, nil
+		}
+		ids = p.Strings(s.field.Name)
+	}
+	var out []*core.Record
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		r, err := ev.lookup(s.coll, id)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (ev *evaluator) node(n *node, b binding) (bool, error) {
+	return ev.bindFrom(n, b, 0)
+}
+
+// bindFrom chooses a record for each of n's shared sources in turn: n holds
+// if it holds for some choice. A source without records gets nil.
+func (ev *evaluator) bindFrom(n *node, b binding, i int) (bool, error) {
+	if i == len(n.binds) {
+		return ev.inner(n, b)
+	}
+	s := n.binds[i]
+	rows, err := ev.rows(s, b)
+	if err != nil {
+		return false, err
+	}
+	if len(rows) == 0 {
+		rows = []*core.Record{nil}
+	}
+	for _, r := range rows {
+		undo := b.set(s, r)
+		ok, err := ev.bindFrom(n, b, i+1)
+		undo()
+		if ok || err != nil {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+func (ev *evaluator) inner(n *node, b binding) (bool, error) {
+	switch n.kind {
+	case nTrue:
+		return true, nil
+	case nFalse:
+		return false, nil
+	case nCmp:
+		return ev.cmp(n.cmp, b)
+	}
+	for _, k := range n.kids {
+		ok, err := ev.node(k, b)
+		if err != nil {
+			return false, err
+		}
+		if n.kind == nOr && ok {
+			return true, nil
+		}
+		if n.kind == nAnd && !ok {
+			return false, nil
+		}
+	}
+	return n.kind == nAnd, nil
+}
+
+// quantifiers splits what a comparison ranges over: the sources and lists
+// every combination of which must satisfy it, and the lists of which one
+// element must. See "Lists and to-many paths" in the package doc.
+func (c *cmpNode) quantifiers() (forallSrc []*source, forall, exists []*operand) {
+	if !c.any {
+		forallSrc = c.sources()
+	}
+	for _, o := range []*operand{c.l, c.r} {
+		if !o.list {
+			continue
+		}
+		if !c.any || o.each {
+			forall = append(forall, o)
+		} else {
+			exists = append(exists, o)
+		}
+	}
+	return forallSrc, forall, exists
+}
+
+func (ev *evaluator) cmp(c *cmpNode, b binding) (bool, error) {
+	if b == nil {
+		b = binding{}
+	}
+	srcs, forall, exists := c.quantifiers()
+	elems := map[*operand]any{}
+	pred := func() (bool, error) {
+		l, err := ev.value(c.l, c.t, b, elems)
+		if err != nil {
+			return false, err
+		}
+		r, err := ev.value(c.r, c.t, b, elems)
+		if err != nil {
+			return false, err
+		}
+		return compare(c, l, r), nil
+	}
+	inner := func() (bool, error) { return ev.overLists(exists, 0, b, elems, false, pred) }
+	return ev.overSources(srcs, 0, b, func() (bool, error) {
+		return ev.overLists(forall, 0, b, elems, true, inner)
+	})
+}
+
+// overSources requires fn to hold for every combination of records of srcs.
+func (ev *evaluator) overSources(srcs []*source, i int, b binding, fn func() (bool, error)) (bool, error) {
+	if i == len(srcs) {
+		return fn()
+	}
+	rows, err := ev.rows(srcs[i], b)
+	if err != nil {
+		return false, err
+	}
+	if len(rows) == 0 {
+		rows = []*core.Record{nil}
+	}
+	for _, r := range rows {
+		undo := b.set(srcs[i], r)
+		ok, err := ev.overSources(srcs, i+1, b, fn)
+		undo()
+		if !ok || err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// overLists requires fn to hold for every (all) or some (!all) combination
+// of the lists' elements; an empty list has the single element nil.
+func (ev *evaluator) overLists(lists []*operand, i int, b binding, elems map[*operand]any, all bool, fn func() (bool, error)) (bool, error) {
+	if i == len(lists) {
+		return fn()
+	}
+	o := lists[i]
+	items, err := ev.items(o, b)
+	if err != nil {
+		return false, err
+	}
+	if len(items) == 0 {
+		items = []any{nil}
+	}
+	for _, it := range items {
+		elems[o] = it
+		ok, err := ev.overLists(lists, i+1, b, elems, all, fn)
+		if err != nil {
+			return false, err
+		}
+		if ok != all {
+			return ok, nil
+		}
+	}
+	return all, nil
+}
+
+// items returns the elements of a list operand.
+func (ev *evaluator) items(o *operand, b binding) ([]any, error) {
+	if o.kind == opConst {
+		return o.vals, nil
+	}
+	r, err := ev.record(o.src, b)
+	if r == nil || err != nil {
+		return nil, err
+	}
+	var out []any
+	for _, s := range r.Strings(o.field.Name) {
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// value returns an operand's value in the comparison type t.
+func (ev *evaluator) value(o *operand, t ctype, b binding, elems map[*operand]any) (any, error) {
+	switch o.kind {
+	case opConst:
+		if o.list {
+			return elems[o], nil
+		}
+		return o.vals[0], nil
+	case opLength:
+		r, err := ev.record(o.src, b)
+		if r == nil || err != nil {
+			return float64(0), err
+		}
+		return float64(len(r.Strings(o.field.Name))), nil
+	case opChanged:
+		return changed(o, ev.main), nil
+	}
+	var raw any
+	if o.list {
+		raw = elems[o]
+	} else {
+		r, err := ev.record(o.src, b)
+		if err != nil {
+			return nil, err
+		}
+		raw = fieldValue(r, o.field)
+	}
+	if o.field.Type == core.FieldJSON {
+		v := jsonAt(raw, o.path)
+		if o.jnull {
+			return v == nil, nil
+		}
+		if typeOfValue(v) != vtypeOfC(t) {
+			v = nil
+		}
+		raw = v
+	}
+	v := coerce(raw, t)
+	if o.lower {
+		v = asciiLower(v.(string))
+	}
+	return v, nil
+}
+
+func vtypeOfC(t ctype) vtype {
+	switch t {
+	case cNumber:
+		return vNumber
+	case cBool:
+		return vBool
+	}
+	return vString
+}
+
+// fieldValue reads a field of r; nil for no record.
+func fieldValue(r *core.Record, f *core.Field) any {
+	if r == nil {
+		return nil
+	}
+	if f.Name == "id" {
+		return r.ID()
+	}
+	return r.Data[f.Name]
+}
+
+// jsonAt decodes a json field value and follows path; nil when missing.
+func jsonAt(raw any, path []string) any {
+	var v any
+	switch x := raw.(type) {
+	case nil:
+	case json.RawMessage:
+		if json.Unmarshal(x, &v) != nil {
+			v = nil
+		}
+	case []byte:
+		if json.Unmarshal(x, &v) != nil {
+			v = nil
+		}
+	default:
+		// Already decoded: round-trip to get JSON's own types.
+		if json.Unmarshal([]byte(jsonText(x)), &v) != nil {
+			v = nil
+		}
+	}
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// changed reports whether the body value of a :changed operand differs
+// from the record's stored value.
+func changed(o *operand, rec *core.Record) bool {
+	if o.field.IsMultiple() {
+		return !slices.Equal(rec.Strings(o.field.Name), o.chVals)
+	}
+	return coerce(fieldValue(rec, o.field), ctypeOf(fieldVType(o.field))) != o.chVal
+}
+
+// compare applies a comparison to two values already in its type.
+func compare(c *cmpNode, l, r any) bool {
+	switch c.op {
+	case "~":
+		return likeMatch(l.(string), likePatternFor(c, r.(string)))
+	case "!~":
+		return !likeMatch(l.(string), likePatternFor(c, r.(string)))
+	}
+	var k int
+	switch c.t {
+	case cNumber:
+		x, y := l.(float64), r.(float64)
+		switch {
+		case x < y:
+			k = -1
+		case x > y:
+			k = 1
+		}
+	case cBool:
+		if l.(bool) != r.(bool) {
+			k = 1
+		}
+	default:
+		x, y := l.(string), r.(string)
+		switch {
+		case x < y:
+			k = -1
+		case x > y:
+			k = 1
+		}
+	}
+	switch c.op {
+	case "=":
+		return k == 0
+	case "!=":
+		return k != 0
+	case ">":
+		return k > 0
+	case ">=":
+		return k >= 0
+	case "<":
+		return k < 0
+	}
+	return k <= 0 // "<="
+}
+
+// likePatternFor returns the LIKE pattern for the right operand of ~: a
+// constant was made a pattern when checked (see likeConstPattern); any
+// other value is searched for as a substring.
+func likePatternFor(c *cmpNode, r string) string {
+	if c.r.kind == opConst {
+		return r
+	}
+	return "%" + likeEscape(r) + "%"
+}
