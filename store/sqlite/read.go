@@ -1,0 +1,431 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/store"
+)
+
+// Get returns one record. Errors: KindNotFound, KindInternal.
+func (s *Store) Get(ctx context.Context, c *core.Collection, id string) (*core.Record, error) {
+	if c == nil {
+		return nil, errNoCollection
+	}
+	cs, err := s.reads.acquire(ctx, getSQL(c))
+	if err != nil {
+		return nil, s.readErr(ctx, err)
+	}
+	defer s.reads.release(cs)
+	return getRecord(ctx, c, cs.st.QueryRowContext(ctx, id), s)
+}
+
+// Find runs a query on a read connection. With WithTotal, the rows and the
+// total come from one read transaction, so they agree. An unfiltered total
+// comes from the in-memory counts (no scan); a filtered one from COUNT(*).
+// Errors: KindInvalid (a fragment SQLite rejects), KindInternal.
+func (s *Store) Find(ctx context.Context, q store.Query) (*store.Result, error) {
+	if q.Collection == nil {
+		return nil, errNoCollection
+	}
+	list, count, args := findSQL(q)
+	res := &store.Result{Total: -1}
+	if !q.WithTotal {
+		recs, err := s.query(ctx, nil, q.Collection, list, args)
+		if err != nil {
+			return nil, s.findErr(ctx, err)
+		}
+		res.Records = recs
+		return res, nil
+	}
+
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, s.readErr(ctx, err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+	var total int64
+	if count == "" {
+		// Reading the generation first pins the snapshot the list also sees.
+		var gen int64
+		if err := s.queryRow(ctx, tx, genSQL, nil, &gen); err != nil {
+			return nil, s.readErr(ctx, err)
+		}
+		n, ok := s.counts.at(q.Collection.ID, gen)
+		if !ok {
+			if err := s.queryRow(ctx, tx, countSQL(q.Collection), nil, &n); err != nil {
+				return nil, s.findErr(ctx, err)
+			}
+			s.counts.learn(q.Collection.ID, gen, n)
+		}
+		total = n
+	} else if err := s.queryRow(ctx, tx, count, args[:len(args)-2], &total); err != nil {
+		return nil, s.findErr(ctx, err)
+	}
+	recs, err := s.query(ctx, tx, q.Collection, list, args)
+	if err != nil {
+		return nil, s.findErr(ctx, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, s.readErr(ctx, err)
+	}
+	res.Records, res.Total = recs, int(total)
+	return res, nil
+}
+
+// query runs a cached read statement, in tx when it is not nil.
+func (s *Store) query(ctx context.Context, tx *sql.Tx, c *core.Collection, query string, args []any) ([]*core.Record, error) {
+	cs, err := s.reads.acquire(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer s.reads.release(cs)
+	st := cs.st
+	if tx != nil {
+		st = tx.StmtContext(ctx, st)
+		defer st.Close()
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanRecords(c, rows)
+}
+
+func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, query string, args []any, dest any) error {
+	cs, err := s.reads.acquire(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer s.reads.release(cs)
+	st := tx.StmtContext(ctx, cs.st)
+	defer st.Close()
+	return st.QueryRowContext(ctx, args...).Scan(dest)
+}
+
+// selectCols lists c's columns in field order, qualified by MainAlias so
+// fragments may join or nest other tables.
+func selectCols(c *core.Collection) string {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for i := range c.Fields {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`"_r".`)
+		b.WriteString(store.QuoteIdent(c.Fields[i].Name))
+	}
+	return b.String()
+}
+
+func fromClause(c *core.Collection) string {
+	return " FROM " + store.QuoteIdent(c.Name) + " AS " + store.QuoteIdent(store.MainAlias)
+}
+
+func getSQL(c *core.Collection) string {
+	return selectCols(c) + fromClause(c) + ` WHERE "_r"."id" = ?`
+}
+
+// findSQL builds a query's list statement and, when it is filtered, its
+// count statement ("" for an unfiltered query). args are the list's: the
+// WHERE arguments then LIMIT and OFFSET, which are bound rather than
+// spliced so every page of a query shares one prepared statement.
+func findSQL(q store.Query) (list, count string, args []any) {
+	c := q.Collection
+	from := fromClause(c)
+	var where string
+	if q.Where != nil && strings.TrimSpace(q.Where.Text) != "" {
+		where = " WHERE (" + q.Where.Text + ")"
+		args = append(args, q.Where.Args...)
+	}
+	list = selectCols(c) + from + where
+	if strings.TrimSpace(q.OrderBy) != "" {
+		list += " ORDER BY " + q.OrderBy
+	}
+	list += " LIMIT ? OFFSET ?"
+	limit := int64(-1) // SQLite: no limit
+	if q.Limit > 0 {
+		limit = int64(q.Limit)
+	}
+	args = append(args, limit, int64(max(q.Offset, 0)))
+	if where != "" {
+		count = "SELECT COUNT(*)" + from + where
+	}
+	return list, count, args
+}
+
+// countSQL counts every row of c's table.
+func countSQL(c *core.Collection) string {
+	return "SELECT COUNT(*) FROM " + store.QuoteIdent(c.Name)
+}
+
+func insertSQL(c *core.Collection) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO ")
+	b.WriteString(store.QuoteIdent(c.Name))
+	b.WriteString(" (")
+	for i := range c.Fields {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(store.QuoteIdent(c.Fields[i].Name))
+	}
+	b.WriteString(") VALUES (")
+	for i := range c.Fields {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('?')
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// updateSQL builds the UPDATE of every column but id, and its arguments
+// from args (all values in field order): the values, then the id.
+func updateSQL(c *core.Collection, args []any) (string, []any) {
+	var b strings.Builder
+	b.WriteString("UPDATE ")
+	b.WriteString(store.QuoteIdent(c.Name))
+	b.WriteString(" SET ")
+	uargs := make([]any, 0, len(args))
+	var id any
+	n := 0
+	for i := range c.Fields {
+		if c.Fields[i].Name == "id" {
+			id = args[i]
+			continue
+		}
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		n++
+		b.WriteString(store.QuoteIdent(c.Fields[i].Name))
+		b.WriteString(" = ?")
+		uargs = append(uargs, args[i])
+	}
+	if n == 0 { // only an id: a no-op update that still reports whether the row exists
+		b.WriteString(`"id" = "id"`)
+	}
+	b.WriteString(` WHERE "id" = ?`)
+	return b.String(), append(uargs, id)
+}
+
+// getRecord scans a single-row result.
+func getRecord(ctx context.Context, c *core.Collection, row *sql.Row, s *Store) (*core.Record, error) {
+	dest, fill := scanDest(c)
+	if err := row.Scan(dest...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, errRecordNotFound
+		}
+		return nil, s.readErr(ctx, err)
+	}
+	return fill(), nil
+}
+
+// scanRecords reads all rows of a list query into records of c.
+func scanRecords(c *core.Collection, rows *sql.Rows) ([]*core.Record, error) {
+	defer rows.Close()
+	out := []*core.Record{}
+	for rows.Next() {
+		dest, fill := scanDest(c)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		out = append(out, fill())
+	}
+	return out, rows.Err()
+}
+
+// scanDest returns scan destinations for c's columns and a function that
+// turns what was scanned into a record with canonical Go values.
+func scanDest(c *core.Collection) ([]any, func() *core.Record) {
+	n := len(c.Fields)
+	dest := make([]any, n)
+	// One backing array per type keeps allocations per row low.
+	strs := make([]string, n)
+	nums := make([]float64, n)
+	bools := make([]bool, n)
+	raws := make([][]byte, n)
+	for i := range c.Fields {
+		switch store.KindOf(&c.Fields[i]) {
+		case store.ColumnNumber:
+			dest[i] = &nums[i]
+		case store.ColumnBool:
+			dest[i] = &bools[i]
+		case store.ColumnJSON, store.ColumnList:
+			dest[i] = &raws[i]
+		default:
+			dest[i] = &strs[i]
+		}
+	}
+	return dest, func() *core.Record {
+		data := make(map[string]any, n)
+		for i := range c.Fields {
+			f := &c.Fields[i]
+			switch store.KindOf(f) {
+			case store.ColumnNumber:
+				data[f.Name] = nums[i]
+			case store.ColumnBool:
+				data[f.Name] = bools[i]
+			case store.ColumnJSON:
+				if raws[i] == nil {
+					data[f.Name] = json.RawMessage(nil)
+				} else {
+					data[f.Name] = json.RawMessage(raws[i])
+				}
+			case store.ColumnList:
+				data[f.Name] = store.DecodeList(raws[i])
+			default:
+				data[f.Name] = strs[i]
+			}
+		}
+		return &core.Record{Collection: c, Data: data}
+	}
+}
+
+// stmtCache shares prepared read statements among goroutines, keyed by
+// their text. Reference counts let a statement be evicted while in use: it
+// is closed when its last user releases it.
+type stmtCache struct {
+	db  *sql.DB
+	max int
+	mu  sync.Mutex
+	m   map[string]*cachedStmt
+}
+
+type cachedStmt struct {
+	st   *sql.Stmt
+	refs int
+	dead bool
+}
+
+func newStmtCache(db *sql.DB, max int) *stmtCache {
+	return &stmtCache{db: db, max: max, m: make(map[string]*cachedStmt)}
+}
+
+func (c *stmtCache) acquire(ctx context.Context, query string) (*cachedStmt, error) {
+	c.mu.Lock()
+	if cs := c.m[query]; cs != nil {
+		cs.refs++
+		c.mu.Unlock()
+		return cs, nil
+	}
+	c.mu.Unlock()
+	st, err := c.db.PrepareContext(ctx, query) // outside the lock: it may wait for a connection
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cs := c.m[query]; cs != nil { // another goroutine prepared it meanwhile
+		st.Close()
+		cs.refs++
+		return cs, nil
+	}
+	if len(c.m) >= c.max {
+		c.evictLocked()
+	}
+	cs := &cachedStmt{st: st, refs: 1}
+	c.m[query] = cs
+	return cs, nil
+}
+
+func (c *stmtCache) release(cs *cachedStmt) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cs.refs--
+	if cs.dead && cs.refs == 0 {
+		cs.st.Close()
+	}
+}
+
+// reset drops every statement (after a schema change, or on Close).
+func (c *stmtCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.evictLocked()
+}
+
+func (c *stmtCache) evictLocked() {
+	for q, cs := range c.m {
+		delete(c.m, q)
+		cs.dead = true
+		if cs.refs == 0 {
+			cs.st.Close()
+		}
+	}
+}
+
+// SQLite result codes the store interprets.
+const (
+	codeUnique     = sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	codePrimaryKey = sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+)
+
+// sqliteCode returns the extended result code of an SQLite error.
+func sqliteCode(err error) (int, bool) {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code(), true
+	}
+	return 0, false
+}
+
+// busy reports a lock another connection or process held too long.
+func busy(err error) bool {
+	code, ok := sqliteCode(err)
+	return ok && (code&0xff == sqlite3.SQLITE_BUSY || code&0xff == sqlite3.SQLITE_LOCKED)
+}
+
+var errBusy = &core.Error{Kind: core.KindUnavailable, Message: "The database is busy, please try again."}
+
+// readErr maps a failed read: the caller's context ending and a closed
+// store keep their meaning; anything else is internal.
+func (s *Store) readErr(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	if s.isClosed() {
+		return errClosed
+	}
+	if e := core.AsError(err); e != nil {
+		return err
+	}
+	if busy(err) {
+		return &core.Error{Kind: core.KindUnavailable, Message: errBusy.Message, Err: err}
+	}
+	return core.Internal(err, "Failed to read from the database.")
+}
+
+// findErr is readErr for queries carrying caller fragments: SQLite's
+// generic error (a syntax error, an unknown column), a wrong number of
+// arguments or a type mismatch is the caller's bad input.
+func (s *Store) findErr(ctx context.Context, err error) error {
+	if code, ok := sqliteCode(err); ok && ctx.Err() == nil {
+		switch code & 0xff {
+		case sqlite3.SQLITE_ERROR, sqlite3.SQLITE_RANGE, sqlite3.SQLITE_MISMATCH:
+			return &core.Error{Kind: core.KindInvalid, Message: "Invalid filter or sort.", Err: err}
+		}
+	}
+	return s.readErr(ctx, err)
+}
+
+// writeErr maps a failed write statement.
+func (s *Store) writeErr(err error, msg string) error {
+	if e := core.AsError(err); e != nil {
+		return err
+	}
+	if busy(err) {
+		return &core.Error{Kind: core.KindUnavailable, Message: errBusy.Message, Err: err}
+	}
+	return core.Internal(err, "%s", msg)
+}

@@ -1,0 +1,284 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/store"
+)
+
+// writeTx is the store.Tx handed to one Update call: its statements run on
+// the write connection inside the call's savepoint.
+type writeTx struct {
+	s      *Store
+	ctx    context.Context // the caller's: checked between statements
+	group  *group
+	ops    countOps // count effects of this call, merged into the group on success
+	schema bool
+	done   bool
+}
+
+var errTxDone = core.Internal(errors.New("tx used after its Update function returned"), "Internal transaction error.")
+
+// check refuses to start a statement once the call is over or its context
+// has ended.
+func (t *writeTx) check(ctx context.Context) error {
+	if t.done {
+		return errTxDone
+	}
+	if err := t.ctx.Err(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+func (t *writeTx) Get(ctx context.Context, c *core.Collection, id string) (*core.Record, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, errNoCollection
+	}
+	st, err := t.s.wstmt(getSQL(c))
+	if err != nil {
+		return nil, t.s.readErr(ctx, err)
+	}
+	return getRecord(ctx, c, st.QueryRowContext(bg, id), t.s)
+}
+
+func (t *writeTx) Find(ctx context.Context, q store.Query) (*store.Result, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, err
+	}
+	if q.Collection == nil {
+		return nil, errNoCollection
+	}
+	list, count, args := findSQL(q)
+	res := &store.Result{Total: -1}
+	if q.WithTotal {
+		n, err := t.total(q, count, args[:len(args)-2])
+		if err != nil {
+			return nil, t.s.findErr(ctx, err)
+		}
+		res.Total = int(n)
+	}
+	st, err := t.s.wstmt(list)
+	if err != nil {
+		return nil, t.s.findErr(ctx, err)
+	}
+	rows, err := st.QueryContext(bg, args...)
+	if err != nil {
+		return nil, t.s.findErr(ctx, err)
+	}
+	if res.Records, err = scanRecords(q.Collection, rows); err != nil {
+		return nil, t.s.findErr(ctx, err)
+	}
+	return res, nil
+}
+
+// total counts the rows a query matches as this transaction sees them. An
+// unfiltered count is the committed count plus the uncommitted effects of
+// the group so far and of this call, when those are known.
+func (t *writeTx) total(q store.Query, count string, args []any) (int64, error) {
+	if count == "" {
+		id := q.Collection.ID
+		op := countOp{}
+		if g, ok := t.group.ops[id]; ok {
+			op = op.then(g)
+		}
+		if o, ok := t.ops[id]; ok {
+			op = op.then(o)
+		}
+		if op.set {
+			return op.n, nil
+		}
+		if n, ok := t.s.counts.latest(id); ok {
+			return n + op.n, nil
+		}
+		count = countSQL(q.Collection)
+	}
+	var n int64
+	err := t.s.wconn.QueryRowContext(bg, count, args...).Scan(&n)
+	return n, err
+}
+
+func (t *writeTx) Insert(ctx context.Context, r *core.Record) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	c := r.Collection
+	if c == nil {
+		return errNoCollection
+	}
+	args, err := recordArgs(c, r.Data)
+	if err != nil {
+		return err
+	}
+	st, err := t.s.wstmt(insertSQL(c))
+	if err != nil {
+		return t.s.writeErr(err, "Failed to create the record.")
+	}
+	if _, err := st.ExecContext(bg, args...); err != nil {
+		return t.recordErr(c, args, err, "Failed to create the record.")
+	}
+	t.ops.add(c.ID, countOp{n: 1})
+	return nil
+}
+
+func (t *writeTx) Update(ctx context.Context, r *core.Record) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	c := r.Collection
+	if c == nil {
+		return errNoCollection
+	}
+	args, err := recordArgs(c, r.Data)
+	if err != nil {
+		return err
+	}
+	q, uargs := updateSQL(c, args)
+	st, err := t.s.wstmt(q)
+	if err != nil {
+		return t.s.writeErr(err, "Failed to update the record.")
+	}
+	res, err := st.ExecContext(bg, uargs...)
+	if err != nil {
+		return t.recordErr(c, args, err, "Failed to update the record.")
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return t.s.writeErr(err, "Failed to update the record.")
+	} else if n == 0 {
+		return errRecordNotFound
+	}
+	return nil
+}
+
+func (t *writeTx) Delete(ctx context.Context, c *core.Collection, id string) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	if c == nil {
+		return errNoCollection
+	}
+	st, err := t.s.wstmt("DELETE FROM " + store.QuoteIdent(c.Name) + ` WHERE "id" = ?`)
+	if err != nil {
+		return t.s.writeErr(err, "Failed to delete the record.")
+	}
+	res, err := st.ExecContext(bg, id)
+	if err != nil {
+		return t.s.writeErr(err, "Failed to delete the record.")
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return t.s.writeErr(err, "Failed to delete the record.")
+	} else if n == 0 {
+		return errRecordNotFound
+	}
+	t.ops.add(c.ID, countOp{n: -1})
+	return nil
+}
+
+func (t *writeTx) Truncate(ctx context.Context, c *core.Collection) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	if c == nil {
+		return errNoCollection
+	}
+	// No WHERE: SQLite's truncate optimisation drops the pages wholesale.
+	if _, err := t.s.wexec("DELETE FROM " + store.QuoteIdent(c.Name)); err != nil {
+		return t.s.writeErr(err, "Failed to delete the records.")
+	}
+	t.ops.add(c.ID, countOp{set: true})
+	return nil
+}
+
+// recordErr maps a failed insert or update. A unique violation becomes a
+// validation error on the columns of the index it broke: the primary key
+// is reported by its own code; for other unique indexes, SQLite's error
+// names no index in a structured way, so the index is found by looking
+// for the row the record collides with.
+func (t *writeTx) recordErr(c *core.Collection, args []any, err error, msg string) error {
+	switch code, _ := sqliteCode(err); code {
+	case codePrimaryKey:
+		return store.NotUnique(err, "id")
+	case codeUnique:
+		if cols := t.collidingIndex(c, args); cols != nil {
+			return store.NotUnique(err, cols...)
+		}
+		return store.NotUnique(err)
+	}
+	return t.s.writeErr(err, msg)
+}
+
+// collidingIndex returns the columns of the first unique index of c for
+// which another row holds the same values as args (the record's values in
+// field order).
+func (t *writeTx) collidingIndex(c *core.Collection, args []any) []string {
+	pos := make(map[string]int, len(c.Fields))
+	for i := range c.Fields {
+		pos[c.Fields[i].Name] = i
+	}
+	for _, ix := range store.StoredIndexes(c) {
+		if !ix.Unique {
+			continue
+		}
+		var b strings.Builder
+		b.WriteString("SELECT 1 FROM " + store.QuoteIdent(c.Name) + " WHERE ")
+		qargs := make([]any, 0, len(ix.Columns)+1)
+		cols := make([]string, 0, len(ix.Columns))
+		for _, col := range ix.Columns {
+			b.WriteString(store.QuoteIdent(col.Name) + " = ?")
+			if col.NoCase {
+				b.WriteString(" COLLATE NOCASE")
+			}
+			b.WriteString(" AND ")
+			qargs = append(qargs, args[pos[col.Name]])
+			cols = append(cols, col.Name)
+		}
+		if w := ix.Where(); w != "" {
+			b.WriteString("(" + w + ") AND ")
+		}
+		b.WriteString(`"id" <> ? LIMIT 1`)
+		qargs = append(qargs, args[pos["id"]])
+		var one int
+		if err := t.s.wconn.QueryRowContext(bg, b.String(), qargs...).Scan(&one); err == nil {
+			return cols
+		}
+	}
+	return nil
+}
+
+var (
+	errNoCollection   = core.Invalid("Missing collection.")
+	errRecordNotFound = core.NotFound("The requested resource wasn't found.")
+)
+
+// recordArgs returns the record's values in field order, converted for
+// binding: canonical values, with lists as JSON text and JSON as text
+// (bound as []byte it would be stored as a BLOB).
+func recordArgs(c *core.Collection, data map[string]any) ([]any, error) {
+	args := make([]any, len(c.Fields))
+	for i := range c.Fields {
+		f := &c.Fields[i]
+		v, err := store.Canonical(f, data[f.Name])
+		if err != nil {
+			return nil, err
+		}
+		switch x := v.(type) {
+		case []string:
+			v = store.EncodeList(x)
+		case json.RawMessage:
+			if x == nil {
+				v = nil
+			} else {
+				v = string(x)
+			}
+		}
+		args[i] = v
+	}
+	return args, nil
+}
