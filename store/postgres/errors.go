@@ -1,0 +1,74 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/store"
+)
+
+var errUnavailable = "The database is unavailable, please try again."
+
+// connErr maps an engine failure: the caller's context ending and a closed
+// store keep their meaning, lost connections and an overloaded or
+// restarting server are KindUnavailable, the rest is internal.
+func (s *Store) connErr(ctx context.Context, err error, msg string) error {
+	if core.AsError(err) != nil {
+		return err
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	if s.closed.Load() {
+		return errClosed
+	}
+	if e := pgError(err); e != nil {
+		switch {
+		case strings.HasPrefix(e.Code, "08"), // connection exception
+			strings.HasPrefix(e.Code, "53"), // insufficient resources
+			strings.HasPrefix(e.Code, "57"), // operator intervention (shutdown)
+			e.Code == "40001", e.Code == "40P01": // serialization failure, deadlock
+			return &core.Error{Kind: core.KindUnavailable, Message: errUnavailable, Err: err}
+		}
+		return core.Internal(err, "%s", msg)
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || pgconn.SafeToRetry(err) {
+		return &core.Error{Kind: core.KindUnavailable, Message: errUnavailable, Err: err}
+	}
+	return core.Internal(err, "%s", msg)
+}
+
+// findErr is connErr for queries carrying caller fragments: a syntax error
+// or access rule violation (class 42: unknown column, wrong operator) or a
+// data exception (class 22: a value that does not fit) is bad input.
+func (s *Store) findErr(ctx context.Context, err error) error {
+	if e := pgError(err); e != nil && ctx.Err() == nil {
+		if strings.HasPrefix(e.Code, "42") || strings.HasPrefix(e.Code, "22") {
+			return &core.Error{Kind: core.KindInvalid, Message: "Invalid filter or sort.", Err: err}
+		}
+	}
+	return s.connErr(ctx, err, "Failed to read from the database.")
+}
+
+// recordErr maps a failed insert or update. A unique violation names its
+// constraint: one of the collection's unique indexes, or else the primary
+// key (the only other unique constraint of a collection's table).
+func (s *Store) recordErr(ctx context.Context, c *core.Collection, err error, msg string) error {
+	if e := pgError(err); e != nil && ctx.Err() == nil {
+		switch {
+		case e.Code == codeUniqueViolation:
+			if cols := store.UniqueColumns(store.StoredIndexes(c), e.ConstraintName); cols != nil {
+				return store.NotUnique(err, cols...)
+			}
+			return store.NotUnique(err, "id")
+		case strings.HasPrefix(e.Code, "22"): // e.g. a NUL byte in text
+			return &core.Error{Kind: core.KindInvalid, Message: "Failed to validate the submitted data.", Err: err}
+		}
+	}
+	return s.connErr(ctx, err, msg)
+}

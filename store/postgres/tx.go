@@ -1,0 +1,523 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/store"
+)
+
+// tx is the store.Tx of one Update call.
+type tx struct {
+	s    *Store
+	tx   pgx.Tx
+	ctx  context.Context
+	done bool
+}
+
+func (t *tx) check(ctx context.Context) error {
+	if t.done {
+		return errTxDone
+	}
+	return ctx.Err()
+}
+
+// A step is one statement of a batch sent in a single round trip.
+type step struct {
+	sql  string
+	args []any
+	rows func(pgx.Rows) error // reads a query's rows (and closes them); nil for a statement
+	tag  *pgconn.CommandTag   // where a statement's tag goes, if wanted
+}
+
+// runBatch sends steps in one round trip and reads their results in order,
+// stopping at the first error.
+func runBatch(br pgx.BatchResults, steps []step) error {
+	for _, st := range steps {
+		if st.rows != nil {
+			rows, err := br.Query()
+			if err == nil {
+				err = st.rows(rows)
+			}
+			if err != nil {
+				br.Close()
+				return err
+			}
+			continue
+		}
+		tag, err := br.Exec()
+		if err != nil {
+			br.Close()
+			return err
+		}
+		if st.tag != nil {
+			*st.tag = tag
+		}
+	}
+	return br.Close()
+}
+
+func batchOf(steps []step) *pgx.Batch {
+	b := &pgx.Batch{}
+	for _, st := range steps {
+		b.Queue(st.sql, st.args...)
+	}
+	return b
+}
+
+// guarded runs steps inside a savepoint so that a failing statement is
+// undone alone and the transaction stays usable, as a failed statement
+// leaves an SQLite transaction. The SAVEPOINT goes in its own round trip:
+// pgx prepares a new statement before running the batch, and a statement
+// that fails to prepare would abort the transaction before a SAVEPOINT
+// in the same batch had run. The steps and the RELEASE share the next one.
+func (t *tx) guarded(ctx context.Context, steps ...step) error {
+	all := make([]step, 0, len(steps)+1)
+	all = append(all, steps...)
+	all = append(all, step{sql: "RELEASE SAVEPOINT s"})
+	for attempt := 0; ; attempt++ {
+		if _, err := t.tx.Exec(ctx, "SAVEPOINT s"); err != nil {
+			return err
+		}
+		err := runBatch(t.tx.SendBatch(ctx, batchOf(all)), all)
+		if err == nil {
+			return nil
+		}
+		if _, rerr := t.tx.Exec(context.WithoutCancel(ctx), "ROLLBACK TO SAVEPOINT s; RELEASE SAVEPOINT s"); rerr != nil {
+			return err // the transaction is gone; Commit will say so too
+		}
+		if attempt == 0 && stalePlan(err) {
+			continue
+		}
+		return err
+	}
+}
+
+// run runs steps on the pool in one round trip, retrying once when a
+// cached statement went stale because a collection changed.
+func (s *Store) run(ctx context.Context, steps ...step) error {
+	for attempt := 0; ; attempt++ {
+		err := runBatch(s.pool.SendBatch(ctx, batchOf(steps)), steps)
+		if err != nil && attempt == 0 && stalePlan(err) {
+			continue
+		}
+		return err
+	}
+}
+
+// snapshot runs read steps in one REPEATABLE READ transaction, all in one
+// round trip, so a list and its count see the same data.
+func (s *Store) snapshot(ctx context.Context, steps ...step) error {
+	all := make([]step, 0, len(steps)+2)
+	all = append(all, step{sql: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"})
+	all = append(all, steps...)
+	all = append(all, step{sql: "COMMIT"})
+	for attempt := 0; ; attempt++ {
+		conn, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		err = runBatch(conn.SendBatch(ctx, batchOf(all)), all)
+		if err != nil && !conn.Conn().IsClosed() {
+			// Leave no failed transaction on the connection.
+			conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+		conn.Release()
+		if err != nil && attempt == 0 && stalePlan(err) {
+			continue
+		}
+		return err
+	}
+}
+
+// Get returns one record. Errors: KindNotFound, KindInternal.
+func (s *Store) Get(ctx context.Context, c *core.Collection, id string) (*core.Record, error) {
+	if c == nil {
+		return nil, errNoCollection
+	}
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	var recs []*core.Record
+	if err := s.run(ctx, step{sql: getSQL(c), args: []any{id}, rows: recordsInto(c, &recs)}); err != nil {
+		return nil, s.findErr(ctx, err)
+	}
+	if len(recs) == 0 {
+		return nil, errRecordNotFound
+	}
+	return recs[0], nil
+}
+
+// Find runs a query. With WithTotal, the rows and COUNT(*) come from one
+// snapshot. Errors: KindInvalid (a fragment PostgreSQL rejects), KindInternal.
+func (s *Store) Find(ctx context.Context, q store.Query) (*store.Result, error) {
+	if q.Collection == nil {
+		return nil, errNoCollection
+	}
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	f := findSQL(q)
+	res := &store.Result{Total: -1}
+	list := step{sql: f.list, args: f.args, rows: recordsInto(q.Collection, &res.Records)}
+	var err error
+	if q.WithTotal {
+		var n int64
+		err = s.snapshot(ctx, step{sql: f.count, args: f.countArgs, rows: countInto(&n)}, list)
+		res.Total = int(n)
+	} else {
+		err = s.run(ctx, list)
+	}
+	if err != nil {
+		return nil, s.findErr(ctx, err)
+	}
+	return res, nil
+}
+
+func (t *tx) Get(ctx context.Context, c *core.Collection, id string) (*core.Record, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, errNoCollection
+	}
+	var recs []*core.Record
+	if err := t.guarded(ctx, step{sql: getSQL(c), args: []any{id}, rows: recordsInto(c, &recs)}); err != nil {
+		return nil, t.s.findErr(ctx, err)
+	}
+	if len(recs) == 0 {
+		return nil, errRecordNotFound
+	}
+	return recs[0], nil
+}
+
+func (t *tx) Find(ctx context.Context, q store.Query) (*store.Result, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, err
+	}
+	if q.Collection == nil {
+		return nil, errNoCollection
+	}
+	f := findSQL(q)
+	res := &store.Result{Total: -1}
+	steps := []step{{sql: f.list, args: f.args, rows: recordsInto(q.Collection, &res.Records)}}
+	var n int64
+	if q.WithTotal {
+		steps = append(steps, step{sql: f.count, args: f.countArgs, rows: countInto(&n)})
+	}
+	if err := t.guarded(ctx, steps...); err != nil {
+		return nil, t.s.findErr(ctx, err)
+	}
+	if q.WithTotal {
+		res.Total = int(n)
+	}
+	return res, nil
+}
+
+func (t *tx) Insert(ctx context.Context, r *core.Record) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	c := r.Collection
+	if c == nil {
+		return errNoCollection
+	}
+	args, err := recordArgs(c, r.Data)
+	if err != nil {
+		return err
+	}
+	if err := t.guarded(ctx, step{sql: insertSQL(c), args: args}); err != nil {
+		return t.s.recordErr(ctx, c, err, "Failed to create the record.")
+	}
+	return nil
+}
+
+func (t *tx) Update(ctx context.Context, r *core.Record) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	c := r.Collection
+	if c == nil {
+		return errNoCollection
+	}
+	args, err := recordArgs(c, r.Data)
+	if err != nil {
+		return err
+	}
+	q, uargs := updateSQL(c, args)
+	var tag pgconn.CommandTag
+	if err := t.guarded(ctx, step{sql: q, args: uargs, tag: &tag}); err != nil {
+		return t.s.recordErr(ctx, c, err, "Failed to update the record.")
+	}
+	if tag.RowsAffected() == 0 {
+		return errRecordNotFound
+	}
+	return nil
+}
+
+func (t *tx) Delete(ctx context.Context, c *core.Collection, id string) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	if c == nil {
+		return errNoCollection
+	}
+	var tag pgconn.CommandTag
+	if err := t.guarded(ctx, step{sql: "DELETE FROM " + store.QuoteIdent(c.Name) + ` WHERE "id" = $1`, args: []any{id}, tag: &tag}); err != nil {
+		return t.s.connErr(ctx, err, "Failed to delete the record.")
+	}
+	if tag.RowsAffected() == 0 {
+		return errRecordNotFound
+	}
+	return nil
+}
+
+func (t *tx) Truncate(ctx context.Context, c *core.Collection) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	if c == nil {
+		return errNoCollection
+	}
+	// TRUNCATE frees the table at once instead of leaving dead rows to vacuum.
+	if err := t.guarded(ctx, step{sql: "TRUNCATE " + store.QuoteIdent(c.Name)}); err != nil {
+		return t.s.connErr(ctx, err, "Failed to delete the records.")
+	}
+	return nil
+}
+
+var (
+	errNoCollection   = core.Invalid("Missing collection.")
+	errRecordNotFound = core.NotFound("The requested resource wasn't found.")
+)
+
+// recordArgs returns the record's values in field order, ready for pgx:
+// lists as JSON text and JSON as raw bytes, both bound to JSONB columns.
+func recordArgs(c *core.Collection, data map[string]any) ([]any, error) {
+	args := make([]any, len(c.Fields))
+	for i := range c.Fields {
+		f := &c.Fields[i]
+		v, err := store.Canonical(f, data[f.Name])
+		if err != nil {
+			return nil, err
+		}
+		switch x := v.(type) {
+		case []string:
+			v = store.EncodeList(x)
+		case json.RawMessage:
+			if x == nil {
+				v = nil // SQL NULL; a typed nil would not encode as one
+			}
+		}
+		args[i] = v
+	}
+	return args, nil
+}
+
+// recordsInto returns a step reader that scans rows into records of c.
+func recordsInto(c *core.Collection, out *[]*core.Record) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		defer rows.Close()
+		list := []*core.Record{}
+		for rows.Next() {
+			dest, fill := scanDest(c)
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			list = append(list, fill())
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		*out = list
+		return nil
+	}
+}
+
+func countInto(n *int64) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			if err := rows.Scan(n); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+}
+
+// scanDest returns scan destinations for c's columns and a function that
+// turns what was scanned into a record with canonical Go values.
+func scanDest(c *core.Collection) ([]any, func() *core.Record) {
+	n := len(c.Fields)
+	dest := make([]any, n)
+	strs := make([]string, n)
+	nums := make([]float64, n)
+	bools := make([]bool, n)
+	raws := make([][]byte, n)
+	for i := range c.Fields {
+		switch store.KindOf(&c.Fields[i]) {
+		case store.ColumnNumber:
+			dest[i] = &nums[i]
+		case store.ColumnBool:
+			dest[i] = &bools[i]
+		case store.ColumnJSON, store.ColumnList:
+			dest[i] = &raws[i]
+		default:
+			dest[i] = &strs[i]
+		}
+	}
+	return dest, func() *core.Record {
+		data := make(map[string]any, n)
+		for i := range c.Fields {
+			f := &c.Fields[i]
+			switch store.KindOf(f) {
+			case store.ColumnNumber:
+				data[f.Name] = nums[i]
+			case store.ColumnBool:
+				data[f.Name] = bools[i]
+			case store.ColumnJSON:
+				if raws[i] == nil || string(raws[i]) == "null" {
+					data[f.Name] = json.RawMessage(nil)
+				} else {
+					data[f.Name] = json.RawMessage(raws[i])
+				}
+			case store.ColumnList:
+				data[f.Name] = store.DecodeList(raws[i])
+			default:
+				data[f.Name] = strs[i]
+			}
+		}
+		return &core.Record{Collection: c, Data: data}
+	}
+}
+
+// selectCols lists c's columns qualified by MainAlias.
+func selectCols(c *core.Collection) string {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for i := range c.Fields {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`"_r".`)
+		b.WriteString(store.QuoteIdent(c.Fields[i].Name))
+	}
+	return b.String()
+}
+
+func fromClause(c *core.Collection) string {
+	return " FROM " + store.QuoteIdent(c.Name) + " AS " + store.QuoteIdent(store.MainAlias)
+}
+
+func getSQL(c *core.Collection) string {
+	return selectCols(c) + fromClause(c) + ` WHERE "_r"."id" = $1`
+}
+
+type findStmts struct {
+	list, count     string
+	args, countArgs []any
+}
+
+// findSQL builds a query's list and count statements, with the caller's
+// `?` placeholders numbered; LIMIT and OFFSET are bound (NULL: no limit)
+// so every page shares one prepared statement.
+func findSQL(q store.Query) findStmts {
+	c := q.Collection
+	from := fromClause(c)
+	var f findStmts
+	var where string
+	next := 1
+	if q.Where != nil && strings.TrimSpace(q.Where.Text) != "" {
+		var text string
+		text, next = store.NumberPlaceholders(q.Where.Text, 1)
+		where = " WHERE (" + text + ")"
+		f.countArgs = q.Where.Args
+	}
+	f.count = "SELECT COUNT(*)" + from + where
+	f.list = selectCols(c) + from + where
+	if strings.TrimSpace(q.OrderBy) != "" {
+		f.list += " ORDER BY " + q.OrderBy
+	}
+	f.list += " LIMIT $" + strconv.Itoa(next) + " OFFSET $" + strconv.Itoa(next+1)
+	var limit any // NULL: no limit
+	if q.Limit > 0 {
+		limit = int64(q.Limit)
+	}
+	f.args = append(append(make([]any, 0, len(f.countArgs)+2), f.countArgs...), limit, int64(max(q.Offset, 0)))
+	return f
+}
+
+func insertSQL(c *core.Collection) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO ")
+	b.WriteString(store.QuoteIdent(c.Name))
+	b.WriteString(" (")
+	for i := range c.Fields {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(store.QuoteIdent(c.Fields[i].Name))
+	}
+	b.WriteString(") VALUES (")
+	for i := range c.Fields {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(i+1))
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// updateSQL builds the UPDATE of every column but id, and its arguments.
+func updateSQL(c *core.Collection, args []any) (string, []any) {
+	var b strings.Builder
+	b.WriteString("UPDATE ")
+	b.WriteString(store.QuoteIdent(c.Name))
+	b.WriteString(" SET ")
+	uargs := make([]any, 0, len(args))
+	var id any
+	for i := range c.Fields {
+		if c.Fields[i].Name == "id" {
+			id = args[i]
+			continue
+		}
+		if len(uargs) > 0 {
+			b.WriteString(", ")
+		}
+		uargs = append(uargs, args[i])
+		b.WriteString(store.QuoteIdent(c.Fields[i].Name) + " = $" + strconv.Itoa(len(uargs)))
+	}
+	if len(uargs) == 0 {
+		b.WriteString(`"id" = "id"`)
+	}
+	uargs = append(uargs, id)
+	b.WriteString(` WHERE "id" = $` + strconv.Itoa(len(uargs)))
+	return b.String(), uargs
+}
+
+// pgError returns the PostgreSQL error in err's chain, or nil.
+func pgError(err error) *pgconn.PgError {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
+// stalePlan reports the error PostgreSQL gives when a statement pgx cached
+// on a connection returns other column types since a collection changed
+// (feature_not_supported: "cached plan must not change result type"). pgx
+// has dropped the statement by then, so one retry prepares it afresh.
+func stalePlan(err error) bool {
+	e := pgError(err)
+	return e != nil && e.Code == "0A000"
+}
