@@ -29,8 +29,8 @@ func (s *Store) connErr(ctx context.Context, err error, msg string) error {
 	if e := pgError(err); e != nil {
 		switch {
 		case strings.HasPrefix(e.Code, "08"), // connection exception
-			strings.HasPrefix(e.Code, "53"), // insufficient resources
-			strings.HasPrefix(e.Code, "57"), // operator intervention (shutdown)
+			strings.HasPrefix(e.Code, "53"),      // insufficient resources
+			strings.HasPrefix(e.Code, "57"),      // operator intervention (shutdown)
 			e.Code == "40001", e.Code == "40P01": // serialization failure, deadlock
 			return &core.Error{Kind: core.KindUnavailable, Message: errUnavailable, Err: err}
 		}
