@@ -13,7 +13,7 @@ import (
 //
 //	CREATE [UNIQUE] INDEX [IF NOT EXISTS] name ON table (col [COLLATE NOCASE] [ASC|DESC], ...) [WHERE predicate]
 //
-// Identifiers may be bare or quoted with "", “ or []. Columns must be plain
+// Identifiers may be bare or quoted with double quotes, backticks or brackets. Columns must be plain
 // column names (no expressions); the predicate may use column names,
 // literals, comparison and arithmetic operators, parentheses and the keywords
 // AND OR NOT IS NULL IN LIKE BETWEEN TRUE FALSE, nothing else, so a stored

@@ -39,7 +39,7 @@ func (t *tx) CreateCollection(ctx context.Context, c *core.Collection) error {
 // UpdateCollection stores next in place of prev and migrates the table with
 // ALTER TABLE in this transaction: fields are matched by id, so renamed
 // fields keep their data; single ⇄ multiple switches convert the column
-// (” ⇄ [], 'v' → ["v"], a list → its last element). Indexes whose
+// (empty ⇄ [], "v" → ["v"], a list → its last element). Indexes whose
 // definition did not change are kept.
 // Errors: KindInvalid, KindNotFound (no such collection), KindInternal.
 func (t *tx) UpdateCollection(ctx context.Context, prev, next *core.Collection) error {

@@ -150,7 +150,7 @@ func (t *writeTx) rebuild(prev, next *core.Collection, kept []store.FieldChange,
 }
 
 // convertExpr reads old's column as new's: unchanged, or converted between
-// a single value and a list (” ⇄ [], 'v' → ["v"], a list → its last element).
+// a single value and a list (empty ⇄ [], "v" → ["v"], a list → its last element).
 func convertExpr(old, new *core.Field) string {
 	col := store.QuoteIdent(old.Name)
 	from, to := store.KindOf(old), store.KindOf(new)
