@@ -99,7 +99,9 @@ func testCollections() map[string]*core.Collection {
 	return map[string]*core.Collection{"users": users, "tags": tags, "posts": posts, "comments": comments}
 }
 
-func rid(prefix string, i int) string { return fmt.Sprintf("%s%0*d", prefix, core.IDLength-len(prefix), i) }
+func rid(prefix string, i int) string {
+	return fmt.Sprintf("%s%0*d", prefix, core.IDLength-len(prefix), i)
+}
 
 // pick returns a random element of xs.
 func pick[T any](r *rand.Rand, xs ...T) T { return xs[r.IntN(len(xs))] }
@@ -257,7 +259,7 @@ func storedValue(f *core.Field, v any, d store.Dialect) any {
 	return v
 }
 
-func load(t *testing.T, db *sql.DB, d store.Dialect, colls map[string]*core.Collection, recs map[string][]*core.Record) {
+func load(t testing.TB, db *sql.DB, d store.Dialect, colls map[string]*core.Collection, recs map[string][]*core.Record) {
 	t.Helper()
 	ctx := context.Background()
 	for _, name := range []string{"users", "tags", "posts", "comments"} {
@@ -290,7 +292,7 @@ func load(t *testing.T, db *sql.DB, d store.Dialect, colls map[string]*core.Coll
 
 // newFixture builds the world in SQLite (always) and PostgreSQL (when
 // TORTOISE_TEST_POSTGRES is set, in a schema of its own).
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{colls: testCollections(), now: time.Date(2025, 6, 15, 13, 45, 30, 123e6, time.UTC)}
 	f.records = buildRecords(f.colls, f.now)

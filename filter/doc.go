@@ -1,0 +1,137 @@
+// Package filter implements PocketBase's filter and API-rule language:
+// one parser and type checker whose result is compiled to parameterized
+// SQL for SQLite and PostgreSQL (Compile, CompileExpr), evaluated in
+// memory (Eval), plus the sort parameter (CompileSort). The three back
+// ends give the same answer for the same data; a differential test checks
+// it against real engines.
+//
+// # Syntax
+//
+//	expr       = and { "||" and }
+//	and        = primary { "&&" primary }
+//	primary    = "(" expr ")" | operand op operand
+//	op         = "=" | "!=" | ">" | ">=" | "<" | "<=" | "~" | "!~"   (each also with a leading "?")
+//	operand    = 'text' | "text" | number | true | false | null | {:param} | identifier[:modifier]
+//
+// A backslash in a quoted string escapes the quote character and is kept
+// as written otherwise. Numbers may be negative and fractional. "//"
+// starts a comment that runs to the end of the line. The empty expression
+// matches every record.
+//
+// Identifiers:
+//
+//   - a field of the collection (id included): title
+//   - a path through relation fields: author.name, post.author.email (at
+//     most MaxPathHops relations)
+//   - a back-relation, the records of comments whose relation field post
+//     points at this record: comments_via_post.message
+//   - a key path inside a json field: meta.color, meta.a.b (keys are names)
+//   - every record of another collection: @collection.users.name, or with
+//     an alias so the same collection can be joined twice:
+//     @collection.users:u.name
+//   - the request: @request.auth.<field or relation path>,
+//     @request.auth.collectionName, @request.auth.collectionId,
+//     @request.body.<key>[.<key>...] (also @request.data.*),
+//     @request.query.<key>, @request.headers.<name> (lowercase, dashes as
+//     underscores), @request.method, @request.context
+//   - date macros, UTC: @now @yesterday @tomorrow @todayStart @todayEnd
+//     @monthStart @monthEnd @yearStart @yearEnd (text in core.DateLayout)
+//     and @second @minute @hour @weekday (0 = Sunday) @day @month @year
+//     (numbers)
+//
+// Modifiers: :lower (ASCII lowercase of a text value), :length (number of
+// items of a multiple field or of a request array), :each (see below),
+// :isset (whether @request.body or @request.query has the key) and
+// :changed (@request.body.f:changed: the body has f and its value differs
+// from the record's stored value).
+//
+// For a guest, every @request.auth.* value is null, so @request.auth.id is
+// "". Request values and parameters are known when a filter is compiled:
+// they become bound arguments, and a comparison of two such values is
+// decided at compile time.
+//
+// # Types
+//
+// Every comparison is carried out in one type, text, number or bool,
+// chosen when the filter is checked. Operands whose types differ are an
+// error (text with number, bool with number other than the literals 0 and
+// 1, bool with < or ~), except that a request value or parameter takes the
+// type of the other operand: "3" compared with a number field is 3,
+// "true" compared with a bool field is true, and a number compared with
+// text is its shortest decimal form. A body value for one of the
+// collection's fields is first read as that field reads it.
+//
+// Dates are text and compare as text, which is chronological for
+// core.DateLayout. Text compares by bytes everywhere (PostgreSQL is told
+// COLLATE "C"). ~ is LIKE: a constant right operand that contains % is a
+// pattern as written, where a backslash makes the next character literal;
+// any other right operand, constant or not, is searched for as a
+// substring. Both sides of ~ compare ASCII letters case-insensitively and
+// other characters exactly.
+//
+// A json value takes the type of what it is compared with and counts only
+// when the JSON value has that type: meta.size > 2 looks at numbers, and a
+// string "7" there is treated as null. json = null is true when the value
+// is missing or JSON null. Two json values cannot be compared.
+//
+// # Null and empty values
+//
+// null is the zero value of the comparison's type: "" for text, 0 for
+// numbers, false for bools, and so are a missing related record, a missing
+// request value, and an empty list. title = null is title = ""; views =
+// null is views = 0; author.name = null holds when there is no author (or
+// the author's name is empty); labels = null holds for an empty multiple
+// field. Comparisons therefore never see SQL NULL and are always true or
+// false.
+//
+// # Lists and to-many paths
+//
+// An operand may yield several values: a multiple select, file or relation
+// field, a request array, or any path through a to-many hop (a multiple
+// relation, a back-relation, @collection). An empty list counts as one
+// null value. Then:
+//
+//   - a plain operator (=, !=, >, ~ ...) holds when it holds for every
+//     combination of values of both operands: labels = 'a' means every
+//     label is "a" (and there is at least one, since an empty list is
+//     null); comments_via_post.likes > 3 means every comment has more than
+//     3 likes (and there is a comment);
+//   - a ? operator holds when it holds for at least one combination:
+//     labels ?= 'a' means some label is "a";
+//   - :each makes an operand's own list "every" even under a ? operator:
+//     labels:each ?= @request.body.labels means every label is one of the
+//     body's labels (for every item of labels:each, some item of the body).
+//
+// # Shared rows
+//
+// As in a SQL join, all ? comparisons that reach a record through the same
+// to-many path see the same record: in
+//
+//	@collection.members.user ?= @request.auth.id && @collection.members.team ?= team
+//
+// one member record must satisfy both; write @collection.members:a and
+// @collection.members:b for independent records. The same holds for
+// relation paths (comments_via_post.approved ?= true &&
+// comments_via_post.likes ?> 2 asks for one approved comment with more
+// than 2 likes). The record is chosen at the smallest part of the
+// expression that contains every such comparison, which, since the
+// language has no negation, is the same as choosing it for the whole
+// expression. Plain-operator comparisons range over all records on their
+// own, and the values of a multiple field itself (labels, tags ids) are
+// never shared: labels ?= 'a' && labels ?= 'b' is "has a and has b".
+//
+// # Access
+//
+// Hidden and password fields can be used only with Env.AllowHidden;
+// otherwise they are reported exactly like unknown fields, so a filter
+// cannot probe them. Every error about an expression is a *core.Error of
+// KindInvalid with a message that is safe to show, naming the position.
+//
+// # SQL
+//
+// The SQL uses ? placeholders for every value and refers to the filtered
+// table as store.MainAlias. Relation paths become scalar subqueries and
+// to-many hops correlated EXISTS subqueries over LEFT JOINs, so rows are
+// never duplicated. The storage model is the one described in package
+// store.
+package filter
