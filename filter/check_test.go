@@ -118,7 +118,7 @@ func TestCompileSQL(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, src, sqlite, pg string
-		args               int
+		args                  int
 	}{
 		{"empty", "", "1=1", "1=1", 0},
 		{"simple", "title = 'a'", `_r."title" = ?`, `_r."title" = CAST(? AS text)`, 1},
