@@ -66,6 +66,7 @@ func (s *Service) UpdateCollection(ctx context.Context, nameOrID string, body []
 	if next.Type != prev.Type {
 		return nil, core.FieldInvalid("type", "validation_invalid_type", "The collection type cannot be changed.")
 	}
+	carryOver(prev, next)
 	if err := s.validateCollection(s.schema.Load(), prev, next); err != nil {
 		return nil, err
 	}
@@ -209,6 +210,35 @@ func collectionDecodeError(err error) error {
 		return core.FieldInvalid(te.Field, "validation_invalid_type", fmt.Sprintf("Invalid value type: expected %s.", te.Type))
 	}
 	return core.Invalid("Invalid collection data: %s.", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// carryOver matches the fields of an updated definition to the stored ones:
+// a field given without an id takes the id of the stored field with the same
+// name (so its data stays), and system fields left out are kept, since they
+// cannot be removed. Renaming a field needs its id, as in PocketBase.
+func carryOver(prev, next *core.Collection) {
+	given := map[string]bool{}
+	for i := range next.Fields {
+		f := &next.Fields[i]
+		if f.ID == "" {
+			for _, of := range prev.Fields {
+				if strings.EqualFold(of.Name, f.Name) && next.FieldByID(of.ID) == nil {
+					f.ID = of.ID
+					break
+				}
+			}
+		}
+		given[f.ID] = true
+	}
+	var kept []core.Field
+	for _, of := range prev.Fields {
+		if of.System && !given[of.ID] && next.Field(of.Name) == nil {
+			kept = append(kept, of)
+		}
+	}
+	if len(kept) > 0 {
+		next.Fields = append(kept, next.Fields...)
+	}
 }
 
 // completeNew adds the fields every new collection gets: id, the auth
@@ -546,6 +576,7 @@ func (s *Service) ImportCollections(ctx context.Context, defs []json.RawMessage,
 			if next.Type != prev.Type {
 				return wrap(core.FieldInvalid("type", "validation_invalid_type", "The collection type cannot be changed."))
 			}
+			carryOver(prev, next)
 		}
 		if err := s.validateCollection(work, prev, next); err != nil {
 			return wrap(err)
