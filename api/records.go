@@ -10,13 +10,24 @@ import (
 )
 
 // recordRequest identifies the caller and fills in the request details
-// access rules may read.
-func (s *Server) recordRequest(r *http.Request) *service.Request {
+// access rules may read. Headers are copied only when one of c's rules
+// reads them: most never do, and reads are the hot path.
+func (s *Server) recordRequest(r *http.Request, c *core.Collection) *service.Request {
 	req := s.caller(r)
-	q := r.URL.Query()
-	req.Query = queryMap(q)
-	req.Headers = headerMap(r.Header)
+	req.Query = queryMap(r.URL.Query())
+	if rulesMention(c, "@request.headers") || strings.Contains(req.Query["filter"], "@request.headers") {
+		req.Headers = headerMap(r.Header)
+	}
 	return req
+}
+
+func rulesMention(c *core.Collection, s string) bool {
+	for _, r := range []*string{c.ListRule, c.ViewRule, c.CreateRule, c.UpdateRule, c.DeleteRule} {
+		if r != nil && strings.Contains(*r, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func intParam(q map[string]string, name string, def int) (int, error) {
@@ -45,7 +56,7 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	req := s.recordRequest(r)
+	req := s.recordRequest(r, c)
 	q := req.Query
 	var p service.ListParams
 	if p.Page, err = intParam(q, "page", 1); err != nil {
@@ -116,7 +127,7 @@ func (s *Server) viewRecord(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	req := s.recordRequest(r)
+	req := s.recordRequest(r, c)
 	rec, err := s.svc.GetRecord(r.Context(), req, c, r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -131,7 +142,7 @@ func (s *Server) createRecord(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	req := s.recordRequest(r)
+	req := s.recordRequest(r, c)
 	body, err := decodeData(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -152,7 +163,7 @@ func (s *Server) updateRecord(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	req := s.recordRequest(r)
+	req := s.recordRequest(r, c)
 	body, err := decodeData(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -173,7 +184,7 @@ func (s *Server) deleteRecord(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.svc.DeleteRecord(r.Context(), s.recordRequest(r), c, r.PathValue("id")); err != nil {
+	if err := s.svc.DeleteRecord(r.Context(), s.recordRequest(r, c), c, r.PathValue("id")); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -632,6 +632,11 @@ func (c *checker) collection(nameOrID string) *core.Collection {
 	if coll == nil || !core.ValidName(coll.Name) {
 		return nil
 	}
+	// System collections (superusers, auth data) are off limits to client
+	// filters, like hidden fields.
+	if core.IsSystemName(coll.Name) && !c.env.AllowHidden {
+		return nil
+	}
 	return coll
 }
 
@@ -965,6 +970,14 @@ func (c *checker) auth(t term, rec *core.Record, segs []string, mod string) (*op
 	key := "@request.auth." + segs[0]
 	f := c.field(coll, segs[0])
 	if f == nil {
+		if bc, _ := c.backRelation(segs[0], coll); bc != nil && len(segs) > 1 {
+			// A back-relation starts from the authenticated record's row.
+			id := rec.ID()
+			root := c.source("@request.auth", func() *source {
+				return &source{kind: srcIDs, coll: coll, ids: []string{id}}
+			})
+			return c.path(t, root, "@request.auth", segs, mod)
+		}
 		return nil, errUnknown(t.pos, key)
 	}
 	val := rec.Data[f.Name]

@@ -81,6 +81,8 @@ func TestCheckErrors(t *testing.T) {
 		{"too many hops", "author.friends.friends.friends.friends.friends.friends.name ?= 'x'", "more than 6 relations"},
 		{"body alias bad", "@collection.users:a:b.name = 'x'", "invalid identifier"},
 		{"request without key", "@request.body = 1", "invalid identifier"},
+		{"system collection", "@collection._superusers.email ?= 'x'", `unknown collection "_superusers"`},
+		{"auth back relation alone", "@request.auth.posts_via_author = ''", `unknown field "@request.auth.posts_via_author"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -96,7 +96,10 @@ func testCollections() map[string]*core.Collection {
 		{ID: "m6", Name: "mentions", Type: core.FieldRelation, CollectionID: "c_users", MaxSelect: 3},
 		created,
 	}}
-	return map[string]*core.Collection{"users": users, "tags": tags, "posts": posts, "comments": comments}
+	superusers := &core.Collection{ID: "c_su", Name: core.SuperusersName, Type: core.TypeAuth, System: true, Fields: []core.Field{
+		idf, {ID: "s1", Name: "email", Type: core.FieldEmail},
+	}}
+	return map[string]*core.Collection{"users": users, "tags": tags, "posts": posts, "comments": comments, core.SuperusersName: superusers}
 }
 
 func rid(prefix string, i int) string {

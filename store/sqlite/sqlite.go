@@ -28,6 +28,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -54,6 +55,8 @@ type Store struct {
 	closeErr   error
 
 	maxGroup int
+	groups   atomic.Int64 // committed groups
+	calls    atomic.Int64 // Update calls answered by committed groups
 
 	counts counts
 	reads  *stmtCache           // prepared read statements, shared by readers
@@ -204,6 +207,15 @@ func (s *Store) bootstrap(ctx context.Context) error {
 }
 
 const genSQL = `SELECT value FROM _meta WHERE key = 'gen'`
+
+// Stats counts the writer's work since Open.
+type Stats struct {
+	Groups int64 // transactions committed
+	Calls  int64 // Update calls they carried (successful or rolled back to their savepoint)
+}
+
+// Stats reports the writer's work; Calls/Groups is the mean group size.
+func (s *Store) Stats() Stats { return Stats{Groups: s.groups.Load(), Calls: s.calls.Load()} }
 
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.path }

@@ -183,6 +183,8 @@ func (s *Store) commitGroup(batch []*request) (rest []*request) {
 	if gen >= 0 {
 		s.counts.apply(gen, g.ops)
 	}
+	s.groups.Add(1)
+	s.calls.Add(int64(len(answers)))
 	if g.schema {
 		// Statements for old table shapes would only linger: drop them.
 		s.reads.reset()
