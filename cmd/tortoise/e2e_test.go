@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tortoise-dev/tortoise/internal/testkit"
+)
+
+// e2eDir holds the JS side: package.json pins PocketBase's SDK, the lock
+// file pins everything, sdk.test.mjs is the test itself.
+const e2eDir = "testdata/e2e"
+
+const (
+	e2eEmail    = "e2e@example.com"
+	e2ePassword = "e2e-password-123"
+)
+
+// TestJSSDK boots the real server on a free port and drives it with
+// PocketBase's own JavaScript SDK under Node's test runner: if the SDK works
+// against Tortoise, apps written for PocketBase do too. It runs once on
+// SQLite and once on PostgreSQL (when TORTOISE_TEST_POSTGRES is set).
+//
+// It is not parallel: each run is a server plus a Node process, and one at
+// a time is plenty for a small machine.
+func TestJSSDK(t *testing.T) {
+	node := lookTool(t, "node")
+	npm := lookTool(t, "npm")
+	checkNodeVersion(t, node)
+	installSDK(t, npm)
+	// Node reads the script, not this process: read it here too, so that
+	// go test's result cache notices when it changes.
+	if _, err := os.ReadFile(filepath.Join(e2eDir, "sdk.test.mjs")); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("sqlite", func(t *testing.T) {
+		// The environment must not move this run to another database.
+		t.Setenv("TORTOISE_DATABASE_URL", "")
+		runSDK(t, node)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		runSDK(t, node, "--db", freshPostgres(t))
+	})
+}
+
+// lookTool finds a program the test needs. Without it the test skips,
+// except under CI, where it fails: CI must run every test.
+func lookTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		msg := fmt.Sprintf("%s not found in PATH: the PocketBase JS SDK test needs Node.js 18+ and npm", name)
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg + "; skipping")
+	}
+	return p
+}
+
+func checkNodeVersion(t *testing.T, node string) {
+	t.Helper()
+	out, err := exec.Command(node, "--version").Output()
+	if err != nil {
+		t.Fatalf("node --version: %v", err)
+	}
+	v := strings.TrimSpace(string(out))
+	major, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(v, "v"), ".", 2)[0])
+	// node:test's spec reporter and a global fetch need 18; CI uses 20.
+	if major < 18 {
+		msg := fmt.Sprintf("node %s is too old: the PocketBase JS SDK test needs Node.js 18+", v)
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg + "; skipping")
+	}
+}
+
+// installSDK runs `npm ci` (or `npm install` without a lock file) when
+// node_modules is missing or was installed from other package files. A
+// stamp in node_modules records the hash of the files it was installed from.
+func installSDK(t *testing.T, npm string) {
+	t.Helper()
+	stamp := filepath.Join(e2eDir, "node_modules", ".tortoise-e2e-stamp")
+	want, haveLock := packageHash(t)
+	if got, err := os.ReadFile(stamp); err == nil && string(got) == want {
+		if _, err := os.Stat(filepath.Join(e2eDir, "node_modules", "pocketbase", "package.json")); err == nil {
+			return
+		}
+	}
+	args := []string{"ci", "--no-audit", "--no-fund"}
+	if !haveLock {
+		args[0] = "install"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, args...)
+	cmd.Dir = e2eDir
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("npm %s in %s: %v\n%s", strings.Join(args, " "), e2eDir, err, out)
+	}
+	t.Logf("npm %s: installed the SDK in %v", args[0], time.Since(start).Round(time.Millisecond))
+	want, _ = packageHash(t) // npm install may have written the lock file
+	if err := os.WriteFile(stamp, []byte(want), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// packageHash hashes package.json and package-lock.json, and reports
+// whether the lock file exists.
+func packageHash(t *testing.T) (string, bool) {
+	t.Helper()
+	h := sha256.New()
+	haveLock := true
+	for _, name := range []string{"package.json", "package-lock.json"} {
+		b, err := os.ReadFile(filepath.Join(e2eDir, name))
+		if errors.Is(err, os.ErrNotExist) && name == "package-lock.json" {
+			haveLock = false
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(h, "%s %d\n", name, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)), haveLock
+}
+
+// runSDK boots a server in a fresh data folder with the extra serve flags,
+// creates a superuser and runs sdk.test.mjs against it.
+func runSDK(t *testing.T, node string, flags ...string) {
+	serverLog := &lineLogger{t: t, prefix: "server| "}
+	nodeLog := &lineLogger{t: t, prefix: "node| "}
+	m := NewMain()
+	m.Stdout, m.Stderr = serverLog, serverLog
+	args := append([]string{"--http", "127.0.0.1:0", "--dir", t.TempDir()}, flags...)
+	if err := m.ParseFlags(args); err != nil {
+		t.Fatalf("parse flags: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := m.Run(ctx); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	closed := false
+	closeMain := func() {
+		if closed {
+			return
+		}
+		closed = true
+		if err := m.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}
+	t.Cleanup(closeMain) // on an early exit; the normal path closes below
+	if _, err := m.App.Service.UpsertSuperuser(ctx, e2eEmail, e2ePassword); err != nil {
+		t.Fatalf("create superuser: %v", err)
+	}
+
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "sdk.test.mjs")
+	cmd.Dir = e2eDir
+	cmd.Env = append(os.Environ(),
+		"TORTOISE_URL=http://"+m.App.Addr(),
+		"TORTOISE_EMAIL="+e2eEmail,
+		"TORTOISE_PASSWORD="+e2ePassword,
+		"NO_COLOR=1",
+	)
+	cmd.Stdout, cmd.Stderr = nodeLog, nodeLog
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	nodeLog.flush()
+	if ctx.Err() != nil {
+		t.Fatalf("node --test sdk.test.mjs did not finish in time: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("node --test sdk.test.mjs: %v (the failing steps are in the log above)", err)
+	}
+	closeMain()
+}
+
+// freshPostgres creates an empty database on the server named by
+// TORTOISE_TEST_POSTGRES, drops it when the test ends and returns its URL.
+func freshPostgres(t *testing.T) string {
+	t.Helper()
+	base := testkit.PostgresURL(t)
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		t.Fatalf("TORTOISE_TEST_POSTGRES must be a postgres:// URL, got %q", base)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect to TORTOISE_TEST_POSTGRES: %v", err)
+	}
+	defer conn.Close(ctx)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "tortoise_e2e_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u.Path = "/" + name
+	return u.String()
+}
+
+// lineLogger writes what the server or Node prints to the test log, a line
+// at a time, each line marked with its source.
+type lineLogger struct {
+	t      *testing.T
+	prefix string
+	mu     sync.Mutex
+	buf    []byte
+}
+
+func (l *lineLogger) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		l.t.Log(l.prefix + string(l.buf[:i]))
+		l.buf = l.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+func (l *lineLogger) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.buf) > 0 {
+		l.t.Log(l.prefix + string(l.buf))
+		l.buf = nil
+	}
+}
