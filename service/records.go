@@ -112,9 +112,11 @@ func (s *Service) ListRecords(ctx context.Context, req *Request, c *core.Collect
 		p.PerPage = MaxPerPage
 	}
 	if order == "" {
+		// A stable default order keeps paging consistent: insertion order
+		// on SQLite (its rowid), the primary key on PostgreSQL.
 		order = store.MainAlias + `."rowid"`
 		if s.store.Dialect() != store.SQLite {
-			order = ""
+			order = store.MainAlias + `."id"`
 		}
 	}
 	const maxOffset = 1 << 40
