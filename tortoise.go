@@ -17,6 +17,7 @@ import (
 	"github.com/tortoise-dev/tortoise/config"
 	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/store"
+	"github.com/tortoise-dev/tortoise/store/postgres"
 	"github.com/tortoise-dev/tortoise/store/sqlite"
 )
 
@@ -63,7 +64,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 // else SQLite in the data folder.
 func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	if cfg.IsPostgres() {
-		return nil, fmt.Errorf("open postgres: not built")
+		st, err := postgres.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		return st, nil
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
