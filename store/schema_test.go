@@ -257,3 +257,19 @@ func FuzzNumberPlaceholders(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeList(f *testing.F) {
+	for _, s := range []string{`[]`, `["a","b"]`, `["a\"b"]`, `[ "a" ]`, `["a",]`, `[,"a"]`, `["a""b"]`, `[1]`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		got := DecodeList([]byte(in))
+		var want []string
+		if json.Unmarshal([]byte(in), &want) == nil && want != nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: got %q, encoding/json says %q", in, got, want)
+		}
+		if got == nil {
+			t.Fatal("nil list")
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/tortoise-dev/tortoise/core"
 )
@@ -130,6 +131,9 @@ func DecodeList(b []byte) []string {
 	if len(b) == 0 {
 		return []string{}
 	}
+	if l, ok := decodeSimpleList(b); ok {
+		return l
+	}
 	var l []string
 	if err := json.Unmarshal(b, &l); err == nil {
 		if l == nil {
@@ -151,6 +155,43 @@ func DecodeList(b []byte) []string {
 		}
 	}
 	return out
+}
+
+// decodeSimpleList parses the common case, a compact array of strings
+// without escapes, several times faster than encoding/json (lists are
+// decoded for every row read); anything else reports false.
+func decodeSimpleList(b []byte) ([]string, bool) {
+	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' || !utf8.Valid(b) {
+		return nil, false // encoding/json replaces invalid UTF-8; let it
+	}
+	out := []string{}
+	i := 1
+	for {
+		if i == len(b)-1 {
+			return out, len(out) == 0 || b[i-1] == '"'
+		}
+		if len(out) > 0 {
+			if b[i] != ',' {
+				return nil, false
+			}
+			i++
+		}
+		if i >= len(b)-1 || b[i] != '"' {
+			return nil, false
+		}
+		j := i + 1
+		for j < len(b)-1 && b[j] != '"' {
+			if b[j] == '\\' || b[j] < 0x20 {
+				return nil, false
+			}
+			j++
+		}
+		if j >= len(b)-1 {
+			return nil, false
+		}
+		out = append(out, string(b[i+1:j]))
+		i = j + 1
+	}
 }
 
 // NumberPlaceholders rewrites the `?` placeholders of a fragment into

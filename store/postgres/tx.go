@@ -326,8 +326,8 @@ func recordsInto(c *core.Collection, out *[]*core.Record) func(pgx.Rows) error {
 	return func(rows pgx.Rows) error {
 		defer rows.Close()
 		list := []*core.Record{}
+		dest, fill := scanDest(c) // reusable: pgx copies strings and bytes out of its buffer
 		for rows.Next() {
-			dest, fill := scanDest(c)
 			if err := rows.Scan(dest...); err != nil {
 				return err
 			}

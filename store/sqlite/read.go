@@ -235,8 +235,8 @@ func getRecord(ctx context.Context, c *core.Collection, row *sql.Row, s *Store) 
 func scanRecords(c *core.Collection, rows *sql.Rows) ([]*core.Record, error) {
 	defer rows.Close()
 	out := []*core.Record{}
+	dest, fill := scanDest(c) // reusable: every Scan stores fresh strings and bytes
 	for rows.Next() {
-		dest, fill := scanDest(c)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
