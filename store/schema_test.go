@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -192,7 +193,7 @@ func TestCanonical(t *testing.T) {
 	for _, bad := range []struct {
 		f  *core.Field
 		in any
-	}{{num, "1"}, {js, "{nope"}, {multi, []any{1}}, {&core.Field{Name: "b", Type: core.FieldBool}, 1}} {
+	}{{num, "1"}, {num, math.NaN()}, {num, math.Inf(1)}, {js, "{nope"}, {multi, []any{1}}, {&core.Field{Name: "b", Type: core.FieldBool}, 1}} {
 		if _, err := Canonical(bad.f, bad.in); core.KindOf(err) != core.KindInvalid {
 			t.Errorf("%s %#v: err = %v, want KindInvalid", bad.f.Name, bad.in, err)
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"unicode/utf8"
 
@@ -26,29 +27,15 @@ func Canonical(f *core.Field, v any) (any, error) {
 	}
 	switch KindOf(f) {
 	case ColumnNumber:
-		switch n := v.(type) {
-		case float64:
-			return n, nil
-		case float32:
-			return float64(n), nil
-		case int:
-			return float64(n), nil
-		case int64:
-			return float64(n), nil
-		case int32:
-			return float64(n), nil
-		case uint:
-			return float64(n), nil
-		case uint64:
-			return float64(n), nil
-		case uint32:
-			return float64(n), nil
-		case json.Number:
-			if x, err := n.Float64(); err == nil {
-				return x, nil
-			}
+		x, ok := toFloat(v)
+		if !ok {
+			return bad()
 		}
-		return bad()
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			// SQLite stores NaN as NULL and JSON cannot carry either.
+			return nil, core.FieldInvalid(f.Name, "validation_invalid_number", "Must be a finite number.")
+		}
+		return x, nil
 	case ColumnBool:
 		if b, ok := v.(bool); ok {
 			return b, nil
@@ -112,6 +99,32 @@ func Canonical(f *core.Field, v any) (any, error) {
 		return s[len(s)-1], nil
 	}
 	return bad()
+}
+
+// toFloat converts any Go number to float64.
+func toFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case float32:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case uint:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	case uint32:
+		return float64(n), true
+	case json.Number:
+		x, err := n.Float64()
+		return x, err == nil
+	}
+	return 0, false
 }
 
 // EncodeList renders a multiple field's values as the JSON array of

@@ -37,15 +37,40 @@ func (s *Store) Find(ctx context.Context, q store.Query) (*store.Result, error) 
 		return nil, errNoCollection
 	}
 	list, count, args := findSQL(q)
+	// Statements are prepared before the read transaction takes a
+	// connection: preparing one needs a connection too, and readers that
+	// each held one while waiting for another could deadlock the pool.
+	listSt, err := s.reads.acquire(ctx, list)
+	if err != nil {
+		return nil, s.findErr(ctx, err)
+	}
+	defer s.reads.release(listSt)
 	res := &store.Result{Total: -1}
 	if !q.WithTotal {
-		recs, err := s.query(ctx, nil, q.Collection, list, args)
+		rows, err := listSt.st.QueryContext(ctx, args...)
+		if err == nil {
+			res.Records, err = scanRecords(q.Collection, rows)
+		}
 		if err != nil {
 			return nil, s.findErr(ctx, err)
 		}
-		res.Records = recs
 		return res, nil
 	}
+
+	unfiltered := count == ""
+	if unfiltered {
+		count = countSQL(q.Collection)
+	}
+	countSt, err := s.reads.acquire(ctx, count)
+	if err != nil {
+		return nil, s.findErr(ctx, err)
+	}
+	defer s.reads.release(countSt)
+	genSt, err := s.reads.acquire(ctx, genSQL)
+	if err != nil {
+		return nil, s.readErr(ctx, err)
+	}
+	defer s.reads.release(genSt)
 
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -53,62 +78,35 @@ func (s *Store) Find(ctx context.Context, q store.Query) (*store.Result, error) 
 	}
 	defer tx.Rollback() // a no-op after Commit
 	var total int64
-	if count == "" {
+	if unfiltered {
 		// Reading the generation first pins the snapshot the list also sees.
 		var gen int64
-		if err := s.queryRow(ctx, tx, genSQL, nil, &gen); err != nil {
+		if err := tx.StmtContext(ctx, genSt.st).QueryRowContext(ctx).Scan(&gen); err != nil {
 			return nil, s.readErr(ctx, err)
 		}
 		n, ok := s.counts.at(q.Collection.ID, gen)
 		if !ok {
-			if err := s.queryRow(ctx, tx, countSQL(q.Collection), nil, &n); err != nil {
+			if err := tx.StmtContext(ctx, countSt.st).QueryRowContext(ctx).Scan(&n); err != nil {
 				return nil, s.findErr(ctx, err)
 			}
 			s.counts.learn(q.Collection.ID, gen, n)
 		}
 		total = n
-	} else if err := s.queryRow(ctx, tx, count, args[:len(args)-2], &total); err != nil {
+	} else if err := tx.StmtContext(ctx, countSt.st).QueryRowContext(ctx, args[:len(args)-2]...).Scan(&total); err != nil {
 		return nil, s.findErr(ctx, err)
 	}
-	recs, err := s.query(ctx, tx, q.Collection, list, args)
+	rows, err := tx.StmtContext(ctx, listSt.st).QueryContext(ctx, args...)
+	if err == nil {
+		res.Records, err = scanRecords(q.Collection, rows)
+	}
 	if err != nil {
 		return nil, s.findErr(ctx, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, s.readErr(ctx, err)
 	}
-	res.Records, res.Total = recs, int(total)
+	res.Total = int(total)
 	return res, nil
-}
-
-// query runs a cached read statement, in tx when it is not nil.
-func (s *Store) query(ctx context.Context, tx *sql.Tx, c *core.Collection, query string, args []any) ([]*core.Record, error) {
-	cs, err := s.reads.acquire(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	defer s.reads.release(cs)
-	st := cs.st
-	if tx != nil {
-		st = tx.StmtContext(ctx, st)
-		defer st.Close()
-	}
-	rows, err := st.QueryContext(ctx, args...)
-	if err != nil {
-		return nil, err
-	}
-	return scanRecords(c, rows)
-}
-
-func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, query string, args []any, dest any) error {
-	cs, err := s.reads.acquire(ctx, query)
-	if err != nil {
-		return err
-	}
-	defer s.reads.release(cs)
-	st := tx.StmtContext(ctx, cs.st)
-	defer st.Close()
-	return st.QueryRowContext(ctx, args...).Scan(dest)
 }
 
 // selectCols lists c's columns in field order, qualified by MainAlias so

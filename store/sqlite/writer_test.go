@@ -218,3 +218,37 @@ func TestCountsHistory(t *testing.T) {
 		t.Error("history kept beyond its length")
 	}
 }
+
+// TestReadersDoNotStarve checks that queries needing new prepared
+// statements cannot deadlock a small reader pool.
+func TestReadersDoNotStarve(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "data.db"), WithReaders(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := &core.Collection{ID: "c1", Name: "items", Fields: []core.Field{
+		{ID: "f0", Name: "id", Type: core.FieldText}, {ID: "f1", Name: "n", Type: core.FieldNumber}}}
+	if err := s.Update(context.Background(), func(tx store.Tx) error { return tx.CreateCollection(context.Background(), c) }); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 20 {
+				where := fmt.Sprintf(`"_r"."n" > ? AND %d = %d`, i*100+j, i*100+j)
+				q := store.Query{Collection: c, Where: &store.SQL{Text: where, Args: []any{0}}, WithTotal: j%2 == 0}
+				if j%4 == 0 {
+					q.Where = nil
+				}
+				if _, err := s.Find(ctx, q); err != nil {
+					t.Errorf("Find: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
