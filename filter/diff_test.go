@@ -1,9 +1,7 @@
 package filter
 
 import (
-	"fmt"
 	"math/rand/v2"
-	"strings"
 	"testing"
 
 	"github.com/tortoise-dev/tortoise/core"
@@ -405,6 +403,4 @@ func TestDifferentialManyRandomSeeds(t *testing.T) {
 			}
 		}
 	}
-	_ = fmt.Sprint
-	_ = strings.TrimSpace
 }
