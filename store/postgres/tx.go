@@ -18,13 +18,18 @@ import (
 type tx struct {
 	s    *Store
 	tx   pgx.Tx
-	ctx  context.Context
+	ctx  context.Context // Update's
 	done bool
 }
 
+// check refuses to start a statement once the call is over or its
+// context (or Update's) has ended.
 func (t *tx) check(ctx context.Context) error {
 	if t.done {
 		return errTxDone
+	}
+	if err := t.ctx.Err(); err != nil {
+		return err
 	}
 	return ctx.Err()
 }
