@@ -41,7 +41,7 @@ func ids(l list) []string {
 
 // blogSchema creates authors, posts (relating to authors) and comments
 // (relating to posts), public to read, superusers-only to write.
-func blogSchema(t *testing.T, s *testkit.Server) {
+func blogSchema(t testing.TB, s *testkit.Server) {
 	t.Helper()
 	s.Super("POST", "/api/collections", map[string]any{
 		"name": "authors", "listRule": "", "viewRule": "",

@@ -66,6 +66,14 @@ func NewServer(t testing.TB, engine string) *Server {
 	return s
 }
 
+// With returns a copy of s that reports through t, for use inside
+// subtests and fuzz targets.
+func (s *Server) With(t testing.TB) *Server {
+	c := *s
+	c.t = t
+	return &c
+}
+
 type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
