@@ -4,7 +4,6 @@
 package api
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -130,8 +129,6 @@ func (s *Server) caller(r *http.Request) *service.Request {
 	return req
 }
 
-type ctxKey struct{}
-
 // superuser guards a route for superusers: 401 without a valid token, 403
 // with a non-superuser one.
 func (s *Server) superuser(h func(http.ResponseWriter, *http.Request, *service.Request)) http.HandlerFunc {
@@ -143,7 +140,7 @@ func (s *Server) superuser(h func(http.ResponseWriter, *http.Request, *service.R
 		case !req.Superuser:
 			s.writeError(w, r, core.Forbidden("The authorized record is not allowed to perform this action."))
 		default:
-			h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, req)), req)
+			h(w, r, req)
 		}
 	}
 }
