@@ -338,6 +338,17 @@ func TestCollectionsLiveMigration(t *testing.T) {
 		// System collections stay whole.
 		s.Super("DELETE", "/api/collections/_superusers", nil, 400, nil)
 		s.Super("PATCH", "/api/collections/_superusers", map[string]any{"name": "admins"}, 400, nil)
+		s.Super("PATCH", "/api/collections/_superusers", map[string]any{"listRule": ""}, 400, nil)
+		var su map[string]any
+		s.Super("PATCH", "/api/collections/_superusers", map[string]any{"indexes": []string{}}, 200, &su)
+		if len(su["indexes"].([]any)) != 2 {
+			t.Errorf("superusers lost their unique indexes: %v", su["indexes"])
+		}
+		var dup errBody
+		s.Super("POST", "/api/collections/_superusers/records", map[string]any{"email": strings.ToUpper(testkit.SuperuserEmail), "password": "another-pass-1"}, 400, &dup)
+		if dup.Data["email"].Code != "validation_not_unique" {
+			t.Errorf("duplicate email in another case: %+v", dup)
+		}
 		// A collection others relate to cannot be deleted.
 		s.Super("DELETE", "/api/collections/authors", nil, 400, nil)
 		s.Super("DELETE", "/api/collections/comments", nil, 204, nil)

@@ -298,6 +298,19 @@ func (s *Service) validateCollection(sc *schema, prev, next *core.Collection) er
 	} else {
 		next.System = false
 	}
+	if next.Name == core.SuperusersName && next.System {
+		// Superusers are reached through superuser tokens only; opening
+		// their rules would expose the accounts that guard everything.
+		for name, r := range map[string]*string{"listRule": next.ListRule, "viewRule": next.ViewRule,
+			"createRule": next.CreateRule, "updateRule": next.UpdateRule, "deleteRule": next.DeleteRule} {
+			if r != nil {
+				errs.Add(name, "validation_system_collection", "The rules of the superusers collection cannot be changed.")
+			}
+		}
+	}
+	if next.Type == core.TypeAuth {
+		ensureAuthIndexes(next)
+	}
 	if !fieldIDPattern.MatchString(next.ID) {
 		errs.Add("id", "validation_invalid_id", "Use 1-100 letters, digits or underscores.")
 	}
@@ -425,6 +438,27 @@ func (s *Service) validateFields(sc *schema, prev, next *core.Collection, errs c
 	}
 	if id := next.Field("id"); id == nil || !id.PrimaryKey || id.Type != core.FieldText {
 		errs.Add("fields", "validation_missing_id", `The collection must keep its text primary key "id".`)
+	}
+}
+
+// ensureAuthIndexes puts back the unique indexes an auth collection needs
+// (tokenKey, email) if a change left them out.
+func ensureAuthIndexes(c *core.Collection) {
+	have := func(col string) bool {
+		for _, idx := range c.Indexes {
+			l := strings.ToLower(idx)
+			lc := strings.ToLower(col)
+			if strings.Contains(l, "unique") && (strings.Contains(l, "(`"+lc+"`") ||
+				strings.Contains(l, "("+lc+")") || strings.Contains(l, "("+lc+" ") || strings.Contains(l, `("`+lc+`"`)) {
+				return true
+			}
+		}
+		return false
+	}
+	for i, col := range []string{"tokenKey", "email"} {
+		if !have(col) {
+			c.Indexes = append(c.Indexes, authIndexes(c.Name)[i])
+		}
 	}
 }
 

@@ -44,11 +44,12 @@ func authSystemFields() []core.Field {
 	}
 }
 
-// authIndexes are the unique indexes of an auth collection's identities.
+// authIndexes are the unique indexes of an auth collection's identities;
+// emails are unique regardless of case, as people type them.
 func authIndexes(name string) []string {
 	return []string{
 		fmt.Sprintf("CREATE UNIQUE INDEX `idx_tokenKey_%s` ON `%s` (`tokenKey`)", name, name),
-		fmt.Sprintf("CREATE UNIQUE INDEX `idx_email_%s` ON `%s` (`email`)", name, name),
+		fmt.Sprintf("CREATE UNIQUE INDEX `idx_email_%s` ON `%s` (`email` COLLATE NOCASE)", name, name),
 	}
 }
 
