@@ -96,9 +96,10 @@ type operand struct {
 	field *core.Field
 	path  []string // the JSON path inside a json field
 
-	lower bool // :lower
-	each  bool // :each
-	jnull bool // a json value compared with null: the value is "is null"
+	lower  bool // :lower
+	each   bool // :each
+	stored bool // list is a record's multiple field (select, file, relation), not request data
+	jnull  bool // a json value compared with null: the value is "is null"
 
 	chVals []string // opChanged on a multiple field: the body list
 	chVal  any      // opChanged on a single field: the body value in the field's type
@@ -110,6 +111,34 @@ type cmpNode struct {
 	any  bool
 	l, r *operand
 	t    ctype
+}
+
+// quantifiers splits what a comparison ranges over: the to-many sources
+// and the lists every combination of which must satisfy it, and the lists
+// of which some element must (chosen inside the "every" ones). The SQL
+// generator and the evaluator both follow it; see "Lists and to-many
+// paths" in the package doc:
+//
+//   - a ? operator: the sources are bound elsewhere (assignBinds) and every
+//     list, :each or not, is "some";
+//   - a plain operator: every source and every list is "every", except the
+//     own values of a multiple field under ~ without :each, which are
+//     "some" (labels ~ 'a' is "some label contains a", as PocketBase's LIKE
+//     over the stored JSON text).
+func (c *cmpNode) quantifiers() (forallSrc []*source, forall, exists []*operand) {
+	if !c.any {
+		forallSrc = c.sources()
+	}
+	for _, o := range []*operand{c.l, c.r} {
+		switch {
+		case !o.list:
+		case c.any, c.op == "~" && o.stored && !o.each:
+			exists = append(exists, o)
+		default:
+			forall = append(forall, o)
+		}
+	}
+	return forallSrc, forall, exists
 }
 
 type nodeKind uint8
@@ -765,7 +794,7 @@ func fieldVType(f *core.Field) vtype {
 }
 
 func (c *checker) fieldOperand(t term, src *source, f *core.Field, path []string, mod string) (*operand, error) {
-	o := &operand{kind: opField, name: t.text, pos: t.pos, src: src, field: f, path: path, vt: fieldVType(f), list: f.IsMultiple()}
+	o := &operand{kind: opField, name: t.text, pos: t.pos, src: src, field: f, path: path, vt: fieldVType(f), list: f.IsMultiple(), stored: f.IsMultiple()}
 	switch mod {
 	case "":
 	case "lower":
@@ -987,7 +1016,7 @@ func (c *checker) auth(t term, rec *core.Record, segs []string, mod string) (*op
 	if len(segs) == 1 {
 		o := dynConst(t, val)
 		if f.IsMultiple() {
-			o.vals, o.list = nil, true
+			o.vals, o.list, o.stored = nil, true, true
 			for _, s := range rec.Strings(f.Name) {
 				o.vals = append(o.vals, s)
 			}

@@ -89,18 +89,35 @@
 // An operand may yield several values: a multiple select, file or relation
 // field, a request array, or any path through a to-many hop (a multiple
 // relation, a back-relation, @collection). An empty list counts as one
-// null value. Then:
+// null value, with or without :each: labels = null, labels:each = null
+// and labels !~ 'a' hold for an empty labels, labels:each = 'a',
+// labels:each ?= 'a' and labels ~ 'a' do not. Then:
 //
-//   - a plain operator (=, !=, >, ~ ...) holds when it holds for every
+//   - a plain operator (=, !=, >, !~ ...) holds when it holds for every
 //     combination of values of both operands: labels = 'a' means every
 //     label is "a" (and there is at least one, since an empty list is
-//     null); comments_via_post.likes > 3 means every comment has more than
-//     3 likes (and there is a comment);
+//     null); labels !~ 'a' means no label contains "a";
+//     comments_via_post.likes > 3 means every comment has more than 3
+//     likes (and there is a comment);
+//   - except that under a plain ~ the values of a multiple field itself,
+//     written without :each at the end of a path (labels, files, tags,
+//     author.friends, @request.auth.friends, also with :lower), stand for
+//     some of them: labels ~ 'a' means some label contains "a", as in
+//     PocketBase, which matches the field's stored JSON text. The rest of
+//     the comparison keeps "every": comments_via_post.mentions ~ 'u1' means
+//     every comment has a mention containing "u1" (and there is a
+//     comment); labels ~ @request.body.words means every word is contained
+//     in some label. A request array is never such a field;
 //   - a ? operator holds when it holds for at least one combination:
-//     labels ?= 'a' means some label is "a";
-//   - :each makes an operand's own list "every" even under a ? operator:
-//     labels:each ?= @request.body.labels means every label is one of the
-//     body's labels (for every item of labels:each, some item of the body).
+//     labels ?= 'a' means some label is "a"; labels ?= @request.body.labels
+//     means some label is one of the body's labels;
+//   - :each, on a multiple field or a request value, makes the operand a
+//     list of items and leaves the quantifier to the operator, as
+//     PocketBase's json_each does: labels:each = 'a' means every label is
+//     "a" and labels:each ?= 'a' that some label is; under ~ it is where
+//     :each differs from the bare field: labels:each ~ 'a' means every
+//     label contains "a", like @request.body.tags:each ~ 'pb_%' for every
+//     item of the body's tags.
 //
 // # Shared rows
 //

@@ -203,26 +203,6 @@ func (ev *evaluator) inner(n *node, b binding) (bool, error) {
 	return n.kind == nAnd, nil
 }
 
-// quantifiers splits what a comparison ranges over: the sources and lists
-// every combination of which must satisfy it, and the lists of which one
-// element must. See "Lists and to-many paths" in the package doc.
-func (c *cmpNode) quantifiers() (forallSrc []*source, forall, exists []*operand) {
-	if !c.any {
-		forallSrc = c.sources()
-	}
-	for _, o := range []*operand{c.l, c.r} {
-		if !o.list {
-			continue
-		}
-		if !c.any || o.each {
-			forall = append(forall, o)
-		} else {
-			exists = append(exists, o)
-		}
-	}
-	return forallSrc, forall, exists
-}
-
 func (ev *evaluator) cmp(c *cmpNode, b binding) (bool, error) {
 	if b == nil {
 		b = binding{}

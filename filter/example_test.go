@@ -40,7 +40,7 @@ func ExampleEval() {
 	}}
 	rec := &core.Record{Collection: tasks, Data: map[string]any{"id": "t1", "labels": []string{"bug", "ui"}}}
 	env := &filter.Env{Collection: tasks}
-	for _, src := range []string{`labels ?= 'ui'`, `labels = 'ui'`, `labels:length = 2`} {
+	for _, src := range []string{`labels ?= 'ui'`, `labels = 'ui'`, `labels ~ 'b'`, `labels:each ~ 'b'`, `labels:each ?= 'ui'`, `labels:length = 2`} {
 		e, _ := filter.Parse(src)
 		ok, _ := filter.Eval(e, env, rec, nil)
 		fmt.Println(src, ok)
@@ -48,5 +48,8 @@ func ExampleEval() {
 	// Output:
 	// labels ?= 'ui' true
 	// labels = 'ui' false
+	// labels ~ 'b' true
+	// labels:each ~ 'b' false
+	// labels:each ?= 'ui' true
 	// labels:length = 2 true
 }

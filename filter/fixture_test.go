@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -262,11 +263,16 @@ func storedValue(f *core.Field, v any, d store.Dialect) any {
 	return v
 }
 
+// load creates a table for every collection but the system ones and
+// inserts the records.
 func load(t testing.TB, db *sql.DB, d store.Dialect, colls map[string]*core.Collection, recs map[string][]*core.Record) {
 	t.Helper()
 	ctx := context.Background()
-	for _, name := range []string{"users", "tags", "posts", "comments"} {
+	for _, name := range slices.Sorted(maps.Keys(colls)) {
 		c := colls[name]
+		if c.System {
+			continue
+		}
 		if _, err := db.ExecContext(ctx, ddl(c, d)); err != nil {
 			t.Fatalf("create %s: %v", name, err)
 		}
@@ -300,7 +306,14 @@ func newFixture(t testing.TB) *fixture {
 	f := &fixture{colls: testCollections(), now: time.Date(2025, 6, 15, 13, 45, 30, 123e6, time.UTC)}
 	f.records = buildRecords(f.colls, f.now)
 	f.auth = f.records["users"][0]
+	f.open(t)
+	return f
+}
 
+// open loads f's collections and records into SQLite and, when
+// TORTOISE_TEST_POSTGRES is set, into a PostgreSQL schema of their own.
+func (f *fixture) open(t testing.TB) {
+	t.Helper()
 	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "test.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -315,7 +328,7 @@ func newFixture(t testing.TB) *fixture {
 			t.Fatal("TORTOISE_TEST_POSTGRES is not set in CI")
 		}
 		t.Log("TORTOISE_TEST_POSTGRES not set: PostgreSQL part skipped, SQLite and Eval still compared")
-		return f
+		return
 	}
 	admin, err := sql.Open("pgx", dsn)
 	if err != nil {
@@ -338,7 +351,6 @@ func newFixture(t testing.TB) *fixture {
 	t.Cleanup(func() { pg.Close() })
 	load(t, pg, store.Postgres, f.colls, f.records)
 	f.pg = pg
-	return f
 }
 
 // rebind rewrites ? placeholders as $1..$n (the SQL has no ? elsewhere).
