@@ -59,7 +59,12 @@ type Store struct {
 	calls    atomic.Int64 // Update calls answered by committed groups
 
 	counts counts
-	reads  *stmtCache           // prepared read statements, shared by readers
+	// commitSeq is odd while a commit that changes row counts is between
+	// its COMMIT and applying the new counts, even otherwise. Readers use
+	// it as a sequence lock to report an unfiltered total without a read
+	// transaction (see Find).
+	commitSeq atomic.Int64
+	reads     *stmtCache           // prepared read statements, shared by readers
 	wstmts map[string]*sql.Stmt // prepared write-connection statements; writer goroutine only
 }
 

@@ -176,12 +176,19 @@ func (s *Store) commitGroup(batch []*request) (rest []*request) {
 			return nil
 		}
 	}
+	if gen >= 0 {
+		s.commitSeq.Add(1) // odd: counts are about to change
+	}
 	if _, err := s.wconn.ExecContext(bg, "COMMIT"); err != nil {
+		if gen >= 0 {
+			s.commitSeq.Add(1)
+		}
 		abort(s.writeErr(err, "Failed to commit."))
 		return nil
 	}
 	if gen >= 0 {
 		s.counts.apply(gen, g.ops)
+		s.commitSeq.Add(1) // even: the counts match what is committed
 	}
 	s.groups.Add(1)
 	s.calls.Add(int64(len(answers)))
