@@ -65,7 +65,7 @@ type Store struct {
 	// transaction (see Find).
 	commitSeq atomic.Int64
 	reads     *stmtCache           // prepared read statements, shared by readers
-	wstmts map[string]*sql.Stmt // prepared write-connection statements; writer goroutine only
+	wstmts    map[string]*sql.Stmt // prepared write-connection statements; writer goroutine only
 }
 
 type config struct {
