@@ -137,27 +137,21 @@ func (s *Server) viewRecord(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) createRecord(w http.ResponseWriter, r *http.Request) {
-	c, err := s.svc.Collection(r.PathValue("collection"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	req := s.recordRequest(r, c)
-	body, err := decodeData(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	req.Body = body
-	rec, err := s.svc.CreateRecord(r.Context(), req, c, body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeRecord(w, r, req, rec, http.StatusOK)
+	s.writeRecordChange(w, r, func(req *service.Request, c *core.Collection, body map[string]any) (*core.Record, error) {
+		return s.svc.CreateRecord(r.Context(), req, c, body)
+	})
 }
 
 func (s *Server) updateRecord(w http.ResponseWriter, r *http.Request) {
+	s.writeRecordChange(w, r, func(req *service.Request, c *core.Collection, body map[string]any) (*core.Record, error) {
+		return s.svc.UpdateRecord(r.Context(), req, c, r.PathValue("id"), body)
+	})
+}
+
+// writeRecordChange decodes a record body, applies it with change and
+// answers with the saved record.
+func (s *Server) writeRecordChange(w http.ResponseWriter, r *http.Request,
+	change func(*service.Request, *core.Collection, map[string]any) (*core.Record, error)) {
 	c, err := s.svc.Collection(r.PathValue("collection"))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -170,7 +164,7 @@ func (s *Server) updateRecord(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.Body = body
-	rec, err := s.svc.UpdateRecord(r.Context(), req, c, r.PathValue("id"), body)
+	rec, err := change(req, c, body)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -40,8 +40,12 @@ func (r *Record) ID() string { s, _ := r.Data["id"].(string); return s }
 func (r *Record) String(name string) string { s, _ := r.Data[name].(string); return s }
 
 // Strings returns a field's values as a list, whether it holds one or many.
-func (r *Record) Strings(name string) []string {
-	switch v := r.Data[name].(type) {
+func (r *Record) Strings(name string) []string { return StringsOf(r.Data[name]) }
+
+// StringsOf returns a string or string-list value as a list: nil for "" and
+// for values of other types.
+func StringsOf(v any) []string {
+	switch v := v.(type) {
 	case []string:
 		return v
 	case string:

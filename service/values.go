@@ -307,7 +307,7 @@ func checkValue(f *core.Field, v any) *core.FieldError {
 			return fe("validation_max_date_constraint", "Must be no later than %s.", f.MaxDate)
 		}
 	case core.FieldSelect:
-		for _, s := range valuesOf(v) {
+		for _, s := range core.StringsOf(v) {
 			if !contains(f.Values, s) {
 				return fe("validation_invalid_value", "Value must be one of: %s.", strings.Join(f.Values, ", "))
 			}
@@ -316,7 +316,7 @@ func checkValue(f *core.Field, v any) *core.FieldError {
 			return fe("validation_too_many_values", "Select no more than %d.", f.MaxSelect)
 		}
 	case core.FieldRelation, core.FieldFile:
-		l := valuesOf(v)
+		l := core.StringsOf(v)
 		if f.IsMultiple() && len(l) > f.MaxSelect {
 			return fe("validation_too_many_values", "Select no more than %d.", f.MaxSelect)
 		}
@@ -377,19 +377,6 @@ func contains(l []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func valuesOf(v any) []string {
-	switch x := v.(type) {
-	case []string:
-		return x
-	case string:
-		if x == "" {
-			return nil
-		}
-		return []string{x}
-	}
-	return nil
 }
 
 func isZero(v any) bool {

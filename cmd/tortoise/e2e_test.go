@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,8 +15,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tortoise-dev/tortoise/internal/testkit"
 )
@@ -56,7 +52,7 @@ func TestJSSDK(t *testing.T) {
 		runSDK(t, node)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		runSDK(t, node, "--db", freshPostgres(t))
+		runSDK(t, node, "--db", testkit.PostgresDatabase(t))
 	})
 }
 
@@ -197,45 +193,6 @@ func runSDK(t *testing.T, node string, flags ...string) {
 		t.Fatalf("node --test sdk.test.mjs: %v (the failing steps are in the log above)", err)
 	}
 	closeMain()
-}
-
-// freshPostgres creates an empty database on the server named by
-// TORTOISE_TEST_POSTGRES, drops it when the test ends and returns its URL.
-func freshPostgres(t *testing.T) string {
-	t.Helper()
-	base := testkit.PostgresURL(t)
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		t.Fatalf("TORTOISE_TEST_POSTGRES must be a postgres:// URL, got %q", base)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to TORTOISE_TEST_POSTGRES: %v", err)
-	}
-	defer conn.Close(ctx)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "tortoise_e2e_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u.Path = "/" + name
-	return u.String()
 }
 
 // lineLogger writes what the server or Node prints to the test log, a line

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/internal/testkit"
 	"github.com/tortoise-dev/tortoise/store"
 	"github.com/tortoise-dev/tortoise/store/postgres"
 	"github.com/tortoise-dev/tortoise/store/storetest"
@@ -30,13 +31,7 @@ func TestStore(t *testing.T) {
 // TORTOISE_TEST_POSTGRES the test skips, or fails under CI.
 func testConfig(t *testing.T) *pgxpool.Config {
 	t.Helper()
-	url := os.Getenv("TORTOISE_TEST_POSTGRES")
-	if url == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("TORTOISE_TEST_POSTGRES is not set")
-		}
-		t.Skip("TORTOISE_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)")
-	}
+	url := testkit.PostgresURL(t)
 	schema := storetest.Memo(t, "schema", func() string {
 		name := "test_" + core.RandomString(12, "abcdefghijklmnopqrstuvwxyz0123456789")
 		ctx := context.Background()

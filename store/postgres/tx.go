@@ -331,7 +331,7 @@ func recordsInto(c *core.Collection, out *[]*core.Record) func(pgx.Rows) error {
 	return func(rows pgx.Rows) error {
 		defer rows.Close()
 		list := []*core.Record{}
-		dest, fill := scanDest(c) // reusable: pgx copies strings and bytes out of its buffer
+		dest, fill := store.ScanDest(c) // reusable: pgx copies strings and bytes out of its buffer
 		for rows.Next() {
 			if err := rows.Scan(dest...); err != nil {
 				return err
@@ -355,52 +355,6 @@ func countInto(n *int64) func(pgx.Rows) error {
 			}
 		}
 		return rows.Err()
-	}
-}
-
-// scanDest returns scan destinations for c's columns and a function that
-// turns what was scanned into a record with canonical Go values.
-func scanDest(c *core.Collection) ([]any, func() *core.Record) {
-	n := len(c.Fields)
-	dest := make([]any, n)
-	strs := make([]string, n)
-	nums := make([]float64, n)
-	bools := make([]bool, n)
-	raws := make([][]byte, n)
-	for i := range c.Fields {
-		switch store.KindOf(&c.Fields[i]) {
-		case store.ColumnNumber:
-			dest[i] = &nums[i]
-		case store.ColumnBool:
-			dest[i] = &bools[i]
-		case store.ColumnJSON, store.ColumnList:
-			dest[i] = &raws[i]
-		default:
-			dest[i] = &strs[i]
-		}
-	}
-	return dest, func() *core.Record {
-		data := make(map[string]any, n)
-		for i := range c.Fields {
-			f := &c.Fields[i]
-			switch store.KindOf(f) {
-			case store.ColumnNumber:
-				data[f.Name] = nums[i]
-			case store.ColumnBool:
-				data[f.Name] = bools[i]
-			case store.ColumnJSON:
-				if raws[i] == nil || string(raws[i]) == "null" {
-					data[f.Name] = json.RawMessage(nil)
-				} else {
-					data[f.Name] = json.RawMessage(raws[i])
-				}
-			case store.ColumnList:
-				data[f.Name] = store.DecodeList(raws[i])
-			default:
-				data[f.Name] = strs[i]
-			}
-		}
-		return &core.Record{Collection: c, Data: data}
 	}
 }
 

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -240,7 +239,7 @@ func updateSQL(c *core.Collection, args []any) (string, []any) {
 
 // getRecord scans a single-row result.
 func getRecord(ctx context.Context, c *core.Collection, row *sql.Row, s *Store) (*core.Record, error) {
-	dest, fill := scanDest(c)
+	dest, fill := store.ScanDest(c)
 	if err := row.Scan(dest...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, errRecordNotFound
@@ -254,7 +253,7 @@ func getRecord(ctx context.Context, c *core.Collection, row *sql.Row, s *Store) 
 func scanRecords(c *core.Collection, rows *sql.Rows) ([]*core.Record, error) {
 	defer rows.Close()
 	out := []*core.Record{}
-	dest, fill := scanDest(c) // reusable: every Scan stores fresh strings and bytes
+	dest, fill := store.ScanDest(c) // reusable: every Scan stores fresh strings and bytes
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
@@ -262,53 +261,6 @@ func scanRecords(c *core.Collection, rows *sql.Rows) ([]*core.Record, error) {
 		out = append(out, fill())
 	}
 	return out, rows.Err()
-}
-
-// scanDest returns scan destinations for c's columns and a function that
-// turns what was scanned into a record with canonical Go values.
-func scanDest(c *core.Collection) ([]any, func() *core.Record) {
-	n := len(c.Fields)
-	dest := make([]any, n)
-	// One backing array per type keeps allocations per row low.
-	strs := make([]string, n)
-	nums := make([]float64, n)
-	bools := make([]bool, n)
-	raws := make([][]byte, n)
-	for i := range c.Fields {
-		switch store.KindOf(&c.Fields[i]) {
-		case store.ColumnNumber:
-			dest[i] = &nums[i]
-		case store.ColumnBool:
-			dest[i] = &bools[i]
-		case store.ColumnJSON, store.ColumnList:
-			dest[i] = &raws[i]
-		default:
-			dest[i] = &strs[i]
-		}
-	}
-	return dest, func() *core.Record {
-		data := make(map[string]any, n)
-		for i := range c.Fields {
-			f := &c.Fields[i]
-			switch store.KindOf(f) {
-			case store.ColumnNumber:
-				data[f.Name] = nums[i]
-			case store.ColumnBool:
-				data[f.Name] = bools[i]
-			case store.ColumnJSON:
-				if raws[i] == nil {
-					data[f.Name] = json.RawMessage(nil)
-				} else {
-					data[f.Name] = json.RawMessage(raws[i])
-				}
-			case store.ColumnList:
-				data[f.Name] = store.DecodeList(raws[i])
-			default:
-				data[f.Name] = strs[i]
-			}
-		}
-		return &core.Record{Collection: c, Data: data}
-	}
 }
 
 // stmtCache shares prepared read statements among goroutines, keyed by

@@ -1,0 +1,55 @@
+package store
+
+import (
+	"encoding/json"
+
+	"github.com/tortoise-dev/tortoise/core"
+)
+
+// ScanDest returns scan destinations for c's columns and a function that
+// turns what was scanned into a record with canonical Go values. Both
+// drivers scan rows through it, so records come out the same from either.
+// One backing array per type keeps allocations per row low.
+func ScanDest(c *core.Collection) ([]any, func() *core.Record) {
+	n := len(c.Fields)
+	dest := make([]any, n)
+	strs := make([]string, n)
+	nums := make([]float64, n)
+	bools := make([]bool, n)
+	raws := make([][]byte, n)
+	for i := range c.Fields {
+		switch KindOf(&c.Fields[i]) {
+		case ColumnNumber:
+			dest[i] = &nums[i]
+		case ColumnBool:
+			dest[i] = &bools[i]
+		case ColumnJSON, ColumnList:
+			dest[i] = &raws[i]
+		default:
+			dest[i] = &strs[i]
+		}
+	}
+	return dest, func() *core.Record {
+		data := make(map[string]any, n)
+		for i := range c.Fields {
+			f := &c.Fields[i]
+			switch KindOf(f) {
+			case ColumnNumber:
+				data[f.Name] = nums[i]
+			case ColumnBool:
+				data[f.Name] = bools[i]
+			case ColumnJSON:
+				if raws[i] == nil || string(raws[i]) == "null" {
+					data[f.Name] = json.RawMessage(nil)
+				} else {
+					data[f.Name] = json.RawMessage(raws[i])
+				}
+			case ColumnList:
+				data[f.Name] = DecodeList(raws[i])
+			default:
+				data[f.Name] = strs[i]
+			}
+		}
+		return &core.Record{Collection: c, Data: data}
+	}
+}
