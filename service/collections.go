@@ -190,6 +190,11 @@ func decodeCollection(prev *core.Collection, body []byte) (*core.Collection, err
 			opts = p
 		}
 		opts.AuthRule, opts.ManageRule = a.AuthRule, a.ManageRule
+		if _, given := in["authRule"]; !given && prev == nil {
+			// New auth collections let every record log in unless told otherwise.
+			everyone := ""
+			opts.AuthRule = &everyone
+		}
 		if a.AuthToken != nil {
 			opts.AuthToken.Duration = a.AuthToken.Duration
 		}

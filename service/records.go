@@ -190,7 +190,9 @@ func (s *Service) CreateRecord(ctx context.Context, req *Request, c *core.Collec
 		return nil, errSuperusersOnly
 	}
 	rec := core.NewRecord(c)
-	if err := s.applyInput(rec, nil, body, req); err != nil {
+	// On create only superusers manage auth fields (verified); the
+	// manageRule is about existing records.
+	if err := s.applyInput(rec, nil, body, req, req.Superuser); err != nil {
 		return nil, err
 	}
 	err := s.store.Update(ctx, func(tx store.Tx) error {
@@ -243,8 +245,12 @@ func (s *Service) UpdateRecord(ctx context.Context, req *Request, c *core.Collec
 		if err != nil {
 			return err
 		}
+		manage, err := s.canManage(ctx, tx, req, old)
+		if err != nil {
+			return err
+		}
 		rec = old.Clone()
-		if err := s.applyInput(rec, old, body, req); err != nil {
+		if err := s.applyInput(rec, old, body, req, manage); err != nil {
 			return err
 		}
 		if err := s.checkRelations(ctx, tx, rec, old); err != nil {
@@ -450,10 +456,35 @@ func (s *Service) checkRelations(ctx context.Context, tx store.Tx, rec, old *cor
 	return errs.Err()
 }
 
+// canManage reports whether req may manage the auth record rec: change its
+// email, verified state or password without the old one. Superusers always
+// may; others when the collection's manageRule admits rec.
+func (s *Service) canManage(ctx context.Context, r store.Reader, req *Request, rec *core.Record) (bool, error) {
+	c := rec.Collection
+	if req.Superuser {
+		return true, nil
+	}
+	if !c.IsAuth() || c.Auth == nil || c.Auth.ManageRule == nil {
+		return false, nil
+	}
+	rule, err := s.ruleSQL(c, c.Auth.ManageRule, req)
+	if err != nil {
+		return false, err
+	}
+	if _, err := s.getWhere(ctx, r, c, rec.ID(), rule); err != nil {
+		if core.KindOf(err) == core.KindNotFound {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}
+
 // applyInput sets the submitted values of body on rec (old is the stored
 // record on update, nil on create), validates the result and fills in
-// generated values.
-func (s *Service) applyInput(rec, old *core.Record, body map[string]any, req *Request) error {
+// generated values. manage says the caller may manage an auth record's
+// protected fields (see canManage).
+func (s *Service) applyInput(rec, old *core.Record, body map[string]any, req *Request, manage bool) error {
 	c := rec.Collection
 	errs := core.ValidationErrors{}
 	creating := old == nil
@@ -482,7 +513,7 @@ func (s *Service) applyInput(rec, old *core.Record, body map[string]any, req *Re
 		}
 		f := c.Field(name)
 		if f == nil {
-			if c.IsAuth() && name == "passwordConfirm" {
+			if c.IsAuth() && (name == "passwordConfirm" || name == "oldPassword") {
 				continue
 			}
 			errs.Add(key, "validation_unknown_field", fmt.Sprintf("Unknown field %q.", key))
@@ -494,8 +525,15 @@ func (s *Service) applyInput(rec, old *core.Record, body map[string]any, req *Re
 		case f.Name == "tokenKey" && c.IsAuth():
 			errs.Add(key, "validation_readonly", "Cannot be set.")
 			continue
-		case f.Name == "verified" && c.IsAuth() && !req.Superuser:
-			errs.Add(key, "validation_readonly", "Only superusers can change this field.")
+		case f.Name == "verified" && c.IsAuth() && !manage:
+			if v, _ := val.(bool); v || !creating {
+				errs.Add(key, "validation_readonly", "Only superusers or the manageRule can change this field.")
+			}
+			continue
+		case f.Name == "email" && c.IsAuth() && !creating && !manage:
+			if v, _ := val.(string); v != old.String("email") {
+				errs.Add(key, "validation_readonly", "Change the email with the request-email-change route.")
+			}
 			continue
 		case f.Name == "id" && !creating:
 			if v, _ := val.(string); v != old.ID() {
@@ -524,9 +562,18 @@ func (s *Service) applyInput(rec, old *core.Record, body map[string]any, req *Re
 				errs[key] = *fe
 				continue
 			}
-			if c.IsAuth() && body["passwordConfirm"] != nil && body["passwordConfirm"] != pw {
-				errs.Add("passwordConfirm", "validation_values_mismatch", "Values don't match.")
-				continue
+			if c.IsAuth() && f.Name == "password" {
+				if confirm, given := body["passwordConfirm"]; (given || !req.Superuser) && confirm != pw {
+					errs.Add("passwordConfirm", "validation_values_mismatch", "Values don't match.")
+					continue
+				}
+				if !creating && !manage {
+					oldPw, _ := body["oldPassword"].(string)
+					if !auth.CheckPassword(old.String("password"), oldPw) {
+						errs.Add("oldPassword", "validation_invalid_old_password", "Missing or invalid old password.")
+						continue
+					}
+				}
 			}
 			hash, err := auth.HashPassword(pw, f.Cost)
 			if err != nil {

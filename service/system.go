@@ -156,11 +156,42 @@ func (s *Service) AuthWithPassword(ctx context.Context, col *core.Collection, id
 	if !auth.CheckPassword(hash, password) || rec == nil {
 		return nil, "", fail
 	}
+	if ok, err := s.mayAuthenticate(ctx, rec); err != nil || !ok {
+		if err != nil {
+			return nil, "", err
+		}
+		return nil, "", fail
+	}
 	tok, err := s.NewAuthToken(rec)
 	if err != nil {
 		return nil, "", err
 	}
 	return rec, tok, nil
+}
+
+// mayAuthenticate checks an auth record against its collection's authRule:
+// nil disables logging in (superusers excepted), "" lets everyone in, and a
+// filter must match the record, with the record as @request.auth.
+func (s *Service) mayAuthenticate(ctx context.Context, rec *core.Record) (bool, error) {
+	col := rec.Collection
+	if col.Name == core.SuperusersName {
+		return true, nil
+	}
+	rule := col.Auth.AuthRule
+	if rule == nil {
+		return false, nil
+	}
+	where, err := s.ruleSQL(col, rule, &Request{Auth: rec, Method: "POST"})
+	if err != nil || where == nil {
+		return err == nil, err
+	}
+	if _, err := s.getWhere(ctx, s.store, col, rec.ID(), where); err != nil {
+		if core.KindOf(err) == core.KindNotFound {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
 }
 
 // NewAuthToken issues an auth token for an auth record.

@@ -1,0 +1,183 @@
+package api_test
+
+import (
+	"testing"
+
+	"github.com/tortoise-dev/tortoise/internal/testkit"
+)
+
+// usersSchema creates an auth collection "users" open for sign-up whose
+// records only their owners see, and an owner-only "notes" collection.
+func usersSchema(t *testing.T, s *testkit.Server, authRule any) {
+	t.Helper()
+	owner := "id = @request.auth.id"
+	s.Super("POST", "/api/collections", map[string]any{
+		"name": "users", "type": "auth", "createRule": "", "listRule": owner, "viewRule": owner,
+		"updateRule": owner, "deleteRule": owner, "authRule": authRule,
+		"fields": []map[string]any{{"name": "name", "type": "text"}, {"name": "secret", "type": "text", "hidden": true}},
+	}, 200, nil)
+	mine := "owner = @request.auth.id"
+	s.Super("POST", "/api/collections", map[string]any{
+		"name": "notes", "listRule": mine, "viewRule": mine, "createRule": mine, "updateRule": mine, "deleteRule": mine,
+		"fields": []map[string]any{
+			{"name": "text", "type": "text"},
+			{"name": "owner", "type": "relation", "collectionId": "users", "maxSelect": 1, "required": true},
+			{"name": "about", "type": "relation", "collectionId": "users", "maxSelect": 1},
+		},
+	}, 200, nil)
+}
+
+type authed struct {
+	Token  string
+	Record map[string]any
+}
+
+func signUp(t *testing.T, s *testkit.Server, email, password string) authed {
+	t.Helper()
+	var rec map[string]any
+	s.Do("POST", "/api/collections/users/records", "", map[string]any{
+		"email": email, "password": password, "passwordConfirm": password, "name": email,
+	}, 200, &rec)
+	var a authed
+	s.Do("POST", "/api/collections/users/auth-with-password", "", map[string]any{"identity": email, "password": password}, 200, &a)
+	return a
+}
+
+func TestSignUpAndLogin(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		usersSchema(t, s, "")
+		path := "/api/collections/users/records"
+		for name, body := range map[string]map[string]any{
+			"no confirm":   {"email": "x@example.com", "password": "password-123"},
+			"mismatch":     {"email": "x@example.com", "password": "password-123", "passwordConfirm": "password-124"},
+			"short":        {"email": "x@example.com", "password": "short", "passwordConfirm": "short"},
+			"self-verify":  {"email": "x@example.com", "password": "password-123", "passwordConfirm": "password-123", "verified": true},
+			"set tokenKey": {"email": "x@example.com", "password": "password-123", "passwordConfirm": "password-123", "tokenKey": "mine"},
+			"bad email":    {"email": "not-an-email", "password": "password-123", "passwordConfirm": "password-123"},
+		} {
+			if r := s.Request("POST", path, "", body); r.Status != 400 {
+				t.Errorf("%s: status %d %s", name, r.Status, r.Body)
+			}
+		}
+		a := signUp(t, s, "ann@example.com", "ann-password-1")
+		if a.Token == "" || a.Record["email"] != "ann@example.com" || a.Record["verified"] != false {
+			t.Fatalf("login: %+v", a)
+		}
+		for _, leak := range []string{"password", "tokenKey", "secret"} {
+			if _, ok := a.Record[leak]; ok {
+				t.Errorf("%s in auth response", leak)
+			}
+		}
+		// The same email, in any case, cannot sign up twice.
+		var e errBody
+		s.Do("POST", path, "", map[string]any{"email": "ANN@example.com", "password": "password-123", "passwordConfirm": "password-123"}, 400, &e)
+		if e.Data["email"].Code != "validation_not_unique" {
+			t.Errorf("duplicate sign-up: %+v", e)
+		}
+		s.Do("POST", "/api/collections/users/auth-with-password", "", map[string]any{"identity": "ann@example.com", "password": "wrong-password"}, 400, nil)
+		// A user token is no superuser token.
+		s.Do("GET", "/api/collections", a.Token, nil, 403, nil)
+		var refreshed authed
+		s.Do("POST", "/api/collections/users/auth-refresh", a.Token, nil, 200, &refreshed)
+		s.Do("POST", "/api/collections/_superusers/auth-refresh", a.Token, nil, 401, nil)
+	})
+}
+
+func TestAuthRule(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		usersSchema(t, s, "verified = true")
+		s.Do("POST", "/api/collections/users/records", "", map[string]any{
+			"email": "bob@example.com", "password": "bob-password-1", "passwordConfirm": "bob-password-1"}, 200, nil)
+		login := map[string]any{"identity": "bob@example.com", "password": "bob-password-1"}
+		s.Do("POST", "/api/collections/users/auth-with-password", "", login, 400, nil)
+		var l list
+		s.Super("GET", "/api/collections/users/records", nil, 200, &l)
+		s.Super("PATCH", "/api/collections/users/records/"+l.Items[0]["id"].(string), map[string]any{"verified": true}, 200, nil)
+		s.Do("POST", "/api/collections/users/auth-with-password", "", login, 200, nil)
+	})
+}
+
+// Security case 1: user B can neither see nor change user A's records, and
+// filters give B no oracle on A's data.
+func TestOwnerOnlyRecords(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		usersSchema(t, s, "")
+		a := signUp(t, s, "a@example.com", "a-password-123")
+		b := signUp(t, s, "b@example.com", "b-password-123")
+		aID, bID := a.Record["id"].(string), b.Record["id"].(string)
+		var note map[string]any
+		s.Do("POST", "/api/collections/notes/records", a.Token, map[string]any{"text": "a's secret", "owner": aID}, 200, &note)
+		noteID := note["id"].(string)
+		// B cannot create a note in A's name.
+		s.Do("POST", "/api/collections/notes/records", b.Token, map[string]any{"text": "forged", "owner": aID}, 400, nil)
+		var bNote map[string]any
+		s.Do("POST", "/api/collections/notes/records", b.Token, map[string]any{"text": "b's", "owner": bID, "about": aID}, 200, &bNote)
+
+		var l list
+		s.Do("GET", "/api/collections/notes/records", b.Token, nil, 200, &l)
+		if l.TotalItems != 1 || ids(l)[0] != bNote["id"] {
+			t.Errorf("B lists: %+v", l)
+		}
+		// The same answer whether or not the filter matches A's note.
+		for _, f := range []string{"text ~ 'secret'", "text ~ 'zzz'", "owner.email ~ 'a@'"} {
+			var fl list
+			s.Do("GET", "/api/collections/notes/records?filter="+q(f), b.Token, nil, 200, &fl)
+			if fl.TotalItems != 0 && !(len(fl.Items) == 1 && fl.Items[0]["id"] == bNote["id"]) {
+				t.Errorf("filter %q leaks: %+v", f, fl)
+			}
+		}
+		s.Do("GET", "/api/collections/notes/records/"+noteID, b.Token, nil, 404, nil)
+		s.Do("PATCH", "/api/collections/notes/records/"+noteID, b.Token, map[string]any{"text": "x"}, 404, nil)
+		s.Do("DELETE", "/api/collections/notes/records/"+noteID, b.Token, nil, 404, nil)
+		s.Do("GET", "/api/collections/users/records/"+aID, b.Token, nil, 404, nil)
+		s.Do("PATCH", "/api/collections/users/records/"+aID, b.Token, map[string]any{"name": "pwned"}, 404, nil)
+		s.Do("DELETE", "/api/collections/users/records/"+aID, b.Token, nil, 404, nil)
+		// Expanding a relation to a record B may not view leaves it out.
+		var exp map[string]any
+		s.Do("GET", "/api/collections/notes/records/"+bNote["id"].(string)+"?expand=about", b.Token, nil, 200, &exp)
+		if _, ok := exp["expand"]; ok {
+			t.Errorf("expand shows A's record to B: %v", exp)
+		}
+		// Hidden fields are unknown to B's filters: no oracle.
+		r1 := s.Request("GET", "/api/collections/users/records?filter="+q("secret = 'x'"), b.Token, nil)
+		r2 := s.Request("GET", "/api/collections/users/records?filter="+q("nosuchfield = 'x'"), b.Token, nil)
+		if r1.Status != 400 || r2.Status != 400 {
+			t.Errorf("hidden vs unknown field: %d %d", r1.Status, r2.Status)
+		}
+		// A still sees and changes their own.
+		s.Do("GET", "/api/collections/notes/records/"+noteID, a.Token, nil, 200, nil)
+		s.Do("PATCH", "/api/collections/notes/records/"+noteID, a.Token, map[string]any{"text": "y"}, 200, nil)
+	})
+}
+
+// Security case 2: users cannot set protected auth fields.
+func TestProtectedAuthFields(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		usersSchema(t, s, "")
+		a := signUp(t, s, "a@example.com", "a-password-123")
+		id := a.Record["id"].(string)
+		path := "/api/collections/users/records/" + id
+		for name, body := range map[string]map[string]any{
+			"verified":             {"verified": true},
+			"tokenKey":             {"tokenKey": "x"},
+			"email":                {"email": "new@example.com"},
+			"password without old": {"password": "new-password-1", "passwordConfirm": "new-password-1"},
+			"password wrong old":   {"password": "new-password-1", "passwordConfirm": "new-password-1", "oldPassword": "nope-nope-nope"},
+		} {
+			if r := s.Request("PATCH", path, a.Token, body); r.Status != 400 {
+				t.Errorf("%s: status %d %s", name, r.Status, r.Body)
+			}
+		}
+		s.Do("PATCH", path, a.Token, map[string]any{"emailVisibility": true, "name": "Ann"}, 200, nil)
+		s.Do("PATCH", path, a.Token, map[string]any{"password": "new-password-1", "passwordConfirm": "new-password-1", "oldPassword": "a-password-123"}, 200, nil)
+		// The password change signed out the old token.
+		s.Do("POST", "/api/collections/users/auth-refresh", a.Token, nil, 401, nil)
+		s.Do("POST", "/api/collections/users/auth-with-password", "", map[string]any{"identity": "a@example.com", "password": "new-password-1"}, 200, nil)
+		// A superuser manages: verify and change the email directly.
+		s.Super("PATCH", path, map[string]any{"verified": true, "email": "ann@example.com"}, 200, nil)
+	})
+}
