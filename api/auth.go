@@ -1,11 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/service"
 )
 
 func (s *Server) authMethods(w http.ResponseWriter, r *http.Request) {
@@ -83,12 +85,55 @@ func (s *Server) authRefresh(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.Unauthorized("The request requires valid record authorization token."))
 		return
 	}
+	if !req.Refreshable {
+		s.writeError(w, r, core.Forbidden("The current auth token is not refreshable."))
+		return
+	}
 	tok, err := s.svc.NewAuthToken(req.Auth)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	s.writeAuth(w, r, req.Auth, tok)
+}
+
+// impersonate lets a superuser act as an auth record: it answers with a
+// non-refreshable token for it, {"token": ..., "record": {...}}.
+func (s *Server) impersonate(w http.ResponseWriter, r *http.Request, req *service.Request) {
+	c, err := s.svc.Collection(r.PathValue("collection"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !c.IsAuth() {
+		s.writeError(w, r, core.Invalid("Collection %q is not an auth collection.", c.Name))
+		return
+	}
+	b, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct {
+		Duration int64 `json:"duration"`
+	}
+	if len(bytes.TrimSpace(b)) > 0 {
+		if err := json.Unmarshal(b, &in); err != nil {
+			s.writeError(w, r, core.FieldInvalid("duration", "validation_invalid_duration", "Must be a whole number of seconds."))
+			return
+		}
+	}
+	rec, err := s.svc.GetRecord(r.Context(), req, c, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tok, err := s.svc.ImpersonateToken(rec, in.Duration)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeAuth(w, r, rec, tok)
 }
 
 // writeAuth answers a successful login: {"token": ..., "record": {...}}.

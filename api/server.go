@@ -68,6 +68,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/collections/{collection}/auth-methods", s.authMethods)
 	m.HandleFunc("POST /api/collections/{collection}/auth-with-password", s.authWithPassword)
 	m.HandleFunc("POST /api/collections/{collection}/auth-refresh", s.authRefresh)
+	m.HandleFunc("POST /api/collections/{collection}/impersonate/{id}", s.superuser(s.impersonate))
 
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.NotFound("The requested resource wasn't found."))
@@ -120,11 +121,11 @@ func (s *Server) caller(r *http.Request) *service.Request {
 	if len(tok) > 7 && strings.EqualFold(tok[:7], "bearer ") {
 		tok = strings.TrimSpace(tok[7:])
 	}
-	rec, err := s.svc.Authenticate(r.Context(), tok)
+	rec, refreshable, err := s.svc.Authenticate(r.Context(), tok)
 	if err != nil {
 		return req
 	}
-	req.Auth = rec
+	req.Auth, req.Refreshable = rec, refreshable
 	req.Superuser = rec.Collection.Name == core.SuperusersName
 	return req
 }

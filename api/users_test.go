@@ -181,3 +181,24 @@ func TestProtectedAuthFields(t *testing.T) {
 		s.Super("PATCH", path, map[string]any{"verified": true, "email": "ann@example.com"}, 200, nil)
 	})
 }
+
+func TestImpersonate(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		usersSchema(t, s, "")
+		a := signUp(t, s, "a@example.com", "a-password-123")
+		id := a.Record["id"].(string)
+		var imp authed
+		s.Super("POST", "/api/collections/users/impersonate/"+id, map[string]any{"duration": 120}, 200, &imp)
+		if imp.Record["id"] != id || imp.Token == "" {
+			t.Fatalf("impersonate: %+v", imp)
+		}
+		s.Do("GET", "/api/collections/users/records/"+id, imp.Token, nil, 200, nil)
+		s.Do("POST", "/api/collections/users/auth-refresh", imp.Token, nil, 403, nil)
+		s.Do("POST", "/api/collections/users/impersonate/"+id, a.Token, nil, 403, nil)
+		s.Do("POST", "/api/collections/users/impersonate/"+id, "", nil, 401, nil)
+		s.Super("POST", "/api/collections/users/impersonate/"+id, map[string]any{"duration": -5}, 400, nil)
+		s.Super("POST", "/api/collections/users/impersonate/nope", nil, 404, nil)
+		s.Super("POST", "/api/collections/notes/impersonate/"+id, nil, 400, nil)
+	})
+}

@@ -13,7 +13,10 @@ type Request struct {
 	// Superuser bypasses every access rule.
 	Superuser bool
 	// Auth is the authenticated record, nil for guests.
-	Auth    *core.Record
+	Auth *core.Record
+	// Refreshable is false for tokens that may not be refreshed
+	// (impersonation tokens).
+	Refreshable bool
 	Method  string
 	Query   map[string]string
 	Headers map[string]string

@@ -194,45 +194,67 @@ func (s *Service) mayAuthenticate(ctx context.Context, rec *core.Record) (bool, 
 	return true, nil
 }
 
-// NewAuthToken issues an auth token for an auth record.
+// NewAuthToken issues a refreshable auth token for an auth record, valid
+// for its collection's token duration.
 func (s *Service) NewAuthToken(rec *core.Record) (string, error) {
+	return s.signAuthToken(rec, 0, true)
+}
+
+// ImpersonateToken issues a non-refreshable auth token for rec, so a
+// superuser can act as that record. duration is in seconds; 0 means the
+// collection's token duration.
+func (s *Service) ImpersonateToken(rec *core.Record, duration int64) (string, error) {
+	if duration < 0 || duration > maxTokenTTL {
+		return "", core.FieldInvalid("duration", "validation_invalid_duration",
+			fmt.Sprintf("Duration must be between 0 and %d seconds.", maxTokenTTL))
+	}
+	return s.signAuthToken(rec, duration, false)
+}
+
+func (s *Service) signAuthToken(rec *core.Record, ttl int64, refreshable bool) (string, error) {
 	col := rec.Collection
-	ttl := col.Auth.AuthToken.Duration
+	if !col.IsAuth() || col.Auth == nil {
+		return "", core.Invalid("Collection %q is not an auth collection.", col.Name)
+	}
+	if ttl <= 0 {
+		ttl = col.Auth.AuthToken.Duration
+	}
 	if ttl <= 0 {
 		ttl = authTokenTTL
 	}
 	key := auth.SigningKey(rec.String("tokenKey"), col.Auth.AuthToken.Secret)
-	tok, err := auth.Sign(key, rec.ID(), col.ID, auth.TypeAuth, true, seconds(ttl))
+	tok, err := auth.Sign(key, rec.ID(), col.ID, auth.TypeAuth, refreshable, seconds(ttl))
 	if err != nil {
 		return "", core.Internal(err, "sign token")
 	}
 	return tok, nil
 }
 
-// Authenticate verifies a token and returns the auth record it belongs to.
-// Errors: KindUnauthorized.
-func (s *Service) Authenticate(ctx context.Context, token string) (*core.Record, error) {
+// Authenticate verifies a token and returns the auth record it belongs to
+// and whether the token may be refreshed. Errors: KindUnauthorized.
+func (s *Service) Authenticate(ctx context.Context, token string) (*core.Record, bool, error) {
 	claims, err := auth.Peek(token)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	bad := core.Unauthorized("The request requires valid authorization token.")
 	col := s.schema.Load().byID[claims.CollectionID]
 	if col == nil || !col.IsAuth() || col.Auth == nil {
-		return nil, bad
+		return nil, false, bad
 	}
 	rec, err := s.store.Get(ctx, col, claims.ID)
 	if err != nil {
 		if core.KindOf(err) == core.KindNotFound {
-			return nil, bad
+			return nil, false, bad
 		}
-		return nil, err
+		return nil, false, err
 	}
 	key := auth.SigningKey(rec.String("tokenKey"), col.Auth.AuthToken.Secret)
-	if _, err := auth.Verify(token, key, auth.TypeAuth); err != nil {
-		return nil, err
+	verified, err := auth.Verify(token, key, auth.TypeAuth)
+	if err != nil {
+		return nil, false, err
 	}
-	return rec, nil
+	return rec, verified.Refreshable, nil
 }
 
 func seconds(n int64) time.Duration { return time.Duration(n) * time.Second }
