@@ -17,9 +17,9 @@ type Request struct {
 	// Refreshable is false for tokens that may not be refreshed
 	// (impersonation tokens).
 	Refreshable bool
-	Method  string
-	Query   map[string]string
-	Headers map[string]string
+	Method      string
+	Query       map[string]string
+	Headers     map[string]string
 	// Body is the submitted data (for create and update).
 	Body map[string]any
 }
