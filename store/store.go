@@ -21,7 +21,8 @@
 //
 // Dates are stored as text in core.DateLayout, which sorts chronologically.
 // Collection definitions live in the table _collections (id, name, data),
-// where data is core.Collection.StoredJSON.
+// where data is core.Collection.StoredJSON; system values such as the
+// settings live in _params (key, value).
 //
 // SQL fragments handed to a store (Query.Where, Query.OrderBy) use `?`
 // placeholders and refer to the queried table by the alias MainAlias.
@@ -78,6 +79,9 @@ type Reader interface {
 	Get(ctx context.Context, c *core.Collection, id string) (*core.Record, error)
 	// Find runs a query. Errors: KindInvalid (a fragment the engine rejects), KindInternal.
 	Find(ctx context.Context, q Query) (*Result, error)
+	// Param returns a named system value (such as the settings), kept in
+	// the table _params apart from records. Errors: KindNotFound, KindInternal.
+	Param(ctx context.Context, key string) ([]byte, error)
 }
 
 // Tx is a write transaction (on SQLite, one savepoint of a grouped commit).
@@ -104,6 +108,8 @@ type Tx interface {
 	DeleteCollection(ctx context.Context, c *core.Collection) error
 	// Truncate deletes every record of c.
 	Truncate(ctx context.Context, c *core.Collection) error
+	// SetParam stores a named system value, replacing any earlier one.
+	SetParam(ctx context.Context, key string, value []byte) error
 }
 
 // Store is a database holding collections and records.

@@ -189,6 +189,7 @@ func (s *Store) bootstrap(ctx context.Context) error {
 			created TEXT NOT NULL DEFAULT '',
 			updated TEXT NOT NULL DEFAULT '')`,
 		`CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS _params (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)`,
 		`INSERT OR IGNORE INTO _meta (key, value) VALUES ('gen', 0)`,
 	}
 	for _, q := range stmts {

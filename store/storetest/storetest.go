@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Collections", func(t *testing.T) { t.Parallel(); testCollections(t, open) })
 	t.Run("Indexes", func(t *testing.T) { t.Parallel(); testIndexes(t, open) })
 	t.Run("Durability", func(t *testing.T) { t.Parallel(); testDurability(t, open) })
+	t.Run("Params", func(t *testing.T) { t.Parallel(); testParams(t, open) })
 }
 
 var memo sync.Map // memoKey → string
