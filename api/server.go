@@ -51,6 +51,9 @@ func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("GET /api/health", s.health)
 
+	m.HandleFunc("GET /api/settings", s.superuser(s.getSettings))
+	m.HandleFunc("PATCH /api/settings", s.superuser(s.updateSettings))
+
 	m.HandleFunc("GET /api/collections", s.superuser(s.listCollections))
 	m.HandleFunc("POST /api/collections", s.superuser(s.createCollection))
 	m.HandleFunc("PUT /api/collections/import", s.superuser(s.importCollections))

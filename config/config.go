@@ -27,6 +27,12 @@ type Config struct {
 	MaxBodyBytes int64
 	// LogLevel is debug, info, warn or error. Default "info".
 	LogLevel string
+	// EncryptionKey encrypts secrets kept in the settings (the SMTP
+	// password). Any string; a 32-byte key is derived from it. Default:
+	// on SQLite, a random key kept in the file .encryption_key in Dir; on
+	// PostgreSQL none, and such secrets cannot be saved until it is set
+	// (every process must share it).
+	EncryptionKey string
 }
 
 // Env maps each TORTOISE_* environment variable onto its Config field. It is
@@ -48,6 +54,7 @@ var Env = []struct {
 		return nil
 	}},
 	{"TORTOISE_LOG_LEVEL", "debug, info, warn or error", func(c *Config, v string) error { c.LogLevel = v; return nil }},
+	{"TORTOISE_ENCRYPTION_KEY", "key for secrets in the settings (default on SQLite: a key file in the data folder)", func(c *Config, v string) error { c.EncryptionKey = v; return nil }},
 }
 
 // FromEnv applies the TORTOISE_* variables that are set, using lookup

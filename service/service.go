@@ -29,6 +29,9 @@ type Service struct {
 
 	listenersMu sync.RWMutex
 	listeners   []func(Change)
+
+	// encKey (32 bytes) encrypts secrets kept in the settings.
+	encKey []byte
 }
 
 // Change describes a committed write, for caches and other reactions.
@@ -41,6 +44,9 @@ type Change struct {
 // Options configure a Service.
 type Options struct {
 	Logger *slog.Logger // default: slog.Default()
+	// EncryptionKey (32 bytes) encrypts secrets in the settings, such as
+	// the SMTP password. Without it such secrets cannot be saved.
+	EncryptionKey []byte
 }
 
 // New loads the schema from st and creates the system collections that are
@@ -49,7 +55,10 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Service{store: st, log: opts.Logger}
+	if k := opts.EncryptionKey; len(k) != 0 && len(k) != 32 {
+		return nil, fmt.Errorf("encryption key must be 32 bytes, got %d", len(k))
+	}
+	s := &Service{store: st, log: opts.Logger, encKey: opts.EncryptionKey}
 	if err := s.reloadSchema(ctx); err != nil {
 		return nil, err
 	}
