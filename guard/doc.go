@@ -1,0 +1,24 @@
+// Package guard protects the HTTP API from abuse: it identifies the client
+// behind a request (trusting forwarded headers only from configured proxies)
+// and rate-limits by key, answering 429 with Retry-After in PocketBase's
+// error shape.
+//
+// A typical auth handler checks two keys, one per client address and one per
+// account, so that neither spraying many accounts from one address nor
+// guessing one account's password from many addresses gets far:
+//
+//	ip := proxies.ClientIP(r)
+//	now := time.Now()
+//	if ok, wait := lim.Allow(guard.IPKey("auth", ip), pol.Auth.PerIP, now); !ok {
+//		guard.TooMany(w, wait)
+//		return
+//	}
+//	if ok, wait := lim.Allow(guard.AccountKey("auth", coll, identity), pol.Auth.PerAccount, now); !ok {
+//		guard.TooMany(w, wait)
+//		return
+//	}
+//
+// Keys are built from values the server has normalized (the client address,
+// the lowercased identity), never from raw body fields, so varying case,
+// whitespace or extra fields does not give a client a fresh allowance.
+package guard
