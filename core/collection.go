@@ -39,12 +39,23 @@ type Collection struct {
 	Auth *AuthOptions `json:"-"`
 }
 
-// AuthOptions are the settings of an auth collection.
+// AuthOptions are the settings of an auth collection, in PocketBase's
+// shape. Secrets (token secrets, OAuth2 client secrets) are kept but never
+// shown: see Public.
 type AuthOptions struct {
-	AuthRule     *string      `json:"authRule"`
-	ManageRule   *string      `json:"manageRule"`
-	AuthToken    TokenConfig  `json:"authToken"`
-	PasswordAuth PasswordAuth `json:"passwordAuth"`
+	AuthRule     *string       `json:"authRule"`
+	ManageRule   *string       `json:"manageRule"`
+	AuthAlert    AuthAlert     `json:"authAlert"`
+	OAuth2       OAuth2Options `json:"oauth2"`
+	PasswordAuth PasswordAuth  `json:"passwordAuth"`
+	MFA          MFAOptions    `json:"mfa"`
+	OTP          OTPOptions    `json:"otp"`
+
+	AuthToken          TokenConfig `json:"authToken"`
+	PasswordResetToken TokenConfig `json:"passwordResetToken"`
+	EmailChangeToken   TokenConfig `json:"emailChangeToken"`
+	VerificationToken  TokenConfig `json:"verificationToken"`
+	FileToken          TokenConfig `json:"fileToken"`
 }
 
 // TokenConfig sets how a kind of token is signed and how long it lives.
@@ -59,17 +70,75 @@ type PasswordAuth struct {
 	IdentityFields []string `json:"identityFields"`
 }
 
+// AuthAlert mails a user when their account logs in from a new device.
+type AuthAlert struct {
+	Enabled bool `json:"enabled"`
+}
+
+// OTPOptions enable one-time passwords sent by mail.
+type OTPOptions struct {
+	Enabled  bool  `json:"enabled"`
+	Duration int64 `json:"duration"` // seconds a code stays valid
+	Length   int   `json:"length"`   // digits
+}
+
+// MFAOptions require a second method after the first succeeds.
+type MFAOptions struct {
+	Enabled  bool   `json:"enabled"`
+	Duration int64  `json:"duration"` // seconds to complete the second method
+	Rule     string `json:"rule"`     // a filter choosing whom MFA applies to ("" = all)
+}
+
+// OAuth2Options enable login through OAuth2/OpenID Connect providers.
+type OAuth2Options struct {
+	Enabled      bool              `json:"enabled"`
+	MappedFields map[string]string `json:"mappedFields"`
+	Providers    []OAuth2Provider  `json:"providers"`
+}
+
+// OAuth2Provider configures one provider of an auth collection.
+type OAuth2Provider struct {
+	Name         string         `json:"name"`
+	DisplayName  string         `json:"displayName"`
+	ClientID     string         `json:"clientId"`
+	ClientSecret string         `json:"clientSecret,omitempty"`
+	DiscoveryURL string         `json:"discoveryURL,omitempty"`
+	AuthURL      string         `json:"authURL,omitempty"`
+	TokenURL     string         `json:"tokenURL,omitempty"`
+	UserInfoURL  string         `json:"userInfoURL,omitempty"`
+	PKCE         *bool          `json:"pkce,omitempty"`
+	Extra        map[string]any `json:"extra,omitempty"`
+}
+
+// Public returns a copy without secrets, fit to show.
+func (a AuthOptions) Public() AuthOptions {
+	for _, t := range []*TokenConfig{&a.AuthToken, &a.PasswordResetToken, &a.EmailChangeToken, &a.VerificationToken, &a.FileToken} {
+		t.Secret = ""
+	}
+	a.OAuth2.Providers = append([]OAuth2Provider(nil), a.OAuth2.Providers...)
+	for i := range a.OAuth2.Providers {
+		a.OAuth2.Providers[i].ClientSecret = ""
+	}
+	if a.OAuth2.Providers == nil {
+		a.OAuth2.Providers = []OAuth2Provider{}
+	}
+	if a.OAuth2.MappedFields == nil {
+		a.OAuth2.MappedFields = map[string]string{}
+	}
+	if a.PasswordAuth.IdentityFields == nil {
+		a.PasswordAuth.IdentityFields = []string{}
+	}
+	return a
+}
+
 type plainCollection Collection
 
-// MarshalJSON writes the collection; auth options appear only on auth
-// collections, and token secrets never do.
+// MarshalJSON writes the collection; auth options appear inline only on
+// auth collections, and without their secrets.
 func (c Collection) MarshalJSON() ([]byte, error) {
 	type out struct {
 		plainCollection
-		AuthRule     *string       `json:"authRule,omitempty"`
-		ManageRule   *string       `json:"manageRule,omitempty"`
-		AuthToken    *TokenConfig  `json:"authToken,omitempty"`
-		PasswordAuth *PasswordAuth `json:"passwordAuth,omitempty"`
+		*AuthOptions
 	}
 	o := out{plainCollection: plainCollection(c)}
 	if o.Fields == nil {
@@ -79,11 +148,8 @@ func (c Collection) MarshalJSON() ([]byte, error) {
 		o.Indexes = []string{}
 	}
 	if c.Auth != nil {
-		o.AuthRule, o.ManageRule = c.Auth.AuthRule, c.Auth.ManageRule
-		t := c.Auth.AuthToken
-		t.Secret = ""
-		o.AuthToken = &t
-		o.PasswordAuth = &c.Auth.PasswordAuth
+		pub := c.Auth.Public()
+		o.AuthOptions = &pub
 	}
 	return json.Marshal(o)
 }
@@ -152,6 +218,7 @@ func (c *Collection) Clone() *Collection {
 	if c.Auth != nil {
 		a := *c.Auth
 		a.PasswordAuth.IdentityFields = append([]string(nil), a.PasswordAuth.IdentityFields...)
+		a.OAuth2.Providers = append([]OAuth2Provider(nil), a.OAuth2.Providers...)
 		n.Auth = &a
 	}
 	return &n

@@ -172,41 +172,70 @@ func decodeCollection(prev *core.Collection, body []byte) (*core.Collection, err
 		c.Type = core.TypeBase
 	}
 	if c.Type == core.TypeAuth {
-		var a struct {
-			AuthRule     *string            `json:"authRule"`
-			ManageRule   *string            `json:"manageRule"`
-			AuthToken    *core.TokenConfig  `json:"authToken"`
-			PasswordAuth *core.PasswordAuth `json:"passwordAuth"`
+		opts := defaultAuthOptions()
+		if prev != nil && prev.Auth != nil {
+			opts = *prev.Clone().Auth
 		}
-		if err := json.Unmarshal(b, &a); err != nil {
+		// Decoding over the defaults (or the stored options) keeps what the
+		// body leaves out; secrets never travel in JSON, so they stay too.
+		secrets := opts
+		if err := json.Unmarshal(b, &opts); err != nil {
 			return nil, collectionDecodeError(err)
 		}
-		opts := &core.AuthOptions{
-			AuthToken:    core.TokenConfig{Duration: authTokenTTL},
-			PasswordAuth: core.PasswordAuth{Enabled: true, IdentityFields: []string{"email"}},
-		}
-		if prev != nil && prev.Auth != nil {
-			p := prev.Clone().Auth
-			opts = p
-		}
-		opts.AuthRule, opts.ManageRule = a.AuthRule, a.ManageRule
 		if _, given := in["authRule"]; !given && prev == nil {
 			// New auth collections let every record log in unless told otherwise.
 			everyone := ""
 			opts.AuthRule = &everyone
 		}
-		if a.AuthToken != nil {
-			opts.AuthToken.Duration = a.AuthToken.Duration
-		}
-		if a.PasswordAuth != nil {
-			opts.PasswordAuth = *a.PasswordAuth
-		}
-		if opts.AuthToken.Secret == "" {
-			opts.AuthToken.Secret = core.RandomString(50, alnum)
-		}
-		c.Auth = opts
+		keepSecrets(&opts, &secrets)
+		c.Auth = &opts
 	}
 	return &c, nil
+}
+
+// defaultAuthOptions are a new auth collection's options.
+func defaultAuthOptions() core.AuthOptions {
+	return core.AuthOptions{
+		PasswordAuth:       core.PasswordAuth{Enabled: true, IdentityFields: []string{"email"}},
+		OTP:                core.OTPOptions{Duration: 180, Length: 8},
+		MFA:                core.MFAOptions{Duration: 1800},
+		OAuth2:             core.OAuth2Options{MappedFields: map[string]string{}},
+		AuthToken:          core.TokenConfig{Duration: authTokenTTL},
+		PasswordResetToken: core.TokenConfig{Duration: 1800},
+		EmailChangeToken:   core.TokenConfig{Duration: 1800},
+		VerificationToken:  core.TokenConfig{Duration: 259200},
+		FileToken:          core.TokenConfig{Duration: 180},
+	}
+}
+
+// keepSecrets carries the token secrets and OAuth2 client secrets of old
+// into opts where the decoded body left them empty, and creates the ones
+// still missing.
+func keepSecrets(opts, old *core.AuthOptions) {
+	pairs := []struct{ dst, src *core.TokenConfig }{
+		{&opts.AuthToken, &old.AuthToken}, {&opts.PasswordResetToken, &old.PasswordResetToken},
+		{&opts.EmailChangeToken, &old.EmailChangeToken}, {&opts.VerificationToken, &old.VerificationToken},
+		{&opts.FileToken, &old.FileToken},
+	}
+	for _, p := range pairs {
+		if p.dst.Secret == "" {
+			p.dst.Secret = p.src.Secret
+		}
+		if p.dst.Secret == "" {
+			p.dst.Secret = core.RandomString(50, alnum)
+		}
+	}
+	for i := range opts.OAuth2.Providers {
+		p := &opts.OAuth2.Providers[i]
+		if p.ClientSecret != "" {
+			continue
+		}
+		for _, op := range old.OAuth2.Providers {
+			if op.Name == p.Name {
+				p.ClientSecret = op.ClientSecret
+			}
+		}
+	}
 }
 
 func collectionDecodeError(err error) error {

@@ -63,11 +63,11 @@ func (s *Service) bootstrap(ctx context.Context) error {
 	c := &core.Collection{
 		ID: "pbc_3142635823", Name: core.SuperusersName, Type: core.TypeAuth, System: true,
 		Fields: fields, Indexes: authIndexes(core.SuperusersName),
-		Auth: &core.AuthOptions{
-			AuthToken:    core.TokenConfig{Secret: core.RandomString(50, alnum), Duration: superuserTokenTTL},
-			PasswordAuth: core.PasswordAuth{Enabled: true, IdentityFields: []string{"email"}},
-		},
 	}
+	opts := defaultAuthOptions()
+	opts.AuthToken.Duration = superuserTokenTTL
+	keepSecrets(&opts, &core.AuthOptions{})
+	c.Auth = &opts
 	now := core.Now()
 	c.Created, c.Updated = now, now
 	if err := s.store.Update(ctx, func(tx store.Tx) error { return tx.CreateCollection(ctx, c) }); err != nil {
