@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/service"
 )
 
@@ -64,6 +65,9 @@ func (s *Server) authWithPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := errs.Err(); err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if !s.throttle(w, r, guard.LabelAuth, c.ID, in.Identity) {
 		return
 	}
 	rec, tok, err := s.svc.AuthWithPassword(r.Context(), c, in.Identity, in.Password, in.IdentityField)

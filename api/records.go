@@ -1,11 +1,13 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/service"
 )
 
@@ -138,6 +140,13 @@ func (s *Server) viewRecord(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) createRecord(w http.ResponseWriter, r *http.Request) {
 	s.writeRecordChange(w, r, func(req *service.Request, c *core.Collection, body map[string]any) (*core.Record, error) {
+		if c.IsAuth() && !req.Superuser {
+			// Sign-ups are throttled per client and per email.
+			email, _ := body["email"].(string)
+			if !s.throttle(w, r, guard.LabelSignup, c.ID, email) {
+				return nil, errAnswered
+			}
+		}
 		return s.svc.CreateRecord(r.Context(), req, c, body)
 	})
 }
@@ -147,6 +156,9 @@ func (s *Server) updateRecord(w http.ResponseWriter, r *http.Request) {
 		return s.svc.UpdateRecord(r.Context(), req, c, r.PathValue("id"), body)
 	})
 }
+
+// errAnswered tells a handler the response was already written.
+var errAnswered = errors.New("answered")
 
 // writeRecordChange decodes a record body, applies it with change and
 // answers with the saved record.
@@ -165,6 +177,9 @@ func (s *Server) writeRecordChange(w http.ResponseWriter, r *http.Request,
 	}
 	req.Body = body
 	rec, err := change(req, c, body)
+	if err == errAnswered {
+		return
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/service"
 )
 
@@ -28,10 +29,11 @@ type Options struct {
 
 // Server is the HTTP handler of the REST API.
 type Server struct {
-	svc  *service.Service
-	log  *slog.Logger
-	opts Options
-	mux  *http.ServeMux
+	svc     *service.Service
+	log     *slog.Logger
+	opts    Options
+	mux     *http.ServeMux
+	limiter *guard.Limiter
 }
 
 // New returns the API handler over svc.
@@ -42,7 +44,7 @@ func New(svc *service.Service, opts Options) *Server {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
 	}
-	s := &Server{svc: svc, log: opts.Logger, opts: opts, mux: http.NewServeMux()}
+	s := &Server{svc: svc, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0)}
 	s.routes()
 	return s
 }

@@ -47,13 +47,16 @@ func TestSignUpAndLogin(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
 		usersSchema(t, s, "")
+		// Many sign-ups from one address follow: lift the per-IP limit.
+		s.Super("PATCH", "/api/settings", map[string]any{"rateLimits": map[string]any{"rules": []any{
+			map[string]any{"label": "signup", "maxRequests": 100, "duration": 60}}}}, 200, nil)
 		path := "/api/collections/users/records"
 		for name, body := range map[string]map[string]any{
-			"no confirm":   {"email": "x@example.com", "password": "password-123"},
-			"mismatch":     {"email": "x@example.com", "password": "password-123", "passwordConfirm": "password-124"},
-			"short":        {"email": "x@example.com", "password": "short", "passwordConfirm": "short"},
-			"self-verify":  {"email": "x@example.com", "password": "password-123", "passwordConfirm": "password-123", "verified": true},
-			"set tokenKey": {"email": "x@example.com", "password": "password-123", "passwordConfirm": "password-123", "tokenKey": "mine"},
+			"no confirm":   {"email": "x1@example.com", "password": "password-123"},
+			"mismatch":     {"email": "x2@example.com", "password": "password-123", "passwordConfirm": "password-124"},
+			"short":        {"email": "x3@example.com", "password": "short", "passwordConfirm": "short"},
+			"self-verify":  {"email": "x4@example.com", "password": "password-123", "passwordConfirm": "password-123", "verified": true},
+			"set tokenKey": {"email": "x5@example.com", "password": "password-123", "passwordConfirm": "password-123", "tokenKey": "mine"},
 			"bad email":    {"email": "not-an-email", "password": "password-123", "passwordConfirm": "password-123"},
 		} {
 			if r := s.Request("POST", path, "", body); r.Status != 400 {
@@ -200,5 +203,54 @@ func TestImpersonate(t *testing.T) {
 		s.Super("POST", "/api/collections/users/impersonate/"+id, map[string]any{"duration": -5}, 400, nil)
 		s.Super("POST", "/api/collections/users/impersonate/nope", nil, 404, nil)
 		s.Super("POST", "/api/collections/notes/impersonate/"+id, nil, 400, nil)
+	})
+}
+
+// Security case 6: password guessing is throttled per client IP and per
+// account; forwarded headers from untrusted peers change nothing.
+func TestLoginThrottled(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		usersSchema(t, s, "")
+		signUp(t, s, "victim@example.com", "victim-password-1")
+		path := "/api/collections/users/auth-with-password"
+		guess := func(identity, xff string) testkit.Response {
+			return s.RequestWithHeaders("POST", path, map[string]string{"X-Forwarded-For": xff},
+				map[string]any{"identity": identity, "password": "wrong-guess-123"})
+		}
+		// Per IP: 10 a minute (one login above), whatever identities or
+		// spoofed X-Forwarded-For headers the guesses carry.
+		limited := 0
+		for i := range 12 {
+			r := guess("someone"+string(rune('a'+i))+"@example.com", "198.51.100."+string(rune('1'+i%9)))
+			if r.Status == 429 {
+				limited++
+				if r.Header.Get("Retry-After") == "" {
+					t.Errorf("429 without Retry-After")
+				}
+			}
+		}
+		if limited < 2 {
+			t.Errorf("per-IP limit: %d of 12 guesses refused", limited)
+		}
+		// Behind a trusted proxy, clients are told apart by X-Forwarded-For,
+		// and the per-account limit still stops a distributed guess.
+		s.Super("PATCH", "/api/settings", map[string]any{"trustedProxies": []string{"127.0.0.1", "::1"}}, 200, nil)
+		accountLimited := false
+		for i := range 12 {
+			r := guess("Victim@Example.com", "203.0.113."+string(rune('1'+i%9))+"0")
+			if r.Status == 429 {
+				accountLimited = true
+			}
+		}
+		if !accountLimited {
+			t.Errorf("per-account limit never applied")
+		}
+		// Another client behind the proxy, for another account, still gets in.
+		signUpFrom := s.RequestWithHeaders("POST", path, map[string]string{"X-Forwarded-For": "192.0.2.99"},
+			map[string]any{"identity": "victim2@example.com", "password": "x-password-123"})
+		if signUpFrom.Status == 429 {
+			t.Errorf("unrelated client throttled")
+		}
 	})
 }

@@ -88,9 +88,20 @@ type Response struct {
 	Header http.Header
 }
 
+// RequestWithHeaders sends a JSON request without a token and with extra headers.
+func (s *Server) RequestWithHeaders(method, path string, headers map[string]string, body any) Response {
+	s.t.Helper()
+	return s.send(method, path, "", headers, body)
+}
+
 // Request sends a request with an optional token and body (a []byte or
 // string is sent as is, anything else as JSON) and returns the answer.
 func (s *Server) Request(method, path, token string, body any) Response {
+	s.t.Helper()
+	return s.send(method, path, token, nil, body)
+}
+
+func (s *Server) send(method, path, token string, headers map[string]string, body any) Response {
 	s.t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
@@ -115,6 +126,9 @@ func (s *Server) Request(method, path, token string, body any) Response {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", token)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
