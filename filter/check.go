@@ -70,6 +70,16 @@ type source struct {
 	field  *core.Field // srcRel: relation field of parent; srcBack: relation field of coll
 	ids    []string    // srcIDs
 	depth  int
+	// access restricts the records of another collection a client filter
+	// reaches to those the collection's listRule lets the caller list;
+	// nil means no restriction. See "Access through relations".
+	access *access
+}
+
+// access is a related collection's listRule, checked for its records.
+type access struct {
+	deny bool  // a locked (nil) listRule, or one that can never hold
+	rule *plan // otherwise the rule, whose main source is the related record
 }
 
 type opKind uint8
@@ -95,6 +105,12 @@ type operand struct {
 	src   *source
 	field *core.Field
 	path  []string // the JSON path inside a json field
+
+	// emailGuard: the email field of an auth collection read by a client
+	// filter; the comparison holds only where the record's email is
+	// visible (emailVisibility, or the caller's own record: ownID).
+	emailGuard bool
+	ownID      string
 
 	lower  bool // :lower
 	each   bool // :each
@@ -161,8 +177,10 @@ type node struct {
 
 // plan is a checked expression ready for SQL generation or evaluation.
 type plan struct {
-	root *node
-	env  *Env
+	root  *node
+	env   *Env
+	main  *source
+	joins int // related tables reached, rules of related collections included
 }
 
 type checker struct {
@@ -170,6 +188,8 @@ type checker struct {
 	now     time.Time
 	sources map[string]*source
 	main    *source
+	rules   map[string]*access // listRule access per related collection id
+	joins   int                // tables joined by those rules
 }
 
 // errUnknown is the error for a name that does not resolve, or that the
@@ -195,11 +215,61 @@ func check(e *Expr, env *Env) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(c.sources) > MaxJoins {
+	joins := len(c.sources) + c.joins
+	if joins > MaxJoins {
 		return nil, core.Invalid("invalid filter: more than %d relations joined", MaxJoins)
 	}
 	assignBinds(root)
-	return &plan{root: root, env: env}, nil
+	return &plan{root: root, env: env, main: c.main, joins: joins}, nil
+}
+
+// accessTo returns the restriction on the records of coll that a client
+// filter reaches through a relation, a back-relation or @collection: its
+// listRule, checked with the same request (so @request.auth is the
+// caller) and with AllowHidden, since rules are trusted. Rules are
+// compiled with AllowHidden, so they never restrict further and cannot
+// recurse. A rule that does not check locks the collection (fail closed).
+func (c *checker) accessTo(coll *core.Collection) *access {
+	if c.env.AllowHidden {
+		return nil
+	}
+	if a, ok := c.rules[coll.ID]; ok {
+		return a
+	}
+	if c.rules == nil {
+		c.rules = map[string]*access{}
+	}
+	a := c.compileRule(coll)
+	if a != nil && a.rule != nil {
+		c.joins += a.rule.joins
+	}
+	c.rules[coll.ID] = a
+	return a
+}
+
+func (c *checker) compileRule(coll *core.Collection) *access {
+	if coll.ListRule == nil {
+		return &access{deny: true}
+	}
+	if strings.TrimSpace(*coll.ListRule) == "" {
+		return nil
+	}
+	e, err := Parse(*coll.ListRule)
+	if err != nil {
+		return &access{deny: true}
+	}
+	env := &Env{Schema: c.env.Schema, Collection: coll, Request: c.env.Request, Now: c.now, AllowHidden: true}
+	p, err := check(e, env)
+	if err != nil {
+		return &access{deny: true}
+	}
+	switch p.root.kind {
+	case nTrue:
+		return nil
+	case nFalse:
+		return &access{deny: true}
+	}
+	return &access{rule: p}
 }
 
 func (c *checker) expr(e *Expr) (*node, error) {
@@ -679,9 +749,20 @@ func (c *checker) source(key string, mk func() *source) *source {
 	if s.parent != nil {
 		s.depth = s.parent.depth + 1
 	}
+	// Records of another collection (not the authenticated record itself,
+	// a srcIDs source without a field) are subject to their listRule.
+	if s.kind != srcMain && (s.kind != srcIDs || s.field != nil) {
+		s.access = c.accessTo(s.coll)
+	}
 	c.sources[key] = s
 	return s
 }
+
+// The email field of auth collections and the flag that makes it public.
+const (
+	emailField           = "email"
+	emailVisibilityField = "emailVisibility"
+)
 
 var idField = &core.Field{Name: "id", Type: core.FieldText, PrimaryKey: true, System: true}
 
@@ -795,6 +876,12 @@ func fieldVType(f *core.Field) vtype {
 
 func (c *checker) fieldOperand(t term, src *source, f *core.Field, path []string, mod string) (*operand, error) {
 	o := &operand{kind: opField, name: t.text, pos: t.pos, src: src, field: f, path: path, vt: fieldVType(f), list: f.IsMultiple(), stored: f.IsMultiple()}
+	if f.Name == emailField && src.coll.IsAuth() && !c.env.AllowHidden {
+		o.emailGuard = true
+		if req := c.env.Request; req != nil && req.Auth != nil && req.Auth.Collection != nil && req.Auth.Collection.ID == src.coll.ID {
+			o.ownID = req.Auth.ID()
+		}
+	}
 	switch mod {
 	case "":
 	case "lower":

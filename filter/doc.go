@@ -144,11 +144,46 @@
 // cannot probe them. Every error about an expression is a *core.Error of
 // KindInvalid with a message that is safe to show, naming the position.
 //
+// # Access through relations
+//
+// A client's filter (Env.AllowHidden false) sees only the related records
+// the caller could list. Whenever it reaches records of a collection other
+// than the filtered one — through a relation path (author.name), a
+// back-relation (comments_via_post.likes), @collection.X, or a relation of
+// @request.auth (@request.auth.friends.name) — that collection's listRule
+// decides which of them exist for the filter:
+//
+//   - "" lets every record through;
+//   - nil (locked, superusers only) lets none through;
+//   - any other rule is checked with the same Env.Request, so
+//     @request.auth is the caller, and holds for the records it keeps.
+//     The rule is compiled with AllowHidden, as rules are trusted, so it is
+//     not itself restricted and cannot recurse; its joins count towards
+//     MaxJoins. A rule that does not check locks the collection.
+//
+// A record the rule hides is treated exactly as a missing one: a single
+// relation to it reads null values (author.name = null holds), a to-many
+// hop does not yield it, and @collection does not list it. A locked
+// collection is therefore no error either: nothing tells "hidden" from
+// "absent", in values or in messages. The filtered record itself and
+// the authenticated record (@request.auth.<field>) are not restricted.
+//
+// The email field of an auth collection is read the same way as in
+// PocketBase: a comparison that reads it holds only where that record's
+// emailVisibility is true or the record is the caller's own (same
+// collection, id = @request.auth.id); otherwise, and when there is no
+// record, the comparison is false whatever the operator, so email != 'x'
+// does not match a hidden email. This holds for the filtered collection
+// too.
+//
+// Env.AllowHidden (API rules, superusers) switches all of this off.
+//
 // # SQL
 //
 // The SQL uses ? placeholders for every value and refers to the filtered
 // table as store.MainAlias. Relation paths become scalar subqueries and
 // to-many hops correlated EXISTS subqueries over LEFT JOINs, so rows are
-// never duplicated. The storage model is the one described in package
+// never duplicated. The listRule of a related collection is part of the
+// subquery's WHERE or the join's ON condition. The storage model is the one described in package
 // store.
 package filter

@@ -20,7 +20,7 @@ func Eval(e *Expr, env *Env, rec *core.Record, data Loader) (bool, error) {
 	if rec == nil {
 		return false, core.Internal(nil, "filter: nil record")
 	}
-	ev := &evaluator{main: rec, loader: data}
+	ev := &evaluator{main: rec, loader: data, c: &evalCache{}}
 	return ev.node(p.root, binding{})
 }
 
@@ -44,12 +44,81 @@ func (b binding) set(s *source, r *core.Record) func() {
 type evaluator struct {
 	main   *core.Record
 	loader Loader
-	all    map[string][]*core.Record
-	byID   map[string]map[string]*core.Record
+	c      *evalCache
+}
+
+// evalCache holds what one Eval has loaded and decided, shared with the
+// evaluators of related collections' listRules.
+type evalCache struct {
+	all     map[string][]*core.Record
+	byID    map[string]map[string]*core.Record
+	allowed map[*access]map[*core.Record]bool
+}
+
+// allowed reports whether r, a record of s's collection, passes s's
+// access restriction (the collection's listRule, see "Access through
+// relations"), evaluated with r as the rule's record.
+func (ev *evaluator) allowed(s *source, r *core.Record) (bool, error) {
+	a := s.access
+	switch {
+	case a == nil:
+		return true, nil
+	case a.deny:
+		return false, nil
+	}
+	if ok, done := ev.c.allowed[a][r]; done {
+		return ok, nil
+	}
+	sub := &evaluator{main: r, loader: ev.loader, c: ev.c}
+	ok, err := sub.node(a.rule.root, binding{})
+	if err != nil {
+		return false, err
+	}
+	if ev.c.allowed == nil {
+		ev.c.allowed = map[*access]map[*core.Record]bool{}
+	}
+	if ev.c.allowed[a] == nil {
+		ev.c.allowed[a] = map[*core.Record]bool{}
+	}
+	ev.c.allowed[a][r] = ok
+	return ok, nil
+}
+
+// visible keeps the records of rs that pass s's access restriction.
+func (ev *evaluator) visible(s *source, rs []*core.Record) ([]*core.Record, error) {
+	if s.access == nil {
+		return rs, nil
+	}
+	var out []*core.Record
+	for _, r := range rs {
+		ok, err := ev.allowed(s, r)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// one returns r if it passes s's access restriction, else nil.
+func (ev *evaluator) one(s *source, r *core.Record, err error) (*core.Record, error) {
+	if r == nil || err != nil {
+		return nil, err
+	}
+	ok, err := ev.allowed(s, r)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 func (ev *evaluator) records(c *core.Collection) ([]*core.Record, error) {
-	if rs, ok := ev.all[c.Name]; ok {
+	if ev.c == nil {
+		ev.c = &evalCache{}
+	}
+	if rs, ok := ev.c.all[c.Name]; ok {
 		return rs, nil
 	}
 	if ev.loader == nil {
@@ -59,14 +128,14 @@ func (ev *evaluator) records(c *core.Collection) ([]*core.Record, error) {
 	if err != nil {
 		return nil, core.Wrap(core.KindInternal, err, "filter: load %q", c.Name)
 	}
-	if ev.all == nil {
-		ev.all, ev.byID = map[string][]*core.Record{}, map[string]map[string]*core.Record{}
+	if ev.c.all == nil {
+		ev.c.all, ev.c.byID = map[string][]*core.Record{}, map[string]map[string]*core.Record{}
 	}
 	idx := make(map[string]*core.Record, len(rs))
 	for _, r := range rs {
 		idx[r.ID()] = r
 	}
-	ev.all[c.Name], ev.byID[c.Name] = rs, idx
+	ev.c.all[c.Name], ev.c.byID[c.Name] = rs, idx
 	return rs, nil
 }
 
@@ -77,7 +146,7 @@ func (ev *evaluator) lookup(c *core.Collection, id string) (*core.Record, error)
 	if _, err := ev.records(c); err != nil {
 		return nil, err
 	}
-	return ev.byID[c.Name][id], nil
+	return ev.c.byID[c.Name][id], nil
 }
 
 // record returns the one record a single-valued source stands for, or nil.
@@ -95,13 +164,15 @@ func (ev *evaluator) record(s *source, b binding) (*core.Record, error) {
 		if len(s.ids) == 0 {
 			return nil, nil
 		}
-		return ev.lookup(s.coll, s.ids[0])
+		r, err := ev.lookup(s.coll, s.ids[0])
+		return ev.one(s, r, err)
 	}
 	p, err := ev.record(s.parent, b)
 	if p == nil || err != nil {
 		return nil, err
 	}
-	return ev.lookup(s.coll, p.String(s.field.Name))
+	r, err := ev.lookup(s.coll, p.String(s.field.Name))
+	return ev.one(s, r, err)
 }
 
 // rows returns the records a to-many source yields in the current binding.
@@ -109,7 +180,11 @@ func (ev *evaluator) rows(s *source, b binding) ([]*core.Record, error) {
 	var ids []string
 	switch s.kind {
 	case srcAll:
-		return ev.records(s.coll)
+		rs, err := ev.records(s.coll)
+		if err != nil {
+			return nil, err
+		}
+		return ev.visible(s, rs)
 	case srcIDs:
 		ids = s.ids
 	case srcRel, srcBack:
@@ -128,7 +203,7 @@ func (ev *evaluator) rows(s *source, b binding) ([]*core.Record, error) {
 					out = append(out, r)
 				}
 			}
-			return out, nil
+			return ev.visible(s, out)
 		}
 		ids = p.Strings(s.field.Name)
 	}
@@ -147,7 +222,7 @@ func (ev *evaluator) rows(s *source, b binding) ([]*core.Record, error) {
 			out = append(out, r)
 		}
 	}
-	return out, nil
+	return ev.visible(s, out)
 }
 
 func (ev *evaluator) node(n *node, b binding) (bool, error) {
@@ -218,7 +293,17 @@ func (ev *evaluator) cmp(c *cmpNode, b binding) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		return compare(c, l, r), nil
+		if !compare(c, l, r) {
+			return false, nil
+		}
+		for _, o := range []*operand{c.l, c.r} {
+			if o.emailGuard {
+				if ok, err := ev.emailVisible(o, b); !ok || err != nil {
+					return false, err
+				}
+			}
+		}
+		return true, nil
 	}
 	inner := func() (bool, error) { return ev.overLists(exists, 0, b, elems, false, pred) }
 	return ev.overSources(srcs, 0, b, func() (bool, error) {
@@ -334,6 +419,19 @@ func (ev *evaluator) value(o *operand, t ctype, b binding, elems map[*operand]an
 		v = asciiLower(v.(string))
 	}
 	return v, nil
+}
+
+// emailVisible reports whether the email o reads is visible to the caller:
+// the record exists and has emailVisibility on, or is the caller's own.
+func (ev *evaluator) emailVisible(o *operand, b binding) (bool, error) {
+	r, err := ev.record(o.src, b)
+	if r == nil || err != nil {
+		return false, err
+	}
+	if f := o.src.coll.Field(emailVisibilityField); f != nil && f.Type == core.FieldBool && r.Data[f.Name] == true {
+		return true, nil
+	}
+	return o.ownID != "" && r.ID() == o.ownID, nil
 }
 
 func vtypeOfC(t ctype) vtype {

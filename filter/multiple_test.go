@@ -23,6 +23,7 @@ func multipleFixture(t *testing.T) *fixture {
 		{ID: "s1", Name: "title", Type: core.FieldText},
 		{ID: "s2", Name: "items", Type: core.FieldRelation, CollectionID: "c_items", MaxSelect: 5},
 	}}
+	items.ListRule, shelves.ListRule = new(string), new(string)
 	f := &fixture{
 		colls:   map[string]*core.Collection{"items": items, "shelves": shelves},
 		records: map[string][]*core.Record{},

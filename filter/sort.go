@@ -83,11 +83,23 @@ func CompileSort(sort string, env *Env, d store.Dialect) (string, error) {
 		if o.list {
 			t = cText // a multiple field sorts by its JSON text
 		}
-		expr := g.col(o.src, o.field, aliases{}).text
+		col := g.col(o.src, o.field, aliases{})
+		if o.emailGuard {
+			// A hidden email sorts as empty (the caller's own is not
+			// special here: a sort has no bound arguments).
+			o.ownID = ""
+			col = cat("CASE WHEN ", g.emailVisible(o, aliases{}), " THEN ", col, " END")
+		}
+		if len(col.args) > 0 {
+			// A related collection's listRule with request values: the
+			// sort string cannot carry them, so refuse rather than leak.
+			return "", core.Invalid("invalid sort: cannot sort by %q", item)
+		}
+		expr := col.text
 		if g.pg() && o.list {
 			expr = "CAST(" + expr + " AS text)"
 		}
-		if o.src.kind != srcMain {
+		if o.src.kind != srcMain || o.emailGuard {
 			// No related record sorts as the zero value on both engines,
 			// which otherwise disagree on where NULLs go.
 			expr = "COALESCE(" + expr + ", " + g.zero(t) + ")"

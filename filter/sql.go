@@ -146,6 +146,10 @@ func (g *sqlgen) col(s *source, f *core.Field, env aliases) sq {
 	name := quote(f.Name)
 	switch {
 	case s.kind == srcMain:
+		if a, ok := env[s]; ok {
+			// The main record of a related collection's listRule.
+			return sq{text: a + "." + name}
+		}
 		return sq{text: store.MainAlias + "." + name}
 	case s.many:
 		return sq{text: env[s] + "." + name}
@@ -160,7 +164,21 @@ func (g *sqlgen) col(s *source, f *core.Field, env aliases) sq {
 	} else {
 		key = g.col(s.parent, s.field, env)
 	}
-	return cat("(SELECT ", a, ".", name, " FROM ", quote(s.coll.Name), " ", a, " WHERE ", a, `."id" = `, key, ")")
+	return cat("(SELECT ", a, ".", name, " FROM ", quote(s.coll.Name), " ", a, " WHERE ", a, `."id" = `, key, g.access(s, a), ")")
+}
+
+// access is the condition, " AND (...)", that limits the records of s under
+// alias a to those its collection's listRule lets the caller list; empty
+// when they are not restricted.
+func (g *sqlgen) access(s *source, a string) sq {
+	switch {
+	case s.access == nil:
+		return sq{}
+	case s.access.deny:
+		return sq{text: " AND 1=0"}
+	}
+	p := s.access.rule
+	return cat(" AND (", g.node(p.root, aliases{p.main: a}), ")")
 }
 
 // join is the LEFT JOIN that yields the records of the to-many source s
@@ -193,7 +211,7 @@ func (g *sqlgen) join(s *source, a string, env aliases) sq {
 			cond = cat(a, ".", quote(s.field.Name), " = ", pid)
 		}
 	}
-	return cat(" LEFT JOIN ", quote(s.coll.Name), " ", a, " ON ", cond)
+	return cat(" LEFT JOIN ", quote(s.coll.Name), " ", a, " ON ", cond, g.access(s, a))
 }
 
 // listJoin is the LEFT JOIN that yields the elements of a list operand
@@ -297,6 +315,45 @@ func (g *sqlgen) cmp(c *cmpNode, env aliases) sq {
 }
 
 func (g *sqlgen) pred(c *cmpNode, env aliases, la map[*operand]string) sq {
+	p := g.compare(c, env, la)
+	for _, o := range []*operand{c.l, c.r} {
+		if o.emailGuard {
+			p = cat("(", p, " AND ", g.emailVisible(o, env), ")")
+		}
+	}
+	return p
+}
+
+// emailVisible is the condition that the email o reads is visible to the
+// caller: the record exists and has emailVisibility on, or is the caller's.
+func (g *sqlgen) emailVisible(o *operand, env aliases) sq {
+	var conds []any
+	if f := o.src.coll.Field(emailVisibilityField); f != nil && f.Type == core.FieldBool {
+		v := g.col(o.src, f, env)
+		if g.pg() {
+			conds = append(conds, cat("COALESCE(", v, ", FALSE)"))
+		} else {
+			conds = append(conds, cat("COALESCE(", v, ", 0) = 1"))
+		}
+	}
+	if o.ownID != "" {
+		conds = append(conds, cat("COALESCE(", g.col(o.src, idField, env), ", '') = ", g.param(o.ownID, cText)))
+	}
+	if len(conds) == 0 {
+		return sq{text: "1=0"}
+	}
+	parts := []any{"("}
+	for i, x := range conds {
+		if i > 0 {
+			parts = append(parts, " OR ")
+		}
+		parts = append(parts, x)
+	}
+	return cat(append(parts, ")")...)
+}
+
+// compare is the comparison itself, on the operands' values.
+func (g *sqlgen) compare(c *cmpNode, env aliases, la map[*operand]string) sq {
 	l := g.value(c.l, c.t, env, la)
 	r := g.value(c.r, c.t, env, la)
 	switch c.op {
@@ -346,9 +403,9 @@ func (g *sqlgen) value(o *operand, t ctype, env aliases, la map[*operand]string)
 		return cat("COALESCE(", fn, g.col(o.src, o.field, env), "), 0)")
 	case opChanged:
 		if g.pg() {
-			return cat("(", g.changed(o), ")")
+			return cat("(", g.changed(o, env), ")")
 		}
-		return cat("(CASE WHEN ", g.changed(o), " THEN 1 ELSE 0 END)")
+		return cat("(CASE WHEN ", g.changed(o, env), " THEN 1 ELSE 0 END)")
 	}
 	var v sq
 	switch {
@@ -402,8 +459,8 @@ func (g *sqlgen) jsonValue(o *operand, t ctype, c sq) sq {
 }
 
 // changed is the condition "the body value differs from the stored one".
-func (g *sqlgen) changed(o *operand) sq {
-	c := sq{text: store.MainAlias + "." + quote(o.field.Name)}
+func (g *sqlgen) changed(o *operand, env aliases) sq {
+	c := g.col(o.src, o.field, env)
 	if !o.field.IsMultiple() {
 		return cat(c, " <> ", g.param(o.chVal, ctypeOf(fieldVType(o.field))))
 	}
