@@ -176,6 +176,11 @@
 // does not match a hidden email. This holds for the filtered collection
 // too.
 //
+// CompileSort follows the same rules: a hidden email sorts as empty (the
+// caller's own included, as a sort has no bound values), a field behind a
+// locked collection sorts as its zero value, and sorting through a
+// collection whose listRule needs request values is refused.
+//
 // Env.AllowHidden (API rules, superusers) switches all of this off.
 //
 // # SQL
