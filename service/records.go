@@ -353,6 +353,25 @@ func (s *Service) deleteCascade(ctx context.Context, tx store.Tx, c *core.Collec
 			}
 		}
 	}
+	if c.IsAuth() {
+		// Linked identities and pending codes go with their account.
+		for _, name := range []string{ExternalAuthsName, OTPsName} {
+			sys := s.schema.Load().CollectionByNameOrID(name)
+			if sys == nil {
+				continue
+			}
+			where := &store.SQL{Text: store.MainAlias + `."collectionRef" = ? AND ` + store.MainAlias + `."recordRef" = ?`, Args: []any{c.ID, id}}
+			res, err := tx.Find(ctx, store.Query{Collection: sys, Where: where})
+			if err != nil {
+				return err
+			}
+			for _, r := range res.Records {
+				if err := tx.Delete(ctx, sys, r.ID()); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	if err := tx.Delete(ctx, c, id); err != nil {
 		return err
 	}

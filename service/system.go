@@ -53,27 +53,69 @@ func authIndexes(name string) []string {
 	}
 }
 
-// bootstrap creates the system collections a fresh database lacks.
-func (s *Service) bootstrap(ctx context.Context) error {
-	if s.schema.Load().CollectionByNameOrID(core.SuperusersName) != nil {
-		return nil
-	}
+// System collections besides _superusers, as PocketBase has them.
+const (
+	ExternalAuthsName = "_externalAuths" // OAuth2 identities linked to auth records
+	OTPsName          = "_otps"          // one-time passwords sent by mail
+)
+
+// systemCollections returns the definitions of the system collections.
+func systemCollections() []*core.Collection {
 	fields := append([]core.Field{idField()}, authSystemFields()...)
 	fields = append(fields, autodateFields()...)
-	c := &core.Collection{
+	su := &core.Collection{
 		ID: "pbc_3142635823", Name: core.SuperusersName, Type: core.TypeAuth, System: true,
 		Fields: fields, Indexes: authIndexes(core.SuperusersName),
 	}
 	opts := defaultAuthOptions()
 	opts.AuthToken.Duration = superuserTokenTTL
 	keepSecrets(&opts, &core.AuthOptions{})
-	c.Auth = &opts
-	now := core.Now()
-	c.Created, c.Updated = now, now
-	if err := s.store.Update(ctx, func(tx store.Tx) error { return tx.CreateCollection(ctx, c) }); err != nil {
-		return err
+	su.Auth = &opts
+
+	text := func(id, name string) core.Field {
+		return core.Field{ID: id, Name: name, Type: core.FieldText, System: true, Required: true}
 	}
-	return s.reloadSchema(ctx)
+	// Users may list their own linked identities, as in PocketBase.
+	own := "@request.auth.id != '' && recordRef = @request.auth.id && collectionRef = @request.auth.collectionId"
+	ext := &core.Collection{
+		ID: "pbc_2281828961", Name: ExternalAuthsName, Type: core.TypeBase, System: true,
+		Fields: append([]core.Field{idField(), text("text1", "collectionRef"), text("text2", "recordRef"),
+			text("text3", "provider"), text("text4", "providerId")}, autodateFields()...),
+		Indexes: []string{
+			"CREATE UNIQUE INDEX `idx_externalAuths_provider` ON `_externalAuths` (`collectionRef`, `provider`, `providerId`)",
+			"CREATE INDEX `idx_externalAuths_record` ON `_externalAuths` (`collectionRef`, `recordRef`)",
+		},
+		ListRule: &own, ViewRule: &own, DeleteRule: &own,
+	}
+	otps := &core.Collection{
+		ID: "pbc_1638494021", Name: OTPsName, Type: core.TypeBase, System: true,
+		Fields: append([]core.Field{idField(), text("text1", "collectionRef"), text("text2", "recordRef"),
+			{ID: "password1", Name: "password", Type: core.FieldPassword, System: true, Hidden: true, Required: true},
+			{ID: "text3", Name: "sentTo", Type: core.FieldText, System: true, Hidden: true}}, autodateFields()...),
+		Indexes: []string{"CREATE INDEX `idx_otps_record` ON `_otps` (`collectionRef`, `recordRef`)"},
+	}
+	return []*core.Collection{su, ext, otps}
+}
+
+// bootstrap creates the system collections a database lacks. Processes
+// starting at once on one PostgreSQL may race to create them: the loser
+// finds them made and carries on.
+func (s *Service) bootstrap(ctx context.Context) error {
+	for _, c := range systemCollections() {
+		if s.schema.Load().CollectionByNameOrID(c.Name) != nil {
+			continue
+		}
+		now := core.Now()
+		c.Created, c.Updated = now, now
+		err := s.store.Update(ctx, func(tx store.Tx) error { return tx.CreateCollection(ctx, c) })
+		if rerr := s.reloadSchema(ctx); rerr != nil {
+			return rerr
+		}
+		if err != nil && s.schema.Load().CollectionByNameOrID(c.Name) == nil {
+			return err
+		}
+	}
+	return nil
 }
 
 const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
