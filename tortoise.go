@@ -19,6 +19,7 @@ import (
 
 	"github.com/tortoise-dev/tortoise/api"
 	"github.com/tortoise-dev/tortoise/config"
+	"github.com/tortoise-dev/tortoise/mail"
 	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/store"
 	"github.com/tortoise-dev/tortoise/store/postgres"
@@ -59,7 +60,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, err
 	}
-	svc, err := service.New(ctx, st, service.Options{Logger: log, EncryptionKey: key})
+	// The dev mailbox lives in the data folder whichever database is used.
+	mailbox, err := mail.NewMailbox(filepath.Join(cfg.Dir, "mailbox"), mail.DefaultMailboxSize, log)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("open the dev mailbox: %w", err)
+	}
+	svc, err := service.New(ctx, st, service.Options{Logger: log, EncryptionKey: key, Mailbox: mailbox})
 	if err != nil {
 		st.Close()
 		return nil, err

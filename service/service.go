@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/mail"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -32,6 +33,9 @@ type Service struct {
 
 	// encKey (32 bytes) encrypts secrets kept in the settings.
 	encKey []byte
+	// mailbox receives mail while no SMTP server is configured.
+	mailbox   *mail.Mailbox
+	templates *mail.Templates
 }
 
 // Change describes a committed write, for caches and other reactions.
@@ -47,6 +51,9 @@ type Options struct {
 	// EncryptionKey (32 bytes) encrypts secrets in the settings, such as
 	// the SMTP password. Without it such secrets cannot be saved.
 	EncryptionKey []byte
+	// Mailbox is the dev mailbox mail goes to while no SMTP server is
+	// configured (nil: such mail fails as unavailable).
+	Mailbox *mail.Mailbox
 }
 
 // New loads the schema from st and creates the system collections that are
@@ -58,7 +65,7 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	if k := opts.EncryptionKey; len(k) != 0 && len(k) != 32 {
 		return nil, fmt.Errorf("encryption key must be 32 bytes, got %d", len(k))
 	}
-	s := &Service{store: st, log: opts.Logger, encKey: opts.EncryptionKey}
+	s := &Service{store: st, log: opts.Logger, encKey: opts.EncryptionKey, mailbox: opts.Mailbox, templates: mail.NewTemplates()}
 	if err := s.reloadSchema(ctx); err != nil {
 		return nil, err
 	}
@@ -67,6 +74,9 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	}
 	return s, nil
 }
+
+// Mailbox returns the dev mailbox (nil if there is none).
+func (s *Service) Mailbox() *mail.Mailbox { return s.mailbox }
 
 // Store returns the underlying store.
 func (s *Service) Store() store.Store { return s.store }
