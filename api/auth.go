@@ -25,11 +25,17 @@ func (s *Server) authMethods(w http.ResponseWriter, r *http.Request) {
 	if fields == nil {
 		fields = []string{}
 	}
+	providers, err := s.svc.OAuth2Starts(r.Context(), c)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	a := c.Auth
 	writeJSON(w, http.StatusOK, map[string]any{
-		"password": map[string]any{"enabled": c.Auth.PasswordAuth.Enabled, "identityFields": fields},
-		"oauth2":   map[string]any{"enabled": false, "providers": []any{}},
-		"mfa":      map[string]any{"enabled": false, "duration": 0},
-		"otp":      map[string]any{"enabled": false, "duration": 0},
+		"password": map[string]any{"enabled": a.PasswordAuth.Enabled, "identityFields": fields},
+		"oauth2":   map[string]any{"enabled": a.OAuth2.Enabled && len(providers) > 0, "providers": providers},
+		"mfa":      map[string]any{"enabled": a.MFA.Enabled, "duration": a.MFA.Duration},
+		"otp":      map[string]any{"enabled": a.OTP.Enabled, "duration": a.OTP.Duration},
 	})
 }
 

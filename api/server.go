@@ -73,7 +73,17 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/collections/{collection}/auth-methods", s.authMethods)
 	m.HandleFunc("POST /api/collections/{collection}/auth-with-password", s.authWithPassword)
 	m.HandleFunc("POST /api/collections/{collection}/auth-refresh", s.authRefresh)
+	m.HandleFunc("POST /api/collections/{collection}/auth-with-oauth2", s.authWithOAuth2)
 	m.HandleFunc("POST /api/collections/{collection}/impersonate/{id}", s.superuser(s.impersonate))
+
+	m.HandleFunc("POST /api/collections/{collection}/request-verification", s.requestVerification)
+	m.HandleFunc("POST /api/collections/{collection}/confirm-verification", s.confirmVerification)
+	m.HandleFunc("POST /api/collections/{collection}/request-password-reset", s.requestPasswordReset)
+	m.HandleFunc("POST /api/collections/{collection}/confirm-password-reset", s.confirmPasswordReset)
+	m.HandleFunc("POST /api/collections/{collection}/request-email-change", s.requestEmailChange)
+	m.HandleFunc("POST /api/collections/{collection}/confirm-email-change", s.confirmEmailChange)
+	m.HandleFunc("POST /api/collections/{collection}/request-otp", s.requestOTP)
+	m.HandleFunc("POST /api/collections/{collection}/auth-with-otp", s.authWithOTP)
 
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.NotFound("The requested resource wasn't found."))

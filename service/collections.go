@@ -179,6 +179,10 @@ func decodeCollection(prev *core.Collection, body []byte) (*core.Collection, err
 		// Decoding over the defaults (or the stored options) keeps what the
 		// body leaves out; secrets never travel in JSON, so they stay too.
 		secrets := opts
+		secrets.OAuth2.Providers = append([]core.OAuth2Provider(nil), opts.OAuth2.Providers...)
+		// Lists and maps are replaced, not merged element by element:
+		// encoding/json would otherwise decode into the old elements.
+		opts.OAuth2.Providers, opts.OAuth2.MappedFields = nil, nil
 		if err := json.Unmarshal(b, &opts); err != nil {
 			return nil, collectionDecodeError(err)
 		}
@@ -390,6 +394,31 @@ func (s *Service) validateCollection(sc *schema, prev, next *core.Collection) er
 	if next.Auth != nil {
 		if d := next.Auth.AuthToken.Duration; d < 60 || d > maxTokenTTL {
 			errs.Add("authToken", "validation_invalid_duration", fmt.Sprintf("Duration must be between 60 and %d seconds.", maxTokenTTL))
+		}
+		names := map[string]bool{}
+		for i := range next.Auth.OAuth2.Providers {
+			pc := &next.Auth.OAuth2.Providers[i]
+			key := fmt.Sprintf("oauth2.providers.%d", i)
+			if names[pc.Name] {
+				errs.Add(key+".name", "validation_duplicated_provider", fmt.Sprintf("Provider %q is configured twice.", pc.Name))
+			}
+			names[pc.Name] = true
+			if err := providerConfig(pc).Validate(); err != nil {
+				if e := core.AsError(err); e != nil && len(e.Fields) > 0 {
+					for k, v := range e.Fields {
+						errs.Add(key+"."+k, v.Code, v.Message)
+					}
+				} else {
+					errs.Add(key, "validation_invalid_provider", err.Error())
+				}
+			}
+		}
+		for field := range next.Auth.OAuth2.MappedFields {
+			switch field {
+			case "id", "name", "username", "avatarURL":
+			default:
+				errs.Add("oauth2.mappedFields", "validation_invalid_mapped_field", fmt.Sprintf("Unknown provider field %q.", field))
+			}
 		}
 		for _, f := range next.Auth.PasswordAuth.IdentityFields {
 			if next.Field(f) == nil {

@@ -195,30 +195,35 @@ func (s *Service) CreateRecord(ctx context.Context, req *Request, c *core.Collec
 	if err := s.applyInput(rec, nil, body, req, req.Superuser); err != nil {
 		return nil, err
 	}
-	err := s.store.Update(ctx, func(tx store.Tx) error {
-		if err := s.checkRelations(ctx, tx, rec, nil); err != nil {
-			return err
-		}
-		if err := tx.Insert(ctx, rec); err != nil {
-			return err
-		}
-		rule, err := s.ruleSQL(c, c.CreateRule, withBody(req, body))
-		if err != nil || rule == nil {
-			return err
-		}
-		if _, err := s.getWhere(ctx, tx, c, rec.ID(), rule); err != nil {
-			if core.KindOf(err) == core.KindNotFound {
-				return core.Invalid("Failed to create record.")
-			}
-			return err
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.store.Update(ctx, func(tx store.Tx) error { return s.insertChecked(ctx, tx, req, rec, body) }); err != nil {
 		return nil, err
 	}
 	s.emit(Change{Action: "create", Collection: c, RecordID: rec.ID()})
 	return rec, nil
+}
+
+// insertChecked inserts a validated new record in tx, checking its
+// relations and, for non-superusers, the create rule against the record
+// as stored.
+func (s *Service) insertChecked(ctx context.Context, tx store.Tx, req *Request, rec *core.Record, body map[string]any) error {
+	c := rec.Collection
+	if err := s.checkRelations(ctx, tx, rec, nil); err != nil {
+		return err
+	}
+	if err := tx.Insert(ctx, rec); err != nil {
+		return err
+	}
+	rule, err := s.ruleSQL(c, c.CreateRule, withBody(req, body))
+	if err != nil || rule == nil {
+		return err
+	}
+	if _, err := s.getWhere(ctx, tx, c, rec.ID(), rule); err != nil {
+		if core.KindOf(err) == core.KindNotFound {
+			return core.Invalid("Failed to create record.")
+		}
+		return err
+	}
+	return nil
 }
 
 func withBody(req *Request, body map[string]any) *Request {

@@ -36,6 +36,7 @@ type Service struct {
 	// mailbox receives mail while no SMTP server is configured.
 	mailbox   *mail.Mailbox
 	templates *mail.Templates
+	providers providerCache
 }
 
 // Change describes a committed write, for caches and other reactions.

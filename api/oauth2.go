@@ -1,0 +1,51 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/guard"
+	"github.com/tortoise-dev/tortoise/service"
+)
+
+// authWithOAuth2 completes an OAuth2 login: {provider, code, codeVerifier,
+// redirectURL, createData} → {token, record, meta}.
+func (s *Server) authWithOAuth2(w http.ResponseWriter, r *http.Request) {
+	c, err := s.svc.Collection(r.PathValue("collection"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	b, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in service.OAuth2Login
+	if err := json.Unmarshal(b, &in); err != nil {
+		s.writeError(w, r, core.Invalid("The body must be {\"provider\", \"code\", \"codeVerifier\", \"redirectURL\", \"createData\"}."))
+		return
+	}
+	if !s.throttle(w, r, guard.LabelAuth, c.ID, "") {
+		return
+	}
+	req := s.caller(r)
+	res, err := s.svc.AuthWithOAuth2(r.Context(), req, c, in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	meta, err := json.Marshal(res.Meta)
+	if err != nil {
+		meta = []byte("{}")
+	}
+	v := viewer{auth: res.Record}
+	out := append([]byte(`{"token":`), appendString(nil, res.Token)...)
+	out = append(out, `,"record":`...)
+	out = appendRecord(out, res.Record, v, nil)
+	out = append(out, `,"meta":`...)
+	out = append(out, meta...)
+	out = append(out, '}')
+	writeRaw(w, http.StatusOK, out)
+}
