@@ -397,7 +397,7 @@ func TestCollectionValidation(t *testing.T) {
 		for _, it := range l.Items {
 			names = append(names, it["name"].(string))
 		}
-		if fmt.Sprint(names) != "[_superusers _externalAuths _otps]" {
+		if fmt.Sprint(names) != "[_superusers _externalAuths _otps _apiKeys]" {
 			t.Errorf("system collections: %v", names)
 		}
 	})

@@ -53,6 +53,10 @@ func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("GET /api/health", s.health)
 
+	m.HandleFunc("GET /api/keys", s.superuserAccount(s.listAPIKeys))
+	m.HandleFunc("POST /api/keys", s.superuserAccount(s.createAPIKey))
+	m.HandleFunc("DELETE /api/keys/{id}", s.superuserAccount(s.revokeAPIKey))
+
 	m.HandleFunc("GET /api/settings", s.superuser(s.getSettings))
 	m.HandleFunc("PATCH /api/settings", s.superuser(s.updateSettings))
 
@@ -136,6 +140,14 @@ func (s *Server) caller(r *http.Request) *service.Request {
 	if len(tok) > 7 && strings.EqualFold(tok[:7], "bearer ") {
 		tok = strings.TrimSpace(tok[7:])
 	}
+	if strings.HasPrefix(tok, service.APIKeyPrefix) {
+		key, err := s.svc.AuthenticateAPIKey(r.Context(), tok)
+		if err != nil {
+			return req
+		}
+		req.Key, req.Superuser = key, key.Superuser
+		return req
+	}
 	rec, refreshable, err := s.svc.Authenticate(r.Context(), tok)
 	if err != nil {
 		return req
@@ -151,7 +163,9 @@ func (s *Server) superuser(h func(http.ResponseWriter, *http.Request, *service.R
 	return func(w http.ResponseWriter, r *http.Request) {
 		req := s.caller(r)
 		switch {
-		case req.Auth == nil:
+		case req.Superuser:
+			h(w, r, req)
+		case req.Auth == nil && req.Key == nil:
 			s.writeError(w, r, core.Unauthorized("The request requires valid superuser authorization token."))
 		case !req.Superuser:
 			s.writeError(w, r, core.Forbidden("The authorized record is not allowed to perform this action."))

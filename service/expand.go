@@ -88,7 +88,7 @@ func (s *Service) expandLevel(ctx context.Context, req *Request, recs []*core.Re
 
 // viewable returns the records of c with the given ids that req may view.
 func (s *Service) viewable(ctx context.Context, req *Request, c *core.Collection, where *store.SQL) ([]*core.Record, error) {
-	rule, err := s.ruleSQL(c, c.ViewRule, req)
+	rule, err := s.ruleSQL(c, c.ViewRule, req, false)
 	if err == errSuperusersOnly {
 		return nil, nil
 	}

@@ -40,8 +40,8 @@ type ListResult struct {
 
 // ruleSQL compiles an access rule for req. It returns nil SQL when the rule
 // lets everyone through, and errSuperusersOnly for a locked (nil) rule.
-func (s *Service) ruleSQL(c *core.Collection, rule *string, req *Request) (*store.SQL, error) {
-	if req != nil && req.Superuser {
+func (s *Service) ruleSQL(c *core.Collection, rule *string, req *Request, write bool) (*store.SQL, error) {
+	if req.bypasses(c, write) {
 		return nil, nil
 	}
 	if rule == nil {
@@ -83,7 +83,7 @@ func idIs(id string) *store.SQL {
 // ListRecords returns one page of a collection's records that the list rule
 // and the filter admit.
 func (s *Service) ListRecords(ctx context.Context, req *Request, c *core.Collection, p ListParams) (*ListResult, error) {
-	rule, err := s.ruleSQL(c, c.ListRule, req)
+	rule, err := s.ruleSQL(c, c.ListRule, req, false)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +155,7 @@ func filterError(param string, err error) error {
 
 // GetRecord returns one record if the view rule admits it.
 func (s *Service) GetRecord(ctx context.Context, req *Request, c *core.Collection, id string) (*core.Record, error) {
-	rule, err := s.ruleSQL(c, c.ViewRule, req)
+	rule, err := s.ruleSQL(c, c.ViewRule, req, false)
 	if err != nil {
 		return nil, err
 	}
@@ -186,13 +186,13 @@ func (s *Service) CreateRecord(ctx context.Context, req *Request, c *core.Collec
 	if req == nil {
 		req = &Request{}
 	}
-	if !req.Superuser && c.CreateRule == nil {
+	if !req.bypasses(c, true) && c.CreateRule == nil {
 		return nil, errSuperusersOnly
 	}
 	rec := core.NewRecord(c)
-	// On create only superusers manage auth fields (verified); the
-	// manageRule is about existing records.
-	if err := s.applyInput(rec, nil, body, req, req.Superuser); err != nil {
+	// On create only superusers (and write keys) manage auth fields
+	// (verified); the manageRule is about existing records.
+	if err := s.applyInput(rec, nil, body, req, req.bypasses(c, true)); err != nil {
 		return nil, err
 	}
 	if err := s.store.Update(ctx, func(tx store.Tx) error { return s.insertChecked(ctx, tx, req, rec, body) }); err != nil {
@@ -213,7 +213,7 @@ func (s *Service) insertChecked(ctx context.Context, tx store.Tx, req *Request, 
 	if err := tx.Insert(ctx, rec); err != nil {
 		return err
 	}
-	rule, err := s.ruleSQL(c, c.CreateRule, withBody(req, body))
+	rule, err := s.ruleSQL(c, c.CreateRule, withBody(req, body), true)
 	if err != nil || rule == nil {
 		return err
 	}
@@ -237,12 +237,12 @@ func (s *Service) UpdateRecord(ctx context.Context, req *Request, c *core.Collec
 	if req == nil {
 		req = &Request{}
 	}
-	if !req.Superuser && c.UpdateRule == nil {
+	if !req.bypasses(c, true) && c.UpdateRule == nil {
 		return nil, errSuperusersOnly
 	}
 	var rec *core.Record
 	err := s.store.Update(ctx, func(tx store.Tx) error {
-		rule, err := s.ruleSQL(c, c.UpdateRule, withBody(req, body))
+		rule, err := s.ruleSQL(c, c.UpdateRule, withBody(req, body), true)
 		if err != nil {
 			return err
 		}
@@ -277,13 +277,13 @@ func (s *Service) DeleteRecord(ctx context.Context, req *Request, c *core.Collec
 	if req == nil {
 		req = &Request{}
 	}
-	if !req.Superuser && c.DeleteRule == nil {
+	if !req.bypasses(c, true) && c.DeleteRule == nil {
 		return errSuperusersOnly
 	}
 	var deleted []Change
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		deleted = deleted[:0]
-		rule, err := s.ruleSQL(c, c.DeleteRule, req)
+		rule, err := s.ruleSQL(c, c.DeleteRule, req, true)
 		if err != nil {
 			return err
 		}
@@ -485,13 +485,13 @@ func (s *Service) checkRelations(ctx context.Context, tx store.Tx, rec, old *cor
 // may; others when the collection's manageRule admits rec.
 func (s *Service) canManage(ctx context.Context, r store.Reader, req *Request, rec *core.Record) (bool, error) {
 	c := rec.Collection
-	if req.Superuser {
+	if req.bypasses(c, true) {
 		return true, nil
 	}
 	if !c.IsAuth() || c.Auth == nil || c.Auth.ManageRule == nil {
 		return false, nil
 	}
-	rule, err := s.ruleSQL(c, c.Auth.ManageRule, req)
+	rule, err := s.ruleSQL(c, c.Auth.ManageRule, req, true)
 	if err != nil {
 		return false, err
 	}

@@ -94,7 +94,7 @@ func systemCollections() []*core.Collection {
 			{ID: "text3", Name: "sentTo", Type: core.FieldText, System: true, Hidden: true}}, autodateFields()...),
 		Indexes: []string{"CREATE INDEX `idx_otps_record` ON `_otps` (`collectionRef`, `recordRef`)"},
 	}
-	return []*core.Collection{su, ext, otps}
+	return []*core.Collection{su, ext, otps, apiKeysCollection()}
 }
 
 // bootstrap creates the system collections a database lacks. Processes
@@ -223,7 +223,7 @@ func (s *Service) mayAuthenticate(ctx context.Context, rec *core.Record) (bool, 
 	if rule == nil {
 		return false, nil
 	}
-	where, err := s.ruleSQL(col, rule, &Request{Auth: rec, Method: "POST"})
+	where, err := s.ruleSQL(col, rule, &Request{Auth: rec, Method: "POST"}, false)
 	if err != nil || where == nil {
 		return err == nil, err
 	}

@@ -1,0 +1,65 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/service"
+)
+
+// superuserAccount guards a route for superusers logged in with their
+// account: API keys, even superuser ones, cannot manage keys.
+func (s *Server) superuserAccount(h func(http.ResponseWriter, *http.Request, *service.Request)) http.HandlerFunc {
+	return s.superuser(func(w http.ResponseWriter, r *http.Request, req *service.Request) {
+		if req.Key != nil {
+			s.writeError(w, r, core.Forbidden("API keys are managed by superusers logged in with their account."))
+			return
+		}
+		h(w, r, req)
+	})
+}
+
+func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, req *service.Request) {
+	recs, err := s.svc.APIKeys(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	b := append(make([]byte, 0, 256*len(recs)), `{"items":[`...)
+	for i, rec := range recs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendRecord(b, rec, viewer{superuser: true}, nil)
+	}
+	writeRaw(w, http.StatusOK, append(b, "]}"...))
+}
+
+// createAPIKey answers with the key in clear: the only time it is shown.
+func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, req *service.Request) {
+	b, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in service.APIKeyInput
+	if err := json.Unmarshal(b, &in); err != nil {
+		s.writeError(w, r, core.Invalid(`The body must be {"name": string, "superuser": bool, "collections": [names], "write": bool}.`))
+		return
+	}
+	secret, key, err := s.svc.CreateAPIKey(r.Context(), in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"key": secret, "apiKey": key})
+}
+
+func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request, req *service.Request) {
+	if err := s.svc.RevokeAPIKey(r.Context(), r.PathValue("id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,187 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/store"
+)
+
+// APIKeysName is the system collection holding API keys (hashed).
+const APIKeysName = "_apiKeys"
+
+// APIKeyPrefix starts every API key, so keys are recognisable in headers,
+// logs and secret scanners.
+const APIKeyPrefix = "tk_"
+
+// APIKey is what an API key allows: everything (Superuser), or reading
+// (and with Write, changing) the records of some collections regardless of
+// their rules.
+type APIKey struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Superuser   bool     `json:"superuser"`
+	Collections []string `json:"collections"` // collection ids
+	Write       bool     `json:"write"`
+}
+
+// Allows reports whether the key may read (or, with write, change) the
+// records of the collection with id cid.
+func (k *APIKey) Allows(cid string, write bool) bool {
+	if k.Superuser {
+		return true
+	}
+	if write && !k.Write {
+		return false
+	}
+	for _, c := range k.Collections {
+		if c == cid {
+			return true
+		}
+	}
+	return false
+}
+
+func apiKeysCollection() *core.Collection {
+	return &core.Collection{
+		ID: "pbc_4036195471", Name: APIKeysName, Type: core.TypeBase, System: true,
+		Fields: append([]core.Field{idField(),
+			{ID: "text1", Name: "name", Type: core.FieldText, System: true, Required: true, Max: f64(100)},
+			// The hash sits in a password field, so no API response shows it.
+			{ID: "password1", Name: "keyHash", Type: core.FieldPassword, System: true, Hidden: true, Required: true},
+			{ID: "text2", Name: "prefix", Type: core.FieldText, System: true},
+			{ID: "json1", Name: "scope", Type: core.FieldJSON, System: true},
+			{ID: "date1", Name: "lastUsed", Type: core.FieldDate, System: true},
+		}, autodateFields()...),
+		Indexes: []string{"CREATE UNIQUE INDEX `idx_apiKeys_hash` ON `_apiKeys` (`keyHash`)"},
+	}
+}
+
+func hashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// APIKeyInput is what a superuser posts to create a key.
+type APIKeyInput struct {
+	Name        string   `json:"name"`
+	Superuser   bool     `json:"superuser"`
+	Collections []string `json:"collections"` // names or ids
+	Write       bool     `json:"write"`
+}
+
+// CreateAPIKey makes a key and returns it in clear, once; only its hash is
+// kept. Keys for collections cannot reach system collections: that takes a
+// superuser key.
+func (s *Service) CreateAPIKey(ctx context.Context, in APIKeyInput) (string, *APIKey, error) {
+	errs := core.ValidationErrors{}
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || len(in.Name) > 100 {
+		errs.Add("name", "validation_required", "Give the key a name (at most 100 characters).")
+	}
+	key := &APIKey{Name: in.Name, Superuser: in.Superuser, Write: in.Write, Collections: []string{}}
+	if !in.Superuser {
+		if len(in.Collections) == 0 {
+			errs.Add("collections", "validation_required", "Name the collections the key may use, or make it a superuser key.")
+		}
+		for i, n := range in.Collections {
+			c := s.schema.Load().CollectionByNameOrID(n)
+			switch {
+			case c == nil:
+				errs.Add(fmt.Sprintf("collections.%d", i), "validation_missing_collection", fmt.Sprintf("Unknown collection %q.", n))
+			case c.System:
+				errs.Add(fmt.Sprintf("collections.%d", i), "validation_system_collection", "System collections need a superuser key.")
+			default:
+				key.Collections = append(key.Collections, c.ID)
+			}
+		}
+	}
+	if err := errs.Err(); err != nil {
+		return "", nil, err
+	}
+	col := s.schema.Load().CollectionByNameOrID(APIKeysName)
+	if col == nil {
+		return "", nil, core.Internal(fmt.Errorf("no %s collection", APIKeysName), "api keys")
+	}
+	secret := APIKeyPrefix + core.RandomString(40, alnum)
+	scope, _ := json.Marshal(key)
+	rec := core.NewRecord(col)
+	now := core.Now()
+	key.ID = core.NewID()
+	rec.Data["id"], rec.Data["name"], rec.Data["keyHash"] = key.ID, key.Name, hashKey(secret)
+	rec.Data["prefix"], rec.Data["scope"] = secret[:8], json.RawMessage(scope)
+	rec.Data["created"], rec.Data["updated"] = now, now
+	if err := s.store.Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, rec) }); err != nil {
+		return "", nil, err
+	}
+	return secret, key, nil
+}
+
+// APIKeys lists the keys (never their secrets), newest first.
+func (s *Service) APIKeys(ctx context.Context) ([]*core.Record, error) {
+	col := s.schema.Load().CollectionByNameOrID(APIKeysName)
+	if col == nil {
+		return nil, nil
+	}
+	res, err := s.store.Find(ctx, store.Query{Collection: col, OrderBy: store.MainAlias + `."created" DESC`, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	return res.Records, nil
+}
+
+// RevokeAPIKey deletes a key: it stops working at once.
+func (s *Service) RevokeAPIKey(ctx context.Context, id string) error {
+	col := s.schema.Load().CollectionByNameOrID(APIKeysName)
+	if col == nil {
+		return errNotFound
+	}
+	err := s.store.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, col, id) })
+	if core.KindOf(err) == core.KindNotFound {
+		return errNotFound
+	}
+	return err
+}
+
+// lastUsedEvery is how stale lastUsed may get: recording every use would
+// turn every read into a write.
+const lastUsedEvery = time.Minute
+
+// AuthenticateAPIKey finds the key a secret belongs to and notes its use.
+// Errors: KindUnauthorized.
+func (s *Service) AuthenticateAPIKey(ctx context.Context, secret string) (*APIKey, error) {
+	bad := core.Unauthorized("The API key is not valid.")
+	col := s.schema.Load().CollectionByNameOrID(APIKeysName)
+	if col == nil || !strings.HasPrefix(secret, APIKeyPrefix) || len(secret) > 100 {
+		return nil, bad
+	}
+	res, err := s.store.Find(ctx, store.Query{Collection: col, Limit: 1,
+		Where: &store.SQL{Text: store.MainAlias + `."keyHash" = ?`, Args: []any{hashKey(secret)}}})
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Records) == 0 {
+		return nil, bad
+	}
+	rec := res.Records[0]
+	var key APIKey
+	raw, _ := rec.Data["scope"].(json.RawMessage)
+	if err := json.Unmarshal(raw, &key); err != nil {
+		return nil, bad
+	}
+	key.ID, key.Name = rec.ID(), rec.String("name")
+	if last, err := time.Parse(core.DateLayout, rec.String("lastUsed")); err != nil || time.Since(last) > lastUsedEvery {
+		upd := rec.Clone()
+		upd.Data["lastUsed"] = core.Now()
+		if err := s.store.Update(ctx, func(tx store.Tx) error { return tx.Update(ctx, upd) }); err != nil {
+			s.log.Warn("record api key use", "key", key.ID, "err", err)
+		}
+	}
+	return &key, nil
+}
