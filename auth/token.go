@@ -14,7 +14,10 @@ import (
 
 // Token types, carried in the "type" claim.
 const (
-	TypeAuth = "auth"
+	TypeAuth          = "auth"
+	TypeVerification  = "verification"  // proves an email address, sent by mail
+	TypePasswordReset = "passwordReset" // lets a password be reset, sent by mail
+	TypeEmailChange   = "emailChange"   // confirms a new email address, sent to it
 )
 
 // Claims is the payload of a Tortoise token. The PocketBase SDKs decode it
@@ -24,6 +27,11 @@ type Claims struct {
 	CollectionID string `json:"collectionId"`
 	Type         string `json:"type"`
 	Refreshable  bool   `json:"refreshable"`
+	// Email is the address a mailed token was issued for; the flows refuse
+	// it once the record's email has changed.
+	Email string `json:"email,omitempty"`
+	// NewEmail is the address an emailChange token changes to.
+	NewEmail string `json:"newEmail,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -38,6 +46,17 @@ func SigningKey(tokenKey, collectionSecret string) []byte {
 func Sign(key []byte, id, collectionID, typ string, refreshable bool, ttl time.Duration) (string, error) {
 	claims := Claims{
 		ID: id, CollectionID: collectionID, Type: typ, Refreshable: refreshable,
+		RegisteredClaims: jwt.RegisteredClaims{ExpiresAt: jwt.NewNumericDate(time.Now().Add(ttl))},
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(key)
+}
+
+// SignMailToken issues a token of type typ carrying email (and newEmail,
+// for an emailChange token) for the record id of collection collectionID.
+// Such tokens are not refreshable.
+func SignMailToken(key []byte, id, collectionID, typ, email, newEmail string, ttl time.Duration) (string, error) {
+	claims := Claims{
+		ID: id, CollectionID: collectionID, Type: typ, Email: email, NewEmail: newEmail,
 		RegisteredClaims: jwt.RegisteredClaims{ExpiresAt: jwt.NewNumericDate(time.Now().Add(ttl))},
 	}
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(key)

@@ -1,0 +1,194 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/guard"
+)
+
+// The mail-based auth routes of PocketBase: request-verification,
+// confirm-verification, request-password-reset, confirm-password-reset,
+// request-email-change, confirm-email-change, request-otp and
+// auth-with-otp. The request-* routes answer the same whether or not the
+// email belongs to an account.
+
+// maxFlowInput caps each string of these bodies: emails, tokens, codes
+// and passwords are all far shorter.
+const maxFlowInput = 2048
+
+// authCollection returns the auth collection named by the path.
+func (s *Server) authCollection(r *http.Request) (*core.Collection, error) {
+	c, err := s.svc.Collection(r.PathValue("collection"))
+	if err != nil {
+		return nil, err
+	}
+	if !c.IsAuth() || c.Auth == nil {
+		return nil, core.Invalid("Collection %q is not an auth collection.", c.Name)
+	}
+	return c, nil
+}
+
+// decodeFlow reads r's JSON object body into in (a pointer to a struct of
+// strings) and checks that each named field is present and not too long.
+func decodeFlow(r *http.Request, in any, required map[string]*string) error {
+	b, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, in); err != nil {
+		return core.Invalid("Failed to read the request body: it must be a JSON object of strings.")
+	}
+	errs := core.ValidationErrors{}
+	for name, v := range required {
+		switch {
+		case strings.TrimSpace(*v) == "":
+			errs.Add(name, "validation_required", "Cannot be blank.")
+		case len(*v) > maxFlowInput:
+			errs.Add(name, "validation_length_out_of_range", "Too long.")
+		}
+	}
+	return errs.Err()
+}
+
+// flow runs one route of these flows: find the auth collection, decode
+// the body into in, throttle under label (per IP, and per account when
+// account returns one), then run do, answering 204 when do writes
+// nothing itself.
+func (s *Server) flow(w http.ResponseWriter, r *http.Request, label string, in any, required map[string]*string,
+	account func() string, do func(c *core.Collection) error) {
+	c, err := s.authCollection(r)
+	if err == nil {
+		err = decodeFlow(r, in, required)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !s.throttle(w, r, label, c.ID, account()) {
+		return
+	}
+	if err := do(c); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func noAccount() string { return "" }
+
+func (s *Server) requestVerification(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Email string `json:"email"`
+	}
+	s.flow(w, r, guard.LabelReset, &in, map[string]*string{"email": &in.Email}, func() string { return in.Email },
+		func(c *core.Collection) error { return s.svc.RequestVerification(r.Context(), c, in.Email) })
+}
+
+func (s *Server) confirmVerification(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Token string `json:"token"`
+	}
+	s.flow(w, r, guard.LabelAuth, &in, map[string]*string{"token": &in.Token}, noAccount,
+		func(c *core.Collection) error { return s.svc.ConfirmVerification(r.Context(), c, in.Token) })
+}
+
+func (s *Server) requestPasswordReset(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Email string `json:"email"`
+	}
+	s.flow(w, r, guard.LabelReset, &in, map[string]*string{"email": &in.Email}, func() string { return in.Email },
+		func(c *core.Collection) error { return s.svc.RequestPasswordReset(r.Context(), c, in.Email) })
+}
+
+func (s *Server) confirmPasswordReset(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Token           string `json:"token"`
+		Password        string `json:"password"`
+		PasswordConfirm string `json:"passwordConfirm"`
+	}
+	required := map[string]*string{"token": &in.Token, "password": &in.Password, "passwordConfirm": &in.PasswordConfirm}
+	s.flow(w, r, guard.LabelAuth, &in, required, noAccount, func(c *core.Collection) error {
+		return s.svc.ConfirmPasswordReset(r.Context(), c, in.Token, in.Password, in.PasswordConfirm)
+	})
+}
+
+// requestEmailChange needs the record's own auth token.
+func (s *Server) requestEmailChange(w http.ResponseWriter, r *http.Request) {
+	c, err := s.authCollection(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req := s.caller(r)
+	if req.Auth == nil || req.Auth.Collection.ID != c.ID {
+		s.writeError(w, r, core.Unauthorized("The request requires valid record authorization token."))
+		return
+	}
+	var in struct {
+		NewEmail string `json:"newEmail"`
+	}
+	s.flow(w, r, guard.LabelReset, &in, map[string]*string{"newEmail": &in.NewEmail},
+		func() string { return req.Auth.String("email") },
+		func(*core.Collection) error { return s.svc.RequestEmailChange(r.Context(), req.Auth, in.NewEmail) })
+}
+
+func (s *Server) confirmEmailChange(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Token    string `json:"token"`
+		Password string `json:"password"`
+	}
+	s.flow(w, r, guard.LabelAuth, &in, map[string]*string{"token": &in.Token, "password": &in.Password}, noAccount,
+		func(c *core.Collection) error { return s.svc.ConfirmEmailChange(r.Context(), c, in.Token, in.Password) })
+}
+
+// requestOTP answers {"otpId": ...}, a working one only for an account.
+func (s *Server) requestOTP(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Email string `json:"email"`
+	}
+	var id string
+	c, err := s.authCollection(r)
+	if err == nil {
+		err = decodeFlow(r, &in, map[string]*string{"email": &in.Email})
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !s.throttle(w, r, guard.LabelOTP, c.ID, in.Email) {
+		return
+	}
+	if id, err = s.svc.RequestOTP(r.Context(), c, in.Email); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"otpId": id})
+}
+
+// authWithOTP logs in with an otpId and the mailed code (as "password").
+func (s *Server) authWithOTP(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		OTPID    string `json:"otpId"`
+		Password string `json:"password"`
+	}
+	c, err := s.authCollection(r)
+	if err == nil {
+		err = decodeFlow(r, &in, map[string]*string{"otpId": &in.OTPID, "password": &in.Password})
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !s.throttle(w, r, guard.LabelAuth, c.ID, in.OTPID) {
+		return
+	}
+	rec, tok, err := s.svc.AuthWithOTP(r.Context(), c, in.OTPID, in.Password)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeAuth(w, r, rec, tok)
+}

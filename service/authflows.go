@@ -1,0 +1,431 @@
+package service
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/tortoise-dev/tortoise/auth"
+	"github.com/tortoise-dev/tortoise/core"
+	tmail "github.com/tortoise-dev/tortoise/mail"
+	"github.com/tortoise-dev/tortoise/store"
+)
+
+// The mail-based auth flows of PocketBase: email verification, password
+// reset, email change and one-time passwords.
+//
+// Tokens sent by mail are JWTs like auth tokens, each type signed with the
+// record's tokenKey joined with its own collection secret, and carrying the
+// address they were sent for. A token dies when it expires, when its
+// secret is rotated, when the record's email changes, and, for reset and
+// email change, when the password changes (which resets tokenKey): so a
+// reset or email change token can be used once.
+
+// mailTimeout bounds a mail sent in the background.
+const mailTimeout = time.Minute
+
+// errInvalidToken answers every token that does not verify, whatever the
+// reason, so the answer tells nothing about accounts.
+func errInvalidToken() error {
+	return core.FieldInvalid("token", "validation_invalid_token", "Invalid or expired token.")
+}
+
+func authCollection(c *core.Collection) error {
+	if !c.IsAuth() || c.Auth == nil {
+		return core.Invalid("Collection %q is not an auth collection.", c.Name)
+	}
+	return nil
+}
+
+func isVerified(rec *core.Record) bool { v, _ := rec.Data["verified"].(bool); return v }
+
+// findByEmail returns the record of c with this email, nil when there is
+// none.
+func (s *Service) findByEmail(ctx context.Context, c *core.Collection, email string) (*core.Record, error) {
+	rec, err := s.findAuthByIdentity(ctx, c, "email", strings.TrimSpace(email))
+	if core.KindOf(err) == core.KindNotFound {
+		return nil, nil
+	}
+	return rec, err
+}
+
+// sendLater sends a mail in the background, so that whether a request
+// sends one (whether an account exists) does not show in its timing.
+// Failures are logged: the requester is told the same thing either way.
+func (s *Service) sendLater(kind tmail.Kind, to string, data tmail.Data) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), mailTimeout)
+		defer cancel()
+		if err := s.SendMail(ctx, kind, to, data); err != nil {
+			s.log.Warn("send auth mail", "kind", string(kind), "err", err)
+		}
+	}()
+}
+
+// mailToken signs a token of type typ for rec with the collection secret
+// of that type.
+func mailToken(rec *core.Record, typ string, cfg core.TokenConfig, newEmail string) (string, error) {
+	key := auth.SigningKey(rec.String("tokenKey"), cfg.Secret)
+	tok, err := auth.SignMailToken(key, rec.ID(), rec.Collection.ID, typ, rec.String("email"), newEmail, seconds(cfg.Duration))
+	if err != nil {
+		return "", core.Internal(err, "sign %s token", typ)
+	}
+	return tok, nil
+}
+
+// checkMailToken verifies a mailed token of type typ for collection c and
+// returns its claims and record. The record's email must still be the one
+// the token was sent for. Every failure is errInvalidToken.
+func (s *Service) checkMailToken(ctx context.Context, c *core.Collection, token, typ string, cfg core.TokenConfig) (*auth.Claims, *core.Record, error) {
+	claims, err := auth.Peek(token)
+	if err != nil || claims.CollectionID != c.ID || claims.Type != typ {
+		return nil, nil, errInvalidToken()
+	}
+	rec, err := s.store.Get(ctx, c, claims.ID)
+	if err != nil {
+		if core.KindOf(err) == core.KindNotFound {
+			return nil, nil, errInvalidToken()
+		}
+		return nil, nil, err
+	}
+	if _, err := auth.Verify(token, auth.SigningKey(rec.String("tokenKey"), cfg.Secret), typ); err != nil {
+		return nil, nil, errInvalidToken()
+	}
+	if claims.Email == "" || !strings.EqualFold(claims.Email, rec.String("email")) {
+		return nil, nil, errInvalidToken()
+	}
+	return claims, rec, nil
+}
+
+// setAuthFields stores values on the auth record id of c, bypassing the
+// protection of email and verified (the flows have proven the right to
+// set them) and, when rotate is set, replaces its tokenKey so that every
+// token issued before dies.
+func (s *Service) setAuthFields(ctx context.Context, c *core.Collection, id string, values map[string]any, rotate bool) (*core.Record, error) {
+	errs := core.ValidationErrors{}
+	for name, v := range values {
+		if f := c.Field(name); f != nil {
+			if fe := checkValue(f, v); fe != nil {
+				errs[name] = *fe
+			}
+		}
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	var rec *core.Record
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		old, err := tx.Get(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		rec = old.Clone()
+		for name, v := range values {
+			rec.Data[name] = v
+		}
+		if rotate {
+			rec.Data["tokenKey"] = generate("[a-zA-Z0-9]{50}")
+		}
+		if f := c.Field("updated"); f != nil && f.Type == core.FieldAutodate && f.OnUpdate {
+			rec.Data["updated"] = core.Now()
+		}
+		return tx.Update(ctx, rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.emit(Change{Action: "update", Collection: c, RecordID: id})
+	return rec, nil
+}
+
+// RequestVerification mails a verification link to the record of c with
+// this email, if there is one and it is not verified yet. It answers the
+// same whether or not there is: nil, or an error about c itself.
+func (s *Service) RequestVerification(ctx context.Context, c *core.Collection, email string) error {
+	if err := authCollection(c); err != nil {
+		return err
+	}
+	rec, err := s.findByEmail(ctx, c, email)
+	if err != nil || rec == nil || isVerified(rec) {
+		return err
+	}
+	tok, err := mailToken(rec, auth.TypeVerification, c.Auth.VerificationToken, "")
+	if err != nil {
+		return err
+	}
+	s.sendLater(tmail.KindVerification, rec.String("email"), tmail.Data{Token: tok})
+	return nil
+}
+
+// ConfirmVerification marks the record of a verification token verified.
+// Errors: KindInvalid with a "token" entry.
+func (s *Service) ConfirmVerification(ctx context.Context, c *core.Collection, token string) error {
+	if err := authCollection(c); err != nil {
+		return err
+	}
+	_, rec, err := s.checkMailToken(ctx, c, token, auth.TypeVerification, c.Auth.VerificationToken)
+	if err != nil || isVerified(rec) {
+		return err
+	}
+	_, err = s.setAuthFields(ctx, c, rec.ID(), map[string]any{"verified": true}, false)
+	return err
+}
+
+// RequestPasswordReset mails a password reset link to the record of c
+// with this email, if there is one. It answers the same whether or not
+// there is.
+func (s *Service) RequestPasswordReset(ctx context.Context, c *core.Collection, email string) error {
+	if err := authCollection(c); err != nil {
+		return err
+	}
+	rec, err := s.findByEmail(ctx, c, email)
+	if err != nil || rec == nil {
+		return err
+	}
+	tok, err := mailToken(rec, auth.TypePasswordReset, c.Auth.PasswordResetToken, "")
+	if err != nil {
+		return err
+	}
+	s.sendLater(tmail.KindPasswordReset, rec.String("email"), tmail.Data{Token: tok})
+	return nil
+}
+
+// ConfirmPasswordReset sets the password of a reset token's record, which
+// resets its tokenKey (signing out every session and killing every other
+// reset token), and marks the record verified: the user read its mail.
+// Errors: KindInvalid with "token", "password" or "passwordConfirm" entries.
+func (s *Service) ConfirmPasswordReset(ctx context.Context, c *core.Collection, token, password, passwordConfirm string) error {
+	if err := authCollection(c); err != nil {
+		return err
+	}
+	_, rec, err := s.checkMailToken(ctx, c, token, auth.TypePasswordReset, c.Auth.PasswordResetToken)
+	if err != nil {
+		return err
+	}
+	// The records path hashes the password and rotates tokenKey. Two uses
+	// of one token racing within milliseconds could both pass the check
+	// above; each sets a password the token holder chose.
+	body := map[string]any{"password": password, "passwordConfirm": passwordConfirm, "verified": true}
+	_, err = s.UpdateRecord(ctx, &Request{Superuser: true, Method: "PATCH"}, c, rec.ID(), body)
+	return err
+}
+
+// RequestEmailChange mails a confirmation link to newEmail, for the auth
+// record rec to change its email to. Errors: KindInvalid with a "newEmail"
+// entry (missing, malformed or in use), KindUnavailable (no mail server).
+func (s *Service) RequestEmailChange(ctx context.Context, rec *core.Record, newEmail string) error {
+	c := rec.Collection
+	if err := authCollection(c); err != nil {
+		return err
+	}
+	newEmail = strings.TrimSpace(newEmail)
+	if newEmail == "" {
+		return core.FieldInvalid("newEmail", "validation_required", "Cannot be blank.")
+	}
+	if fe := checkValue(c.Field("email"), newEmail); fe != nil {
+		return core.FieldInvalid("newEmail", fe.Code, fe.Message)
+	}
+	taken, err := s.findByEmail(ctx, c, newEmail)
+	if err != nil {
+		return err
+	}
+	if taken != nil {
+		return core.FieldInvalid("newEmail", "validation_invalid_new_email", "Invalid or already in use email address.")
+	}
+	tok, err := mailToken(rec, auth.TypeEmailChange, c.Auth.EmailChangeToken, newEmail)
+	if err != nil {
+		return err
+	}
+	return s.SendMail(ctx, tmail.KindEmailChange, newEmail, tmail.Data{Token: tok, Email: newEmail})
+}
+
+// ConfirmEmailChange sets the email of an email change token's record to
+// the token's new address, after checking the record's password. The
+// record becomes verified and its tokenKey is reset, signing it out
+// everywhere. Errors: KindInvalid with a "token", "password" or "email"
+// entry.
+func (s *Service) ConfirmEmailChange(ctx context.Context, c *core.Collection, token, password string) error {
+	if err := authCollection(c); err != nil {
+		return err
+	}
+	claims, rec, err := s.checkMailToken(ctx, c, token, auth.TypeEmailChange, c.Auth.EmailChangeToken)
+	if err != nil {
+		return err
+	}
+	if claims.NewEmail == "" {
+		return errInvalidToken()
+	}
+	if !auth.CheckPassword(rec.String("password"), password) {
+		return core.FieldInvalid("password", "validation_invalid_password", "Missing or invalid password.")
+	}
+	_, err = s.setAuthFields(ctx, c, rec.ID(), map[string]any{"email": claims.NewEmail, "verified": true}, true)
+	return err
+}
+
+// OTP code lengths accepted from the collection options.
+const (
+	minOTPLength     = 4
+	defaultOTPLength = 8
+	maxOTPLength     = 20
+)
+
+// defaultOTPDuration is how long a code lives, in seconds, when the
+// collection sets no duration.
+const defaultOTPDuration = 180
+
+func otpDuration(c *core.Collection) time.Duration {
+	if d := c.Auth.OTP.Duration; d > 0 {
+		return seconds(d)
+	}
+	return seconds(defaultOTPDuration)
+}
+
+func otpLength(n int) int {
+	switch {
+	case n <= 0:
+		return defaultOTPLength
+	case n < minOTPLength:
+		return minOTPLength
+	case n > maxOTPLength:
+		return maxOTPLength
+	}
+	return n
+}
+
+func otpEnabled(c *core.Collection) error {
+	if err := authCollection(c); err != nil {
+		return err
+	}
+	if !c.Auth.OTP.Enabled {
+		return core.Invalid("The collection is not configured to allow OTP authentication.")
+	}
+	return nil
+}
+
+// RequestOTP mails a one-time password to the record of c with this email
+// and returns the id to log in with it. For an unknown email it returns a
+// random id that matches no code, after the same hashing work, so the
+// answer tells nothing about accounts. The code is stored bcrypt-hashed.
+func (s *Service) RequestOTP(ctx context.Context, c *core.Collection, email string) (string, error) {
+	if err := otpEnabled(c); err != nil {
+		return "", err
+	}
+	otps, err := s.Collection(OTPsName)
+	if err != nil {
+		return "", err
+	}
+	code := core.RandomString(otpLength(c.Auth.OTP.Length), "0123456789")
+	rec, err := s.findByEmail(ctx, c, email)
+	if err != nil {
+		return "", err
+	}
+	if rec == nil {
+		if _, err := auth.HashPassword(code, 0); err != nil {
+			return "", core.Internal(err, "hash otp")
+		}
+		return generate("[a-z0-9]{15}"), nil
+	}
+	s.deleteExpiredOTPs(ctx, otps, rec)
+	to := rec.String("email")
+	otp, err := s.CreateRecord(ctx, &Request{Superuser: true, Method: "POST"}, otps, map[string]any{
+		"collectionRef": c.ID, "recordRef": rec.ID(), "password": code, "sentTo": to,
+	})
+	if err != nil {
+		return "", err
+	}
+	s.sendLater(tmail.KindOTP, to, tmail.Data{OTP: code})
+	return otp.ID(), nil
+}
+
+// deleteExpiredOTPs removes rec's codes that can no longer be used, so
+// the table does not grow with every request. Failures only leave rows.
+func (s *Service) deleteExpiredOTPs(ctx context.Context, otps *core.Collection, rec *core.Record) {
+	cutoff := core.FormatTime(time.Now().Add(-otpDuration(rec.Collection)))
+	where := &store.SQL{
+		Text: store.MainAlias + `."collectionRef" = ? AND ` + store.MainAlias + `."recordRef" = ? AND ` + store.MainAlias + `."created" < ?`,
+		Args: []any{rec.Collection.ID, rec.ID(), cutoff},
+	}
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		res, err := tx.Find(ctx, store.Query{Collection: otps, Where: where, Limit: 100})
+		if err != nil {
+			return err
+		}
+		for _, o := range res.Records {
+			if err := tx.Delete(ctx, otps, o.ID()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("delete expired otps", "err", err)
+	}
+}
+
+// AuthWithOTP logs in with the id RequestOTP returned and the mailed code,
+// returning the record and a fresh auth token. A code is used at most
+// once: the first attempt, right or wrong, deletes it, so guessing needs
+// a new mail per guess (and request-otp is rate limited). It expires
+// OTP.Duration seconds after it was created. Success proves the mailbox,
+// so a record whose email the code went to becomes verified; then the
+// authRule applies. Every failure is the same KindInvalid error.
+func (s *Service) AuthWithOTP(ctx context.Context, c *core.Collection, otpID, code string) (*core.Record, string, error) {
+	if err := otpEnabled(c); err != nil {
+		return nil, "", err
+	}
+	fail := core.Invalid("Invalid or expired OTP.")
+	otps, err := s.Collection(OTPsName)
+	if err != nil {
+		return nil, "", err
+	}
+	// Take the code in one transaction: of two concurrent attempts, one
+	// finds it gone.
+	var otp *core.Record
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		o, err := tx.Get(ctx, otps, otpID)
+		if err != nil {
+			return err
+		}
+		if o.String("collectionRef") != c.ID {
+			return core.NotFound("no such otp")
+		}
+		otp = o
+		return tx.Delete(ctx, otps, o.ID())
+	})
+	if err != nil {
+		if core.KindOf(err) != core.KindNotFound {
+			return nil, "", err
+		}
+		auth.CheckPassword("", code) // the same bcrypt work as a real check
+		return nil, "", fail
+	}
+	s.emit(Change{Action: "delete", Collection: otps, RecordID: otp.ID()})
+	ok := auth.CheckPassword(otp.String("password"), code)
+	created, perr := time.Parse(core.DateLayout, otp.String("created"))
+	if !ok || perr != nil || time.Now().After(created.Add(otpDuration(c))) {
+		return nil, "", fail
+	}
+	rec, err := s.store.Get(ctx, c, otp.String("recordRef"))
+	if err != nil {
+		if core.KindOf(err) == core.KindNotFound {
+			return nil, "", fail
+		}
+		return nil, "", err
+	}
+	if !isVerified(rec) && strings.EqualFold(otp.String("sentTo"), rec.String("email")) {
+		if rec, err = s.setAuthFields(ctx, c, rec.ID(), map[string]any{"verified": true}, false); err != nil {
+			return nil, "", err
+		}
+	}
+	if ok, err := s.mayAuthenticate(ctx, rec); err != nil || !ok {
+		if err != nil {
+			return nil, "", err
+		}
+		return nil, "", fail
+	}
+	tok, err := s.NewAuthToken(rec)
+	if err != nil {
+		return nil, "", err
+	}
+	return rec, tok, nil
+}
