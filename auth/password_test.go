@@ -1,0 +1,37 @@
+package auth
+
+import (
+	"testing"
+	"time"
+)
+
+// Security case 4: checking a password for an account that does not exist
+// costs a full bcrypt comparison, like a wrong password does, so response
+// times do not tell which emails have accounts. The bound is loose (a
+// quarter) because both sides run bcrypt at the same cost.
+func TestMissingAccountCostsAHashCheck(t *testing.T) {
+	hash, err := HashPassword("right-password", DefaultCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	CheckPassword("", "warm-up") // builds the dummy hash once
+	timeIt := func(hash string) time.Duration {
+		best := time.Duration(1 << 62)
+		for range 3 {
+			start := time.Now()
+			CheckPassword(hash, "wrong-password")
+			best = min(best, time.Since(start))
+		}
+		return best
+	}
+	wrong, missing := timeIt(hash), timeIt("")
+	if missing < wrong/4 {
+		t.Fatalf("missing account took %v, wrong password %v: no dummy hash check", missing, wrong)
+	}
+	if CheckPassword("", "anything") {
+		t.Fatal("a missing account accepted a password")
+	}
+	if !CheckPassword(hash, "right-password") || CheckPassword(hash, "wrong-password") {
+		t.Fatal("CheckPassword")
+	}
+}
