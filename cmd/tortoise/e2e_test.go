@@ -20,8 +20,14 @@ import (
 )
 
 // e2eDir holds the JS side: package.json pins PocketBase's SDK, the lock
-// file pins everything, sdk.test.mjs is the test itself.
+// file pins everything, the e2eScripts are the tests themselves.
 const e2eDir = "testdata/e2e"
+
+// e2eScripts are the test files Node runs: sdk.test.mjs covers collections
+// and records, auth.test.mjs sign-up, owner-only rules and the flows by
+// mail. Each makes its own collections, so neither depends on the other or
+// on the order they run in.
+var e2eScripts = []string{"sdk.test.mjs", "auth.test.mjs"}
 
 const (
 	e2eEmail    = "e2e@example.com"
@@ -38,21 +44,29 @@ const (
 func TestJSSDK(t *testing.T) {
 	node := lookTool(t, "node")
 	npm := lookTool(t, "npm")
-	checkNodeVersion(t, node)
+	nodeArgs := []string{"--test", "--test-reporter=spec"}
+	if major, minor := checkNodeVersion(t, node); major > 20 || major == 20 && minor >= 10 {
+		// One file at a time (Node runs them in parallel by default): the
+		// log reads in order and a small machine is not asked for more.
+		nodeArgs = append(nodeArgs, "--test-concurrency=1")
+	}
+	nodeArgs = append(nodeArgs, e2eScripts...)
 	installSDK(t, npm)
-	// Node reads the script, not this process: read it here too, so that
-	// go test's result cache notices when it changes.
-	if _, err := os.ReadFile(filepath.Join(e2eDir, "sdk.test.mjs")); err != nil {
-		t.Fatal(err)
+	// Node reads the scripts, not this process: read them here too, so that
+	// go test's result cache notices when they change.
+	for _, name := range e2eScripts {
+		if _, err := os.ReadFile(filepath.Join(e2eDir, name)); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	t.Run("sqlite", func(t *testing.T) {
 		// The environment must not move this run to another database.
 		t.Setenv("TORTOISE_DATABASE_URL", "")
-		runSDK(t, node)
+		runSDK(t, node, nodeArgs)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		runSDK(t, node, "--db", testkit.PostgresDatabase(t))
+		runSDK(t, node, nodeArgs, "--db", testkit.PostgresDatabase(t))
 	})
 }
 
@@ -71,14 +85,20 @@ func lookTool(t *testing.T, name string) string {
 	return p
 }
 
-func checkNodeVersion(t *testing.T, node string) {
+// checkNodeVersion skips (or fails, under CI) on a Node.js older than 18
+// and returns its major and minor version.
+func checkNodeVersion(t *testing.T, node string) (major, minor int) {
 	t.Helper()
 	out, err := exec.Command(node, "--version").Output()
 	if err != nil {
 		t.Fatalf("node --version: %v", err)
 	}
 	v := strings.TrimSpace(string(out))
-	major, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(v, "v"), ".", 2)[0])
+	parts := strings.SplitN(strings.TrimPrefix(v, "v"), ".", 3)
+	major, _ = strconv.Atoi(parts[0])
+	if len(parts) > 1 {
+		minor, _ = strconv.Atoi(parts[1])
+	}
 	// node:test's spec reporter and a global fetch need 18; CI uses 20.
 	if major < 18 {
 		msg := fmt.Sprintf("node %s is too old: the PocketBase JS SDK test needs Node.js 18+", v)
@@ -87,6 +107,7 @@ func checkNodeVersion(t *testing.T, node string) {
 		}
 		t.Skip(msg + "; skipping")
 	}
+	return major, minor
 }
 
 // installSDK runs `npm ci` (or `npm install` without a lock file) when
@@ -144,8 +165,10 @@ func packageHash(t *testing.T) (string, bool) {
 }
 
 // runSDK boots a server in a fresh data folder with the extra serve flags,
-// creates a superuser and runs sdk.test.mjs against it.
-func runSDK(t *testing.T, node string, flags ...string) {
+// creates a superuser and runs node with nodeArgs (the e2eScripts) against
+// it. Mail goes to the server's dev mailbox, whose folder the scripts get
+// as TORTOISE_MAILBOX to read tokens and codes from.
+func runSDK(t *testing.T, node string, nodeArgs []string, flags ...string) {
 	serverLog := &lineLogger{t: t, prefix: "server| "}
 	nodeLog := &lineLogger{t: t, prefix: "node| "}
 	m := NewMain()
@@ -174,10 +197,16 @@ func runSDK(t *testing.T, node string, flags ...string) {
 		t.Fatalf("create superuser: %v", err)
 	}
 
-	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "sdk.test.mjs")
+	mailbox := m.App.Service.Mailbox()
+	if mailbox == nil {
+		t.Fatal("the server has no dev mailbox: the auth flows need one")
+	}
+
+	cmd := exec.CommandContext(ctx, node, nodeArgs...)
 	cmd.Dir = e2eDir
 	cmd.Env = append(os.Environ(),
 		"TORTOISE_URL=http://"+m.App.Addr(),
+		"TORTOISE_MAILBOX="+mailbox.Dir(),
 		"TORTOISE_EMAIL="+e2eEmail,
 		"TORTOISE_PASSWORD="+e2ePassword,
 		"NO_COLOR=1",
@@ -187,10 +216,10 @@ func runSDK(t *testing.T, node string, flags ...string) {
 	err := cmd.Run()
 	nodeLog.flush()
 	if ctx.Err() != nil {
-		t.Fatalf("node --test sdk.test.mjs did not finish in time: %v", err)
+		t.Fatalf("node %s did not finish in time: %v", strings.Join(nodeArgs, " "), err)
 	}
 	if err != nil {
-		t.Fatalf("node --test sdk.test.mjs: %v (the failing steps are in the log above)", err)
+		t.Fatalf("node %s: %v (the failing steps are in the log above)", strings.Join(nodeArgs, " "), err)
 	}
 	closeMain()
 }
