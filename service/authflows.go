@@ -417,13 +417,7 @@ func (s *Service) AuthWithOTP(ctx context.Context, c *core.Collection, otpID, co
 			return nil, "", err
 		}
 	}
-	if ok, err := s.mayAuthenticate(ctx, rec); err != nil || !ok {
-		if err != nil {
-			return nil, "", err
-		}
-		return nil, "", fail
-	}
-	tok, err := s.NewAuthToken(rec)
+	tok, err := s.completeLogin(ctx, rec, fail)
 	if err != nil {
 		return nil, "", err
 	}

@@ -217,13 +217,7 @@ func (s *Service) AuthWithOAuth2(ctx context.Context, req *Request, c *core.Coll
 	if isNew {
 		s.emit(Change{Action: "create", Collection: c, RecordID: rec.ID()})
 	}
-	if ok, err := s.mayAuthenticate(ctx, rec); err != nil || !ok {
-		if err != nil {
-			return nil, err
-		}
-		return nil, errOAuth2Failed
-	}
-	tok, err := s.NewAuthToken(rec)
+	tok, err := s.completeLogin(ctx, rec, errOAuth2Failed)
 	if err != nil {
 		return nil, err
 	}

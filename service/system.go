@@ -198,17 +198,24 @@ func (s *Service) AuthWithPassword(ctx context.Context, col *core.Collection, id
 	if !auth.CheckPassword(hash, password) || rec == nil {
 		return nil, "", fail
 	}
-	if ok, err := s.mayAuthenticate(ctx, rec); err != nil || !ok {
-		if err != nil {
-			return nil, "", err
-		}
-		return nil, "", fail
-	}
-	tok, err := s.NewAuthToken(rec)
+	tok, err := s.completeLogin(ctx, rec, fail)
 	if err != nil {
 		return nil, "", err
 	}
 	return rec, tok, nil
+}
+
+// completeLogin ends every login method the same way: the authRule must
+// admit rec (else fail), and a fresh auth token is issued.
+func (s *Service) completeLogin(ctx context.Context, rec *core.Record, fail error) (string, error) {
+	ok, err := s.mayAuthenticate(ctx, rec)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", fail
+	}
+	return s.NewAuthToken(rec)
 }
 
 // mayAuthenticate checks an auth record against its collection's authRule:

@@ -53,3 +53,31 @@ func ScanDest(c *core.Collection) ([]any, func() *core.Record) {
 		return &core.Record{Collection: c, Data: data}
 	}
 }
+
+// Args returns a record's values in c's field order, ready to bind: the
+// canonical value of each field, lists as JSON text, JSON as raw bytes (or
+// as text with jsonAsText), and a null JSON value as SQL NULL. Both drivers
+// write rows through it.
+func Args(c *core.Collection, data map[string]any, jsonAsText bool) ([]any, error) {
+	args := make([]any, len(c.Fields))
+	for i := range c.Fields {
+		f := &c.Fields[i]
+		v, err := Canonical(f, data[f.Name])
+		if err != nil {
+			return nil, err
+		}
+		switch x := v.(type) {
+		case []string:
+			v = EncodeList(x)
+		case json.RawMessage:
+			switch {
+			case x == nil:
+				v = nil // SQL NULL; a typed nil would not encode as one
+			case jsonAsText:
+				v = string(x)
+			}
+		}
+		args[i] = v
+	}
+	return args, nil
+}

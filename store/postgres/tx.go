@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -303,27 +302,10 @@ var (
 	errRecordNotFound = core.NotFound("The requested resource wasn't found.")
 )
 
-// recordArgs returns the record's values in field order, ready for pgx:
-// lists as JSON text and JSON as raw bytes, both bound to JSONB columns.
+// recordArgs returns the record's values in field order for pgx, JSON as
+// raw bytes bound to JSONB columns.
 func recordArgs(c *core.Collection, data map[string]any) ([]any, error) {
-	args := make([]any, len(c.Fields))
-	for i := range c.Fields {
-		f := &c.Fields[i]
-		v, err := store.Canonical(f, data[f.Name])
-		if err != nil {
-			return nil, err
-		}
-		switch x := v.(type) {
-		case []string:
-			v = store.EncodeList(x)
-		case json.RawMessage:
-			if x == nil {
-				v = nil // SQL NULL; a typed nil would not encode as one
-			}
-		}
-		args[i] = v
-	}
-	return args, nil
+	return store.Args(c, data, false)
 }
 
 // recordsInto returns a step reader that scans rows into records of c.

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 
@@ -257,28 +256,8 @@ var (
 	errRecordNotFound = core.NotFound("The requested resource wasn't found.")
 )
 
-// recordArgs returns the record's values in field order, converted for
-// binding: canonical values, with lists as JSON text and JSON as text
-// (bound as []byte it would be stored as a BLOB).
+// recordArgs returns the record's values in field order for binding, JSON
+// as text (bound as []byte it would be stored as a BLOB).
 func recordArgs(c *core.Collection, data map[string]any) ([]any, error) {
-	args := make([]any, len(c.Fields))
-	for i := range c.Fields {
-		f := &c.Fields[i]
-		v, err := store.Canonical(f, data[f.Name])
-		if err != nil {
-			return nil, err
-		}
-		switch x := v.(type) {
-		case []string:
-			v = store.EncodeList(x)
-		case json.RawMessage:
-			if x == nil {
-				v = nil
-			} else {
-				v = string(x)
-			}
-		}
-		args[i] = v
-	}
-	return args, nil
+	return store.Args(c, data, true)
 }
