@@ -54,6 +54,7 @@ func (s *Server) authWithPassword(w http.ResponseWriter, r *http.Request) {
 		Identity      string `json:"identity"`
 		Password      string `json:"password"`
 		IdentityField string `json:"identityField"`
+		MFAID         string `json:"mfaId"`
 	}
 	if err := json.Unmarshal(b, &in); err != nil {
 		s.writeError(w, r, core.Invalid("The body must be {\"identity\": string, \"password\": string}."))
@@ -76,7 +77,7 @@ func (s *Server) authWithPassword(w http.ResponseWriter, r *http.Request) {
 	if !s.throttle(w, r, guard.LabelAuth, c.ID, in.Identity) {
 		return
 	}
-	rec, tok, err := s.svc.AuthWithPassword(r.Context(), c, in.Identity, in.Password, in.IdentityField)
+	rec, tok, err := s.svc.AuthWithPassword(r.Context(), c, in.Identity, in.Password, in.IdentityField, in.MFAID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -173,6 +173,7 @@ func (s *Server) authWithOTP(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		OTPID    string `json:"otpId"`
 		Password string `json:"password"`
+		MFAID    string `json:"mfaId"`
 	}
 	c, err := s.authCollection(r)
 	if err == nil {
@@ -185,7 +186,7 @@ func (s *Server) authWithOTP(w http.ResponseWriter, r *http.Request) {
 	if !s.throttle(w, r, guard.LabelAuth, c.ID, in.OTPID) {
 		return
 	}
-	rec, tok, err := s.svc.AuthWithOTP(r.Context(), c, in.OTPID, in.Password)
+	rec, tok, err := s.svc.AuthWithOTP(r.Context(), c, in.OTPID, in.Password, in.MFAID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

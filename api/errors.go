@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/service"
 )
 
 // statusOf maps error kinds to HTTP statuses: the one table of it.
@@ -32,6 +33,16 @@ type errorBody struct {
 // writeError answers with err in the documented error shape. Only internal
 // errors are logged with their detail; their message is generic.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var mfa *service.MFARequired
+	if errors.As(err, &mfa) {
+		// A first factor succeeded; the client logs in again with another
+		// method and this id (PocketBase's shape: the SDKs read mfaId).
+		writeJSON(w, http.StatusUnauthorized, map[string]any{
+			"status": http.StatusUnauthorized, "message": "Please complete the second authentication method.",
+			"data": map[string]any{}, "mfaId": mfa.ID,
+		})
+		return
+	}
 	body := errorBody{Data: map[string]core.FieldError{}}
 	var ce *core.Error
 	var mbe *http.MaxBytesError

@@ -369,7 +369,7 @@ func (s *Service) deleteExpiredOTPs(ctx context.Context, otps *core.Collection, 
 // OTP.Duration seconds after it was created. Success proves the mailbox,
 // so a record whose email the code went to becomes verified; then the
 // authRule applies. Every failure is the same KindInvalid error.
-func (s *Service) AuthWithOTP(ctx context.Context, c *core.Collection, otpID, code string) (*core.Record, string, error) {
+func (s *Service) AuthWithOTP(ctx context.Context, c *core.Collection, otpID, code, mfaID string) (*core.Record, string, error) {
 	if err := otpEnabled(c); err != nil {
 		return nil, "", err
 	}
@@ -417,7 +417,7 @@ func (s *Service) AuthWithOTP(ctx context.Context, c *core.Collection, otpID, co
 			return nil, "", err
 		}
 	}
-	tok, err := s.completeLogin(ctx, rec, fail)
+	tok, err := s.completeLogin(ctx, rec, fail, MethodOTP, mfaID)
 	if err != nil {
 		return nil, "", err
 	}

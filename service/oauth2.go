@@ -120,6 +120,7 @@ type OAuth2Login struct {
 	CodeVerifier string         `json:"codeVerifier"`
 	RedirectURL  string         `json:"redirectURL"`
 	CreateData   map[string]any `json:"createData"`
+	MFAID        string         `json:"mfaId"`
 }
 
 // OAuth2Result is a completed OAuth2 login.
@@ -217,7 +218,7 @@ func (s *Service) AuthWithOAuth2(ctx context.Context, req *Request, c *core.Coll
 	if isNew {
 		s.emit(Change{Action: "create", Collection: c, RecordID: rec.ID()})
 	}
-	tok, err := s.completeLogin(ctx, rec, errOAuth2Failed)
+	tok, err := s.completeLogin(ctx, rec, errOAuth2Failed, MethodOAuth2, in.MFAID)
 	if err != nil {
 		return nil, err
 	}

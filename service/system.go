@@ -94,7 +94,7 @@ func systemCollections() []*core.Collection {
 			{ID: "text3", Name: "sentTo", Type: core.FieldText, System: true, Hidden: true}}, autodateFields()...),
 		Indexes: []string{"CREATE INDEX `idx_otps_record` ON `_otps` (`collectionRef`, `recordRef`)"},
 	}
-	return []*core.Collection{su, ext, otps, apiKeysCollection()}
+	return []*core.Collection{su, ext, otps, apiKeysCollection(), mfasCollection()}
 }
 
 // bootstrap creates the system collections a database lacks. Processes
@@ -163,7 +163,7 @@ func (s *Service) findAuthByIdentity(ctx context.Context, col *core.Collection, 
 
 // AuthWithPassword checks an identity and password against an auth
 // collection and returns the record and a fresh token.
-func (s *Service) AuthWithPassword(ctx context.Context, col *core.Collection, identity, password, identityField string) (*core.Record, string, error) {
+func (s *Service) AuthWithPassword(ctx context.Context, col *core.Collection, identity, password, identityField, mfaID string) (*core.Record, string, error) {
 	fail := core.Invalid("Failed to authenticate.")
 	if !col.IsAuth() || col.Auth == nil || !col.Auth.PasswordAuth.Enabled {
 		return nil, "", core.Forbidden("The collection is not configured to allow password authentication.")
@@ -198,7 +198,7 @@ func (s *Service) AuthWithPassword(ctx context.Context, col *core.Collection, id
 	if !auth.CheckPassword(hash, password) || rec == nil {
 		return nil, "", fail
 	}
-	tok, err := s.completeLogin(ctx, rec, fail)
+	tok, err := s.completeLogin(ctx, rec, fail, MethodPassword, mfaID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -206,14 +206,18 @@ func (s *Service) AuthWithPassword(ctx context.Context, col *core.Collection, id
 }
 
 // completeLogin ends every login method the same way: the authRule must
-// admit rec (else fail), and a fresh auth token is issued.
-func (s *Service) completeLogin(ctx context.Context, rec *core.Record, fail error) (string, error) {
+// admit rec (else fail), multi-factor authentication must be satisfied
+// (see secondFactor), and a fresh auth token is issued.
+func (s *Service) completeLogin(ctx context.Context, rec *core.Record, fail error, method, mfaID string) (string, error) {
 	ok, err := s.mayAuthenticate(ctx, rec)
 	if err != nil {
 		return "", err
 	}
 	if !ok {
 		return "", fail
+	}
+	if err := s.secondFactor(ctx, rec, method, mfaID); err != nil {
+		return "", err
 	}
 	return s.NewAuthToken(rec)
 }
