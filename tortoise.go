@@ -142,6 +142,9 @@ func (a *App) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("shutdown http: %w", err))
 		}
 	}
+	if err := a.Service.Close(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if err := a.Store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}

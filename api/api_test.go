@@ -399,7 +399,7 @@ func TestCollectionValidation(t *testing.T) {
 			names = append(names, it["name"].(string))
 		}
 		sort.Strings(names)
-		if fmt.Sprint(names) != "[_apiKeys _externalAuths _mfas _otps _superusers]" {
+		if fmt.Sprint(names) != "[_apiKeys _authOrigins _externalAuths _mfas _otps _superusers]" {
 			t.Errorf("system collections: %v", names)
 		}
 	})

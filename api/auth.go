@@ -40,6 +40,7 @@ func (s *Server) authMethods(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) authWithPassword(w http.ResponseWriter, r *http.Request) {
+	r = s.withOrigin(r)
 	c, err := s.svc.Collection(r.PathValue("collection"))
 	if err != nil {
 		s.writeError(w, r, err)

@@ -170,6 +170,7 @@ func (s *Server) requestOTP(w http.ResponseWriter, r *http.Request) {
 
 // authWithOTP logs in with an otpId and the mailed code (as "password").
 func (s *Server) authWithOTP(w http.ResponseWriter, r *http.Request) {
+	r = s.withOrigin(r)
 	var in struct {
 		OTPID    string `json:"otpId"`
 		Password string `json:"password"`

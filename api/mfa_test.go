@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/tortoise-dev/tortoise/internal/testkit"
@@ -75,5 +76,35 @@ func TestMFA(t *testing.T) {
 		if r := otp(first.MFAID); r.Status != 400 {
 			t.Errorf("reused mfaId: %d %s", r.Status, r.Body)
 		}
+	})
+}
+
+func TestLoginAlert(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		usersSchema(t, s, "")
+		liftLimits(t, s)
+		s.Super("PATCH", "/api/collections/users", map[string]any{"authAlert": map[string]any{"enabled": true}}, 200, nil)
+		signUp(t, s, "ann@example.com", "ann-password-1") // first login: nothing to compare with
+		login := func(agent string) {
+			s.RequestWithHeaders("POST", "/api/collections/users/auth-with-password", map[string]string{"User-Agent": agent},
+				map[string]any{"identity": "ann@example.com", "password": "ann-password-1"})
+		}
+		last := func() string {
+			if m, err := s.App.Service.Mailbox().Latest("ann@example.com"); err == nil {
+				return m.ID
+			}
+			return ""
+		}
+		login("Go-http-client/1.1") // the same place as the sign-up login
+		noMail(t, s, "ann@example.com", "")
+		login("NewPhone/1.0")
+		m := nextMail(t, s, "ann@example.com", "")
+		if !strings.Contains(m.Text, "NewPhone/1.0") || !strings.Contains(m.Subject, "new location") {
+			t.Errorf("alert mail: %s\n%s", m.Subject, m.Text)
+		}
+		seen := last()
+		login("NewPhone/1.0") // known now: no second alert
+		noMail(t, s, "ann@example.com", seen)
 	})
 }

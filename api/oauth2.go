@@ -12,6 +12,7 @@ import (
 // authWithOAuth2 completes an OAuth2 login: {provider, code, codeVerifier,
 // redirectURL, createData} → {token, record, meta}.
 func (s *Server) authWithOAuth2(w http.ResponseWriter, r *http.Request) {
+	r = s.withOrigin(r)
 	c, err := s.svc.Collection(r.PathValue("collection"))
 	if err != nil {
 		s.writeError(w, r, err)

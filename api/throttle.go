@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tortoise-dev/tortoise/guard"
+	"github.com/tortoise-dev/tortoise/service"
 )
 
 // throttle applies the rate limits of label to r, per client IP and, when
@@ -45,4 +46,15 @@ func (s *Server) throttle(w http.ResponseWriter, r *http.Request, label, collect
 		}
 	}
 	return true
+}
+
+// withOrigin returns r carrying its client address and user agent, for the
+// login origins and alerts of the service.
+func (s *Server) withOrigin(r *http.Request) *http.Request {
+	var proxies *guard.Proxies
+	if st, err := s.svc.Settings(r.Context()); err == nil {
+		proxies, _ = guard.ParseProxies(st.TrustedProxies)
+	}
+	o := service.Origin{IP: proxies.ClientIP(r).String(), UserAgent: r.UserAgent()}
+	return r.WithContext(service.WithOrigin(r.Context(), o))
 }

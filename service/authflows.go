@@ -53,7 +53,9 @@ func (s *Service) findByEmail(ctx context.Context, c *core.Collection, email str
 // sends one (whether an account exists) does not show in its timing.
 // Failures are logged: the requester is told the same thing either way.
 func (s *Service) sendLater(kind tmail.Kind, to string, data tmail.Data) {
+	s.background.Add(1)
 	go func() {
+		defer s.background.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), mailTimeout)
 		defer cancel()
 		if err := s.SendMail(ctx, kind, to, data); err != nil {

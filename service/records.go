@@ -360,7 +360,7 @@ func (s *Service) deleteCascade(ctx context.Context, tx store.Tx, c *core.Collec
 	}
 	if c.IsAuth() {
 		// Linked identities and pending codes go with their account.
-		for _, name := range []string{ExternalAuthsName, OTPsName} {
+		for _, name := range []string{ExternalAuthsName, OTPsName, MFAsName, AuthOriginsName} {
 			sys := s.schema.Load().CollectionByNameOrID(name)
 			if sys == nil {
 				continue

@@ -37,6 +37,8 @@ type Service struct {
 	mailbox   *mail.Mailbox
 	templates *mail.Templates
 	providers providerCache
+	// background counts mails being sent after their request answered.
+	background sync.WaitGroup
 }
 
 // Change describes a committed write, for caches and other reactions.
@@ -74,6 +76,19 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 		return nil, fmt.Errorf("create system collections: %w", err)
 	}
 	return s, nil
+}
+
+// Close waits (until ctx ends) for work still running in the background,
+// such as mails sent after their request was answered.
+func (s *Service) Close(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.background.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("background work still running: %w", ctx.Err())
+	}
 }
 
 // Mailbox returns the dev mailbox (nil if there is none).

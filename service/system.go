@@ -94,7 +94,7 @@ func systemCollections() []*core.Collection {
 			{ID: "text3", Name: "sentTo", Type: core.FieldText, System: true, Hidden: true}}, autodateFields()...),
 		Indexes: []string{"CREATE INDEX `idx_otps_record` ON `_otps` (`collectionRef`, `recordRef`)"},
 	}
-	return []*core.Collection{su, ext, otps, apiKeysCollection(), mfasCollection()}
+	return []*core.Collection{su, ext, otps, apiKeysCollection(), mfasCollection(), authOriginsCollection()}
 }
 
 // bootstrap creates the system collections a database lacks. Processes
@@ -218,6 +218,9 @@ func (s *Service) completeLogin(ctx context.Context, rec *core.Record, fail erro
 	}
 	if err := s.secondFactor(ctx, rec, method, mfaID); err != nil {
 		return "", err
+	}
+	if err := s.noteOrigin(ctx, rec); err != nil {
+		s.log.Warn("record login origin", "collection", rec.Collection.Name, "err", err)
 	}
 	return s.NewAuthToken(rec)
 }
