@@ -75,6 +75,17 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	if err := s.bootstrap(ctx); err != nil {
 		return nil, fmt.Errorf("create system collections: %w", err)
 	}
+	// Stores shared by several processes announce collection changes, so
+	// this process serves the schema another one just changed.
+	if w, ok := st.(interface{ WatchSchema(func()) }); ok {
+		w.WatchSchema(func() {
+			s.schemaMu.Lock() // after any change of this process's own
+			defer s.schemaMu.Unlock()
+			if err := s.reloadSchema(context.Background()); err != nil {
+				s.log.Warn("reload schema", "err", err)
+			}
+		})
+	}
 	return s, nil
 }
 

@@ -167,7 +167,9 @@ func (t *tx) ddl(ctx context.Context, fn func() error) error {
 		t.tx.Exec(context.WithoutCancel(ctx), "ROLLBACK TO SAVEPOINT ddl; RELEASE SAVEPOINT ddl")
 		return err
 	}
-	if _, err := t.tx.Exec(ctx, "RELEASE SAVEPOINT ddl"); err != nil {
+	// Other processes on this database reload their schema when the
+	// transaction commits (NOTIFY is delivered on commit only).
+	if _, err := t.tx.Exec(ctx, "RELEASE SAVEPOINT ddl; SELECT pg_notify('"+schemaChannel+"', '')"); err != nil {
 		return t.s.connErr(ctx, err, "Failed to change the schema.")
 	}
 	return nil

@@ -36,6 +36,10 @@ type Store struct {
 	pool      *pgxpool.Pool
 	closed    atomic.Bool
 	closeOnce sync.Once
+
+	watchMu   sync.Mutex
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
 }
 
 // Open connects to the database at url, a PostgreSQL URL or keyword/value
@@ -113,6 +117,12 @@ var errClosed = &core.Error{Kind: core.KindUnavailable, Message: "The store is c
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		s.watchMu.Lock()
+		if s.stopWatch != nil {
+			s.stopWatch()
+			<-s.watchDone
+		}
+		s.watchMu.Unlock()
 		s.pool.Close()
 	})
 	return nil
