@@ -110,6 +110,7 @@ func (a *App) Listen() error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 	}
+	a.server.RegisterOnShutdown(a.API.Shutdown)
 	return nil
 }
 

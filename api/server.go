@@ -12,6 +12,7 @@ import (
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/guard"
+	"github.com/tortoise-dev/tortoise/realtime"
 	"github.com/tortoise-dev/tortoise/service"
 )
 
@@ -34,6 +35,7 @@ type Server struct {
 	opts    Options
 	mux     *http.ServeMux
 	limiter *guard.Limiter
+	hub     *realtime.Hub
 }
 
 // New returns the API handler over svc.
@@ -44,7 +46,7 @@ func New(svc *service.Service, opts Options) *Server {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
 	}
-	s := &Server{svc: svc, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0)}
+	s := &Server{svc: svc, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub()}
 	s.routes()
 	return s
 }
@@ -52,6 +54,11 @@ func New(svc *service.Service, opts Options) *Server {
 func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("GET /api/health", s.health)
+
+	m.HandleFunc("GET /api/realtime", s.realtimeConnect)
+	m.HandleFunc("POST /api/realtime", s.realtimeSubscribe)
+	m.HandleFunc("GET /api/oauth2-redirect", s.oauth2Redirect)
+	m.HandleFunc("POST /api/oauth2-redirect", s.oauth2Redirect)
 
 	m.HandleFunc("GET /api/keys", s.superuserAccount(s.listAPIKeys))
 	m.HandleFunc("POST /api/keys", s.superuserAccount(s.createAPIKey))
@@ -93,6 +100,10 @@ func (s *Server) routes() {
 		s.writeError(w, r, core.NotFound("The requested resource wasn't found."))
 	})
 }
+
+// Shutdown ends the long-lived realtime streams, so a graceful shutdown
+// does not wait on them. Register it with http.Server.RegisterOnShutdown.
+func (s *Server) Shutdown() { s.hub.Close() }
 
 // ServeHTTP applies the cross-cutting concerns (panic recovery, CORS, body
 // limit) and routes the request.

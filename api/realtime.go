@@ -1,0 +1,120 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/realtime"
+)
+
+// realtimeIdle closes a realtime connection that received nothing for this
+// long; clients reconnect.
+const realtimeIdle = 5 * time.Minute
+
+// realtimeConnect holds a server-sent-events stream open: first a
+// PB_CONNECT event with the client id, then the messages of the topics the
+// client subscribes to with POST /api/realtime.
+func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	id, ch := s.hub.Connect()
+	defer s.hub.Disconnect(id)
+	send := func(m realtime.Message) error {
+		if _, err := fmt.Fprintf(w, "id:%s\nevent:%s\ndata:%s\n\n", id, m.Topic, m.Data); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	hello, _ := json.Marshal(map[string]string{"clientId": id})
+	if err := send(realtime.Message{Topic: "PB_CONNECT", Data: hello}); err != nil {
+		return
+	}
+	idle := time.NewTimer(realtimeIdle)
+	defer idle.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.hub.Done():
+			return
+		case <-idle.C:
+			return
+		case m := <-ch:
+			if err := send(m); err != nil {
+				return
+			}
+			idle.Reset(realtimeIdle)
+		}
+	}
+}
+
+// realtimeSubscribe sets a client's topics: {clientId, subscriptions}.
+func (s *Server) realtimeSubscribe(w http.ResponseWriter, r *http.Request) {
+	b, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct {
+		ClientID      string   `json:"clientId"`
+		Subscriptions []string `json:"subscriptions"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil || in.ClientID == "" {
+		s.writeError(w, r, core.FieldInvalid("clientId", "validation_required", "Give the clientId of a realtime connection."))
+		return
+	}
+	for _, t := range in.Subscriptions {
+		if t != "@oauth2" {
+			// Record subscriptions come with the realtime feature; until
+			// then, say so rather than accept and stay silent.
+			s.writeError(w, r, core.FieldInvalid("subscriptions", "validation_unsupported_topic", fmt.Sprintf("Topic %q is not supported yet.", t)))
+			return
+		}
+	}
+	if err := s.hub.Subscribe(in.ClientID, in.Subscriptions); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+var redirectPage = template.Must(template.New("oauth2").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>{{if .OK}}Signed in{{else}}Sign-in failed{{end}}</title></head>
+<body><p>{{if .OK}}Authentication completed: you can go back to the app if this window does not close by itself.{{else}}Authentication failed: {{.Error}}{{end}}</p>
+<script>window.close()</script></body></html>`))
+
+// oauth2Redirect is where providers send the user back in the SDKs'
+// all-in-one OAuth2 flow: it hands the code to the realtime client whose id
+// is the state, and shows a page that closes itself. Apple posts a form.
+func (s *Server) oauth2Redirect(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.writeError(w, r, core.Invalid("Malformed redirect parameters."))
+		return
+	}
+	state, code, errMsg := r.Form.Get("state"), r.Form.Get("code"), r.Form.Get("error")
+	if state == "" {
+		errMsg = "missing state"
+	}
+	data, _ := json.Marshal(map[string]string{"state": state, "code": code, "error": errMsg})
+	delivered := state != "" && s.hub.SendTo(state, realtime.Message{Topic: "@oauth2", Data: data})
+	status := http.StatusOK
+	if !delivered {
+		status = http.StatusBadRequest
+		if errMsg == "" {
+			errMsg = "the app that started this sign-in is no longer waiting for it"
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'")
+	w.WriteHeader(status)
+	redirectPage.Execute(w, map[string]any{"OK": delivered && errMsg == "", "Error": errMsg})
+}
