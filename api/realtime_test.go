@@ -85,7 +85,9 @@ func TestOAuth2AllInOneFlow(t *testing.T) {
 	rt, clientID := connectRealtime(t, s)
 	s.Do("POST", "/api/realtime", "", map[string]any{"clientId": clientID, "subscriptions": []string{"@oauth2"}}, 204, nil)
 
-	var methods struct{ OAuth2 struct{ Providers []oauthStart } }
+	var methods struct {
+		OAuth2 struct{ Providers []oauthStart }
+	}
 	s.Do("GET", "/api/collections/users/auth-methods", "", nil, 200, &methods)
 	p := methods.OAuth2.Providers[0]
 	redirect := s.URL + "/api/oauth2-redirect"
