@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/tortoise-dev/tortoise/internal/testkit"
@@ -48,6 +49,33 @@ func FuzzCreateBody(f *testing.F) {
 		r := s.With(t).Request("POST", "/api/collections/posts/records", s.Token, []byte(body))
 		if r.Status >= 500 {
 			t.Fatalf("status %d for %q: %s", r.Status, body, r.Body)
+		}
+	})
+}
+
+// No body sent to the auth routes, however odd, may produce a 5xx.
+func FuzzAuthBodies(f *testing.F) {
+	s := testkit.NewServer(f, "sqlite")
+	usersSchema(f, s, "")
+	s.Super("PATCH", "/api/collections/users", map[string]any{"otp": map[string]any{"enabled": true, "duration": 60, "length": 6}}, 200, nil)
+	s.Super("PATCH", "/api/settings", map[string]any{"rateLimits": map[string]any{"enabled": false}}, 200, nil)
+	routes := []string{"auth-with-password", "auth-refresh", "auth-with-oauth2", "request-otp", "auth-with-otp",
+		"request-verification", "confirm-verification", "request-password-reset", "confirm-password-reset",
+		"request-email-change", "confirm-email-change", "impersonate/abcdefghijklmno"}
+	for i, seed := range []string{
+		`{"identity":"a@example.com","password":"x"}`, `{"email":"a@example.com"}`, `{"token":"a.b.c"}`,
+		`{"otpId":"x","password":"1"}`, `{"provider":"oidc","code":"c","codeVerifier":"v"}`, `{"mfaId":"x"}`,
+		`[]`, `null`, `{"identity":{"$gt":""}}`, `{"password":"` + strings.Repeat("x", 300) + `"}`, `{`,
+	} {
+		f.Add(uint8(i), seed)
+	}
+	f.Fuzz(func(t *testing.T, route uint8, body string) {
+		s := s.With(t)
+		path := "/api/collections/users/" + routes[int(route)%len(routes)]
+		for _, token := range []string{"", s.Token} {
+			if r := s.Request("POST", path, token, []byte(body)); r.Status >= 500 {
+				t.Fatalf("POST %s %q: status %d %s", path, body, r.Status, r.Body)
+			}
 		}
 	})
 }

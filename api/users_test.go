@@ -8,7 +8,7 @@ import (
 
 // usersSchema creates an auth collection "users" open for sign-up whose
 // records only their owners see, and an owner-only "notes" collection.
-func usersSchema(t *testing.T, s *testkit.Server, authRule any) {
+func usersSchema(t testing.TB, s *testkit.Server, authRule any) {
 	t.Helper()
 	owner := "id = @request.auth.id"
 	s.Super("POST", "/api/collections", map[string]any{
