@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/tortoise-dev/tortoise/core"
 )
@@ -81,3 +82,28 @@ func Args(c *core.Collection, data map[string]any, jsonAsText bool) ([]any, erro
 	}
 	return args, nil
 }
+
+// SelectColumns is "SELECT" and c's columns in field order, qualified by
+// MainAlias so fragments may join or nest other tables; ScanDest reads the
+// rows. FromClause names c's table as MainAlias.
+func SelectColumns(c *core.Collection) string {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for i := range c.Fields {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(QuoteIdent(MainAlias))
+		b.WriteString(".")
+		b.WriteString(QuoteIdent(c.Fields[i].Name))
+	}
+	return b.String()
+}
+
+// FromClause is " FROM <c's table> AS MainAlias".
+func FromClause(c *core.Collection) string {
+	return " FROM " + QuoteIdent(c.Name) + " AS " + QuoteIdent(MainAlias)
+}
+
+// SelectFrom is SelectColumns followed by FromClause.
+func SelectFrom(c *core.Collection) string { return SelectColumns(c) + FromClause(c) }

@@ -340,26 +340,8 @@ func countInto(n *int64) func(pgx.Rows) error {
 	}
 }
 
-// selectCols lists c's columns qualified by MainAlias.
-func selectCols(c *core.Collection) string {
-	var b strings.Builder
-	b.WriteString("SELECT ")
-	for i := range c.Fields {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(`"_r".`)
-		b.WriteString(store.QuoteIdent(c.Fields[i].Name))
-	}
-	return b.String()
-}
-
-func fromClause(c *core.Collection) string {
-	return " FROM " + store.QuoteIdent(c.Name) + " AS " + store.QuoteIdent(store.MainAlias)
-}
-
 func getSQL(c *core.Collection) string {
-	return selectCols(c) + fromClause(c) + ` WHERE "_r"."id" = $1`
+	return store.SelectFrom(c) + ` WHERE "_r"."id" = $1`
 }
 
 type findStmts struct {
@@ -372,7 +354,7 @@ type findStmts struct {
 // so every page shares one prepared statement.
 func findSQL(q store.Query) findStmts {
 	c := q.Collection
-	from := fromClause(c)
+	from := store.FromClause(c)
 	var f findStmts
 	var where string
 	next := 1
@@ -383,7 +365,7 @@ func findSQL(q store.Query) findStmts {
 		f.countArgs = q.Where.Args
 	}
 	f.count = "SELECT COUNT(*)" + from + where
-	f.list = selectCols(c) + from + where
+	f.list = store.SelectColumns(c) + from + where
 	if strings.TrimSpace(q.OrderBy) != "" {
 		f.list += " ORDER BY " + q.OrderBy
 	}

@@ -129,27 +129,8 @@ func (s *Store) Find(ctx context.Context, q store.Query) (*store.Result, error) 
 	return res, nil
 }
 
-// selectCols lists c's columns in field order, qualified by MainAlias so
-// fragments may join or nest other tables.
-func selectCols(c *core.Collection) string {
-	var b strings.Builder
-	b.WriteString("SELECT ")
-	for i := range c.Fields {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(`"_r".`)
-		b.WriteString(store.QuoteIdent(c.Fields[i].Name))
-	}
-	return b.String()
-}
-
-func fromClause(c *core.Collection) string {
-	return " FROM " + store.QuoteIdent(c.Name) + " AS " + store.QuoteIdent(store.MainAlias)
-}
-
 func getSQL(c *core.Collection) string {
-	return selectCols(c) + fromClause(c) + ` WHERE "_r"."id" = ?`
+	return store.SelectFrom(c) + ` WHERE "_r"."id" = ?`
 }
 
 // findSQL builds a query's list statement and, when it is filtered, its
@@ -158,13 +139,13 @@ func getSQL(c *core.Collection) string {
 // spliced so every page of a query shares one prepared statement.
 func findSQL(q store.Query) (list, count string, args []any) {
 	c := q.Collection
-	from := fromClause(c)
+	from := store.FromClause(c)
 	var where string
 	if q.Where != nil && strings.TrimSpace(q.Where.Text) != "" {
 		where = " WHERE (" + q.Where.Text + ")"
 		args = append(args, q.Where.Args...)
 	}
-	list = selectCols(c) + from + where
+	list = store.SelectColumns(c) + from + where
 	if strings.TrimSpace(q.OrderBy) != "" {
 		list += " ORDER BY " + q.OrderBy
 	}
