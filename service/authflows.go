@@ -102,8 +102,10 @@ func (s *Service) checkMailToken(ctx context.Context, c *core.Collection, token,
 // setAuthFields stores values on the auth record id of c, bypassing the
 // protection of email and verified (the flows have proven the right to
 // set them) and, when rotate is set, replaces its tokenKey so that every
-// token issued before dies.
-func (s *Service) setAuthFields(ctx context.Context, c *core.Collection, id string, values map[string]any, rotate bool) (*core.Record, error) {
+// token issued before dies. A non-empty expect is the tokenKey the record
+// must still have (see lockedTokenKey), making a token's redemption single
+// use even under races.
+func (s *Service) setAuthFields(ctx context.Context, c *core.Collection, id string, values map[string]any, rotate bool, expect string) (*core.Record, error) {
 	errs := core.ValidationErrors{}
 	for name, v := range values {
 		if f := c.Field(name); f != nil {
@@ -120,6 +122,14 @@ func (s *Service) setAuthFields(ctx context.Context, c *core.Collection, id stri
 		old, err := tx.Get(ctx, c, id)
 		if err != nil {
 			return err
+		}
+		if expect != "" {
+			if err := lockedTokenKey(ctx, tx, c, id, expect); err != nil {
+				return err
+			}
+			if old, err = tx.Get(ctx, c, id); err != nil {
+				return err
+			}
 		}
 		rec = old.Clone()
 		for name, v := range values {
@@ -169,7 +179,7 @@ func (s *Service) ConfirmVerification(ctx context.Context, c *core.Collection, t
 	if err != nil || isVerified(rec) {
 		return err
 	}
-	_, err = s.setAuthFields(ctx, c, rec.ID(), map[string]any{"verified": true}, false)
+	_, err = s.setAuthFields(ctx, c, rec.ID(), map[string]any{"verified": true}, false, "")
 	return err
 }
 
@@ -204,11 +214,11 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, c *core.Collection, 
 	if err != nil {
 		return err
 	}
-	// The records path hashes the password and rotates tokenKey. Two uses
-	// of one token racing within milliseconds could both pass the check
-	// above; each sets a password the token holder chose.
+	// The records path hashes the password and rotates tokenKey; requiring
+	// the tokenKey the token was signed with, under a lock, makes the token
+	// single-use even when two redemptions race.
 	body := map[string]any{"password": password, "passwordConfirm": passwordConfirm, "verified": true}
-	_, err = s.UpdateRecord(ctx, &Request{Superuser: true, Method: "PATCH"}, c, rec.ID(), body)
+	_, err = s.updateRecord(ctx, &Request{Superuser: true, Method: "PATCH"}, c, rec.ID(), body, rec.String("tokenKey"))
 	return err
 }
 
@@ -260,7 +270,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, c *core.Collection, to
 	if !auth.CheckPassword(rec.String("password"), password) {
 		return core.FieldInvalid("password", "validation_invalid_password", "Missing or invalid password.")
 	}
-	_, err = s.setAuthFields(ctx, c, rec.ID(), map[string]any{"email": claims.NewEmail, "verified": true}, true)
+	_, err = s.setAuthFields(ctx, c, rec.ID(), map[string]any{"email": claims.NewEmail, "verified": true}, true, rec.String("tokenKey"))
 	return err
 }
 
@@ -415,7 +425,7 @@ func (s *Service) AuthWithOTP(ctx context.Context, c *core.Collection, otpID, co
 		return nil, "", err
 	}
 	if !isVerified(rec) && strings.EqualFold(otp.String("sentTo"), rec.String("email")) {
-		if rec, err = s.setAuthFields(ctx, c, rec.ID(), map[string]any{"verified": true}, false); err != nil {
+		if rec, err = s.setAuthFields(ctx, c, rec.ID(), map[string]any{"verified": true}, false, ""); err != nil {
 			return nil, "", err
 		}
 	}

@@ -234,6 +234,27 @@ func withBody(req *Request, body map[string]any) *Request {
 
 // UpdateRecord applies body to an existing record that the update rule admits.
 func (s *Service) UpdateRecord(ctx context.Context, req *Request, c *core.Collection, id string, body map[string]any) (*core.Record, error) {
+	return s.updateRecord(ctx, req, c, id, body, "")
+}
+
+// lockedTokenKey reads the auth record id of c in tx (which locks it until
+// the transaction ends) and refuses unless its tokenKey is still want.
+// Single-use tokens are signed with the tokenKey their redemption rotates,
+// so two redemptions racing cannot both get past this.
+func lockedTokenKey(ctx context.Context, tx store.Tx, c *core.Collection, id, want string) error {
+	cur, err := tx.Get(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	if cur.String("tokenKey") != want {
+		return errInvalidToken()
+	}
+	return nil
+}
+
+// updateRecord is UpdateRecord; with expectTokenKey it first requires, under
+// a lock, that the record's tokenKey still is that (see lockedTokenKey).
+func (s *Service) updateRecord(ctx context.Context, req *Request, c *core.Collection, id string, body map[string]any, expectTokenKey string) (*core.Record, error) {
 	if req == nil {
 		req = &Request{}
 	}
@@ -242,6 +263,11 @@ func (s *Service) UpdateRecord(ctx context.Context, req *Request, c *core.Collec
 	}
 	var rec *core.Record
 	err := s.store.Update(ctx, func(tx store.Tx) error {
+		if expectTokenKey != "" {
+			if err := lockedTokenKey(ctx, tx, c, id, expectTokenKey); err != nil {
+				return err
+			}
+		}
 		rule, err := s.ruleSQL(c, c.UpdateRule, withBody(req, body), true)
 		if err != nil {
 			return err

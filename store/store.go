@@ -85,6 +85,10 @@ type Reader interface {
 }
 
 // Tx is a write transaction (on SQLite, one savepoint of a grouped commit).
+// Its reads see its own writes, and nothing another transaction changes
+// between a read and a write: SQLite runs write transactions one at a
+// time, and on PostgreSQL the rows a Tx reads are locked (FOR UPDATE), so
+// read-modify-write is safe.
 type Tx interface {
 	Reader
 	// Insert adds a record; its Data must hold every field of its collection.

@@ -193,7 +193,10 @@ func (t *tx) Get(ctx context.Context, c *core.Collection, id string) (*core.Reco
 		return nil, errNoCollection
 	}
 	var recs []*core.Record
-	if err := t.guarded(ctx, step{sql: getSQL(c), args: []any{id}, rows: recordsInto(c, &recs)}); err != nil {
+	// FOR UPDATE: what a write transaction reads, it reads to change, and a
+	// concurrent one must wait rather than change the same row from the
+	// same old version (lost updates, double-spent single-use tokens).
+	if err := t.guarded(ctx, step{sql: getSQL(c) + " FOR UPDATE", args: []any{id}, rows: recordsInto(c, &recs)}); err != nil {
 		return nil, t.s.findErr(ctx, err)
 	}
 	if len(recs) == 0 {
@@ -211,7 +214,8 @@ func (t *tx) Find(ctx context.Context, q store.Query) (*store.Result, error) {
 	}
 	f := findSQL(q)
 	res := &store.Result{Total: -1}
-	steps := []step{{sql: f.list, args: f.args, rows: recordsInto(q.Collection, &res.Records)}}
+	// Rows read in a write transaction are locked, as in Get.
+	steps := []step{{sql: f.list + " FOR UPDATE OF " + store.QuoteIdent(store.MainAlias), args: f.args, rows: recordsInto(q.Collection, &res.Records)}}
 	var n int64
 	if q.WithTotal {
 		steps = append(steps, step{sql: f.count, args: f.countArgs, rows: countInto(&n)})
