@@ -40,7 +40,6 @@ func (s *Server) authMethods(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) authWithPassword(w http.ResponseWriter, r *http.Request) {
-	r = s.withOrigin(r)
 	c, err := s.svc.Collection(r.PathValue("collection"))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -75,7 +74,8 @@ func (s *Server) authWithPassword(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if !s.throttle(w, r, guard.LabelAuth, c.ID, in.Identity) {
+	var ok bool
+	if r, ok = s.throttle(w, r, guard.LabelAuth, c.ID, in.Identity); !ok {
 		return
 	}
 	rec, tok, err := s.svc.AuthWithPassword(r.Context(), c, in.Identity, in.Password, in.IdentityField, in.MFAID)

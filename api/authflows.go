@@ -67,7 +67,7 @@ func (s *Server) flow(w http.ResponseWriter, r *http.Request, label string, in a
 		s.writeError(w, r, err)
 		return
 	}
-	if !s.throttle(w, r, label, c.ID, account()) {
+	if _, ok := s.throttle(w, r, label, c.ID, account()); !ok {
 		return
 	}
 	if err := do(c); err != nil {
@@ -158,7 +158,7 @@ func (s *Server) requestOTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if !s.throttle(w, r, guard.LabelOTP, c.ID, in.Email) {
+	if _, ok := s.throttle(w, r, guard.LabelOTP, c.ID, in.Email); !ok {
 		return
 	}
 	if id, err = s.svc.RequestOTP(r.Context(), c, in.Email); err != nil {
@@ -170,7 +170,6 @@ func (s *Server) requestOTP(w http.ResponseWriter, r *http.Request) {
 
 // authWithOTP logs in with an otpId and the mailed code (as "password").
 func (s *Server) authWithOTP(w http.ResponseWriter, r *http.Request) {
-	r = s.withOrigin(r)
 	var in struct {
 		OTPID    string `json:"otpId"`
 		Password string `json:"password"`
@@ -184,7 +183,8 @@ func (s *Server) authWithOTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if !s.throttle(w, r, guard.LabelAuth, c.ID, in.OTPID) {
+	var ok bool
+	if r, ok = s.throttle(w, r, guard.LabelAuth, c.ID, in.OTPID); !ok {
 		return
 	}
 	rec, tok, err := s.svc.AuthWithOTP(r.Context(), c, in.OTPID, in.Password, in.MFAID)

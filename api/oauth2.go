@@ -12,7 +12,6 @@ import (
 // authWithOAuth2 completes an OAuth2 login: {provider, code, codeVerifier,
 // redirectURL, createData} → {token, record, meta}.
 func (s *Server) authWithOAuth2(w http.ResponseWriter, r *http.Request) {
-	r = s.withOrigin(r)
 	c, err := s.svc.Collection(r.PathValue("collection"))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -28,7 +27,8 @@ func (s *Server) authWithOAuth2(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.Invalid("The body must be {\"provider\", \"code\", \"codeVerifier\", \"redirectURL\", \"createData\"}."))
 		return
 	}
-	if !s.throttle(w, r, guard.LabelAuth, c.ID, "") {
+	var ok bool
+	if r, ok = s.throttle(w, r, guard.LabelAuth, c.ID, ""); !ok {
 		return
 	}
 	req := s.caller(r)

@@ -143,7 +143,7 @@ func (s *Server) createRecord(w http.ResponseWriter, r *http.Request) {
 		if c.IsAuth() && !req.Superuser {
 			// Sign-ups are throttled per client and per email.
 			email, _ := body["email"].(string)
-			if !s.throttle(w, r, guard.LabelSignup, c.ID, email) {
+			if _, ok := s.throttle(w, r, guard.LabelSignup, c.ID, email); !ok {
 				return nil, errAnswered
 			}
 		}
