@@ -107,3 +107,22 @@ func FromClause(c *core.Collection) string {
 
 // SelectFrom is SelectColumns followed by FromClause.
 func SelectFrom(c *core.Collection) string { return SelectColumns(c) + FromClause(c) }
+
+// InsertSQL inserts a row of every field of c, with `?` placeholders in
+// field order (the order Args returns values in).
+func InsertSQL(c *core.Collection) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO ")
+	b.WriteString(QuoteIdent(c.Name))
+	b.WriteString(" (")
+	for i := range c.Fields {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(QuoteIdent(c.Fields[i].Name))
+	}
+	b.WriteString(") VALUES (")
+	b.WriteString(strings.TrimSuffix(strings.Repeat("?, ", len(c.Fields)), ", "))
+	b.WriteString(")")
+	return b.String()
+}

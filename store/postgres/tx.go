@@ -383,25 +383,8 @@ func findSQL(q store.Query) findStmts {
 }
 
 func insertSQL(c *core.Collection) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO ")
-	b.WriteString(store.QuoteIdent(c.Name))
-	b.WriteString(" (")
-	for i := range c.Fields {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(store.QuoteIdent(c.Fields[i].Name))
-	}
-	b.WriteString(") VALUES (")
-	for i := range c.Fields {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("$" + strconv.Itoa(i+1))
-	}
-	b.WriteString(")")
-	return b.String()
+	q, _ := store.NumberPlaceholders(store.InsertSQL(c), 1)
+	return q
 }
 
 // updateSQL builds the UPDATE of every column but id, and its arguments.

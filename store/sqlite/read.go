@@ -166,27 +166,7 @@ func countSQL(c *core.Collection) string {
 	return "SELECT COUNT(*) FROM " + store.QuoteIdent(c.Name)
 }
 
-func insertSQL(c *core.Collection) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO ")
-	b.WriteString(store.QuoteIdent(c.Name))
-	b.WriteString(" (")
-	for i := range c.Fields {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(store.QuoteIdent(c.Fields[i].Name))
-	}
-	b.WriteString(") VALUES (")
-	for i := range c.Fields {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('?')
-	}
-	b.WriteString(")")
-	return b.String()
-}
+func insertSQL(c *core.Collection) string { return store.InsertSQL(c) }
 
 // updateSQL builds the UPDATE of every column but id, and its arguments
 // from args (all values in field order): the values, then the id.
