@@ -16,8 +16,14 @@ import (
 )
 
 // reservedFieldNames cannot name a user field: they appear in every record
-// response or are the system's own.
-var reservedFieldNames = map[string]bool{"collectionid": true, "collectionname": true, "expand": true}
+// response or are the system's own. The engines' system columns are among
+// them: PostgreSQL's (a column of that name cannot be created) and SQLite's
+// row id aliases (a column of that name hides the row order).
+var reservedFieldNames = map[string]bool{
+	"collectionid": true, "collectionname": true, "expand": true,
+	"ctid": true, "xmin": true, "xmax": true, "cmin": true, "cmax": true, "tableoid": true,
+	"rowid": true, "oid": true, "_rowid_": true,
+}
 
 // CreateCollection validates and stores a new collection from its JSON form
 // and creates its table.
