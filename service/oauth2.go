@@ -261,13 +261,17 @@ func (s *Service) newOAuth2Account(ctx context.Context, tx store.Tx, req *Reques
 	pw := core.RandomString(40, alnum)
 	body["email"], body["password"], body["passwordConfirm"] = email, pw, pw
 	rec := core.NewRecord(c)
-	if err := s.applyInput(rec, nil, body, req, false); err != nil {
+	in, err := readInput(c, rec, body)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.applyInput(rec, nil, in, req, false); err != nil {
 		return nil, err
 	}
 	rec.Data["verified"] = true // the provider verified the email
-	creator := withBody(req, body)
+	creator := *req
 	creator.Method = "POST"
-	if err := s.insertChecked(ctx, tx, creator, rec, body); err != nil {
+	if err := s.insertChecked(ctx, tx, &creator, rec, in); err != nil {
 		return nil, err
 	}
 	return rec, nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/tortoise-dev/tortoise/auth"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/filter"
 	"github.com/tortoise-dev/tortoise/store"
@@ -181,7 +180,8 @@ func (s *Service) getWhere(ctx context.Context, r store.Reader, c *core.Collecti
 }
 
 // CreateRecord validates body and inserts a new record, if the create rule
-// admits the record as it would be stored.
+// admits the record as it would be stored. The rule's @request.body sees
+// the body as the record reads it (see input).
 func (s *Service) CreateRecord(ctx context.Context, req *Request, c *core.Collection, body map[string]any) (*core.Record, error) {
 	if req == nil {
 		req = &Request{}
@@ -190,12 +190,16 @@ func (s *Service) CreateRecord(ctx context.Context, req *Request, c *core.Collec
 		return nil, errSuperusersOnly
 	}
 	rec := core.NewRecord(c)
-	// On create only superusers (and write keys) manage auth fields
-	// (verified); the manageRule is about existing records.
-	if err := s.applyInput(rec, nil, body, req, req.bypasses(c, true)); err != nil {
+	in, err := readInput(c, rec, body)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.store.Update(ctx, func(tx store.Tx) error { return s.insertChecked(ctx, tx, req, rec, body) }); err != nil {
+	// On create only superusers (and write keys) manage auth fields
+	// (verified); the manageRule is about existing records.
+	if err := s.applyInput(rec, nil, in, req, req.bypasses(c, true)); err != nil {
+		return nil, err
+	}
+	if err := s.store.Update(ctx, func(tx store.Tx) error { return s.insertChecked(ctx, tx, req, rec, in) }); err != nil {
 		return nil, err
 	}
 	s.emit(Change{Action: "create", Collection: c, RecordID: rec.ID()})
@@ -204,16 +208,19 @@ func (s *Service) CreateRecord(ctx context.Context, req *Request, c *core.Collec
 
 // insertChecked inserts a validated new record in tx, checking its
 // relations and, for non-superusers, the create rule against the record
-// as stored.
-func (s *Service) insertChecked(ctx context.Context, tx store.Tx, req *Request, rec *core.Record, body map[string]any) error {
+// as stored and the body as resolved in in.
+func (s *Service) insertChecked(ctx context.Context, tx store.Tx, req *Request, rec *core.Record, in *input) error {
 	c := rec.Collection
 	if err := s.checkRelations(ctx, tx, rec, nil); err != nil {
+		return err
+	}
+	if err := s.checkAuthID(ctx, tx, rec); err != nil {
 		return err
 	}
 	if err := tx.Insert(ctx, rec); err != nil {
 		return err
 	}
-	rule, err := s.ruleSQL(c, c.CreateRule, withBody(req, body), true)
+	rule, err := s.ruleSQL(c, c.CreateRule, withBody(req, in.ruleBody()), true)
 	if err != nil || rule == nil {
 		return err
 	}
@@ -222,6 +229,28 @@ func (s *Service) insertChecked(ctx context.Context, tx store.Tx, req *Request, 
 			return core.Invalid("Failed to create record.")
 		}
 		return err
+	}
+	return nil
+}
+
+// checkAuthID refuses a new auth record whose id an auth record of another
+// collection already has: rules compare ids (owner = @request.auth.id),
+// so a sign-up elsewhere with a chosen id must not become someone else.
+func (s *Service) checkAuthID(ctx context.Context, tx store.Tx, rec *core.Record) error {
+	if !rec.Collection.IsAuth() {
+		return nil
+	}
+	for _, oc := range s.Collections() {
+		if !oc.IsAuth() || oc.ID == rec.Collection.ID {
+			continue
+		}
+		_, err := tx.Get(ctx, oc, rec.ID())
+		switch {
+		case err == nil:
+			return core.FieldInvalid("id", "validation_not_unique", "The id is already in use.")
+		case core.KindOf(err) != core.KindNotFound:
+			return err
+		}
 	}
 	return nil
 }
@@ -268,20 +297,39 @@ func (s *Service) updateRecord(ctx context.Context, req *Request, c *core.Collec
 				return err
 			}
 		}
-		rule, err := s.ruleSQL(c, c.UpdateRule, withBody(req, body), true)
+		old, err := tx.Get(ctx, c, id)
+		if err != nil {
+			if core.KindOf(err) == core.KindNotFound {
+				return errNotFound
+			}
+			return err
+		}
+		// The rules see the body resolved against the stored record; its
+		// errors wait until the rule admitted the record, so a record the
+		// caller may not change answers 404 whatever the body says.
+		in, inputErr := readInput(c, old, body)
+		if in == nil {
+			return inputErr
+		}
+		ruleReq := withBody(req, in.ruleBody())
+		rule, err := s.ruleSQL(c, c.UpdateRule, ruleReq, true)
 		if err != nil {
 			return err
 		}
-		old, err := s.getWhere(ctx, tx, c, id, rule)
-		if err != nil {
-			return err
+		if rule != nil {
+			if _, err := s.getWhere(ctx, tx, c, id, rule); err != nil {
+				return err
+			}
 		}
-		manage, err := s.canManage(ctx, tx, req, old)
+		if inputErr != nil {
+			return inputErr
+		}
+		manage, err := s.canManage(ctx, tx, ruleReq, old)
 		if err != nil {
 			return err
 		}
 		rec = old.Clone()
-		if err := s.applyInput(rec, old, body, req, manage); err != nil {
+		if err := s.applyInput(rec, old, in, req, manage); err != nil {
 			return err
 		}
 		if err := s.checkRelations(ctx, tx, rec, old); err != nil {
@@ -369,7 +417,8 @@ func (s *Service) deleteCascade(ctx context.Context, tx store.Tx, c *core.Collec
 				}
 				rest := removeString(r.Strings(f.Name), id)
 				if f.Required && len(rest) == 0 {
-					return core.Invalid("The record cannot be deleted: it is the required %q of record %q in %q.", f.Name, r.ID(), oc.Name)
+					// No id: the caller may not be allowed to see that record.
+					return core.Invalid("The record cannot be deleted: a record in %q requires it in its %q field.", oc.Name, f.Name)
 				}
 				n := r.Clone()
 				if f.IsMultiple() {
@@ -528,192 +577,4 @@ func (s *Service) canManage(ctx context.Context, r store.Reader, req *Request, r
 		return false, err
 	}
 	return true, nil
-}
-
-// applyInput sets the submitted values of body on rec (old is the stored
-// record on update, nil on create), validates the result and fills in
-// generated values. manage says the caller may manage an auth record's
-// protected fields (see canManage).
-func (s *Service) applyInput(rec, old *core.Record, body map[string]any, req *Request, manage bool) error {
-	c := rec.Collection
-	errs := core.ValidationErrors{}
-	creating := old == nil
-	if len(body) > 1000 {
-		return core.Invalid("Too many fields in the request body.")
-	}
-	// Plain values first, then modifiers, so "tags" and "tags+" combine predictably.
-	type mod struct {
-		key, name, op string
-		val           any
-	}
-	var mods []mod
-	for key, val := range body {
-		name, op := key, ""
-		switch {
-		case strings.HasSuffix(key, "+"):
-			name, op = key[:len(key)-1], "+"
-		case strings.HasPrefix(key, "+"):
-			name, op = key[1:], "^+"
-		case strings.HasSuffix(key, "-"):
-			name, op = key[:len(key)-1], "-"
-		}
-		switch name {
-		case "collectionId", "collectionName", "expand":
-			continue
-		}
-		f := c.Field(name)
-		if f == nil {
-			if c.IsAuth() && (name == "passwordConfirm" || name == "oldPassword") {
-				continue
-			}
-			errs.Add(key, "validation_unknown_field", fmt.Sprintf("Unknown field %q.", key))
-			continue
-		}
-		switch {
-		case f.Type == core.FieldAutodate:
-			continue // set by the server only
-		case f.Name == "tokenKey" && c.IsAuth():
-			errs.Add(key, "validation_readonly", "Cannot be set.")
-			continue
-		case f.Name == "verified" && c.IsAuth() && !manage:
-			if v, _ := val.(bool); v || !creating {
-				errs.Add(key, "validation_readonly", "Only superusers or the manageRule can change this field.")
-			}
-			continue
-		case f.Name == "email" && c.IsAuth() && !creating && !manage:
-			if v, _ := val.(string); v != old.String("email") {
-				errs.Add(key, "validation_readonly", "Change the email with the request-email-change route.")
-			}
-			continue
-		case f.Name == "id" && !creating:
-			if v, _ := val.(string); v != old.ID() {
-				errs.Add(key, "validation_readonly", "The id cannot be changed.")
-			}
-			continue
-		case f.Type == core.FieldFile:
-			errs.Add(key, "validation_file_upload", "File uploads are not supported yet.")
-			continue
-		}
-		if op != "" {
-			mods = append(mods, mod{key, name, op, val})
-			continue
-		}
-		v, fe := coerce(f, val)
-		if fe != nil {
-			errs[key] = *fe
-			continue
-		}
-		if f.Type == core.FieldPassword {
-			pw := v.(string)
-			if pw == "" && !creating {
-				continue // an empty password on update keeps the old one
-			}
-			if fe := checkValue(f, pw); fe != nil {
-				errs[key] = *fe
-				continue
-			}
-			if c.IsAuth() && f.Name == "password" {
-				if confirm, given := body["passwordConfirm"]; (given || !req.Superuser) && confirm != pw {
-					errs.Add("passwordConfirm", "validation_values_mismatch", "Values don't match.")
-					continue
-				}
-				if !creating && !manage {
-					oldPw, _ := body["oldPassword"].(string)
-					if !auth.CheckPassword(old.String("password"), oldPw) {
-						errs.Add("oldPassword", "validation_invalid_old_password", "Missing or invalid old password.")
-						continue
-					}
-				}
-			}
-			hash, err := auth.HashPassword(pw, f.Cost)
-			if err != nil {
-				return core.Internal(err, "hash password")
-			}
-			rec.Data[f.Name] = hash
-			if c.IsAuth() && f.Name == "password" {
-				// A new password invalidates every token issued before it.
-				rec.Data["tokenKey"] = generate("[a-zA-Z0-9]{50}")
-			}
-			continue
-		}
-		rec.Data[f.Name] = v
-	}
-	for _, m := range mods {
-		f := c.Field(m.name)
-		switch {
-		case f.Type == core.FieldNumber && (m.op == "+" || m.op == "-"):
-			v, fe := coerce(f, m.val)
-			if fe != nil {
-				errs[m.key] = *fe
-				continue
-			}
-			cur, _ := rec.Data[f.Name].(float64)
-			if m.op == "+" {
-				rec.Data[f.Name] = cur + v.(float64)
-			} else {
-				rec.Data[f.Name] = cur - v.(float64)
-			}
-		case f.Type == core.FieldSelect || f.Type == core.FieldRelation:
-			list := &core.Field{Type: f.Type, MaxSelect: 2}
-			v, fe := coerce(list, m.val)
-			if fe != nil {
-				errs[m.key] = *fe
-				continue
-			}
-			items := v.([]string)
-			cur := rec.Strings(f.Name)
-			var next []string
-			switch m.op {
-			case "+":
-				next = dedupe(append(append([]string{}, cur...), items...))
-			case "^+":
-				next = dedupe(append(append([]string{}, items...), cur...))
-			case "-":
-				next = cur
-				for _, it := range items {
-					next = removeString(next, it)
-				}
-			}
-			if f.IsMultiple() {
-				rec.Data[f.Name] = next
-			} else if len(next) > 0 {
-				rec.Data[f.Name] = next[len(next)-1]
-			} else {
-				rec.Data[f.Name] = ""
-			}
-		default:
-			errs.Add(m.key, "validation_invalid_modifier", fmt.Sprintf("The %q modifier does not apply to field %q.", m.op, f.Name))
-		}
-	}
-	if err := errs.Err(); err != nil {
-		return err
-	}
-	now := core.Now()
-	for i := range c.Fields {
-		f := &c.Fields[i]
-		switch {
-		case f.Type == core.FieldAutodate:
-			if (creating && f.OnCreate) || (!creating && f.OnUpdate) {
-				rec.Data[f.Name] = now
-			}
-			continue
-		case f.Type == core.FieldText && creating && rec.Data[f.Name] == "" && f.AutogeneratePattern != "":
-			rec.Data[f.Name] = generate(f.AutogeneratePattern)
-		}
-		if f.Type == core.FieldPassword {
-			if rec.Data[f.Name] == "" && f.Required {
-				errs.Add(f.Name, "validation_required", "Cannot be blank.")
-			}
-			continue
-		}
-		if fe := checkValue(f, rec.Data[f.Name]); fe != nil {
-			errs[f.Name] = *fe
-		}
-	}
-	if creating {
-		if id := rec.ID(); id != "" && !core.ValidName("x"+id) {
-			errs.Add("id", "validation_invalid_format", "Invalid id format.")
-		}
-	}
-	return errs.Err()
 }
