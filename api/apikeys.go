@@ -45,7 +45,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, req *servi
 	}
 	var in service.APIKeyInput
 	if err := json.Unmarshal(b, &in); err != nil {
-		s.writeError(w, r, core.Invalid(`The body must be {"name": string, "superuser": bool, "collections": [names], "write": bool}.`))
+		s.writeError(w, r, core.DecodeError(err, "body"))
 		return
 	}
 	secret, key, err := s.svc.CreateAPIKey(r.Context(), in)

@@ -167,7 +167,7 @@ func (s *Server) importCollections(w http.ResponseWriter, r *http.Request, req *
 		DeleteMissing bool              `json:"deleteMissing"`
 	}
 	if err := json.Unmarshal(b, &in); err != nil {
-		s.writeError(w, r, core.Invalid("The body must be {\"collections\": [...], \"deleteMissing\": bool}."))
+		s.writeError(w, r, core.DecodeError(err, "body"))
 		return
 	}
 	if err := s.svc.ImportCollections(r.Context(), in.Collections, in.DeleteMissing); err != nil {

@@ -105,9 +105,13 @@ func (s *Server) routes() {
 // does not wait on them. Register it with http.Server.RegisterOnShutdown.
 func (s *Server) Shutdown() { s.hub.Close() }
 
-// ServeHTTP applies the cross-cutting concerns (panic recovery, CORS, body
-// limit) and routes the request.
+// ServeHTTP applies the cross-cutting concerns (panic recovery, security
+// headers, CORS, body limit) and routes the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	// Every answer, errors and 404s included: browsers must not guess a
+	// type other than the one declared (a JSON error echoing input as HTML).
+	h.Set("X-Content-Type-Options", "nosniff")
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -117,7 +121,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, core.Internal(fmt.Errorf("panic: %v", p), "panic"))
 		}
 	}()
-	h := w.Header()
 	if origin := r.Header.Get("Origin"); origin != "" {
 		h.Set("Access-Control-Allow-Origin", "*")
 		if r.Method == http.MethodOptions {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -248,13 +247,8 @@ func keepSecrets(opts, old *core.AuthOptions) {
 	}
 }
 
-func collectionDecodeError(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		return core.FieldInvalid(te.Field, "validation_invalid_type", fmt.Sprintf("Invalid value type: expected %s.", te.Type))
-	}
-	return core.Invalid("Invalid collection data: %s.", strings.TrimPrefix(err.Error(), "json: "))
-}
+// collectionDecodeError names the JSON field and type at fault, never a Go type.
+func collectionDecodeError(err error) error { return core.DecodeError(err, "collection data") }
 
 // carryOver matches the fields of an updated definition to the stored ones:
 // a field given without an id takes the id of the stored field with the same

@@ -192,17 +192,14 @@ func mergeJSON(dst, src map[string]any) {
 	}
 }
 
+// settingsDecodeError names the JSON field and type at fault, never a Go type.
 func settingsDecodeError(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		return core.FieldInvalid(te.Field, "validation_invalid_type", fmt.Sprintf("Invalid value type: expected %s.", te.Type))
-	}
 	msg := strings.TrimPrefix(err.Error(), "json: ")
 	if strings.HasPrefix(msg, "unknown field ") {
 		name := strings.Trim(strings.TrimPrefix(msg, "unknown field "), `"`)
 		return core.FieldInvalid(name, "validation_unknown_field", fmt.Sprintf("Unknown setting %q.", name))
 	}
-	return core.Invalid("Invalid settings: %s.", msg)
+	return core.DecodeError(err, "settings")
 }
 
 func (st *Settings) validate() error {
