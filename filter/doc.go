@@ -45,6 +45,18 @@
 // :changed (@request.body.f:changed: the body has f and its value differs
 // from the record's stored value).
 //
+// # What @request.body is
+//
+// The filter package reads Request.Body as given. For record rules the
+// service layer gives it the body as the record will store it, never the
+// raw keys a client sent: every value converted by its field (a form's
+// "on" is true for a bool, " 2030-01-01" is the date 2030-01-01 00:00:00.000Z),
+// and every modifier applied and reported under the plain field name
+// ({"score+": 5} on a stored 8 is score = 13; {"tags-": "a"} is tags
+// without "a"). A modifier key sets its field for :isset, and :changed
+// compares the resolved value with the stored one. docs/rules.md has the
+// table for each field type.
+//
 // For a guest, every @request.auth.* value is null, so @request.auth.id is
 // "". Request values and parameters are known when a filter is compiled:
 // they become bound arguments, and a comparison of two such values is
