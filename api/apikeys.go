@@ -20,6 +20,17 @@ func (s *Server) superuserAccount(h func(http.ResponseWriter, *http.Request, *se
 	})
 }
 
+// errKeyBarred answers an API key reaching for a system collection (see
+// service.Request.KeyBarred).
+func errKeyBarred(c *core.Collection) error {
+	return core.Forbidden("API keys cannot reach the system collection %q: that takes a superuser logged in with their account.", c.Name)
+}
+
+// errSettingsByAccount answers an API key changing the settings: they
+// route the mail that resets superusers' passwords, so changing them is
+// as good as taking a superuser account.
+var errSettingsByAccount = core.Forbidden("Settings are changed by superusers logged in with their account, not with API keys.")
+
 func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, req *service.Request) {
 	recs, err := s.svc.APIKeys(r.Context())
 	if err != nil {

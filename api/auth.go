@@ -110,11 +110,18 @@ func (s *Server) authRefresh(w http.ResponseWriter, r *http.Request) {
 }
 
 // impersonate lets a superuser act as an auth record: it answers with a
-// non-refreshable token for it, {"token": ..., "record": {...}}.
+// non-refreshable token for it, {"token": ..., "record": {...}}. A
+// superuser API key may impersonate the records of the app's own auth
+// collections (it can change them anyway), never a superuser: that token
+// would be the superuser account a key must not become.
 func (s *Server) impersonate(w http.ResponseWriter, r *http.Request, req *service.Request) {
 	c, err := s.svc.Collection(r.PathValue("collection"))
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if req.KeyBarred(c) {
+		s.writeError(w, r, errKeyBarred(c))
 		return
 	}
 	if !c.IsAuth() {

@@ -126,7 +126,27 @@ func (s *Server) createCollection(w http.ResponseWriter, r *http.Request, req *s
 	writeJSON(w, http.StatusOK, c)
 }
 
+// keyBarred refuses an API key the definition (or the wholesale
+// truncation) of a system collection; see service.Request.KeyBarred.
+func (s *Server) keyBarred(req *service.Request, nameOrID string) error {
+	if req.Key == nil {
+		return nil
+	}
+	c, err := s.svc.Collection(nameOrID)
+	if err != nil {
+		return err
+	}
+	if req.KeyBarred(c) {
+		return errKeyBarred(c)
+	}
+	return nil
+}
+
 func (s *Server) updateCollection(w http.ResponseWriter, r *http.Request, req *service.Request) {
+	if err := s.keyBarred(req, r.PathValue("collection")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	b, err := readBody(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -141,6 +161,10 @@ func (s *Server) updateCollection(w http.ResponseWriter, r *http.Request, req *s
 }
 
 func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, req *service.Request) {
+	if err := s.keyBarred(req, r.PathValue("collection")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if err := s.svc.DeleteCollection(r.Context(), r.PathValue("collection")); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -149,6 +173,10 @@ func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, req *s
 }
 
 func (s *Server) truncateCollection(w http.ResponseWriter, r *http.Request, req *service.Request) {
+	if err := s.keyBarred(req, r.PathValue("collection")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if err := s.svc.TruncateCollection(r.Context(), r.PathValue("collection")); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -169,6 +197,19 @@ func (s *Server) importCollections(w http.ResponseWriter, r *http.Request, req *
 	if err := json.Unmarshal(b, &in); err != nil {
 		s.writeError(w, r, core.DecodeError(err, "body"))
 		return
+	}
+	if req.Key != nil {
+		// An import updates the collection its id, else its name, matches.
+		for _, raw := range in.Collections {
+			var head struct{ ID, Name string }
+			_ = json.Unmarshal(raw, &head)
+			for _, ref := range []string{head.ID, head.Name} {
+				if c, err := s.svc.Collection(ref); ref != "" && err == nil && req.KeyBarred(c) {
+					s.writeError(w, r, errKeyBarred(c))
+					return
+				}
+			}
+		}
 	}
 	if err := s.svc.ImportCollections(r.Context(), in.Collections, in.DeleteMissing); err != nil {
 		s.writeError(w, r, err)

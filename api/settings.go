@@ -16,6 +16,10 @@ func (s *Server) getSettings(w http.ResponseWriter, r *http.Request, req *servic
 }
 
 func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request, req *service.Request) {
+	if req.Key != nil {
+		s.writeError(w, r, errSettingsByAccount)
+		return
+	}
 	b, err := readBody(r)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -10,7 +10,9 @@ import (
 // Request carries who is asking and what they sent, for access rules and
 // the @request.* filter identifiers.
 type Request struct {
-	// Superuser bypasses every access rule.
+	// Superuser bypasses every access rule. It is set for superuser
+	// accounts and for superuser API keys; what keys may not do even then
+	// is KeyBarred's to say.
 	Superuser bool
 	// Auth is the authenticated record, nil for guests.
 	Auth *core.Record
@@ -26,10 +28,23 @@ type Request struct {
 	Key *APIKey
 }
 
+// KeyBarred reports whether r comes with an API key — any, superuser keys
+// included — and c is a system collection. Those hold the accounts
+// (_superusers), the keys themselves (_apiKeys) and the state of logins
+// (_otps, _mfas, _externalAuths, _authOrigins): a key that could read or
+// change their records or definitions could make itself a superuser
+// account or a wider key, and a key never manages keys. Records ask it
+// through bypasses and the schema a key's filters see; the routes that
+// change collections or impersonate ask it directly.
+func (r *Request) KeyBarred(c *core.Collection) bool {
+	return r != nil && r.Key != nil && c != nil && c.System
+}
+
 // bypasses reports whether r skips c's access rules: superusers always, an
-// API key for the collections (and the access) it was given.
+// API key for the collections (and the access) it was given — never a
+// system collection (see KeyBarred), where a key meets the rules as a guest.
 func (r *Request) bypasses(c *core.Collection, write bool) bool {
-	if r == nil {
+	if r == nil || r.KeyBarred(c) {
 		return false
 	}
 	return r.Superuser || (r.Key != nil && r.Key.Allows(c.ID, write))
@@ -43,12 +58,29 @@ func (r *Request) IsGuest() bool { return r == nil || (r.Auth == nil && !r.Super
 // superusers' own filters.
 func (s *Service) env(c *core.Collection, r *Request, allowHidden bool) *filter.Env {
 	fr := &filter.Request{Method: "GET", Context: "default"}
+	var sc filter.Schema = s.schema.Load()
 	if r != nil {
 		fr.Auth, fr.Body, fr.Query, fr.Headers = r.Auth, r.Body, r.Query, r.Headers
 		if r.Method != "" {
 			fr.Method = r.Method
 		}
+		if r.Key != nil && !allowHidden {
+			// A key's own filter (not a rule) sees no system collection,
+			// by @collection or by relation, so it cannot probe them.
+			sc = keySchema{sc}
+		}
 		allowHidden = allowHidden || r.Superuser
 	}
-	return &filter.Env{Schema: s.schema.Load(), Collection: c, Request: fr, Now: time.Now(), AllowHidden: allowHidden}
+	return &filter.Env{Schema: sc, Collection: c, Request: fr, Now: time.Now(), AllowHidden: allowHidden}
+}
+
+// keySchema is the schema as API keys' filters see it: without the
+// system collections (see KeyBarred).
+type keySchema struct{ filter.Schema }
+
+func (k keySchema) CollectionByNameOrID(nameOrID string) *core.Collection {
+	if c := k.Schema.CollectionByNameOrID(nameOrID); c != nil && !c.System {
+		return c
+	}
+	return nil
 }

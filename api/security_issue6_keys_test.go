@@ -1,0 +1,148 @@
+package api_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/tortoise-dev/tortoise/internal/testkit"
+)
+
+// Issue 6, findings 4, 5 and 6: an API key escaping its limits, token
+// routes skipping the authRule, and manageRule "".
+
+// TestIssue6APIKeyCannotEscalate: a superuser API key acts as a superuser
+// over the app's own collections, but no route lets it reach the system
+// collections (accounts, keys, login state), impersonate a superuser or
+// change the settings — any of which would make it a superuser account or
+// a wider key. Superusers logged in with their account still can.
+func TestIssue6APIKeyCannotEscalate(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		blogSchema(t, s)
+		usersSchema(t, s, "")
+		user := signUp(t, s, "u@example.com", "u-password-123")
+		var root, reader keyAnswer
+		s.Super("POST", "/api/keys", map[string]any{"name": "ops", "superuser": true}, 200, &root)
+		s.Super("POST", "/api/keys", map[string]any{"name": "reporting", "collections": []string{"posts"}}, 200, &reader)
+		key := "Bearer " + root.Key
+		var sus list
+		s.Super("GET", "/api/collections/_superusers/records", nil, 200, &sus)
+		suID := sus.Items[0]["id"].(string)
+		var suCol, keysCol map[string]any
+		s.Super("GET", "/api/collections/_superusers", nil, 200, &suCol)
+		s.Super("GET", "/api/collections/_apiKeys", nil, 200, &keysCol)
+		// The whole definition of _apiKeys with its rules opened, as an
+		// import would carry it.
+		openKeys := map[string]any{}
+		for k, v := range keysCol {
+			openKeys[k] = v
+		}
+		openKeys["listRule"], openKeys["viewRule"], openKeys["updateRule"] = "", "", ""
+		pw := "evil-password-1"
+
+		// What the key keeps: a superuser over the app's own collections.
+		s.Do("GET", "/api/collections/posts/records", key, nil, 200, nil)
+		s.Do("POST", "/api/collections/posts/records", key, map[string]any{"title": "by key", "slug": "k"}, 200, nil)
+		s.Do("PATCH", "/api/collections/posts", key, map[string]any{"listRule": nil}, 200, nil)
+		s.Do("GET", "/api/collections/_superusers", key, nil, 200, nil)
+		s.Do("GET", "/api/settings", key, nil, 200, nil)
+		s.Do("GET", "/api/collections/posts/records?filter="+url.QueryEscape(`secret = ""`), key, nil, 200, nil)
+		// It may impersonate a regular user (it could change that user's
+		// records anyway); the token is the user's, no superuser's.
+		var imp authed
+		s.Do("POST", "/api/collections/users/impersonate/"+user.Record["id"].(string), key, nil, 200, &imp)
+		s.Do("GET", "/api/keys", imp.Token, nil, 403, nil)
+
+		attacks := []struct {
+			name, method, path string
+			body               any
+			want               int
+		}{
+			{"impersonate a superuser", "POST", "/api/collections/_superusers/impersonate/" + suID, nil, 403},
+			{"list keys as records", "GET", "/api/collections/_apiKeys/records", nil, 403},
+			{"view a key as a record", "GET", "/api/collections/_apiKeys/records/" + reader.APIKey.ID, nil, 403},
+			{"widen a key", "PATCH", "/api/collections/_apiKeys/records/" + reader.APIKey.ID,
+				map[string]any{"scope": map[string]any{"superuser": true, "collections": []string{}, "write": true}}, 403},
+			{"insert a key", "POST", "/api/collections/_apiKeys/records",
+				map[string]any{"name": "minted", "keyHash": strings.Repeat("a", 64), "scope": map[string]any{"superuser": true}}, 403},
+			{"revoke a key as a record", "DELETE", "/api/collections/_apiKeys/records/" + reader.APIKey.ID, nil, 403},
+			{"list superusers", "GET", "/api/collections/_superusers/records", nil, 403},
+			{"view a superuser", "GET", "/api/collections/_superusers/records/" + suID, nil, 403},
+			{"create a superuser", "POST", "/api/collections/_superusers/records",
+				map[string]any{"email": "evil@example.com", "password": pw, "passwordConfirm": pw}, 403},
+			{"set a superuser's password", "PATCH", "/api/collections/_superusers/records/" + suID,
+				map[string]any{"password": pw, "passwordConfirm": pw}, 403},
+			{"plant a one-time code", "POST", "/api/collections/_otps/records",
+				map[string]any{"collectionRef": suCol["id"], "recordRef": suID, "password": "123456"}, 403},
+			{"link an identity to a superuser", "POST", "/api/collections/_externalAuths/records",
+				map[string]any{"collectionRef": suCol["id"], "recordRef": suID, "provider": "oidc", "providerId": "evil"}, 403},
+			{"read MFA sessions", "GET", "/api/collections/_mfas/records", nil, 403},
+			{"read login origins", "GET", "/api/collections/_authOrigins/records", nil, 403},
+			{"open the keys' rules", "PATCH", "/api/collections/_apiKeys", map[string]any{"listRule": "", "updateRule": ""}, 403},
+			{"turn on OTP for superusers", "PATCH", "/api/collections/_superusers",
+				map[string]any{"otp": map[string]any{"enabled": true, "duration": 180, "length": 6}}, 403},
+			{"import over the keys", "PUT", "/api/collections/import", map[string]any{"collections": []any{openKeys}}, 403},
+			{"route mail elsewhere", "PATCH", "/api/settings",
+				map[string]any{"smtp": map[string]any{"enabled": true, "host": "smtp.evil.example", "port": 25}}, 403},
+			{"probe superusers in a filter", "GET", "/api/collections/posts/records?filter=" +
+				url.QueryEscape(`@collection._superusers.email = "`+testkit.SuperuserEmail+`"`), nil, 400},
+			{"probe keys in a filter", "GET", "/api/collections/posts/records?filter=" +
+				url.QueryEscape(`@collection._apiKeys.keyHash != ""`), nil, 400},
+			{"mint a key", "POST", "/api/keys", map[string]any{"name": "x", "superuser": true}, 403},
+			// Last: on the unfixed code it deletes the key itself.
+			{"revoke every key", "DELETE", "/api/collections/_apiKeys/truncate", nil, 403},
+		}
+		for _, a := range attacks {
+			if r := s.Request(a.method, a.path, key, a.body); r.Status != a.want {
+				t.Errorf("%s (%s %s): status %d, want %d: %s", a.name, a.method, a.path, r.Status, a.want, r.Body)
+			}
+		}
+		// Nothing changed: the collection key is as narrow as it was, no
+		// superuser was made, the system collections and settings are as
+		// they were, both keys still exist.
+		s.Do("POST", "/api/collections/posts/records", "Bearer "+reader.Key, map[string]any{"title": "x", "slug": "x"}, 403, nil)
+		s.Do("GET", "/api/collections", "Bearer "+reader.Key, nil, 403, nil)
+		s.Do("POST", "/api/collections/_superusers/auth-with-password", "", map[string]any{"identity": "evil@example.com", "password": pw}, 400, nil)
+		var after map[string]any
+		s.Super("GET", "/api/collections/_apiKeys", nil, 200, &after)
+		if after["listRule"] != nil || after["updateRule"] != nil {
+			t.Errorf("_apiKeys rules opened: %v %v", after["listRule"], after["updateRule"])
+		}
+		s.Super("GET", "/api/collections/_superusers", nil, 200, &after)
+		if otp, _ := after["otp"].(map[string]any); otp["enabled"] == true {
+			t.Errorf("OTP turned on for superusers: %v", otp)
+		}
+		var st struct{ SMTP struct{ Host string } }
+		s.Super("GET", "/api/settings", nil, 200, &st)
+		if st.SMTP.Host == "smtp.evil.example" {
+			t.Errorf("settings changed by a key: %+v", st)
+		}
+		var keys struct{ Items []map[string]any }
+		s.Super("GET", "/api/keys", nil, 200, &keys)
+		if len(keys.Items) != 2 {
+			t.Errorf("keys after the attacks: %d", len(keys.Items))
+		}
+
+		// A superuser logged in with its account still does all of it.
+		var suImp authed
+		s.Super("POST", "/api/collections/_superusers/impersonate/"+suID, nil, 200, &suImp)
+		s.Do("GET", "/api/keys", suImp.Token, nil, 200, nil)
+		var keyRecs list
+		s.Super("GET", "/api/collections/_apiKeys/records", nil, 200, &keyRecs)
+		if keyRecs.TotalItems != 2 {
+			t.Errorf("_apiKeys records for a superuser: %+v", keyRecs)
+		}
+		s.Super("PATCH", "/api/collections/_apiKeys/records/"+reader.APIKey.ID, map[string]any{"scope": map[string]any{
+			"collections": reader.APIKey.Collections, "write": true}}, 200, nil)
+		s.Do("POST", "/api/collections/posts/records", "Bearer "+reader.Key, map[string]any{"title": "widened", "slug": "w"}, 200, nil)
+		s.Super("POST", "/api/collections/_superusers/records", map[string]any{"email": "second@example.com", "password": pw, "passwordConfirm": pw}, 200, nil)
+		s.Do("POST", "/api/collections/_superusers/auth-with-password", "", map[string]any{"identity": "second@example.com", "password": pw}, 200, nil)
+		s.Super("GET", "/api/collections/posts/records?filter="+url.QueryEscape(`@collection._superusers.email = "`+testkit.SuperuserEmail+`"`), nil, 200, nil)
+		s.Super("GET", "/api/collections/_mfas/records", nil, 200, nil)
+		s.Super("PATCH", "/api/collections/_superusers", map[string]any{"otp": map[string]any{"enabled": true, "duration": 180, "length": 6}}, 200, nil)
+		s.Super("PATCH", "/api/settings", map[string]any{"meta": map[string]any{"appName": "Changed"}}, 200, nil)
+		s.Super("DELETE", "/api/collections/_apiKeys/truncate", nil, 204, nil)
+		s.Do("GET", "/api/collections/posts/records", key, nil, 403, nil)
+	})
+}
