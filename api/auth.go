@@ -101,7 +101,7 @@ func (s *Server) authRefresh(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.Forbidden("The current auth token is not refreshable."))
 		return
 	}
-	tok, err := s.svc.NewAuthToken(req.Auth)
+	tok, err := s.svc.RefreshAuthToken(r.Context(), req.Auth)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oauth2-proxy/mockoidc"
+
 	"github.com/tortoise-dev/tortoise/internal/testkit"
 )
 
@@ -144,5 +146,125 @@ func TestIssue6APIKeyCannotEscalate(t *testing.T) {
 		s.Super("PATCH", "/api/settings", map[string]any{"meta": map[string]any{"appName": "Changed"}}, 200, nil)
 		s.Super("DELETE", "/api/collections/_apiKeys/truncate", nil, 204, nil)
 		s.Do("GET", "/api/collections/posts/records", key, nil, 403, nil)
+	})
+}
+
+// bannableUsers creates an auth collection "users" whose authRule shuts
+// out banned accounts, open for sign-up, records their owners' business.
+func bannableUsers(t *testing.T, s *testkit.Server) {
+	t.Helper()
+	owner := "id = @request.auth.id"
+	s.Super("POST", "/api/collections", map[string]any{
+		"name": "users", "type": "auth", "createRule": "", "listRule": owner, "viewRule": owner,
+		"updateRule": owner, "deleteRule": owner, "authRule": "banned = false",
+		"fields": []map[string]any{{"name": "name", "type": "text"}, {"name": "banned", "type": "bool"}},
+	}, 200, nil)
+}
+
+// TestIssue6RefreshRechecksAuthRule: a token is issued only to a record
+// its collection's authRule admits now — at login by every method, and at
+// auth-refresh, so a banned (or no longer verified, or deleted) account
+// cannot keep a session alive by refreshing an old token.
+func TestIssue6RefreshRechecksAuthRule(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		bannableUsers(t, s)
+		liftLimits(t, s)
+		base := "/api/collections/users/"
+		setBanned := func(id string, banned bool) {
+			t.Helper()
+			s.Super("PATCH", base+"records/"+id, map[string]any{"banned": banned}, 200, nil)
+		}
+		refresh := func(token string, want int) authed {
+			t.Helper()
+			var a authed
+			r := s.Request("POST", base+"auth-refresh", token, nil)
+			if r.Status != want {
+				t.Errorf("refresh: status %d, want %d: %s", r.Status, want, r.Body)
+			}
+			if want == 200 {
+				decode(t, r, 200, &a)
+			}
+			return a
+		}
+		ann := signUp(t, s, "ann@example.com", "ann-password-1")
+		annID := ann.Record["id"].(string)
+		fresh := refresh(ann.Token, 200)
+
+		// Banned: no login, and neither the old token nor a refreshed one
+		// refreshes.
+		setBanned(annID, true)
+		s.Do("POST", base+"auth-with-password", "", map[string]any{"identity": "ann@example.com", "password": "ann-password-1"}, 400, nil)
+		refresh(ann.Token, 403)
+		refresh(fresh.Token, 403)
+		// A superuser may still impersonate her (PocketBase's rule: the
+		// superuser acts knowingly); that token does not refresh either.
+		var imp authed
+		s.Super("POST", base+"impersonate/"+annID, nil, 200, &imp)
+		refresh(imp.Token, 403)
+		// Unbanned, the same tokens work again (the ban signed nothing out).
+		setBanned(annID, false)
+		refresh(ann.Token, 200)
+
+		// The verified requirement, written in the authRule, holds too.
+		s.Super("PATCH", "/api/collections/users", map[string]any{"authRule": "banned = false && verified = true"}, 200, nil)
+		refresh(ann.Token, 403)
+		s.Super("PATCH", base+"records/"+annID, map[string]any{"verified": true}, 200, nil)
+		refresh(ann.Token, 200)
+		s.Super("PATCH", "/api/collections/users", map[string]any{"authRule": "banned = false"}, 200, nil)
+		// A null authRule lets no one in, refreshing included.
+		s.Super("PATCH", "/api/collections/users", map[string]any{"authRule": nil}, 200, nil)
+		refresh(ann.Token, 403)
+		s.Super("PATCH", "/api/collections/users", map[string]any{"authRule": "banned = false"}, 200, nil)
+
+		// OTP, and the second factor of MFA, check the rule as they finish.
+		s.Super("PATCH", "/api/collections/users", map[string]any{
+			"otp": map[string]any{"enabled": true, "duration": 180, "length": 6}}, 200, nil)
+		otpLogin := func(email, mfaID string) testkit.Response {
+			t.Helper()
+			prev := ""
+			if m, err := s.App.Service.Mailbox().Latest(email); err == nil {
+				prev = m.ID
+			}
+			var o struct{ OTPID string }
+			s.Do("POST", base+"request-otp", "", map[string]any{"email": email}, 200, &o)
+			code := mailed(t, nextMail(t, s, email, prev), otpCode)
+			return s.Request("POST", base+"auth-with-otp", "", map[string]any{"otpId": o.OTPID, "password": code, "mfaId": mfaID})
+		}
+		setBanned(annID, true)
+		if r := otpLogin("ann@example.com", ""); r.Status != 400 {
+			t.Errorf("banned OTP login: %d %s", r.Status, r.Body)
+		}
+		setBanned(annID, false)
+		s.Super("PATCH", "/api/collections/users", map[string]any{"mfa": map[string]any{"enabled": true, "duration": 600, "rule": ""}}, 200, nil)
+		var first struct{ MFAID string }
+		s.Do("POST", base+"auth-with-password", "", map[string]any{"identity": "ann@example.com", "password": "ann-password-1"}, 401, &first)
+		setBanned(annID, true)
+		if r := otpLogin("ann@example.com", first.MFAID); r.Status != 400 {
+			t.Errorf("banned between factors: %d %s", r.Status, r.Body)
+		}
+		setBanned(annID, false)
+		s.Super("PATCH", "/api/collections/users", map[string]any{"mfa": map[string]any{"enabled": false}}, 200, nil)
+
+		// OAuth2 too.
+		m := startProvider(t, s)
+		mocksMu.Lock()
+		mocks[t] = m
+		mocksMu.Unlock()
+		t.Cleanup(func() { mocksMu.Lock(); delete(mocks, t); mocksMu.Unlock() })
+		dave := &mockoidc.MockUser{Subject: "dave-1", Email: "dave@example.com", EmailVerified: true}
+		code, verifier := beginOAuth(t, s, dave)
+		var viaOAuth oauthResult
+		decode(t, oauthLogin(s, code, verifier, nil), 200, &viaOAuth)
+		setBanned(viaOAuth.Record["id"].(string), true)
+		code, verifier = beginOAuth(t, s, dave)
+		if r := oauthLogin(s, code, verifier, nil); r.Status != 400 {
+			t.Errorf("banned OAuth2 login: %d %s", r.Status, r.Body)
+		}
+		refresh(viaOAuth.Token, 403)
+
+		// A deleted account's token refreshes no more.
+		s.Super("DELETE", base+"records/"+annID, nil, 204, nil)
+		refresh(ann.Token, 401)
 	})
 }

@@ -251,14 +251,35 @@ func (s *Service) mayAuthenticate(ctx context.Context, rec *core.Record) (bool, 
 }
 
 // NewAuthToken issues a refreshable auth token for an auth record, valid
-// for its collection's token duration.
+// for its collection's token duration. It checks nothing: routes issue
+// tokens through completeLogin or RefreshAuthToken, which apply the
+// authRule first.
 func (s *Service) NewAuthToken(rec *core.Record) (string, error) {
 	return s.signAuthToken(rec, 0, true)
 }
 
+// RefreshAuthToken issues a fresh token for rec, the record of a valid
+// refreshable token (read afresh from the store by Authenticate, so a
+// deleted record never gets here), if its collection's authRule still
+// admits it: an account the rule now shuts out (banned, no longer
+// verified, logins disabled) cannot keep a session alive by refreshing.
+// Errors: KindForbidden, as PocketBase answers.
+func (s *Service) RefreshAuthToken(ctx context.Context, rec *core.Record) (string, error) {
+	ok, err := s.mayAuthenticate(ctx, rec)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", core.Forbidden("The request doesn't satisfy the collection requirements to authenticate.")
+	}
+	return s.NewAuthToken(rec)
+}
+
 // ImpersonateToken issues a non-refreshable auth token for rec, so a
 // superuser can act as that record. duration is in seconds; 0 means the
-// collection's token duration.
+// collection's token duration. The authRule is deliberately not checked,
+// as in PocketBase: the superuser acts knowingly (say, to see what a
+// banned user saw), and the token can never be refreshed past it.
 func (s *Service) ImpersonateToken(rec *core.Record, duration int64) (string, error) {
 	if duration < 0 || duration > maxTokenTTL {
 		return "", core.FieldInvalid("duration", "validation_invalid_duration",
