@@ -268,3 +268,47 @@ func TestIssue6RefreshRechecksAuthRule(t *testing.T) {
 		refresh(ann.Token, 401)
 	})
 }
+
+// TestIssue6EmptyManageRuleRefused: manageRule "" would let every user
+// manage every account of the collection (verify itself, change emails
+// without confirmation, passwords without the old one). Like PocketBase,
+// it is refused — on create, update and import — and null (superusers
+// only) is the way to say "nobody else".
+func TestIssue6EmptyManageRuleRefused(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		def := func(name string, manage any) map[string]any {
+			return map[string]any{"name": name, "type": "auth", "createRule": "", "manageRule": manage,
+				"updateRule": "id = @request.auth.id", "viewRule": "id = @request.auth.id"}
+		}
+		for name, rule := range map[string]string{"empty": "", "blank": " \t\n"} {
+			wantFieldError(t, s.Request("POST", "/api/collections", s.Token, def("m_"+name, rule)), 400, "manageRule")
+			wantFieldError(t, s.Request("PUT", "/api/collections/import", s.Token,
+				map[string]any{"collections": []any{def("m_"+name, rule)}}), 400, `collections\.0\.manageRule`)
+			s.Super("GET", "/api/collections/m_"+name, nil, 404, nil)
+		}
+		s.Super("POST", "/api/collections", def("users", nil), 200, nil)
+		wantFieldError(t, s.Request("PATCH", "/api/collections/users", s.Token, map[string]any{"manageRule": ""}), 400, "manageRule")
+		wantFieldError(t, s.Request("PUT", "/api/collections/import", s.Token,
+			map[string]any{"collections": []any{map[string]any{"name": "users", "type": "auth", "manageRule": ""}}}), 400, `collections\.0\.manageRule`)
+		var c map[string]any
+		s.Super("GET", "/api/collections/users", nil, 200, &c)
+		if c["manageRule"] != nil {
+			t.Fatalf("manageRule after refused changes: %#v", c["manageRule"])
+		}
+		// A real rule is fine.
+		s.Super("PATCH", "/api/collections/users", map[string]any{"manageRule": "@request.auth.id != '' && @request.auth.id = 'nobody'"}, 200, nil)
+
+		// So a user cannot verify itself.
+		s.Do("POST", "/api/collections/users/records", "", map[string]any{
+			"email": "eve@example.com", "password": "eve-password-1", "passwordConfirm": "eve-password-1"}, 200, nil)
+		var eve authed
+		s.Do("POST", "/api/collections/users/auth-with-password", "", map[string]any{"identity": "eve@example.com", "password": "eve-password-1"}, 200, &eve)
+		s.Request("PATCH", "/api/collections/users/records/"+eve.Record["id"].(string), eve.Token, map[string]any{"verified": true})
+		var rec map[string]any
+		s.Super("GET", "/api/collections/users/records/"+eve.Record["id"].(string), nil, 200, &rec)
+		if rec["verified"] != false {
+			t.Errorf("a user verified itself: %v", rec)
+		}
+	})
+}

@@ -379,6 +379,13 @@ func (s *Service) validateCollection(sc *schema, prev, next *core.Collection) er
 		}{"manageRule", next.Auth.ManageRule})
 	}
 	for _, r := range rules {
+		if r.name == "manageRule" && r.rule != nil && strings.TrimSpace(*r.rule) == "" {
+			// As in PocketBase: "" would let every user manage every
+			// account (verify it, change its email or password unasked).
+			errs.Add(r.name, "validation_nil_or_not_empty_required",
+				"Cannot be blank: use null for superusers only, or a rule naming who may manage the accounts.")
+			continue
+		}
 		if r.rule == nil || strings.TrimSpace(*r.rule) == "" {
 			continue
 		}
