@@ -181,6 +181,7 @@ type plan struct {
 	env   *Env
 	main  *source
 	joins int // related tables reached, rules of related collections included
+	colls int // @collection sources, rules of related collections included
 }
 
 type checker struct {
@@ -190,6 +191,7 @@ type checker struct {
 	main    *source
 	rules   map[string]*access // listRule access per related collection id
 	joins   int                // tables joined by those rules
+	colls   int                // @collection sources of those rules
 }
 
 // errUnknown is the error for a name that does not resolve, or that the
@@ -219,8 +221,17 @@ func check(e *Expr, env *Env) (*plan, error) {
 	if joins > MaxJoins {
 		return nil, core.Invalid("invalid filter: more than %d relations joined", MaxJoins)
 	}
+	colls := c.colls
+	for _, s := range c.sources {
+		if s.kind == srcAll {
+			colls++
+		}
+	}
+	if colls > MaxCollections {
+		return nil, core.Invalid("invalid filter: more than %d @collection sources (each alias counts, as do those of the listRules of the collections it reaches)", MaxCollections)
+	}
 	assignBinds(root)
-	return &plan{root: root, env: env, main: c.main, joins: joins}, nil
+	return &plan{root: root, env: env, main: c.main, joins: joins, colls: colls}, nil
 }
 
 // accessTo returns the restriction on the records of coll that a client
@@ -242,6 +253,7 @@ func (c *checker) accessTo(coll *core.Collection) *access {
 	a := c.compileRule(coll)
 	if a != nil && a.rule != nil {
 		c.joins += a.rule.joins
+		c.colls += a.rule.colls
 	}
 	c.rules[coll.ID] = a
 	return a

@@ -195,6 +195,32 @@
 //
 // Env.AllowHidden (API rules, superusers) switches all of this off.
 //
+// # Limits
+//
+// A filter comes from anyone who may list a collection, so its cost is
+// bounded before it reaches a database. An expression is refused, with a
+// KindInvalid error, when it is longer than MaxLength bytes, nests
+// parentheses deeper than MaxDepth, follows more than MaxPathHops
+// relations in one identifier, reaches more than MaxJoins related tables
+// in all, or uses more than MaxCollections distinct @collection sources. A
+// sort has at most MaxSortFields keys.
+//
+// MaxCollections exists because @collection, unlike a relation, is not
+// tied to the filtered record: each source ranges over every record of its
+// collection, and sources compared with one another (@collection.posts:a0.id
+// ?!= @collection.posts:a1.title && @collection.posts:a1.id ?!= ...) are
+// bound together, so the combinations to try grow as the collection's size
+// to the power of their number. Each alias is a source of its own; the same
+// source written twice counts once. For a client filter the @collection
+// sources of the listRules it brings in (see "Access through relations")
+// count with its own, as their joins count towards MaxJoins. Rules go
+// through the same check, so a rule over a limit is refused when its
+// collection is saved, and a stored one fails closed.
+//
+// These limits bound the shape of a query, not its cost on large data;
+// the stores stop any read that runs longer than their read timeout, and
+// the API caps the filtered list requests one client may have in progress.
+//
 // # SQL
 //
 // The SQL uses ? placeholders for every value and refers to the filtered

@@ -19,6 +19,17 @@ const (
 	MaxJoins = 30
 	// MaxPathHops bounds the relations one identifier may traverse.
 	MaxPathHops = 6
+	// MaxCollections bounds the distinct @collection sources one
+	// expression may use, each alias counting once, and those of the
+	// listRules it brings in (see "Access through relations") counting
+	// too. Unlike a relation, an @collection source is not tied to the
+	// filtered record: it ranges over every record of its collection, so
+	// the rows a query may have to combine grow as the collection's size
+	// to the power of the sources bound together. Five keep that small on
+	// small collections (12^5 combinations for a dozen records, a few
+	// milliseconds) and leave room for rules that compare several
+	// independent records; the read timeout of the store bounds the rest.
+	MaxCollections = 5
 )
 
 // Expr is a parsed filter expression: a tree of comparisons joined by &&
