@@ -563,7 +563,9 @@ func (s *Service) canManage(ctx context.Context, r store.Reader, req *Request, r
 	if req.bypasses(c, true) {
 		return true, nil
 	}
-	if !c.IsAuth() || c.Auth == nil || c.Auth.ManageRule == nil {
+	// A blank manageRule (refused since, but perhaps stored before) is
+	// read as null: it never gives every user manage rights.
+	if !c.IsAuth() || c.Auth == nil || c.Auth.ManageRule == nil || strings.TrimSpace(*c.Auth.ManageRule) == "" {
 		return false, nil
 	}
 	rule, err := s.ruleSQL(c, c.Auth.ManageRule, req, true)
