@@ -118,6 +118,10 @@ func (s *Server) createCollection(w http.ResponseWriter, r *http.Request, req *s
 		s.writeError(w, r, err)
 		return
 	}
+	if err := s.keyRefusesSystemRefs(req, b); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	c, err := s.svc.CreateCollection(r.Context(), b)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -142,6 +146,29 @@ func (s *Server) keyBarred(req *service.Request, nameOrID string) error {
 	return nil
 }
 
+// keyRefusesSystemRefs refuses an API key a collection definition that
+// names a system collection anywhere — a rule's @collection._superusers,
+// a relation to _apiKeys: rules run with every field visible, so such a
+// rule would be an oracle over password hashes and token keys. The body
+// is searched as text for each system collection's name and id, which
+// can refuse a harmless definition that merely mentions one; superusers
+// logged in with their account are not limited.
+func (s *Server) keyRefusesSystemRefs(req *service.Request, body []byte) error {
+	if req.Key == nil {
+		return nil
+	}
+	text := strings.ToLower(string(body))
+	for _, c := range s.svc.Collections() {
+		if !c.System {
+			continue
+		}
+		if strings.Contains(text, strings.ToLower(c.Name)) || strings.Contains(text, strings.ToLower(c.ID)) {
+			return core.Forbidden("An API key cannot write a collection definition that refers to the system collection %q.", c.Name)
+		}
+	}
+	return nil
+}
+
 func (s *Server) updateCollection(w http.ResponseWriter, r *http.Request, req *service.Request) {
 	if err := s.keyBarred(req, r.PathValue("collection")); err != nil {
 		s.writeError(w, r, err)
@@ -149,6 +176,10 @@ func (s *Server) updateCollection(w http.ResponseWriter, r *http.Request, req *s
 	}
 	b, err := readBody(r)
 	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.keyRefusesSystemRefs(req, b); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -196,6 +227,10 @@ func (s *Server) importCollections(w http.ResponseWriter, r *http.Request, req *
 	}
 	if err := json.Unmarshal(b, &in); err != nil {
 		s.writeError(w, r, core.DecodeError(err, "body"))
+		return
+	}
+	if err := s.keyRefusesSystemRefs(req, b); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	if req.Key != nil {

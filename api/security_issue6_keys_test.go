@@ -312,3 +312,46 @@ func TestIssue6EmptyManageRuleRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestIssue6APIKeyCannotProbeSystemCollectionsThroughRules: a superuser
+// key may define the app's collections, but not with a rule or relation
+// that reaches a system collection — rules see every field, so
+// "@collection._superusers.tokenKey ~ 'a%'" would be an oracle over
+// token keys and password hashes.
+func TestIssue6APIKeyCannotProbeSystemCollectionsThroughRules(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		var root keyAnswer
+		s.Super("POST", "/api/keys", map[string]any{"name": "ops", "superuser": true}, 200, &root)
+		key := "Bearer " + root.Key
+		var keysCol map[string]any
+		s.Super("GET", "/api/collections/_apiKeys", nil, 200, &keysCol)
+		probe := "@collection._superusers.tokenKey ~ 'a%'"
+		defs := map[string]map[string]any{
+			"rule":              {"name": "probe1", "listRule": probe},
+			"rule, other case":  {"name": "probe2", "listRule": "@collection._SUPERUSERS.password != ''"},
+			"relation by name":  {"name": "probe3", "fields": []any{map[string]any{"name": "k", "type": "relation", "collectionId": "_apiKeys", "maxSelect": 1}}},
+			"relation by id":    {"name": "probe4", "fields": []any{map[string]any{"name": "k", "type": "relation", "collectionId": keysCol["id"], "maxSelect": 1}}},
+			"view rule of otps": {"name": "probe5", "viewRule": "@collection._otps.password != ''"},
+		}
+		for name, def := range defs {
+			if r := s.Request("POST", "/api/collections", key, def); r.Status != 403 {
+				t.Errorf("create, %s: status %d: %s", name, r.Status, r.Body)
+			}
+		}
+		s.Do("POST", "/api/collections", key, map[string]any{"name": "plain", "listRule": ""}, 200, nil)
+		if r := s.Request("PATCH", "/api/collections/plain", key, map[string]any{"listRule": probe}); r.Status != 403 {
+			t.Errorf("update: status %d: %s", r.Status, r.Body)
+		}
+		if r := s.Request("PUT", "/api/collections/import", key, map[string]any{"collections": []any{map[string]any{"name": "plain", "listRule": probe}}}); r.Status != 403 {
+			t.Errorf("import: status %d: %s", r.Status, r.Body)
+		}
+		var plain map[string]any
+		s.Super("GET", "/api/collections/plain", nil, 200, &plain)
+		if plain["listRule"] != "" {
+			t.Fatalf("the probe rule was stored: %v", plain["listRule"])
+		}
+		// A superuser's own account may write such rules.
+		s.Super("PATCH", "/api/collections/plain", map[string]any{"listRule": probe}, 200, nil)
+	})
+}
