@@ -236,7 +236,7 @@ func (s *Service) newOAuth2Account(ctx context.Context, tx store.Tx, req *Reques
 	if req == nil {
 		req = &Request{}
 	}
-	if !req.Superuser && c.CreateRule == nil {
+	if !req.bypasses(c, true) && c.CreateRule == nil {
 		return nil, errSuperusersOnly
 	}
 	body := map[string]any{}
