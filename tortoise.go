@@ -12,13 +12,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tortoise-dev/tortoise/api"
 	"github.com/tortoise-dev/tortoise/config"
+	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/mail"
 	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/store"
@@ -37,8 +40,9 @@ type App struct {
 	Service *service.Service
 	API     *api.Server
 
-	server *http.Server
-	ln     net.Listener
+	server         *http.Server
+	ln             net.Listener
+	lastRefusedLog atomic.Int64 // unix seconds of the last connRefused log
 }
 
 // New opens the database named by cfg (creating the data folder and the
@@ -97,21 +101,40 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 }
 
 // Listen binds the configured HTTP address (":0" style addresses pick a
-// free port; see Addr).
+// free port; see Addr). The server times out slow and idle clients and caps
+// the connections per peer address as the config says; realtime streams
+// lift the read and write timeouts for themselves.
 func (a *App) Listen() error {
 	ln, err := net.Listen("tcp", a.Config.HTTP)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.Config.HTTP, err)
 	}
+	if a.Config.MaxConnsPerIP > 0 {
+		ln = guard.LimitConnsPerIP(ln, a.Config.MaxConnsPerIP, a.connRefused)
+	}
 	a.ln = ln
 	a.server = &http.Server{
 		Handler:           a.API,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: a.Config.ReadHeaderTimeout,
+		ReadTimeout:       a.Config.ReadTimeout,
+		WriteTimeout:      a.Config.WriteTimeout,
+		IdleTimeout:       a.Config.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 	}
 	a.server.RegisterOnShutdown(a.API.Shutdown)
 	return nil
+}
+
+// connRefused logs a connection refused over the per-address cap, at most
+// once a minute so a flood does not flood the log too.
+func (a *App) connRefused(peer netip.Addr) {
+	now := time.Now().Unix()
+	last := a.lastRefusedLog.Load()
+	if now-last < 60 || !a.lastRefusedLog.CompareAndSwap(last, now) {
+		return
+	}
+	a.Log.Warn("connection refused: too many open from one address (TORTOISE_MAX_CONNS_PER_IP; behind a proxy, all come from the proxy)",
+		"peer", peer.String(), "max", a.Config.MaxConnsPerIP)
 }
 
 // Addr is the address Listen bound.

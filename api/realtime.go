@@ -15,6 +15,10 @@ import (
 // long; clients reconnect.
 const realtimeIdle = 5 * time.Minute
 
+// realtimeWrite is how long one realtime message may take to reach the
+// client: one that stops reading is dropped.
+const realtimeWrite = 30 * time.Second
+
 // realtimeConnect holds a server-sent-events stream open: first a
 // PB_CONNECT event with the client id, then the messages of the topics the
 // client subscribes to with POST /api/realtime.
@@ -24,9 +28,16 @@ func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
+	// The stream outlives the server's read and write timeouts. Nothing
+	// more is read from the client, so no read deadline (when it passes,
+	// net/http cancels the request); each message gets its own write
+	// deadline instead of the request's. Where the connection has no
+	// deadlines (ErrNotSupported), there is nothing to lift.
+	_ = rc.SetReadDeadline(time.Time{})
 	id, ch := s.hub.Connect()
 	defer s.hub.Disconnect(id)
 	send := func(m realtime.Message) error {
+		_ = rc.SetWriteDeadline(time.Now().Add(realtimeWrite))
 		if _, err := fmt.Fprintf(w, "id:%s\nevent:%s\ndata:%s\n\n", id, m.Topic, m.Data); err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config configures a Tortoise server. The zero value plus WithDefaults is a
@@ -33,6 +34,31 @@ type Config struct {
 	// PostgreSQL none, and such secrets cannot be saved until it is set
 	// (every process must share it).
 	EncryptionKey string
+
+	// ReadHeaderTimeout is how long a client has to send a request's
+	// headers. Default 10s.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout is how long a client has to send a whole request, body
+	// included, counted from its first byte: a body trickled in slower is
+	// cut off. Default 10m, room for a MaxBodyBytes (32 MiB) body at about
+	// 450 kbit/s; raise it with MaxBodyBytes. It bounds handling too:
+	// net/http cancels the context of a request still running then.
+	// Realtime streams are exempt.
+	ReadTimeout time.Duration
+	// WriteTimeout is how long a request may take to be answered, counted
+	// from the end of its headers, so it includes reading the body: keep it
+	// above ReadTimeout. Default 15m. Realtime streams are exempt (each of
+	// their messages gets its own deadline).
+	WriteTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that sends no new request
+	// for this long. Default 2m.
+	IdleTimeout time.Duration
+	// MaxConnsPerIP caps the open connections from one address (an IPv6
+	// /64 counts as one); more are closed as soon as they are accepted. It
+	// counts the direct peer: behind a reverse proxy every connection comes
+	// from the proxy, so size it for the proxy's pool. Default 256; -1
+	// turns the cap off.
+	MaxConnsPerIP int
 }
 
 // Env maps each TORTOISE_* environment variable onto its Config field. It is
@@ -55,6 +81,31 @@ var Env = []struct {
 	}},
 	{"TORTOISE_LOG_LEVEL", "debug, info, warn or error", func(c *Config, v string) error { c.LogLevel = v; return nil }},
 	{"TORTOISE_ENCRYPTION_KEY", "key for secrets in the settings (default on SQLite: a key file in the data folder)", func(c *Config, v string) error { c.EncryptionKey = v; return nil }},
+	{"TORTOISE_READ_HEADER_TIMEOUT", "time to send request headers (default 10s)", duration("TORTOISE_READ_HEADER_TIMEOUT", func(c *Config) *time.Duration { return &c.ReadHeaderTimeout })},
+	{"TORTOISE_READ_TIMEOUT", "time to send a whole request, body included (default 10m)", duration("TORTOISE_READ_TIMEOUT", func(c *Config) *time.Duration { return &c.ReadTimeout })},
+	{"TORTOISE_WRITE_TIMEOUT", "time to answer a request, reading its body included (default 15m)", duration("TORTOISE_WRITE_TIMEOUT", func(c *Config) *time.Duration { return &c.WriteTimeout })},
+	{"TORTOISE_IDLE_TIMEOUT", "keep-alive connections idle this long are closed (default 2m)", duration("TORTOISE_IDLE_TIMEOUT", func(c *Config) *time.Duration { return &c.IdleTimeout })},
+	{"TORTOISE_MAX_CONNS_PER_IP", "open connections allowed per peer address (default 256, -1: no cap)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("TORTOISE_MAX_CONNS_PER_IP: %q is not a number", v)
+		}
+		c.MaxConnsPerIP = n
+		return nil
+	}},
+}
+
+// duration parses a Go duration ("30s", "10m") into the field of c that
+// field returns.
+func duration(name string, field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%s: %q is not a duration such as 30s or 10m", name, v)
+		}
+		*field(c) = d
+		return nil
+	}
 }
 
 // FromEnv applies the TORTOISE_* variables that are set, using lookup
@@ -87,6 +138,21 @@ func (c Config) WithDefaults() Config {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = 10 * time.Minute
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 15 * time.Minute
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 2 * time.Minute
+	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = 256
+	}
 	return c
 }
 
@@ -108,6 +174,17 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("log level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	for _, t := range []struct {
+		name string
+		d    time.Duration
+	}{{"read header", c.ReadHeaderTimeout}, {"read", c.ReadTimeout}, {"write", c.WriteTimeout}, {"idle", c.IdleTimeout}} {
+		if t.d < 0 {
+			return fmt.Errorf("%s timeout %s: must be positive", t.name, t.d)
+		}
+	}
+	if c.MaxConnsPerIP < -1 {
+		return fmt.Errorf("max connections per IP %d: want a positive number, or -1 for no cap", c.MaxConnsPerIP)
 	}
 	return nil
 }

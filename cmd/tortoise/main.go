@@ -46,7 +46,7 @@ Environment variables (flags win over them):
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, usage)
 	for _, e := range config.Env {
-		fmt.Fprintf(w, "  %-24s %s\n", e.Name, e.Usage)
+		fmt.Fprintf(w, "  %-29s %s\n", e.Name, e.Usage)
 	}
 }
 
