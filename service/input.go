@@ -26,6 +26,51 @@ type input struct {
 	// extra holds the body keys that are not fields but mean something to
 	// a collection (passwordConfirm and oldPassword of auth collections).
 	extra map[string]any
+	// hashed holds bcrypt work done before the write transaction, by
+	// field name (see prehash).
+	hashed map[string]*hashWork
+}
+
+// hashWork is the CPU-bound part of setting a password — bcrypt of the
+// new one and the check of the old one — done before the write
+// transaction, so the one SQLite writer never waits on bcrypt.
+type hashWork struct {
+	plain string
+	hash  string
+	// against is the stored hash the old password was checked against,
+	// and oldOK the outcome; they count only while the record still has
+	// that hash when the transaction reads it.
+	against string
+	oldOK   bool
+}
+
+// prehash does the bcrypt work for the password fields body sets, against
+// stored (the record as read before the transaction; nil on create). A
+// failure here is left for setPassword to report.
+func prehash(c *core.Collection, stored *core.Record, body map[string]any) map[string]*hashWork {
+	var out map[string]*hashWork
+	for i := range c.Fields {
+		f := &c.Fields[i]
+		pw, _ := body[f.Name].(string)
+		if f.Type != core.FieldPassword || pw == "" || checkValue(f, pw) != nil {
+			continue
+		}
+		hash, err := auth.HashPassword(pw, f.Cost)
+		if err != nil {
+			continue
+		}
+		w := &hashWork{plain: pw, hash: hash}
+		if stored != nil && c.IsAuth() && f.Name == "password" {
+			oldPw, _ := body["oldPassword"].(string)
+			w.against = stored.String("password")
+			w.oldOK = auth.CheckPassword(w.against, oldPw)
+		}
+		if out == nil {
+			out = map[string]*hashWork{}
+		}
+		out[f.Name] = w
+	}
+	return out
 }
 
 // readInput resolves body against base: the stored record on update, a
@@ -281,14 +326,23 @@ func (s *Service) setPassword(rec, old *core.Record, f *core.Field, pw string, i
 			return &keyedError{"passwordConfirm", core.FieldError{Code: "validation_values_mismatch", Message: "Values don't match."}}
 		}
 		if !creating && !manage {
-			oldPw, _ := in.extra["oldPassword"].(string)
-			if !auth.CheckPassword(old.String("password"), oldPw) {
+			var ok bool
+			if w := in.hashed[f.Name]; w != nil && w.plain == pw && w.against == old.String("password") {
+				ok = w.oldOK
+			} else {
+				oldPw, _ := in.extra["oldPassword"].(string)
+				ok = auth.CheckPassword(old.String("password"), oldPw)
+			}
+			if !ok {
 				return &keyedError{"oldPassword", core.FieldError{Code: "validation_invalid_old_password", Message: "Missing or invalid old password."}}
 			}
 		}
 	}
-	hash, err := auth.HashPassword(pw, f.Cost)
-	if err != nil {
+	var hash string
+	var err error
+	if w := in.hashed[f.Name]; w != nil && w.plain == pw {
+		hash = w.hash
+	} else if hash, err = auth.HashPassword(pw, f.Cost); err != nil {
 		// bcrypt's only refusal of a password: longer than 72 bytes.
 		return &keyedError{f.Name, core.FieldError{Code: "validation_max_text_constraint", Message: "Must be at most 72 bytes."}}
 	}

@@ -49,7 +49,7 @@ func (s *Service) ruleSQL(c *core.Collection, rule *string, req *Request, write 
 	if strings.TrimSpace(*rule) == "" {
 		return nil, nil
 	}
-	sql, err := filter.Compile(*rule, s.env(c, req, true), s.store.Dialect())
+	sql, err := s.compile(*rule, s.env(c, req, true))
 	if err != nil {
 		// A stored rule that no longer compiles (say, after a field was
 		// removed) denies rather than errors out.
@@ -89,7 +89,7 @@ func (s *Service) ListRecords(ctx context.Context, req *Request, c *core.Collect
 	env := s.env(c, req, false)
 	var where *store.SQL
 	if strings.TrimSpace(p.Filter) != "" {
-		f, err := filter.Compile(p.Filter, env, s.store.Dialect())
+		f, err := s.compile(p.Filter, env)
 		if err != nil {
 			return nil, filterError("filter", err)
 		}
@@ -281,6 +281,18 @@ func lockedTokenKey(ctx context.Context, tx store.Tx, c *core.Collection, id, wa
 	return nil
 }
 
+// hasPassword reports whether body sets one of c's password fields.
+func hasPassword(c *core.Collection, body map[string]any) bool {
+	for i := range c.Fields {
+		if c.Fields[i].Type == core.FieldPassword {
+			if pw, _ := body[c.Fields[i].Name].(string); pw != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // updateRecord is UpdateRecord; with expectTokenKey it first requires, under
 // a lock, that the record's tokenKey still is that (see lockedTokenKey).
 func (s *Service) updateRecord(ctx context.Context, req *Request, c *core.Collection, id string, body map[string]any, expectTokenKey string) (*core.Record, error) {
@@ -289,6 +301,17 @@ func (s *Service) updateRecord(ctx context.Context, req *Request, c *core.Collec
 	}
 	if !req.bypasses(c, true) && c.UpdateRule == nil {
 		return nil, errSuperusersOnly
+	}
+	// bcrypt runs before the transaction; the callback only does
+	// database work. Reading the record here takes no lock: the callback
+	// reads it again, and uses this work only if its hash is unchanged.
+	var hashed map[string]*hashWork
+	if hasPassword(c, body) {
+		stored, err := s.store.Get(ctx, c, id)
+		if err != nil && core.KindOf(err) != core.KindNotFound {
+			return nil, err
+		}
+		hashed = prehash(c, stored, body)
 	}
 	var rec *core.Record
 	err := s.store.Update(ctx, func(tx store.Tx) error {
@@ -311,6 +334,7 @@ func (s *Service) updateRecord(ctx context.Context, req *Request, c *core.Collec
 		if in == nil {
 			return inputErr
 		}
+		in.hashed = hashed
 		ruleReq := withBody(req, in.ruleBody())
 		rule, err := s.ruleSQL(c, c.UpdateRule, ruleReq, true)
 		if err != nil {

@@ -28,6 +28,9 @@ type Service struct {
 	// schema the previous one left.
 	schemaMu sync.Mutex
 
+	// exprs caches parsed rules and filters.
+	exprs exprCache
+
 	listenersMu sync.RWMutex
 	listeners   []func(Change)
 
