@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/internal/fsutil"
 )
 
 // DefaultMailboxSize is how many messages a Mailbox keeps unless told
@@ -109,37 +110,12 @@ func (b *Mailbox) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return core.Internal(err, "Failed to store the email.")
 	}
-	if err := writeAtomic(b.dir, s.ID+".json", data); err != nil {
+	if err := fsutil.WriteFileDurable(filepath.Join(b.dir, s.ID+".json"), data, 0o600); err != nil {
 		return core.Internal(err, "Failed to store the email.")
 	}
 	b.logger.Info("mail written to mailbox", "id", s.ID, "to", m.To, "subject", m.Subject)
 	if err := b.rotate(); err != nil {
 		b.logger.Warn("mailbox rotation failed", "err", err)
-	}
-	return nil
-}
-
-// writeAtomic writes data to dir/name through a temporary file, so readers
-// never see a partial message.
-func writeAtomic(dir, name string, data []byte) error {
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("create temp file: %w", err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if werr != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", name, werr)
 	}
 	return nil
 }
