@@ -37,7 +37,7 @@ func TestEncryptionKeyFileSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer app.Close(ctx)
-	st, err := app.Service.Settings(ctx)
+	st, err := app.Service.MailSettings(ctx)
 	if err != nil || st.SMTP.Password != "pw-123" {
 		t.Fatalf("after restart: %+v %v", st.SMTP, err)
 	}

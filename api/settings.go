@@ -7,7 +7,7 @@ import (
 )
 
 func (s *Server) getSettings(w http.ResponseWriter, r *http.Request, req *service.Request) {
-	st, err := s.svc.PublicSettings(r.Context())
+	st, err := s.svc.Settings(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -32,7 +32,7 @@ func (s *Service) mailer(st Settings) (tmail.Mailer, error) {
 // the sender of the settings. Links in it are built from the settings' app
 // URL, never from anything in a request.
 func (s *Service) SendMail(ctx context.Context, kind tmail.Kind, to string, data tmail.Data) error {
-	st, err := s.Settings(ctx)
+	st, err := s.MailSettings(ctx)
 	if err != nil {
 		return err
 	}

@@ -88,24 +88,45 @@ type storedSettings struct {
 	SMTPPasswordEnc string `json:"smtpPasswordEnc,omitempty"`
 }
 
-// Settings returns the current settings, the SMTP password decrypted.
+// Settings returns the current settings without their secrets (the SMTP
+// password is empty): what superusers see, and all that anything but
+// sending mail needs. It never decrypts, so a lost or changed encryption
+// key cannot make it fail.
 func (s *Service) Settings(ctx context.Context) (Settings, error) {
-	st, err := s.loadSettings(ctx, s.store)
+	st, err := loadSettings(ctx, s.store)
+	if err != nil {
+		return Settings{}, err
+	}
+	st.Settings.SMTP.Password = ""
+	return st.Settings, nil
+}
+
+// MailSettings returns the current settings for sending mail: when SMTP is
+// enabled, with the SMTP password decrypted. Errors: KindUnavailable when
+// the stored password cannot be decrypted with the encryption key (it was
+// saved under another key), logged, so that mail fails with the reason and
+// nothing else does.
+func (s *Service) MailSettings(ctx context.Context) (Settings, error) {
+	st, err := loadSettings(ctx, s.store)
 	if err != nil {
 		return Settings{}, err
 	}
 	out := st.Settings
-	if st.SMTPPasswordEnc != "" {
+	out.SMTP.Password = ""
+	if st.SMTPPasswordEnc != "" && out.SMTP.Enabled {
 		pw, err := s.decrypt(st.SMTPPasswordEnc)
 		if err != nil {
-			return Settings{}, core.Internal(err, "decrypt the SMTP password")
+			s.log.Error("the SMTP password in the settings cannot be decrypted: the encryption key (TORTOISE_ENCRYPTION_KEY, or .encryption_key in the data folder) is not the one it was saved with; restore that key, or enter the SMTP password again in the settings",
+				"err", err)
+			return Settings{}, core.Wrap(core.KindUnavailable, err,
+				"Mail cannot be sent: the SMTP password in the settings cannot be decrypted with the current encryption key (see the server log).")
 		}
 		out.SMTP.Password = pw
 	}
 	return out, nil
 }
 
-func (s *Service) loadSettings(ctx context.Context, r store.Reader) (storedSettings, error) {
+func loadSettings(ctx context.Context, r store.Reader) (storedSettings, error) {
 	st := storedSettings{Settings: defaultSettings()}
 	raw, err := r.Param(ctx, settingsKey)
 	if core.KindOf(err) == core.KindNotFound {
@@ -120,15 +141,16 @@ func (s *Service) loadSettings(ctx context.Context, r store.Reader) (storedSetti
 	return st, nil
 }
 
-// PublicSettings returns the settings as superusers see them: everything
-// but the SMTP password.
-func (s *Service) PublicSettings(ctx context.Context) (Settings, error) {
-	st, err := s.loadSettings(ctx, s.store)
+// HasEncryptedSecrets reports whether the settings in r hold secrets
+// encrypted with the encryption key (the SMTP password): the key cannot be
+// replaced by a new one without losing them. Errors: those of
+// store.Reader.Param but KindNotFound, and KindInternal.
+func HasEncryptedSecrets(ctx context.Context, r store.Reader) (bool, error) {
+	st, err := loadSettings(ctx, r)
 	if err != nil {
-		return Settings{}, err
+		return false, err
 	}
-	st.Settings.SMTP.Password = ""
-	return st.Settings, nil
+	return st.SMTPPasswordEnc != "", nil
 }
 
 // UpdateSettings merges a partial JSON object into the settings (objects
@@ -140,7 +162,7 @@ func (s *Service) UpdateSettings(ctx context.Context, patch []byte) (Settings, e
 		return Settings{}, core.Invalid("The request body must be a JSON object.")
 	}
 	err := s.store.Update(ctx, func(tx store.Tx) error {
-		cur, err := s.loadSettings(ctx, tx)
+		cur, err := loadSettings(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -176,7 +198,7 @@ func (s *Service) UpdateSettings(ctx context.Context, patch []byte) (Settings, e
 	if err != nil {
 		return Settings{}, err
 	}
-	return s.PublicSettings(ctx)
+	return s.Settings(ctx)
 }
 
 // mergeJSON merges src into dst: objects key by key, anything else replaced.

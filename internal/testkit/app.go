@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tortoise-dev/tortoise"
@@ -26,6 +27,10 @@ type Server struct {
 	App   *tortoise.App
 	URL   string
 	Token string // superuser token
+
+	engine string
+	logs   *logBuffer
+	stop   func() // closes the HTTP server and the app, once
 }
 
 // SuperuserEmail and SuperuserPassword are the test server's superuser.
@@ -38,32 +43,63 @@ const (
 // "postgres" in a fresh database), creates a superuser and logs it in.
 func NewServer(t testing.TB, engine string) *Server {
 	t.Helper()
-	cfg := config.Config{Dir: t.TempDir(), LogLevel: "warn"}
+	cfg := config.Config{Dir: t.TempDir()}
 	if engine == "postgres" {
 		cfg.DatabaseURL = PostgresDatabase(t)
 	}
+	return boot(t, engine, cfg)
+}
+
+// Restart closes s's app and boots a new one on the same data folder and
+// database, with its config changed by change (nil: unchanged), as an
+// operator restarting the server would. The superuser is logged in again.
+func (s *Server) Restart(change func(*config.Config)) *Server {
+	s.t.Helper()
+	s.stop()
+	cfg := s.App.Config
+	if change != nil {
+		change(&cfg)
+	}
+	return boot(s.t, s.engine, cfg)
+}
+
+func boot(t testing.TB, engine string, cfg config.Config) *Server {
+	t.Helper()
+	cfg.LogLevel = "warn"
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logs := &logBuffer{t: t}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	app, err := tortoise.New(ctx, cfg, log)
 	if err != nil {
 		t.Fatalf("start tortoise on %s: %v", engine, err)
 	}
 	hs := httptest.NewServer(app.API)
-	t.Cleanup(func() {
-		hs.Close()
-		if err := app.Close(context.Background()); err != nil {
-			t.Errorf("close app: %v", err)
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			hs.Close()
+			if err := app.Close(context.Background()); err != nil {
+				t.Errorf("close app: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	if _, err := app.Service.UpsertSuperuser(ctx, SuperuserEmail, SuperuserPassword); err != nil {
 		t.Fatalf("create superuser: %v", err)
 	}
-	s := &Server{t: t, App: app, URL: hs.URL}
+	s := &Server{t: t, App: app, URL: hs.URL, engine: engine, logs: logs, stop: stop}
 	var auth struct{ Token string }
 	s.Do("POST", "/api/collections/_superusers/auth-with-password", "",
 		map[string]any{"identity": SuperuserEmail, "password": SuperuserPassword}, 200, &auth)
 	s.Token = auth.Token
 	return s
+}
+
+// Logs returns the warnings and errors the app has logged so far.
+func (s *Server) Logs() string {
+	s.logs.mu.Lock()
+	defer s.logs.mu.Unlock()
+	return s.logs.b.String()
 }
 
 // With returns a copy of s that reports through t, for use inside
@@ -74,11 +110,19 @@ func (s *Server) With(t testing.TB) *Server {
 	return &c
 }
 
-type testWriter struct{ t testing.TB }
+// logBuffer shows the app's log in the test's output and keeps it for
+// Logs.
+type logBuffer struct {
+	t  testing.TB
+	mu sync.Mutex
+	b  strings.Builder
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
+func (w *logBuffer) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
 }
 
 // Response is a raw HTTP answer.
