@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -139,11 +140,11 @@ func result(ok, bad int64, lat time.Duration) *loadResult {
 func TestWriteTable(t *testing.T) {
 	t.Parallel()
 	rows := []row{
-		{scCeiling, 16, result(10000, 0, 100*time.Microsecond)},
-		{scCeiling, 64, result(20000, 0, 200*time.Microsecond)},
-		{scGet, 16, result(5000, 0, 300*time.Microsecond)},
-		{scGet, 64, result(2000, 0, 2*time.Millisecond)},
-		{scCreate, 32, result(990, 10, 5*time.Millisecond)}, // no ceiling at 32
+		{Scenario: scCeiling, Conns: 16, Res: result(10000, 0, 100*time.Microsecond)},
+		{Scenario: scCeiling, Conns: 64, Res: result(20000, 0, 200*time.Microsecond)},
+		{Scenario: scGet, Conns: 16, Res: result(5000, 0, 300*time.Microsecond)},
+		{Scenario: scGet, Conns: 64, Res: result(2000, 0, 2*time.Millisecond)},
+		{Scenario: scCreate, Conns: 32, Res: result(990, 10, 5*time.Millisecond)}, // no ceiling at 32
 	}
 	var sb strings.Builder
 	writeTable(&sb, rows)
@@ -178,6 +179,63 @@ func TestWriteTable(t *testing.T) {
 	}
 }
 
+// TestPasswordLoadReport checks how create-pwload's background load and
+// its p99 against create alone appear in the table, the JSON and the
+// error check.
+func TestPasswordLoadReport(t *testing.T) {
+	t.Parallel()
+	bg := result(200, 0, 80*time.Millisecond)
+	rows := []row{
+		{Scenario: scCreate, Conns: 64, Res: result(5000, 0, 5*time.Millisecond)},
+		{Scenario: scCreatePw, Conns: 64, Res: result(4000, 0, 8*time.Millisecond),
+			Background: &background{Name: pwChange, Clients: 20, Res: bg}},
+		{Scenario: scCreatePw, Conns: 16, Res: result(4000, 0, 8*time.Millisecond)}, // no create at 16
+	}
+	var sb strings.Builder
+	writeTable(&sb, rows)
+	lines := strings.Split(strings.TrimRight(sb.String(), "\n"), "\n")
+	if len(lines) != 2+len(rows)+1 {
+		t.Fatalf("got %d lines, want %d (one more for the background):\n%s", len(lines), 2+len(rows)+1, sb.String())
+	}
+	for _, cell := range []string{"+ " + pwChange, " 20 ", "200", "80ms"} {
+		if !strings.Contains(lines[4], cell) {
+			t.Errorf("background line %q lacks %q", lines[4], cell)
+		}
+	}
+
+	sb.Reset()
+	writeP99Comparison(&sb, rows)
+	if out := sb.String(); !strings.Contains(out, "64 conns: 8ms against 5ms = 1.60x") ||
+		!strings.Contains(out, "200 password changes by 20 clients") || strings.Contains(out, "16 conns") {
+		t.Errorf("p99 comparison:\n%s", out)
+	}
+	sb.Reset()
+	writeP99Comparison(&sb, rows[:1])
+	if sb.Len() != 0 {
+		t.Errorf("p99 comparison without create-pwload: %q, want nothing", sb.String())
+	}
+
+	entries := jsonEntries(rows)
+	if e := entries[1]; e.Background == nil || e.Background.Scenario != pwChange || e.Background.Conns != 20 ||
+		e.Background.OK != 200 || e.P99VsCreate == nil || *e.P99VsCreate != 1.6 {
+		t.Errorf("json create-pwload@64: %+v", e)
+	}
+	if e := entries[0]; e.Background != nil || e.P99VsCreate != nil {
+		t.Errorf("json create@64 has create-pwload's fields: %+v", e)
+	}
+	if e := entries[2]; e.P99VsCreate != nil {
+		t.Errorf("json create-pwload@16 without create@16: p99_vs_create = %v, want none", *e.P99VsCreate)
+	}
+
+	if err := checkErrors(rows, 0.01); err != nil {
+		t.Errorf("clean rows: %v", err)
+	}
+	rows[1].Background.Res = result(90, 10, 80*time.Millisecond)
+	if err := checkErrors(rows, 0.01); err == nil || !strings.Contains(err.Error(), pwChange) {
+		t.Errorf("10%% failed password changes: err = %v, want one naming %s", err, pwChange)
+	}
+}
+
 func TestCheckErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -194,7 +252,7 @@ func TestCheckErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := checkErrors([]row{{scGet, 16, tt.res}}, 0.01)
+			err := checkErrors([]row{{Scenario: scGet, Conns: 16, Res: tt.res}}, 0.01)
 			if (err != nil) != tt.wantErr {
 				t.Errorf("checkErrors = %v, want error %v", err, tt.wantErr)
 			}
@@ -311,8 +369,18 @@ func TestParseFlags(t *testing.T) {
 	}
 	if cfg.URL != "http://127.0.0.1:8090" || cfg.Records != 10000 || len(cfg.Conns) != 2 ||
 		cfg.Conns[0] != 16 || cfg.Conns[1] != 64 || cfg.Duration != 10*time.Second ||
-		cfg.Collection != "bench_items" || cfg.Page != 0 || len(cfg.Scenarios) != 4 {
+		cfg.Collection != "bench_items" || cfg.Page != 0 || len(cfg.Scenarios) != 4 || cfg.PwClients != 20 {
 		t.Errorf("defaults: %+v", cfg)
+	}
+	if slices.Contains(cfg.Scenarios, scCreatePw) {
+		t.Errorf("default scenarios %q include %s, which only runs when asked for", cfg.Scenarios, scCreatePw)
+	}
+	cfg, err = parseFlags([]string{"-email", "a@b.c", "-password", "pw", "-scenarios", "create, create-pwload", "-pw-clients", "4"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.Scenarios, []string{scCreate, scCreatePw}) || cfg.PwClients != 4 {
+		t.Errorf("-scenarios create,create-pwload -pw-clients 4: scenarios %q, pw-clients %d", cfg.Scenarios, cfg.PwClients)
 	}
 	bad := [][]string{
 		{},
@@ -321,6 +389,8 @@ func TestParseFlags(t *testing.T) {
 		{"-email", "a@b.c", "-password", "pw", "-records", "0"},
 		{"-email", "a@b.c", "-password", "pw", "-scenarios", "get,delete"},
 		{"-email", "a@b.c", "-password", "pw", "extra"},
+		{"-email", "a@b.c", "-password", "pw", "-pw-clients", "0"},
+		{"-email", "a@b.c", "-password", "pw", "-pw-clients", "x"},
 	}
 	for _, args := range bad {
 		if _, err := parseFlags(args, io.Discard); err == nil {
@@ -386,7 +456,7 @@ func TestLoadCounts(t *testing.T) {
 	if res.Elapsed < l.duration/2 || res.Elapsed > l.duration+time.Second {
 		t.Errorf("elapsed %v for a %v run", res.Elapsed, l.duration)
 	}
-	if err := checkErrors([]row{{scGet, 4, res}}, 0.01); err == nil {
+	if err := checkErrors([]row{{Scenario: scGet, Conns: 4, Res: res}}, 0.01); err == nil {
 		t.Error("20% errors passed the 1% check")
 	}
 }
@@ -461,5 +531,128 @@ func TestSeed(t *testing.T) {
 	failAt.Store(10)
 	if _, err := c.seed(t.Context(), "items", 100, 4, nil); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Errorf("seed with a failing server: err = %v, want the server's message", err)
+	}
+}
+
+// fakeAuth is a minimal auth collection server for TestPasswordLoad: it
+// keeps each user's password and token generation, checks a user's own
+// change the way PocketBase does (its own token, the old password, the
+// confirmation), and kills the user's tokens on every change.
+type fakeAuth struct {
+	mu        sync.Mutex
+	pw        map[string]string // id -> password
+	gen       map[string]int    // id -> token generation
+	changes   int               // users' own PATCHes seen
+	tokens    int               // impersonations
+	failEvery int               // answer 500 after applying every failEvery-th change
+	failed    int
+}
+
+func (f *fakeAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	const coll = "/api/collections/" + pwCollection
+	superuser := r.Header.Get("Authorization") == "su"
+	var body map[string]string
+	_ = json.NewDecoder(r.Body).Decode(&body)
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == coll && superuser:
+		http.Error(w, `{"message":"not found"}`, http.StatusNotFound)
+	case r.Method == http.MethodPost && r.URL.Path == "/api/collections" && superuser:
+		fmt.Fprint(w, `{}`)
+	case r.Method == http.MethodPost && r.URL.Path == coll+"/records" && superuser:
+		if body["password"] == "" || body["password"] != body["passwordConfirm"] || body["email"] == "" {
+			http.Error(w, "bad user", http.StatusBadRequest)
+			return
+		}
+		id := fmt.Sprintf("u%d", len(f.pw))
+		f.pw[id] = body["password"]
+		fmt.Fprintf(w, `{"id":%q}`, id)
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, coll+"/impersonate/") && superuser:
+		id := strings.TrimPrefix(r.URL.Path, coll+"/impersonate/")
+		f.tokens++
+		fmt.Fprintf(w, `{"token":"%s.%d"}`, id, f.gen[id])
+	case r.Method == http.MethodPatch && strings.HasPrefix(r.URL.Path, coll+"/records/"):
+		id := strings.TrimPrefix(r.URL.Path, coll+"/records/")
+		if _, ok := f.pw[id]; !ok || body["password"] == "" || body["password"] != body["passwordConfirm"] {
+			http.Error(w, "bad change", http.StatusBadRequest)
+			return
+		}
+		if !superuser {
+			f.changes++
+			if r.Header.Get("Authorization") != fmt.Sprintf("%s.%d", id, f.gen[id]) {
+				http.Error(w, "stale token", http.StatusUnauthorized)
+				return
+			}
+			if body["oldPassword"] != f.pw[id] {
+				http.Error(w, "wrong old password", http.StatusBadRequest)
+				return
+			}
+		}
+		f.pw[id] = body["password"]
+		f.gen[id]++
+		if !superuser && f.failEvery > 0 && f.changes%f.failEvery == 0 {
+			f.failed++
+			http.Error(w, "applied, then failed", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, `{}`)
+	default:
+		http.Error(w, "unexpected "+r.Method+" "+r.URL.Path, http.StatusBadRequest)
+	}
+}
+
+// TestPasswordLoad runs the create-pwload background against fakeAuth: each
+// user changes its own password under its own token with the right old
+// password, only those changes are timed, and a change whose answer is
+// lost after it was applied is repaired, so it costs exactly one error.
+func TestPasswordLoad(t *testing.T) {
+	t.Parallel()
+	f := &fakeAuth{pw: map[string]string{}, gen: map[string]int{}, failEvery: 7}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	admin := newAPIClient(srv.URL, 4)
+	admin.token = "su"
+
+	p, err := setupPasswordLoad(t.Context(), admin, pwCollection, 3, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.clients() != 3 || len(f.pw) != 3 {
+		t.Fatalf("%d clients, %d users on the server; want 3", p.clients(), len(f.pw))
+	}
+	for run := range 2 { // the second run starts from the state the first left
+		f.mu.Lock()
+		changesBefore, failedBefore := f.changes, f.failed
+		f.mu.Unlock()
+		res := p.start(t.Context(), 0, 150*time.Millisecond)()
+
+		f.mu.Lock()
+		changes, failed := f.changes-changesBefore, f.failed-failedBefore
+		f.mu.Unlock()
+		if res.OK == 0 || failed == 0 {
+			t.Fatalf("run %d: %d changes ok, %d failed by the server; want some of each", run, res.OK, failed)
+		}
+		if res.total() != int64(changes) || res.Hist.total != uint64(changes) {
+			t.Errorf("run %d: counted %d changes, %d latencies; the server saw %d (impersonations must not count)",
+				run, res.total(), res.Hist.total, changes)
+		}
+		if res.Status != int64(failed) || res.Transport != 0 {
+			t.Errorf("run %d: %d status and %d transport errors for %d failed changes; a repair left the state wrong (first: %s)",
+				run, res.Status, res.Transport, failed, res.FirstError)
+		}
+		if !strings.Contains(res.FirstError, "applied, then failed") {
+			t.Errorf("run %d: FirstError = %q", run, res.FirstError)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, u := range p.list {
+		if f.pw[u.id] != u.pw[u.cur] {
+			t.Errorf("user %s: server has %q, client believes %q", u.id, f.pw[u.id], u.pw[u.cur])
+		}
+	}
+	if f.tokens == 0 {
+		t.Error("no impersonation: where did the fresh tokens come from?")
 	}
 }

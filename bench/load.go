@@ -106,7 +106,12 @@ func (l *load) run(ctx context.Context) *loadResult {
 		wg.Go(func() { l.work(ctx, tr, rng, measureFrom, end, w) })
 	}
 	wg.Wait()
+	return mergeStats(stats, measureFrom)
+}
 
+// mergeStats adds up the workers' shares of a run whose measurement
+// started at measureFrom.
+func mergeStats(stats []*workerStats, measureFrom time.Time) *loadResult {
 	res := &loadResult{}
 	var lastDone time.Time
 	for _, w := range stats {

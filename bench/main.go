@@ -11,6 +11,27 @@
 //	list            GET  /api/collections/{c}/records?page=P&perPage=20
 //	list-skiptotal  the same with &skipTotal=1
 //	create          POST /api/collections/{c}/records, a fresh record each time
+//	create-pwload   create, while -pw-clients users change their passwords
+//
+// create-pwload runs only when -scenarios names it. Before the scenarios it
+// (re)creates the auth collection bench_users (create rule public, view
+// and update rules "id = @request.auth.id") and, as the superuser, which
+// skips the sign-up rate limits, -pw-clients users (default 20). During
+// each create-pwload run each user, under its own token, changes its own
+// password in a loop:
+//
+//	PATCH /api/collections/bench_users/records/{id}
+//	{"password": new, "passwordConfirm": new, "oldPassword": old}
+//
+// alternating between two passwords. A change rotates the record's token
+// key; rather than logging in again, which the server rate-limits per
+// address, the superuser impersonates the user for a fresh token
+// (POST /api/collections/bench_users/impersonate/{id}, no bcrypt). Only
+// the PATCHes are timed, over the same window as the creates, and are
+// reported on their own line under the create-pwload row. Run it after
+// create, as in -scenarios create,create-pwload, and the report compares
+// the two p99s at each connection count: creates should not queue behind
+// password hashing, so the target is at most 2x.
 //
 // In the same run it starts a bare net/http server on 127.0.0.1:0 that
 // answers every request with the bytes of one real record response, and
@@ -92,9 +113,16 @@ type config struct {
 	MemoryPID  string        // "", a pid, or "auto"
 	Label      string        // names the server in the output, e.g. tortoise
 	MaxErrRate float64       // fail above this error rate; 0.01
+	PwClients  int           // users changing passwords during create-pwload; default 20
 }
 
-var allScenarios = []string{scGet, scList, scListNoTot, scCreate}
+// allScenarios are the scenarios -scenarios accepts, in the order they run
+// by default; defaultScenarios leaves out create-pwload, which creates
+// users and runs bcrypt-heavy traffic the others do not need.
+var (
+	allScenarios     = []string{scGet, scList, scListNoTot, scCreate, scCreatePw}
+	defaultScenarios = []string{scGet, scList, scListNoTot, scCreate}
+)
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	cfg := &config{MaxErrRate: 0.01}
@@ -111,11 +139,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.SeedConns, "seed-conns", 32, "connections used for seeding")
 	fs.BoolVar(&cfg.Reuse, "reuse", false, "skip seeding if the collection already has >= -records records")
 	fs.IntVar(&cfg.Page, "page", 0, "list page to request; 0 picks a random page among the first 50")
-	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios to run (the ceiling always runs)")
+	scen := fs.String("scenarios", strings.Join(defaultScenarios, ","), "scenarios to run (the ceiling always runs); also "+scCreatePw)
 	fs.BoolVar(&cfg.AuthLoad, "auth-load", false, "send the superuser token with measured requests too")
 	fs.StringVar(&cfg.JSON, "json", "", "write a JSON report to this file")
 	fs.StringVar(&cfg.MemoryPID, "memory-pid", "", `server pid whose RSS to report, or "auto" to find the listener on -url's port`)
 	fs.StringVar(&cfg.Label, "label", "", "name of the server under test, for the report")
+	fs.IntVar(&cfg.PwClients, "pw-clients", 20, "users changing their passwords in a loop during "+scCreatePw)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -147,6 +176,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-duration must be positive and -warmup not negative")
 	case cfg.Page < 0:
 		return nil, errors.New("-page must not be negative")
+	case cfg.PwClients < 1 || cfg.PwClients > 4096:
+		return nil, errors.New("-pw-clients must be between 1 and 4096")
 	}
 	return cfg, nil
 }
@@ -229,6 +260,13 @@ func run(ctx context.Context, cfg *config, out, log io.Writer) error {
 			pid, formatBytes(m.RSS), formatBytes(m.Peak))
 	}
 
+	var pw *passwordLoad
+	if slices.Contains(cfg.Scenarios, scCreatePw) {
+		if pw, err = setupPasswordLoad(ctx, api, pwCollection, cfg.PwClients, out); err != nil {
+			return fmt.Errorf("%s: %w", scCreatePw, err)
+		}
+	}
+
 	// One real record answer is what the ceiling serves.
 	var sample []byte
 	if err := api.do(ctx, http.MethodGet, recordsPath(cfg.Collection)+"/"+url.PathEscape(ids[0]), nil, &sample); err != nil {
@@ -263,9 +301,20 @@ scenarios:
 				warmup: cfg.Warmup, duration: cfg.Duration, next: requests[sc],
 			}
 			fmt.Fprintf(log, "running %-16s %4d conns ...", sc, conns)
+			var waitBg func() *loadResult
+			if sc == scCreatePw {
+				waitBg = pw.start(ctx, cfg.Warmup, cfg.Duration)
+			}
 			res := l.run(ctx)
-			fmt.Fprintf(log, " %8.0f req/s, p99 %s, errors %s\n", res.rps(), fmtQuantile(&res.Hist, 0.99), fmtErrors(res))
-			rows = append(rows, row{Scenario: sc, Conns: conns, Res: res})
+			fmt.Fprintf(log, " %8.0f req/s, p99 %s, errors %s", res.rps(), fmtQuantile(&res.Hist, 0.99), fmtErrors(res))
+			r := row{Scenario: sc, Conns: conns, Res: res}
+			if waitBg != nil {
+				bg := waitBg()
+				r.Background = &background{Name: pwChange, Clients: pw.clients(), Res: bg}
+				fmt.Fprintf(log, "; %d %s, p99 %s, errors %s", bg.OK, pwChange, fmtQuantile(&bg.Hist, 0.99), fmtErrors(bg))
+			}
+			fmt.Fprintln(log)
+			rows = append(rows, r)
 			if ctx.Err() != nil {
 				break scenarios // interrupted: report what was measured
 			}
@@ -280,6 +329,7 @@ scenarios:
 
 	fmt.Fprintln(out)
 	writeTable(out, rows)
+	writeP99Comparison(out, rows)
 	if pid != 0 {
 		if m, err := readMem(pid); err == nil {
 			rep.MemEnd = &m
@@ -372,6 +422,12 @@ func scenarioRequests(cfg *config, ids []string) map[string]requestFunc {
 	list := listQueries(cfg.Records, cfg.Page, "")
 	listNoTotal := listQueries(cfg.Records, cfg.Page, "&skipTotal=1")
 	var created atomic.Uint64
+	create := func(rng *rand.Rand) (string, string, string, []byte) {
+		// A fresh slice per request: the transport may still hold the
+		// previous body when a worker builds the next one.
+		tag := uint64(cfg.Records) + created.Add(1)
+		return http.MethodPost, recs, "", appendRecord(make([]byte, 0, 256), rng, tag)
+	}
 	return map[string]requestFunc{
 		scCeiling: get,
 		scGet:     get,
@@ -381,12 +437,8 @@ func scenarioRequests(cfg *config, ids []string) map[string]requestFunc {
 		scListNoTot: func(rng *rand.Rand) (string, string, string, []byte) {
 			return http.MethodGet, recs, listNoTotal[rng.IntN(len(listNoTotal))], nil
 		},
-		scCreate: func(rng *rand.Rand) (string, string, string, []byte) {
-			// A fresh slice per request: the transport may still hold the
-			// previous body when a worker builds the next one.
-			tag := uint64(cfg.Records) + created.Add(1)
-			return http.MethodPost, recs, "", appendRecord(make([]byte, 0, 256), rng, tag)
-		},
+		scCreate:   create,
+		scCreatePw: create,
 	}
 }
 
