@@ -5,8 +5,6 @@ package tortoise
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,7 +13,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -59,7 +56,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err != nil {
 		return nil, err
 	}
-	key, err := encryptionKey(cfg)
+	key, err := encryptionKey(ctx, cfg, st)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -173,31 +170,4 @@ func (a *App) Close(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}
 	return errors.Join(errs...)
-}
-
-// encryptionKey derives the 32-byte key for secrets in the settings from
-// the configured key, or, on SQLite without one, from a random key kept in
-// the data folder (created on first start, readable by the owner only).
-func encryptionKey(cfg config.Config) ([]byte, error) {
-	secret := cfg.EncryptionKey
-	if secret == "" {
-		if cfg.IsPostgres() {
-			return nil, nil
-		}
-		path := filepath.Join(cfg.Dir, ".encryption_key")
-		b, err := os.ReadFile(path)
-		switch {
-		case err == nil:
-			secret = strings.TrimSpace(string(b))
-		case errors.Is(err, os.ErrNotExist):
-			secret = rand.Text() + rand.Text()
-			if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
-				return nil, fmt.Errorf("write encryption key file: %w", err)
-			}
-		default:
-			return nil, fmt.Errorf("read encryption key file: %w", err)
-		}
-	}
-	sum := sha256.Sum256([]byte(secret))
-	return sum[:], nil
 }
