@@ -73,11 +73,16 @@ type Result struct {
 	Total int
 }
 
-// Reader reads records.
+// Reader reads records. Outside a Tx, a read that runs longer than the
+// store's read timeout (DefaultReadTimeout unless configured) is stopped
+// and fails with KindUnavailable wrapping ErrReadTimeout (see
+// ReadTimeoutError); reads inside a Tx are not limited, so that a
+// timeout never undoes a write.
 type Reader interface {
-	// Get returns one record. Errors: KindNotFound, KindInternal.
+	// Get returns one record. Errors: KindNotFound, KindUnavailable, KindInternal.
 	Get(ctx context.Context, c *core.Collection, id string) (*core.Record, error)
-	// Find runs a query. Errors: KindInvalid (a fragment the engine rejects), KindInternal.
+	// Find runs a query. Errors: KindInvalid (a fragment the engine
+	// rejects), KindUnavailable (the read timeout), KindInternal.
 	Find(ctx context.Context, q Query) (*Result, error)
 	// Param returns a named system value (such as the settings), kept in
 	// the table _params apart from records. Errors: KindNotFound, KindInternal.

@@ -13,6 +13,10 @@ import (
 
 var errUnavailable = "The database is unavailable, please try again."
 
+// codeQueryCanceled is the code of a statement the server canceled, which
+// statement_timeout does.
+const codeQueryCanceled = "57014"
+
 // connErr maps an engine failure: the caller's context ending and a closed
 // store keep their meaning, lost connections and an overloaded or
 // restarting server are KindUnavailable, the rest is internal.
@@ -43,11 +47,16 @@ func (s *Store) connErr(ctx context.Context, err error, msg string) error {
 	return core.Internal(err, "%s", msg)
 }
 
-// findErr is connErr for queries carrying caller fragments: a syntax error
-// or access rule violation (class 42: unknown column, wrong operator) or a
-// data exception (class 22: a value that does not fit) is bad input.
+// findErr is connErr for queries carrying caller fragments: a statement
+// the server canceled (query_canceled: the read timeout) is
+// KindUnavailable; a syntax error or access rule violation (class 42:
+// unknown column, wrong operator) or a data exception (class 22: a value
+// that does not fit) is bad input.
 func (s *Store) findErr(ctx context.Context, err error) error {
 	if e := pgError(err); e != nil && ctx.Err() == nil {
+		if e.Code == codeQueryCanceled {
+			return store.ReadTimeoutError(err)
+		}
 		if strings.HasPrefix(e.Code, "42") || strings.HasPrefix(e.Code, "22") {
 			return &core.Error{Kind: core.KindInvalid, Message: "Invalid filter or sort.", Err: err}
 		}

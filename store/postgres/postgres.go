@@ -12,14 +12,20 @@
 // List totals are COUNT(*), which on PostgreSQL scans the matching rows
 // (an index-only scan at best); an exact trigger-maintained count for
 // unfiltered totals could come later.
+//
+// Find runs under a server-side statement_timeout (see WithReadTimeout);
+// nothing else does, so writes, schema changes and the other users of the
+// pool are not limited.
 package postgres
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -37,27 +43,51 @@ type Store struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 
+	// setTimeout is the statement that bounds the statements of a read
+	// transaction by the read timeout, "" for no limit.
+	setTimeout string
+
 	watchMu   sync.Mutex
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
 }
+
+type options struct {
+	readTimeout time.Duration
+}
+
+// Option adjusts how Open sets up a Store.
+type Option func(*options)
+
+// WithReadTimeout sets how long each statement of a Find outside Update
+// may run on the server before PostgreSQL cancels it (statement_timeout)
+// and Find fails with KindUnavailable wrapping store.ErrReadTimeout
+// (default store.DefaultReadTimeout; 0 or less: no limit). The server
+// stops the query and the connection stays usable; a deadline on the
+// caller's context would instead make pgx drop the connection while the
+// server went on with the query.
+func WithReadTimeout(d time.Duration) Option { return func(o *options) { o.readTimeout = d } }
 
 // Open connects to the database at url, a PostgreSQL URL or keyword/value
 // string as pgx accepts (parameters PostgreSQL does not know, such as
 // search_path, become session settings), and creates the internal tables
 // if needed. Errors: KindInvalid for a bad URL, KindUnavailable when the
 // database cannot be reached, KindInternal.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, &core.Error{Kind: core.KindInvalid, Message: "Invalid PostgreSQL URL.", Err: err}
 	}
-	return OpenConfig(ctx, cfg)
+	return OpenConfig(ctx, cfg, opts...)
 }
 
 // OpenConfig is Open with a parsed pool configuration, for callers that
 // set pool sizes or RuntimeParams (search_path, application_name) in code.
-func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
+func OpenConfig(ctx context.Context, cfg *pgxpool.Config, opts ...Option) (*Store, error) {
+	o := options{readTimeout: store.DefaultReadTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, &core.Error{Kind: core.KindInvalid, Message: "Invalid PostgreSQL configuration.", Err: err}
@@ -67,6 +97,13 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 		return nil, &core.Error{Kind: core.KindUnavailable, Message: "Cannot reach the database.", Err: err}
 	}
 	s := &Store{pool: pool}
+	if o.readTimeout > 0 {
+		// Set per read transaction rather than on the pool's connections
+		// (RuntimeParams), which would also cut short writes, schema
+		// changes on large tables and the jobs sharing the pool. It costs
+		// no round trip: it goes in the read's batch.
+		s.setTimeout = "SET LOCAL statement_timeout = " + strconv.FormatInt(max(o.readTimeout.Milliseconds(), 1), 10)
+	}
 	if err := s.bootstrap(ctx); err != nil {
 		pool.Close()
 		return nil, core.Internal(err, "Failed to prepare the database.")

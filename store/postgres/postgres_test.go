@@ -18,7 +18,7 @@ import (
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		cfg := testConfig(t)
-		s, err := postgres.OpenConfig(context.Background(), cfg)
+		s, err := postgres.OpenConfig(context.Background(), cfg, postgres.WithReadTimeout(storetest.ReadTimeout))
 		if err != nil {
 			t.Fatalf("open: %v", err)
 		}

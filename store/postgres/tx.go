@@ -117,10 +117,14 @@ func (s *Store) run(ctx context.Context, steps ...step) error {
 }
 
 // snapshot runs read steps in one REPEATABLE READ transaction, all in one
-// round trip, so a list and its count see the same data.
+// round trip, so a list and its count see the same data. Each statement
+// is bounded by the read timeout.
 func (s *Store) snapshot(ctx context.Context, steps ...step) error {
-	all := make([]step, 0, len(steps)+2)
+	all := make([]step, 0, len(steps)+3)
 	all = append(all, step{sql: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"})
+	if s.setTimeout != "" {
+		all = append(all, step{sql: s.setTimeout})
+	}
 	all = append(all, steps...)
 	all = append(all, step{sql: "COMMIT"})
 	for attempt := 0; ; attempt++ {
@@ -159,8 +163,10 @@ func (s *Store) Get(ctx context.Context, c *core.Collection, id string) (*core.R
 	return recs[0], nil
 }
 
-// Find runs a query. With WithTotal, the rows and COUNT(*) come from one
-// snapshot. Errors: KindInvalid (a fragment PostgreSQL rejects), KindInternal.
+// Find runs a query in a read transaction whose statements are bounded by
+// the read timeout; with WithTotal, the rows and COUNT(*) come from its one
+// snapshot. Errors: KindInvalid (a fragment PostgreSQL rejects),
+// KindUnavailable (the read timeout), KindInternal.
 func (s *Store) Find(ctx context.Context, q store.Query) (*store.Result, error) {
 	if q.Collection == nil {
 		return nil, errNoCollection
@@ -177,7 +183,7 @@ func (s *Store) Find(ctx context.Context, q store.Query) (*store.Result, error) 
 		err = s.snapshot(ctx, step{sql: f.count, args: f.countArgs, rows: countInto(&n)}, list)
 		res.Total = int(n)
 	} else {
-		err = s.run(ctx, list)
+		err = s.snapshot(ctx, list)
 	}
 	if err != nil {
 		return nil, s.findErr(ctx, err)

@@ -17,6 +17,8 @@ var errParamNotFound = core.NotFound("No such parameter.")
 
 // Param reads a system value on a read connection.
 func (s *Store) Param(ctx context.Context, key string) ([]byte, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
 	var v string
 	if err := s.rdb.QueryRowContext(ctx, paramGetSQL, key).Scan(&v); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {

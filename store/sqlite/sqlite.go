@@ -13,6 +13,10 @@
 // counts.go) instead of a COUNT(*) scan; filtered totals use COUNT(*), which
 // indexes can serve.
 //
+// Reads outside Update are stopped after a read timeout (see
+// WithReadTimeout, read.go); the writer's statements never are, so a
+// timeout cannot undo a write.
+//
 // The database must only be written through one Store at a time: another
 // process writing the same file would leave the in-memory counts stale.
 package sqlite
@@ -54,9 +58,10 @@ type Store struct {
 	closeOnce  sync.Once
 	closeErr   error
 
-	maxGroup int
-	groups   atomic.Int64 // committed groups
-	calls    atomic.Int64 // Update calls answered by committed groups
+	maxGroup    int
+	readTimeout time.Duration // 0: reads are not limited
+	groups      atomic.Int64  // committed groups
+	calls       atomic.Int64  // Update calls answered by committed groups
 
 	counts counts
 	// commitSeq is odd while a commit that changes row counts is between
@@ -72,6 +77,7 @@ type config struct {
 	readers     int
 	maxGroup    int
 	busyTimeout time.Duration
+	readTimeout time.Duration
 }
 
 // Option adjusts how Open sets up a Store.
@@ -87,6 +93,13 @@ func WithMaxGroup(n int) Option { return func(c *config) { c.maxGroup = n } }
 // another connection or process before failing (default 10s).
 func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busyTimeout = d } }
 
+// WithReadTimeout sets how long a read outside Update (Get, Find, Param,
+// Collections) may run, waiting for a read connection included, before it
+// is interrupted and fails with KindUnavailable wrapping
+// store.ErrReadTimeout (default store.DefaultReadTimeout; 0 or less: no
+// limit). Reads inside Update run on the writer and are never interrupted.
+func WithReadTimeout(d time.Duration) Option { return func(c *config) { c.readTimeout = d } }
+
 // queueSize bounds how many Update calls may wait for the writer; callers
 // beyond it block (with their context) rather than pile up unbounded.
 const queueSize = 1024
@@ -94,7 +107,7 @@ const queueSize = 1024
 // Open opens (creating if needed) the database file at path and starts the
 // writer. Errors: KindInvalid for an unusable path, KindInternal.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	cfg := config{readers: max(4, runtime.GOMAXPROCS(0)), maxGroup: 128, busyTimeout: 10 * time.Second}
+	cfg := config{readers: max(4, runtime.GOMAXPROCS(0)), maxGroup: 128, busyTimeout: 10 * time.Second, readTimeout: store.DefaultReadTimeout}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -111,11 +124,12 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 
 	s := &Store{
-		path:       path,
-		queue:      make(chan *request, queueSize),
-		writerDone: make(chan struct{}),
-		maxGroup:   cfg.maxGroup,
-		wstmts:     make(map[string]*sql.Stmt),
+		path:        path,
+		queue:       make(chan *request, queueSize),
+		writerDone:  make(chan struct{}),
+		maxGroup:    cfg.maxGroup,
+		readTimeout: max(cfg.readTimeout, 0),
+		wstmts:      make(map[string]*sql.Stmt),
 	}
 	fail := func(err error, what string) (*Store, error) {
 		if s.wconn != nil {
@@ -264,6 +278,8 @@ func (s *Store) Collections(ctx context.Context) ([]*core.Collection, error) {
 	if s.isClosed() {
 		return nil, errClosed
 	}
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
 	rows, err := s.rdb.QueryContext(ctx, `SELECT data FROM _collections ORDER BY rowid`)
 	if err != nil {
 		return nil, s.readErr(ctx, err)

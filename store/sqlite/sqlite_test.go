@@ -13,7 +13,7 @@ import (
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		path := storetest.Memo(t, "path", func() string { return filepath.Join(t.TempDir(), "data.db") })
-		s, err := sqlite.Open(context.Background(), path)
+		s, err := sqlite.Open(context.Background(), path, sqlite.WithReadTimeout(storetest.ReadTimeout))
 		if err != nil {
 			t.Fatalf("open %s: %v", path, err)
 		}

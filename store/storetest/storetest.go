@@ -17,9 +17,10 @@ import (
 )
 
 // Run runs the whole suite. open must return a store on an empty database
-// of its own for t; called again with the same t once the previous store is
-// closed, it must reopen that same database (the durability tests do so).
-// Memo helps with that. Run closes the stores it opens.
+// of its own for t, with a read timeout of ReadTimeout; called again with
+// the same t once the previous store is closed, it must reopen that same
+// database (the durability tests do so). Memo helps with that. Run closes
+// the stores it opens.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Records", func(t *testing.T) { t.Parallel(); testRecords(t, open) })
 	t.Run("Unique", func(t *testing.T) { t.Parallel(); testUnique(t, open) })
@@ -30,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Indexes", func(t *testing.T) { t.Parallel(); testIndexes(t, open) })
 	t.Run("Durability", func(t *testing.T) { t.Parallel(); testDurability(t, open) })
 	t.Run("Params", func(t *testing.T) { t.Parallel(); testParams(t, open) })
+	t.Run("ReadTimeout", func(t *testing.T) { t.Parallel(); testReadTimeout(t, open) })
 }
 
 var memo sync.Map // memoKey → string
