@@ -18,6 +18,16 @@
 //		return
 //	}
 //
+// Work whose cost a rate does not bound, such as list requests carrying a
+// client's filter, is capped by requests in progress per key instead
+// (InFlight, carried by the Limiter):
+//
+//	release, ok := lim.InFlight().Enter(r.Context(), guard.IPKey("read", ip))
+//	if !ok {
+//		// answer 429
+//	}
+//	defer release()
+//
 // Keys are built from values the server has normalized (the client address,
 // the lowercased identity), never from raw body fields, so varying case,
 // whitespace or extra fields does not give a client a fresh allowance.

@@ -55,12 +55,19 @@ const maxShards = 64
 // reset a bucket, their own or anyone else's. Keeping a shard full that way
 // costs about maxKeys requests per Window/Limit, so size maxKeys well above
 // the number of clients expected in such a period.
+//
+// A Limiter also carries an InFlight, its cap on requests in progress per
+// key, so that one value holds all of a server's per-client limits.
 type Limiter struct {
-	seed   maphash.Seed
-	epoch  time.Time
-	mask   uint64
-	shards []shard
+	seed     maphash.Seed
+	epoch    time.Time
+	mask     uint64
+	shards   []shard
+	inflight InFlight
 }
+
+// InFlight returns l's cap on requests in progress per key.
+func (l *Limiter) InFlight() *InFlight { return &l.inflight }
 
 type shard struct {
 	mu   sync.Mutex
