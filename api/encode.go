@@ -22,11 +22,12 @@ func viewerOf(req *service.Request) viewer {
 	return viewer{superuser: req.Superuser, auth: req.Auth}
 }
 
-// shows reports whether v may see field f of rec. Passwords and token keys
-// are never shown; hidden fields only to superusers; an auth record's email
-// to superusers, its owner, or everyone when emailVisibility is on.
+// shows reports whether v may see field f of rec. Secrets (password
+// hashes) and token keys are never shown; hidden fields only to
+// superusers; an auth record's email to superusers, its owner, or everyone
+// when emailVisibility is on.
 func (v viewer) shows(rec *core.Record, f *core.Field) bool {
-	if f.Type == core.FieldPassword {
+	if f.Def().Secret() {
 		return false
 	}
 	if rec.Collection.IsAuth() {

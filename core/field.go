@@ -26,16 +26,6 @@ const (
 	FieldPassword FieldType = "password"
 )
 
-// KnownFieldType reports whether t is a field type Tortoise understands.
-func KnownFieldType(t FieldType) bool {
-	switch t {
-	case FieldText, FieldEditor, FieldNumber, FieldBool, FieldEmail, FieldURL, FieldDate,
-		FieldAutodate, FieldSelect, FieldJSON, FieldRelation, FieldFile, FieldPassword:
-		return true
-	}
-	return false
-}
-
 // Field is one column of a collection. Options apply to the types noted.
 type Field struct {
 	ID          string    `json:"id"`
@@ -83,15 +73,6 @@ type Field struct {
 	ConvertURLs bool
 	// Cost is the bcrypt cost of a password field (0 means the default).
 	Cost int
-}
-
-// IsMultiple reports whether the field holds a list of values.
-func (f *Field) IsMultiple() bool {
-	switch f.Type {
-	case FieldSelect, FieldRelation, FieldFile:
-		return f.MaxSelect > 1
-	}
-	return false
 }
 
 // fieldJSON is the wire shape: every option as it appears in PocketBase's
@@ -146,52 +127,14 @@ func numJSON(f *float64) json.RawMessage {
 
 // MarshalJSON writes the field with the options of its type.
 func (f Field) MarshalJSON() ([]byte, error) {
-	j := fieldJSON{ID: f.ID, Name: f.Name, Type: f.Type, System: f.System, Hidden: f.Hidden, Presentable: f.Presentable}
-	if f.Type != FieldAutodate {
-		j.Required = ptr(f.Required)
-	}
-	switch f.Type {
-	case FieldText, FieldPassword:
-		j.Min, j.Max = numJSON(f.Min), numJSON(f.Max)
-		if f.Min == nil {
-			j.Min = json.RawMessage("0")
-		}
-		if f.Max == nil {
-			j.Max = json.RawMessage("0")
-		}
-		j.Pattern = ptr(f.Pattern)
-		if f.Type == FieldText {
-			j.AutogeneratePattern = ptr(f.AutogeneratePattern)
-			j.PrimaryKey = ptr(f.PrimaryKey)
-		} else {
-			j.Cost = ptr(f.Cost)
-		}
-	case FieldEditor:
-		j.MaxSize, j.ConvertURLs = ptr(f.MaxSize), ptr(f.ConvertURLs)
-	case FieldNumber:
-		j.Min, j.Max, j.OnlyInt = numJSON(f.Min), numJSON(f.Max), ptr(f.OnlyInt)
-	case FieldEmail, FieldURL:
-		j.OnlyDomains, j.ExceptDomains = ptr(nonNil(f.OnlyDomains)), ptr(nonNil(f.ExceptDomains))
-	case FieldDate:
-		j.Min, _ = json.Marshal(f.MinDate)
-		j.Max, _ = json.Marshal(f.MaxDate)
-	case FieldAutodate:
-		j.OnCreate, j.OnUpdate = ptr(f.OnCreate), ptr(f.OnUpdate)
-	case FieldSelect:
-		j.Values, j.MaxSelect = ptr(nonNil(f.Values)), ptr(f.MaxSelect)
-	case FieldJSON:
-		j.MaxSize = ptr(f.MaxSize)
-	case FieldRelation:
-		j.CollectionID, j.CascadeDelete = ptr(f.CollectionID), ptr(f.CascadeDelete)
-		j.MinSelect, j.MaxSelect = ptr(f.MinSelect), ptr(f.MaxSelect)
-	case FieldFile:
-		j.MaxSelect, j.MaxSize = ptr(f.MaxSelect), ptr(f.MaxSize)
-		j.MimeTypes, j.Thumbs, j.Protected = ptr(nonNil(f.MimeTypes)), ptr(nonNil(f.Thumbs)), ptr(f.Protected)
-	}
+	j := fieldJSON{ID: f.ID, Name: f.Name, Type: f.Type, System: f.System, Hidden: f.Hidden, Presentable: f.Presentable,
+		Required: ptr(f.Required)}
+	f.Def().encodeOptions(&f, &j)
 	return json.Marshal(j)
 }
 
-// UnmarshalJSON reads a field, interpreting min and max by its type.
+// UnmarshalJSON reads a field: the options every field has, then those of
+// its type.
 func (f *Field) UnmarshalJSON(data []byte) error {
 	var j fieldJSON
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -199,77 +142,11 @@ func (f *Field) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	*f = Field{ID: j.ID, Name: j.Name, Type: j.Type, System: j.System, Hidden: j.Hidden, Presentable: j.Presentable}
-	deref := func(b *bool) bool { return b != nil && *b }
-	f.Required = deref(j.Required)
-	f.PrimaryKey = deref(j.PrimaryKey)
-	f.OnlyInt = deref(j.OnlyInt)
-	f.CascadeDelete = deref(j.CascadeDelete)
-	f.OnCreate, f.OnUpdate = deref(j.OnCreate), deref(j.OnUpdate)
-	f.Protected = deref(j.Protected)
-	f.ConvertURLs = deref(j.ConvertURLs)
-	if j.Pattern != nil {
-		f.Pattern = *j.Pattern
-	}
-	if j.AutogeneratePattern != nil {
-		f.AutogeneratePattern = *j.AutogeneratePattern
-	}
-	if j.Values != nil {
-		f.Values = *j.Values
-	}
-	if j.MaxSelect != nil {
-		f.MaxSelect = *j.MaxSelect
-	}
-	if j.MinSelect != nil {
-		f.MinSelect = *j.MinSelect
-	}
-	if j.CollectionID != nil {
-		f.CollectionID = *j.CollectionID
-	}
-	if j.MaxSize != nil {
-		f.MaxSize = *j.MaxSize
-	}
-	if j.MimeTypes != nil {
-		f.MimeTypes = *j.MimeTypes
-	}
-	if j.Thumbs != nil {
-		f.Thumbs = *j.Thumbs
-	}
-	if j.OnlyDomains != nil {
-		f.OnlyDomains = *j.OnlyDomains
-	}
-	if j.ExceptDomains != nil {
-		f.ExceptDomains = *j.ExceptDomains
-	}
-	if j.Cost != nil {
-		f.Cost = *j.Cost
-	}
-	if f.Type == FieldDate {
-		var err error
-		if f.MinDate, err = dateBound(j.Min); err != nil {
-			return fmt.Errorf("min: %w", err)
-		}
-		if f.MaxDate, err = dateBound(j.Max); err != nil {
-			return fmt.Errorf("max: %w", err)
-		}
-		return nil
-	}
-	var err error
-	if f.Min, err = numBound(j.Min); err != nil {
-		return fmt.Errorf("min: %w", err)
-	}
-	if f.Max, err = numBound(j.Max); err != nil {
-		return fmt.Errorf("max: %w", err)
-	}
-	// PocketBase writes 0 for "no bound" on text lengths.
-	if f.Type == FieldText || f.Type == FieldPassword {
-		if f.Min != nil && *f.Min == 0 {
-			f.Min = nil
-		}
-		if f.Max != nil && *f.Max == 0 {
-			f.Max = nil
-		}
-	}
-	return nil
+	f.Required = j.Required != nil && *j.Required
+	// Read whatever the type, so that a primaryKey on a field that cannot
+	// be one is refused rather than dropped.
+	f.PrimaryKey = j.PrimaryKey != nil && *j.PrimaryKey
+	return f.Def().decodeOptions(&j, f)
 }
 
 func numBound(raw json.RawMessage) (*float64, error) {

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"encoding/json"
 	"time"
 )
 
@@ -55,22 +54,6 @@ func StringsOf(v any) []string {
 		return []string{v}
 	}
 	return nil
-}
-
-// ZeroValue is a field's value when nothing was set.
-func ZeroValue(f *Field) any {
-	switch f.Type {
-	case FieldNumber:
-		return float64(0)
-	case FieldBool:
-		return false
-	case FieldJSON:
-		return json.RawMessage(nil)
-	}
-	if f.IsMultiple() {
-		return []string{}
-	}
-	return ""
 }
 
 // DateLayout is how dates are stored and shown: UTC with milliseconds, the

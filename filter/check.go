@@ -790,7 +790,7 @@ func (c *checker) field(coll *core.Collection, name string) *core.Field {
 	if !core.ValidName(f.Name) || !core.KnownFieldType(f.Type) {
 		return nil
 	}
-	if (f.Hidden || f.Type == core.FieldPassword) && !c.env.AllowHidden {
+	if (f.Hidden || f.Def().Secret()) && !c.env.AllowHidden {
 		return nil
 	}
 	return f
@@ -874,13 +874,15 @@ func (c *checker) path(t term, src *source, prefix string, segs []string, mod st
 	return nil, parseError(t.pos, "invalid identifier %q", t.text)
 }
 
+// fieldVType is the type a field's values compare in, which its storage
+// decides (a list compares item by item, as text).
 func fieldVType(f *core.Field) vtype {
-	switch f.Type {
-	case core.FieldNumber:
+	switch f.Def().Storage(f) {
+	case core.StorageNumber:
 		return vNumber
-	case core.FieldBool:
+	case core.StorageBool:
 		return vBool
-	case core.FieldJSON:
+	case core.StorageJSON:
 		return vJSON
 	}
 	return vString
@@ -1041,12 +1043,12 @@ func castToField(f *core.Field, v any) any {
 		}
 		vals = vals[len(vals)-1:]
 	}
-	switch f.Type {
-	case core.FieldNumber:
+	switch f.Def().Storage(f) {
+	case core.StorageNumber:
 		return coerce(vals[0], cNumber)
-	case core.FieldBool:
+	case core.StorageBool:
 		return coerce(vals[0], cBool)
-	case core.FieldJSON:
+	case core.StorageJSON:
 		return v
 	}
 	return coerce(vals[0], cText)

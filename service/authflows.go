@@ -109,7 +109,7 @@ func (s *Service) setAuthFields(ctx context.Context, c *core.Collection, id stri
 	errs := core.ValidationErrors{}
 	for name, v := range values {
 		if f := c.Field(name); f != nil {
-			if fe := checkValue(f, v); fe != nil {
+			if fe := core.ValidateValue(f, v); fe != nil {
 				errs[name] = *fe
 			}
 		}
@@ -136,7 +136,7 @@ func (s *Service) setAuthFields(ctx context.Context, c *core.Collection, id stri
 			rec.Data[name] = v
 		}
 		if rotate {
-			rec.Data["tokenKey"] = generate("[a-zA-Z0-9]{50}")
+			rec.Data["tokenKey"] = core.Generate("[a-zA-Z0-9]{50}")
 		}
 		if f := c.Field("updated"); f != nil && f.Type == core.FieldAutodate && f.OnUpdate {
 			rec.Data["updated"] = core.Now()
@@ -234,7 +234,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, rec *core.Record, newE
 	if newEmail == "" {
 		return core.FieldInvalid("newEmail", "validation_required", "Cannot be blank.")
 	}
-	if fe := checkValue(c.Field("email"), newEmail); fe != nil {
+	if fe := core.ValidateValue(c.Field("email"), newEmail); fe != nil {
 		return core.FieldInvalid("newEmail", fe.Code, fe.Message)
 	}
 	taken, err := s.findByEmail(ctx, c, newEmail)
@@ -335,7 +335,7 @@ func (s *Service) RequestOTP(ctx context.Context, c *core.Collection, email stri
 		if _, err := auth.HashPassword(code, 0); err != nil {
 			return "", core.Internal(err, "hash otp")
 		}
-		return generate("[a-z0-9]{15}"), nil
+		return core.Generate("[a-z0-9]{15}"), nil
 	}
 	s.deleteExpiredOTPs(ctx, otps, rec)
 	to := rec.String("email")

@@ -497,7 +497,7 @@ func (s *Service) validateFields(sc *schema, prev, next *core.Collection, errs c
 		if f.PrimaryKey && (f.Name != "id" || f.Type != core.FieldText) {
 			errs.Add(key+".primaryKey", "validation_invalid_primary_key", "Only the text field \"id\" is the primary key.")
 		}
-		validateFieldOptions(sc, next, f, key, errs)
+		core.PrepareField(f, core.PrepareContext{Collection: next, Lookup: sc.CollectionByNameOrID}, key, errs)
 	}
 	if prev != nil {
 		for _, of := range prev.Fields {
@@ -545,86 +545,6 @@ func isBuiltinField(c *core.Collection, f *core.Field) bool {
 		}
 	}
 	return false
-}
-
-func validateFieldOptions(sc *schema, c *core.Collection, f *core.Field, key string, errs core.ValidationErrors) {
-	if f.Min != nil && f.Max != nil && *f.Min > *f.Max {
-		errs.Add(key+".max", "validation_min_greater_equal_than_max", "Max must be greater than or equal to min.")
-	}
-	switch f.Type {
-	case core.FieldText, core.FieldPassword:
-		if f.Min != nil && *f.Min < 0 || f.Max != nil && *f.Max < 0 {
-			errs.Add(key+".min", "validation_invalid_length", "Length bounds cannot be negative.")
-		}
-		if f.Pattern != "" {
-			if _, err := regexp.Compile(f.Pattern); err != nil {
-				errs.Add(key+".pattern", "validation_invalid_regex", "Invalid regular expression.")
-			}
-		}
-		if f.AutogeneratePattern != "" {
-			if _, err := newGenerator(f.AutogeneratePattern); err != nil {
-				errs.Add(key+".autogeneratePattern", "validation_invalid_regex", err.Error())
-			}
-		}
-	case core.FieldDate:
-		for name, v := range map[string]string{"min": f.MinDate, "max": f.MaxDate} {
-			if v == "" {
-				continue
-			}
-			if d, err := parseDate(v); err != nil {
-				errs.Add(key+"."+name, "validation_invalid_date", "Invalid date.")
-			} else if name == "min" {
-				f.MinDate = d
-			} else {
-				f.MaxDate = d
-			}
-		}
-	case core.FieldSelect:
-		if len(f.Values) == 0 {
-			errs.Add(key+".values", "validation_required", "A select field needs at least one value.")
-		}
-		seen := map[string]bool{}
-		for _, v := range f.Values {
-			if v == "" || seen[v] {
-				errs.Add(key+".values", "validation_invalid_values", "Values must be non-empty and unique.")
-				break
-			}
-			seen[v] = true
-		}
-		if f.MaxSelect < 1 {
-			f.MaxSelect = 1
-		}
-		if f.MaxSelect > len(f.Values) && len(f.Values) > 0 {
-			f.MaxSelect = len(f.Values)
-		}
-	case core.FieldRelation:
-		target := sc.CollectionByNameOrID(f.CollectionID)
-		if target == nil && (f.CollectionID == c.ID || strings.EqualFold(f.CollectionID, c.Name)) {
-			target = c
-		}
-		if target == nil {
-			errs.Add(key+".collectionId", "validation_missing_collection", fmt.Sprintf("Unknown collection %q.", f.CollectionID))
-		} else {
-			f.CollectionID = target.ID
-		}
-		if f.MaxSelect < 0 || f.MinSelect < 0 {
-			errs.Add(key+".maxSelect", "validation_invalid_select", "Must not be negative.")
-		}
-		if f.MaxSelect < 1 {
-			f.MaxSelect = 1
-		}
-		if f.MinSelect > f.MaxSelect {
-			errs.Add(key+".minSelect", "validation_invalid_select", "minSelect cannot exceed maxSelect.")
-		}
-	case core.FieldFile:
-		if f.MaxSelect < 1 {
-			f.MaxSelect = 1
-		}
-	case core.FieldNumber, core.FieldBool, core.FieldEmail, core.FieldURL, core.FieldEditor, core.FieldJSON, core.FieldAutodate:
-	}
-	if f.MaxSize < 0 {
-		errs.Add(key+".maxSize", "validation_invalid_size", "Must not be negative.")
-	}
 }
 
 // ImportCollections creates or updates every collection in defs (matched by

@@ -52,7 +52,7 @@ func prehash(c *core.Collection, stored *core.Record, body map[string]any) map[s
 	for i := range c.Fields {
 		f := &c.Fields[i]
 		pw, _ := body[f.Name].(string)
-		if f.Type != core.FieldPassword || pw == "" || checkValue(f, pw) != nil {
+		if f.Type != core.FieldPassword || pw == "" || core.ValidateValue(f, pw) != nil {
 			continue
 		}
 		hash, err := auth.HashPassword(pw, f.Cost)
@@ -116,7 +116,7 @@ func readInput(c *core.Collection, base *core.Record, body map[string]any) (*inp
 			mods = append(mods, mod{key, name, op, val})
 			continue
 		}
-		v, fe := coerce(f, val)
+		v, fe := core.CoerceValue(f, val)
 		if fe != nil {
 			errs[key] = *fe
 			continue
@@ -134,7 +134,7 @@ func readInput(c *core.Collection, base *core.Record, body map[string]any) (*inp
 		}
 		switch {
 		case f.Type == core.FieldNumber && (m.op == "+" || m.op == "-"):
-			v, fe := coerce(f, m.val)
+			v, fe := core.CoerceValue(f, m.val)
 			if fe != nil {
 				errs[m.key] = *fe
 				continue
@@ -146,7 +146,7 @@ func readInput(c *core.Collection, base *core.Record, body map[string]any) (*inp
 				in.values[f.Name] = n - v.(float64)
 			}
 		case f.Type == core.FieldSelect || f.Type == core.FieldRelation:
-			v, fe := coerce(&core.Field{Type: f.Type, MaxSelect: 2}, m.val)
+			v, fe := core.CoerceValue(&core.Field{Type: f.Type, MaxSelect: 2}, m.val)
 			if fe != nil {
 				errs[m.key] = *fe
 				continue
@@ -156,9 +156,9 @@ func readInput(c *core.Collection, base *core.Record, body map[string]any) (*inp
 			var next []string
 			switch m.op {
 			case "+":
-				next = dedupe(append(append([]string{}, now...), items...))
+				next = core.Dedupe(append(append([]string{}, now...), items...))
 			case "^+":
-				next = dedupe(append(append([]string{}, items...), now...))
+				next = core.Dedupe(append(append([]string{}, items...), now...))
 			case "-":
 				next = now
 				for _, it := range items {
@@ -252,7 +252,7 @@ func (s *Service) applyInput(rec, old *core.Record, in *input, req *Request, man
 					}
 					// Like a new password, a new email signs out every
 					// token issued before it, whichever route changed it.
-					rec.Data["tokenKey"] = generate("[a-zA-Z0-9]{50}")
+					rec.Data["tokenKey"] = core.Generate("[a-zA-Z0-9]{50}")
 				}
 			}
 		}
@@ -283,7 +283,7 @@ func (s *Service) applyInput(rec, old *core.Record, in *input, req *Request, man
 			}
 			continue
 		case f.Type == core.FieldText && creating && rec.Data[f.Name] == "" && f.AutogeneratePattern != "":
-			rec.Data[f.Name] = generate(f.AutogeneratePattern)
+			rec.Data[f.Name] = core.Generate(f.AutogeneratePattern)
 		}
 		if f.Type == core.FieldPassword {
 			if rec.Data[f.Name] == "" && f.Required {
@@ -291,7 +291,7 @@ func (s *Service) applyInput(rec, old *core.Record, in *input, req *Request, man
 			}
 			continue
 		}
-		if fe := checkValue(f, rec.Data[f.Name]); fe != nil {
+		if fe := core.ValidateValue(f, rec.Data[f.Name]); fe != nil {
 			errs[f.Name] = *fe
 		}
 	}
@@ -317,7 +317,7 @@ func (s *Service) setPassword(rec, old *core.Record, f *core.Field, pw string, i
 	if pw == "" && !creating {
 		return nil // an empty password on update keeps the old one
 	}
-	if fe := checkValue(f, pw); fe != nil {
+	if fe := core.ValidateValue(f, pw); fe != nil {
 		return &keyedError{f.Name, *fe}
 	}
 	isAuthPassword := rec.Collection.IsAuth() && f.Name == "password"
@@ -348,7 +348,7 @@ func (s *Service) setPassword(rec, old *core.Record, f *core.Field, pw string, i
 	}
 	rec.Data[f.Name] = hash
 	if isAuthPassword {
-		rec.Data["tokenKey"] = generate("[a-zA-Z0-9]{50}")
+		rec.Data["tokenKey"] = core.Generate("[a-zA-Z0-9]{50}")
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/core"
@@ -546,7 +547,7 @@ func (s *Service) checkRelations(ctx context.Context, tx store.Tx, rec, old *cor
 			before = old.Strings(f.Name)
 		}
 		for _, id := range rec.Strings(f.Name) {
-			if !contains(before, id) {
+			if !slices.Contains(before, id) {
 				added = append(added, id)
 			}
 		}

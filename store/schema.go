@@ -7,33 +7,22 @@ import (
 	"github.com/tortoise-dev/tortoise/core"
 )
 
-// ColumnKind is how a field's value is kept in its column; it decides the
-// column's type, default and the Go type a driver scans it into.
-type ColumnKind int
+// ColumnKind is how a field's value is kept in its column: its type and
+// default on each engine and the Go type a driver scans it into. It is
+// the field type's core.Storage; ColumnDef lays each one out per dialect.
+type ColumnKind = core.Storage
 
-// The column kinds of the storage model.
+// The column kinds of the storage model (see core.Storage).
 const (
-	ColumnText   ColumnKind = iota // TEXT NOT NULL DEFAULT ''
-	ColumnNumber                   // REAL / DOUBLE PRECISION NOT NULL DEFAULT 0
-	ColumnBool                     // INTEGER / BOOLEAN NOT NULL DEFAULT false
-	ColumnJSON                     // TEXT / JSONB DEFAULT NULL
-	ColumnList                     // TEXT / JSONB NOT NULL DEFAULT '[]'
+	ColumnText   = core.StorageText   // TEXT NOT NULL DEFAULT ''
+	ColumnNumber = core.StorageNumber // REAL / DOUBLE PRECISION NOT NULL DEFAULT 0
+	ColumnBool   = core.StorageBool   // INTEGER / BOOLEAN NOT NULL DEFAULT false
+	ColumnJSON   = core.StorageJSON   // TEXT / JSONB DEFAULT NULL
+	ColumnList   = core.StorageList   // TEXT / JSONB NOT NULL DEFAULT '[]'
 )
 
-// KindOf returns the column kind of f.
-func KindOf(f *core.Field) ColumnKind {
-	switch {
-	case f.Type == core.FieldNumber:
-		return ColumnNumber
-	case f.Type == core.FieldBool:
-		return ColumnBool
-	case f.Type == core.FieldJSON:
-		return ColumnJSON
-	case f.IsMultiple():
-		return ColumnList
-	}
-	return ColumnText
-}
+// KindOf returns the column kind of f, as its type defines it.
+func KindOf(f *core.Field) ColumnKind { return f.Def().Storage(f) }
 
 // QuoteIdent quotes a table, column or index name for either dialect.
 func QuoteIdent(name string) string {

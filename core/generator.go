@@ -1,11 +1,9 @@
-package service
+package core
 
 import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/tortoise-dev/tortoise/core"
 )
 
 // generator produces random strings from the small pattern language of
@@ -111,19 +109,26 @@ func (g *generator) generate() string {
 			b.WriteString(strings.Repeat(p.alphabet, p.count))
 			continue
 		}
-		b.WriteString(core.RandomString(p.count, p.alphabet))
+		b.WriteString(RandomString(p.count, p.alphabet))
 	}
 	return b.String()
 }
 
-// generate returns a value for a field's autogeneratePattern.
-func generate(pattern string) string {
+// CheckGeneratorPattern reports why pattern cannot generate values, or nil.
+func CheckGeneratorPattern(pattern string) error {
+	_, err := newGenerator(pattern)
+	return err
+}
+
+// Generate returns a random value for an autogeneratePattern such as
+// "[a-z0-9]{15}"; a pattern that does not parse yields a new id.
+func Generate(pattern string) string {
 	if pattern == "[a-z0-9]{15}" {
-		return core.NewID()
+		return NewID()
 	}
 	g, err := newGenerator(pattern)
 	if err != nil {
-		return core.NewID()
+		return NewID()
 	}
 	return g.generate()
 }
