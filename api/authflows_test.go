@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tortoise-dev/tortoise/auth"
+	"github.com/tortoise-dev/tortoise/auth/tokens"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/internal/testkit"
 	"github.com/tortoise-dev/tortoise/mail"
@@ -76,9 +76,9 @@ func forgeToken(t *testing.T, s *testkit.Server, id, typ string, ttl time.Durati
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret := map[string]string{auth.TypeVerification: c.Auth.VerificationToken.Secret,
-		auth.TypePasswordReset: c.Auth.PasswordResetToken.Secret}[typ]
-	tok, err := auth.SignMailToken(auth.SigningKey(rec.String("tokenKey"), secret), id, c.ID, typ, rec.String("email"), "", ttl)
+	secret := map[string]string{tokens.TypeVerification: c.Auth.VerificationToken.Secret,
+		tokens.TypePasswordReset: c.Auth.PasswordResetToken.Secret}[typ]
+	tok, err := tokens.SignMailToken(tokens.SigningKey(rec.String("tokenKey"), secret), id, c.ID, typ, rec.String("email"), "", ttl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,9 +118,9 @@ func TestVerification(t *testing.T) {
 		bobTok := mailed(t, nextMail(t, s, "bob@example.com", ""), linkToken)
 		for name, bad := range map[string]string{
 			"garbage":     "garbage",
-			"expired":     forgeToken(t, s, a.Record["id"].(string), auth.TypeVerification, -time.Minute),
+			"expired":     forgeToken(t, s, a.Record["id"].(string), tokens.TypeVerification, -time.Minute),
 			"auth token":  a.Token,
-			"reset token": forgeToken(t, s, a.Record["id"].(string), auth.TypePasswordReset, time.Hour),
+			"reset token": forgeToken(t, s, a.Record["id"].(string), tokens.TypePasswordReset, time.Hour),
 			"wrong key":   mustSign(t, s, []byte("not the key"), a.Record["id"].(string), "ann@example.com"),
 			"tampered":    tok[:len(tok)-2] + "xx",
 		} {
@@ -166,7 +166,7 @@ func mustSign(t *testing.T, s *testkit.Server, key []byte, id, email string) str
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := auth.SignMailToken(key, id, c.ID, auth.TypeVerification, email, "", time.Hour)
+	tok, err := tokens.SignMailToken(key, id, c.ID, tokens.TypeVerification, email, "", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestPasswordReset(t *testing.T) {
 		wantFieldError(t, confirm(tok1, "new-password-1", "new-password-2"), 400, "passwordConfirm")
 		wantFieldError(t, confirm(tok1, "short", "short"), 400, "password")
 		wantFieldError(t, confirm("garbage", "new-password-1", "new-password-1"), 400, "token")
-		wantFieldError(t, confirm(forgeToken(t, s, a.Record["id"].(string), auth.TypePasswordReset, -time.Minute), "new-password-1", "new-password-1"), 400, "token")
+		wantFieldError(t, confirm(forgeToken(t, s, a.Record["id"].(string), tokens.TypePasswordReset, -time.Minute), "new-password-1", "new-password-1"), 400, "token")
 		if r := confirm(tok1, "new-password-1", "new-password-1"); r.Status != 204 {
 			t.Fatalf("confirm: %d %s", r.Status, r.Body)
 		}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/tortoise-dev/tortoise/auth"
+	"github.com/tortoise-dev/tortoise/auth/tokens"
 	"github.com/tortoise-dev/tortoise/internal/testkit"
 )
 
@@ -29,18 +29,18 @@ func TestForgedUserTokens(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bKey := auth.SigningKey(bRec.String("tokenKey"), users.Auth.AuthToken.Secret)
-		forged, err := auth.Sign(bKey, a.Record["id"].(string), users.ID, auth.TypeAuth, true, time.Hour)
+		bKey := tokens.SigningKey(bRec.String("tokenKey"), users.Auth.AuthToken.Secret)
+		forged, err := tokens.Sign(bKey, a.Record["id"].(string), users.ID, tokens.TypeAuth, true, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.Do("GET", "/api/collections/users/records/"+a.Record["id"].(string), forged, nil, 404, nil)
 		s.Do("POST", "/api/collections/users/auth-refresh", forged, nil, 401, nil)
 		// B's own key with B's id still works: the refusal is about the key.
-		genuine, _ := auth.Sign(bKey, b.Record["id"].(string), users.ID, auth.TypeAuth, true, time.Hour)
+		genuine, _ := tokens.Sign(bKey, b.Record["id"].(string), users.ID, tokens.TypeAuth, true, time.Hour)
 		s.Do("POST", "/api/collections/users/auth-refresh", genuine, nil, 200, nil)
 		// A token of another type is not an auth token.
-		other, _ := auth.Sign(bKey, b.Record["id"].(string), users.ID, "passwordReset", true, time.Hour)
+		other, _ := tokens.Sign(bKey, b.Record["id"].(string), users.ID, "passwordReset", true, time.Hour)
 		s.Do("POST", "/api/collections/users/auth-refresh", other, nil, 401, nil)
 		// The token of a deleted user stops working.
 		s.Super("DELETE", "/api/collections/users/records/"+a.Record["id"].(string), nil, 204, nil)

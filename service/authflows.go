@@ -5,7 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tortoise-dev/tortoise/auth"
+	"github.com/tortoise-dev/tortoise/auth/passwords"
+	"github.com/tortoise-dev/tortoise/auth/tokens"
 	"github.com/tortoise-dev/tortoise/core"
 	tmail "github.com/tortoise-dev/tortoise/mail"
 	"github.com/tortoise-dev/tortoise/store"
@@ -67,8 +68,8 @@ func (s *Service) sendLater(kind tmail.Kind, to string, data tmail.Data) {
 // mailToken signs a token of type typ for rec with the collection secret
 // of that type.
 func mailToken(rec *core.Record, typ string, cfg core.TokenConfig, newEmail string) (string, error) {
-	key := auth.SigningKey(rec.String("tokenKey"), cfg.Secret)
-	tok, err := auth.SignMailToken(key, rec.ID(), rec.Collection.ID, typ, rec.String("email"), newEmail, seconds(cfg.Duration))
+	key := tokens.SigningKey(rec.String("tokenKey"), cfg.Secret)
+	tok, err := tokens.SignMailToken(key, rec.ID(), rec.Collection.ID, typ, rec.String("email"), newEmail, seconds(cfg.Duration))
 	if err != nil {
 		return "", core.Internal(err, "sign %s token", typ)
 	}
@@ -78,8 +79,8 @@ func mailToken(rec *core.Record, typ string, cfg core.TokenConfig, newEmail stri
 // checkMailToken verifies a mailed token of type typ for collection c and
 // returns its claims and record. The record's email must still be the one
 // the token was sent for. Every failure is errInvalidToken.
-func (s *Service) checkMailToken(ctx context.Context, c *core.Collection, token, typ string, cfg core.TokenConfig) (*auth.Claims, *core.Record, error) {
-	claims, err := auth.Peek(token)
+func (s *Service) checkMailToken(ctx context.Context, c *core.Collection, token, typ string, cfg core.TokenConfig) (*tokens.Claims, *core.Record, error) {
+	claims, err := tokens.Peek(token)
 	if err != nil || claims.CollectionID != c.ID || claims.Type != typ {
 		return nil, nil, errInvalidToken()
 	}
@@ -90,7 +91,7 @@ func (s *Service) checkMailToken(ctx context.Context, c *core.Collection, token,
 		}
 		return nil, nil, err
 	}
-	if _, err := auth.Verify(token, auth.SigningKey(rec.String("tokenKey"), cfg.Secret), typ); err != nil {
+	if _, err := tokens.Verify(token, tokens.SigningKey(rec.String("tokenKey"), cfg.Secret), typ); err != nil {
 		return nil, nil, errInvalidToken()
 	}
 	if claims.Email == "" || !strings.EqualFold(claims.Email, rec.String("email")) {
@@ -161,7 +162,7 @@ func (s *Service) RequestVerification(ctx context.Context, c *core.Collection, e
 	if err != nil || rec == nil || isVerified(rec) {
 		return err
 	}
-	tok, err := mailToken(rec, auth.TypeVerification, c.Auth.VerificationToken, "")
+	tok, err := mailToken(rec, tokens.TypeVerification, c.Auth.VerificationToken, "")
 	if err != nil {
 		return err
 	}
@@ -175,7 +176,7 @@ func (s *Service) ConfirmVerification(ctx context.Context, c *core.Collection, t
 	if err := authCollection(c); err != nil {
 		return err
 	}
-	_, rec, err := s.checkMailToken(ctx, c, token, auth.TypeVerification, c.Auth.VerificationToken)
+	_, rec, err := s.checkMailToken(ctx, c, token, tokens.TypeVerification, c.Auth.VerificationToken)
 	if err != nil || isVerified(rec) {
 		return err
 	}
@@ -194,7 +195,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, c *core.Collection, 
 	if err != nil || rec == nil {
 		return err
 	}
-	tok, err := mailToken(rec, auth.TypePasswordReset, c.Auth.PasswordResetToken, "")
+	tok, err := mailToken(rec, tokens.TypePasswordReset, c.Auth.PasswordResetToken, "")
 	if err != nil {
 		return err
 	}
@@ -210,7 +211,7 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, c *core.Collection, 
 	if err := authCollection(c); err != nil {
 		return err
 	}
-	_, rec, err := s.checkMailToken(ctx, c, token, auth.TypePasswordReset, c.Auth.PasswordResetToken)
+	_, rec, err := s.checkMailToken(ctx, c, token, tokens.TypePasswordReset, c.Auth.PasswordResetToken)
 	if err != nil {
 		return err
 	}
@@ -244,7 +245,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, rec *core.Record, newE
 	if taken != nil {
 		return core.FieldInvalid("newEmail", "validation_invalid_new_email", "Invalid or already in use email address.")
 	}
-	tok, err := mailToken(rec, auth.TypeEmailChange, c.Auth.EmailChangeToken, newEmail)
+	tok, err := mailToken(rec, tokens.TypeEmailChange, c.Auth.EmailChangeToken, newEmail)
 	if err != nil {
 		return err
 	}
@@ -260,14 +261,14 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, c *core.Collection, to
 	if err := authCollection(c); err != nil {
 		return err
 	}
-	claims, rec, err := s.checkMailToken(ctx, c, token, auth.TypeEmailChange, c.Auth.EmailChangeToken)
+	claims, rec, err := s.checkMailToken(ctx, c, token, tokens.TypeEmailChange, c.Auth.EmailChangeToken)
 	if err != nil {
 		return err
 	}
 	if claims.NewEmail == "" {
 		return errInvalidToken()
 	}
-	if !auth.CheckPassword(rec.String("password"), password) {
+	if !passwords.Check(rec.String("password"), password) {
 		return core.FieldInvalid("password", "validation_invalid_password", "Missing or invalid password.")
 	}
 	_, err = s.setAuthFields(ctx, c, rec.ID(), map[string]any{"email": claims.NewEmail, "verified": true}, true, rec.String("tokenKey"))
@@ -332,7 +333,7 @@ func (s *Service) RequestOTP(ctx context.Context, c *core.Collection, email stri
 		return "", err
 	}
 	if rec == nil {
-		if _, err := auth.HashPassword(code, 0); err != nil {
+		if _, err := passwords.Hash(code, 0); err != nil {
 			return "", core.Internal(err, "hash otp")
 		}
 		return core.Generate("[a-z0-9]{15}"), nil
@@ -408,11 +409,11 @@ func (s *Service) AuthWithOTP(ctx context.Context, c *core.Collection, otpID, co
 		if core.KindOf(err) != core.KindNotFound {
 			return nil, "", err
 		}
-		auth.CheckPassword("", code) // the same bcrypt work as a real check
+		passwords.Check("", code) // the same bcrypt work as a real check
 		return nil, "", fail
 	}
 	s.emit(Change{Action: "delete", Collection: otps, RecordID: otp.ID()})
-	ok := auth.CheckPassword(otp.String("password"), code)
+	ok := passwords.Check(otp.String("password"), code)
 	created, perr := time.Parse(core.DateLayout, otp.String("created"))
 	if !ok || perr != nil || time.Now().After(created.Add(otpDuration(c))) {
 		return nil, "", fail

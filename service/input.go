@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/tortoise-dev/tortoise/auth"
+	"github.com/tortoise-dev/tortoise/auth/passwords"
 	"github.com/tortoise-dev/tortoise/core"
 )
 
@@ -55,7 +55,7 @@ func prehash(c *core.Collection, stored *core.Record, body map[string]any) map[s
 		if f.Type != core.FieldPassword || pw == "" || core.ValidateValue(f, pw) != nil {
 			continue
 		}
-		hash, err := auth.HashPassword(pw, f.Cost)
+		hash, err := passwords.Hash(pw, f.Cost)
 		if err != nil {
 			continue
 		}
@@ -63,7 +63,7 @@ func prehash(c *core.Collection, stored *core.Record, body map[string]any) map[s
 		if stored != nil && c.IsAuth() && f.Name == "password" {
 			oldPw, _ := body["oldPassword"].(string)
 			w.against = stored.String("password")
-			w.oldOK = auth.CheckPassword(w.against, oldPw)
+			w.oldOK = passwords.Check(w.against, oldPw)
 		}
 		if out == nil {
 			out = map[string]*hashWork{}
@@ -331,7 +331,7 @@ func (s *Service) setPassword(rec, old *core.Record, f *core.Field, pw string, i
 				ok = w.oldOK
 			} else {
 				oldPw, _ := in.extra["oldPassword"].(string)
-				ok = auth.CheckPassword(old.String("password"), oldPw)
+				ok = passwords.Check(old.String("password"), oldPw)
 			}
 			if !ok {
 				return &keyedError{"oldPassword", core.FieldError{Code: "validation_invalid_old_password", Message: "Missing or invalid old password."}}
@@ -342,7 +342,7 @@ func (s *Service) setPassword(rec, old *core.Record, f *core.Field, pw string, i
 	var err error
 	if w := in.hashed[f.Name]; w != nil && w.plain == pw {
 		hash = w.hash
-	} else if hash, err = auth.HashPassword(pw, f.Cost); err != nil {
+	} else if hash, err = passwords.Hash(pw, f.Cost); err != nil {
 		// bcrypt's only refusal of a password: longer than 72 bytes.
 		return &keyedError{f.Name, core.FieldError{Code: "validation_max_text_constraint", Message: "Must be at most 72 bytes."}}
 	}

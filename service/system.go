@@ -6,7 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tortoise-dev/tortoise/auth"
+	"github.com/tortoise-dev/tortoise/auth/passwords"
+	"github.com/tortoise-dev/tortoise/auth/tokens"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/store"
 )
@@ -195,7 +196,7 @@ func (s *Service) AuthWithPassword(ctx context.Context, col *core.Collection, id
 		hash = rec.String("password")
 	}
 	// CheckPassword runs bcrypt even when rec is nil, so timing gives no oracle.
-	if !auth.CheckPassword(hash, password) || rec == nil {
+	if !passwords.Check(hash, password) || rec == nil {
 		return nil, "", fail
 	}
 	tok, err := s.completeLogin(ctx, rec, fail, MethodPassword, mfaID)
@@ -299,8 +300,8 @@ func (s *Service) signAuthToken(rec *core.Record, ttl int64, refreshable bool) (
 	if ttl <= 0 {
 		ttl = authTokenTTL
 	}
-	key := auth.SigningKey(rec.String("tokenKey"), col.Auth.AuthToken.Secret)
-	tok, err := auth.Sign(key, rec.ID(), col.ID, auth.TypeAuth, refreshable, seconds(ttl))
+	key := tokens.SigningKey(rec.String("tokenKey"), col.Auth.AuthToken.Secret)
+	tok, err := tokens.Sign(key, rec.ID(), col.ID, tokens.TypeAuth, refreshable, seconds(ttl))
 	if err != nil {
 		return "", core.Internal(err, "sign token")
 	}
@@ -310,7 +311,7 @@ func (s *Service) signAuthToken(rec *core.Record, ttl int64, refreshable bool) (
 // Authenticate verifies a token and returns the auth record it belongs to
 // and whether the token may be refreshed. Errors: KindUnauthorized.
 func (s *Service) Authenticate(ctx context.Context, token string) (*core.Record, bool, error) {
-	claims, err := auth.Peek(token)
+	claims, err := tokens.Peek(token)
 	if err != nil {
 		return nil, false, err
 	}
@@ -326,8 +327,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*core.Record,
 		}
 		return nil, false, err
 	}
-	key := auth.SigningKey(rec.String("tokenKey"), col.Auth.AuthToken.Secret)
-	verified, err := auth.Verify(token, key, auth.TypeAuth)
+	key := tokens.SigningKey(rec.String("tokenKey"), col.Auth.AuthToken.Secret)
+	verified, err := tokens.Verify(token, key, tokens.TypeAuth)
 	if err != nil {
 		return nil, false, err
 	}

@@ -1,4 +1,4 @@
-package auth
+package passwords
 
 import (
 	"testing"
@@ -10,16 +10,16 @@ import (
 // times do not tell which emails have accounts. The bound is loose (a
 // quarter) because both sides run bcrypt at the same cost.
 func TestMissingAccountCostsAHashCheck(t *testing.T) {
-	hash, err := HashPassword("right-password", DefaultCost)
+	hash, err := Hash("right-password", DefaultCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	CheckPassword("", "warm-up") // builds the dummy hash once
+	Check("", "warm-up") // builds the dummy hash once
 	timeIt := func(hash string) time.Duration {
 		best := time.Duration(1 << 62)
 		for range 3 {
 			start := time.Now()
-			CheckPassword(hash, "wrong-password")
+			Check(hash, "wrong-password")
 			best = min(best, time.Since(start))
 		}
 		return best
@@ -28,10 +28,10 @@ func TestMissingAccountCostsAHashCheck(t *testing.T) {
 	if missing < wrong/4 {
 		t.Fatalf("missing account took %v, wrong password %v: no dummy hash check", missing, wrong)
 	}
-	if CheckPassword("", "anything") {
+	if Check("", "anything") {
 		t.Fatal("a missing account accepted a password")
 	}
-	if !CheckPassword(hash, "right-password") || CheckPassword(hash, "wrong-password") {
+	if !Check(hash, "right-password") || Check(hash, "wrong-password") {
 		t.Fatal("CheckPassword")
 	}
 }

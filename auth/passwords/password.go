@@ -1,4 +1,6 @@
-package auth
+// Package passwords hashes and checks passwords with bcrypt, taking the same
+// time whether or not there is a hash to check against.
+package passwords
 
 import (
 	"sync"
@@ -9,8 +11,8 @@ import (
 // DefaultCost is the bcrypt cost used when a password field sets none.
 const DefaultCost = 10
 
-// HashPassword hashes a password with bcrypt.
-func HashPassword(password string, cost int) (string, error) {
+// Hash hashes a password with bcrypt.
+func Hash(password string, cost int) (string, error) {
 	if cost <= 0 {
 		cost = DefaultCost
 	}
@@ -23,10 +25,10 @@ var (
 	dummyHash []byte
 )
 
-// CheckPassword reports whether password matches hash. With an empty hash
+// Check reports whether password matches hash. With an empty hash
 // (no such account) it still runs a full bcrypt comparison against a dummy
 // hash, so a missing account and a wrong password take the same time.
-func CheckPassword(hash, password string) bool {
+func Check(hash, password string) bool {
 	if hash == "" {
 		dummyOnce.Do(func() {
 			dummyHash, _ = bcrypt.GenerateFromPassword([]byte("tortoise-dummy-password"), DefaultCost)

@@ -1,7 +1,7 @@
-// Package auth holds Tortoise's authentication primitives: signed tokens for
-// auth records and password hashing. Route handling lives in package api and
-// the flows (who may log in, with what) in package service.
-package auth
+// Package tokens signs and verifies the tokens of auth records: HS256
+// JWTs keyed by the record's tokenKey and its collection's secret, so that
+// rotating either signs every earlier token out.
+package tokens
 
 import (
 	"errors"
