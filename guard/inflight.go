@@ -34,7 +34,7 @@ const (
 // zero value is ready to use, with DefaultMaxInFlight and
 // DefaultInFlightWait.
 type InFlight struct {
-	max  atomic.Int64 // 0: DefaultMaxInFlight
+	max  atomic.Int64 // 0: DefaultMaxInFlight, < 0: no cap
 	wait atomic.Int64 // nanoseconds; 0: DefaultInFlightWait, < 0: none
 
 	mu   sync.Mutex
@@ -47,9 +47,9 @@ type slots struct {
 	refs int // requests holding or waiting for a token
 }
 
-// SetLimit sets the cap per key (max < 1: DefaultMaxInFlight) and how long
-// a request over it waits for a slot (wait <= 0: not at all). A key keeps
-// the cap it had while it has requests in progress.
+// SetLimit sets the cap per key (0: DefaultMaxInFlight, below 0: no cap)
+// and how long a request over it waits for a slot (wait <= 0: not at
+// all). A key keeps the cap it had while it has requests in progress.
 func (f *InFlight) SetLimit(max int, wait time.Duration) {
 	f.max.Store(int64(max))
 	w := int64(-1) // no wait
@@ -59,11 +59,13 @@ func (f *InFlight) SetLimit(max int, wait time.Duration) {
 	f.wait.Store(w)
 }
 
-// Limit returns the cap per key and the wait for a slot.
+// Limit returns the cap per key (-1: no cap) and the wait for a slot.
 func (f *InFlight) Limit() (max int, wait time.Duration) {
-	max = int(f.max.Load())
-	if max < 1 {
+	switch max = int(f.max.Load()); {
+	case max == 0:
 		max = DefaultMaxInFlight
+	case max < 0:
+		max = -1
 	}
 	switch w := f.wait.Load(); {
 	case w == 0:
@@ -81,6 +83,9 @@ func (f *InFlight) Limit() (max int, wait time.Duration) {
 // otherwise nil and false.
 func (f *InFlight) Enter(ctx context.Context, key string) (release func(), ok bool) {
 	max, wait := f.Limit()
+	if max < 0 {
+		return func() {}, true
+	}
 	f.mu.Lock()
 	if f.keys == nil {
 		f.keys = make(map[string]*slots)

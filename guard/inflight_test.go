@@ -63,6 +63,16 @@ func TestInFlightDefaults(t *testing.T) {
 	if max, wait := f.Limit(); max != 7 || wait != time.Minute {
 		t.Fatalf("SetLimit(7, 1m) = %d, %v", max, wait)
 	}
+	// Below 0: no cap, and nothing tracked.
+	f.SetLimit(-1, 0)
+	for range 100 {
+		if _, ok := f.Enter(context.Background(), "k"); !ok {
+			t.Fatal("refused without a cap")
+		}
+	}
+	if max, _ := f.Limit(); max != -1 || f.Len() != 0 {
+		t.Fatalf("no cap: Limit %d, Len %d", max, f.Len())
+	}
 }
 
 // A request over the cap waits for one to finish and then goes ahead.
