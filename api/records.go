@@ -59,6 +59,11 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := s.recordRequest(r, c)
+	release, ok := s.enterFilteredRead(w, r, req)
+	if !ok {
+		return
+	}
+	defer release()
 	q := req.Query
 	var p service.ListParams
 	if p.Page, err = intParam(q, "page", 1); err != nil {

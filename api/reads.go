@@ -1,0 +1,55 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/guard"
+	"github.com/tortoise-dev/tortoise/service"
+)
+
+// filteredReads labels the cap on list requests carrying a filter or sort.
+const filteredReads = "filteredRead"
+
+var errTooManyFilteredReads = core.Errorf(core.KindTooMany,
+	"Too many list requests with a filter or sort in progress from your address; retry when one has finished.")
+
+// SetMaxFilteredReads sets how many list requests carrying a filter or
+// sort one client address may have in progress at once (0:
+// guard.DefaultMaxInFlight, below 0: no cap). One over the cap waits up to
+// guard.DefaultInFlightWait for a slot, then gets 429. Call it before
+// serving.
+func (s *Server) SetMaxFilteredReads(n int) {
+	s.limiter.InFlight().SetLimit(n, guard.DefaultInFlightWait)
+}
+
+// enterFilteredRead admits a list request under the cap on filtered reads
+// per client address, or answers 429 and returns false. A client's filter
+// or sort may cost each request up to the store's read timeout of a
+// database connection, well within any sane request rate, so it is the
+// requests in progress that are capped. Requests without either, and
+// superusers', are not limited. The client address honours the trusted
+// proxies of the settings: behind a proxy that is not trusted, every
+// client shares the proxy's allowance. Call release when done.
+func (s *Server) enterFilteredRead(w http.ResponseWriter, r *http.Request, req *service.Request) (release func(), ok bool) {
+	if req.Superuser || strings.TrimSpace(req.Query["filter"]) == "" && strings.TrimSpace(req.Query["sort"]) == "" {
+		return func() {}, true
+	}
+	st, err := s.svc.Settings(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return nil, false
+	}
+	proxies, err := guard.ParseProxies(st.TrustedProxies)
+	if err != nil {
+		proxies = nil // settings are validated on save; trust nobody if not
+	}
+	release, ok = s.limiter.InFlight().Enter(r.Context(), guard.IPKey(filteredReads, proxies.ClientIP(r)))
+	if !ok {
+		w.Header().Set("Retry-After", "1")
+		s.writeError(w, r, errTooManyFilteredReads)
+		return nil, false
+	}
+	return release, true
+}
