@@ -74,6 +74,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	}
 	a := &App{Config: cfg, Log: log, Store: st, Service: svc}
 	a.API = api.New(svc, api.Options{Logger: log, MaxBody: cfg.MaxBodyBytes, Version: Version})
+	a.API.SetMaxFilteredReads(cfg.MaxFilteredReads)
 	return a, nil
 }
 
@@ -81,7 +82,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 // else SQLite in the data folder.
 func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	if cfg.IsPostgres() {
-		st, err := postgres.Open(ctx, cfg.DatabaseURL)
+		var opts []postgres.Option
+		if cfg.QueryTimeout != 0 { // 0: not configured, the store's default
+			opts = append(opts, postgres.WithReadTimeout(cfg.QueryTimeout))
+		}
+		st, err := postgres.Open(ctx, cfg.DatabaseURL, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
@@ -90,7 +95,11 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
 	}
-	st, err := sqlite.Open(ctx, cfg.SQLitePath())
+	var opts []sqlite.Option
+	if cfg.QueryTimeout != 0 {
+		opts = append(opts, sqlite.WithReadTimeout(cfg.QueryTimeout))
+	}
+	st, err := sqlite.Open(ctx, cfg.SQLitePath(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", cfg.SQLitePath(), err)
 	}

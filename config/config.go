@@ -59,6 +59,22 @@ type Config struct {
 	// from the proxy, so size it for the proxy's pool. Default 256; -1
 	// turns the cap off.
 	MaxConnsPerIP int
+
+	// QueryTimeout is how long a database read outside a write (a list, a
+	// record view) may run before the store stops it and the request
+	// answers 503 "The query took too long and was stopped.": it bounds
+	// what a client's filter can cost. On PostgreSQL it is the
+	// statement_timeout of each statement of a list. Default 5s; a
+	// negative value turns it off.
+	QueryTimeout time.Duration
+	// MaxFilteredReads caps the list requests carrying a filter or sort
+	// that one client address may have in progress at once; one more
+	// waits up to a second for one of them to finish, then answers 429.
+	// The address is the client's behind trusted proxies (see the
+	// settings): behind a proxy that is not trusted, all clients share one
+	// allowance. Superusers are not limited. Default 2, half the read
+	// connections SQLite has at least; -1 turns the cap off.
+	MaxFilteredReads int
 }
 
 // Env maps each TORTOISE_* environment variable onto its Config field. It is
@@ -91,6 +107,15 @@ var Env = []struct {
 			return fmt.Errorf("TORTOISE_MAX_CONNS_PER_IP: %q is not a number", v)
 		}
 		c.MaxConnsPerIP = n
+		return nil
+	}},
+	{"TORTOISE_QUERY_TIMEOUT", "time a database read may run before it is stopped (default 5s, negative: none)", duration("TORTOISE_QUERY_TIMEOUT", func(c *Config) *time.Duration { return &c.QueryTimeout })},
+	{"TORTOISE_MAX_FILTERED_READS", "list requests with a filter or sort in progress per client address (default 2, -1: no cap)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("TORTOISE_MAX_FILTERED_READS: %q is not a number", v)
+		}
+		c.MaxFilteredReads = n
 		return nil
 	}},
 }
@@ -153,6 +178,12 @@ func (c Config) WithDefaults() Config {
 	if c.MaxConnsPerIP == 0 {
 		c.MaxConnsPerIP = 256
 	}
+	if c.QueryTimeout == 0 {
+		c.QueryTimeout = 5 * time.Second // store.DefaultReadTimeout
+	}
+	if c.MaxFilteredReads == 0 {
+		c.MaxFilteredReads = 2 // guard.DefaultMaxInFlight
+	}
 	return c
 }
 
@@ -185,6 +216,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConnsPerIP < -1 {
 		return fmt.Errorf("max connections per IP %d: want a positive number, or -1 for no cap", c.MaxConnsPerIP)
+	}
+	if c.MaxFilteredReads < -1 {
+		return fmt.Errorf("max filtered reads %d: want a positive number, or -1 for no cap", c.MaxFilteredReads)
 	}
 	return nil
 }
