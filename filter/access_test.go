@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/tortoise-dev/tortoise/core"
-	"github.com/tortoise-dev/tortoise/store"
+	"github.com/tortoise-dev/tortoise/query"
 )
 
 func rule(s string) *string { return &s }
@@ -198,7 +198,7 @@ func TestAccessNoOracleThroughRelation(t *testing.T) {
 		t.Error("AllowHidden must reach every related record")
 	}
 	// The SQL carries the related collection's rule with the caller's id.
-	sql, err := Compile(`about.name ~ 'x'`, client, store.SQLite)
+	sql, err := Compile(`about.name ~ 'x'`, client, query.SQLite)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func TestAccessLockedCollection(t *testing.T) {
 	}
 	// A locked collection behaves like a missing record: no error, no
 	// difference in messages.
-	if _, err := Compile(`@collection.users.name ?= 'x'`, env, store.Postgres); err != nil {
+	if _, err := Compile(`@collection.users.name ?= 'x'`, env, query.Postgres); err != nil {
 		t.Errorf("locked collection must not be an error: %v", err)
 	}
 }
@@ -299,23 +299,23 @@ func TestAccessSort(t *testing.T) {
 	t.Parallel()
 	schema, notes, _, b, _ := noteWorld()
 	env := &Env{Schema: schema, Collection: notes, Request: &Request{Auth: b}}
-	if _, err := CompileSort("about.name", env, store.SQLite); err == nil {
+	if _, err := CompileSort("about.name", env, query.SQLite); err == nil {
 		t.Error("sort through an owner-only collection must be refused")
 	}
 	schema["users"].ListRule = nil
-	s, err := CompileSort("about.name", env, store.SQLite)
+	s, err := CompileSort("about.name", env, query.SQLite)
 	if err != nil || !strings.Contains(s, "1=0") {
 		t.Errorf("sort through a locked collection: %q %v", s, err)
 	}
 	schema["users"].ListRule = rule("")
 	uenv := &Env{Schema: schema, Collection: schema["users"], Request: &Request{Auth: b}}
-	s, err = CompileSort("-email", uenv, store.Postgres)
+	s, err = CompileSort("-email", uenv, query.Postgres)
 	if err != nil || !strings.Contains(s, "emailVisibility") {
 		t.Errorf("sort by email: %q %v", s, err)
 	}
 	env.AllowHidden = true
 	schema["users"].ListRule = rule("id = @request.auth.id")
-	if _, err := CompileSort("about.name", env, store.SQLite); err != nil {
+	if _, err := CompileSort("about.name", env, query.SQLite); err != nil {
 		t.Errorf("superuser sort: %v", err)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/tortoise-dev/tortoise/core"
-	"github.com/tortoise-dev/tortoise/store"
+	"github.com/tortoise-dev/tortoise/query"
 )
 
 // schemaOf is a Schema over a fixed set of collections.
@@ -87,7 +87,7 @@ func TestCheckErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Compile(tc.src, testEnv(), store.SQLite)
+			_, err := Compile(tc.src, testEnv(), query.SQLite)
 			if err == nil {
 				t.Fatalf("Compile(%q) succeeded", tc.src)
 			}
@@ -104,14 +104,14 @@ func TestCheckErrors(t *testing.T) {
 // A hidden field and a missing one must be indistinguishable.
 func TestHiddenIsUnknown(t *testing.T) {
 	t.Parallel()
-	_, hidden := Compile("internal = 'x'", testEnv(), store.SQLite)
-	_, missing := Compile("internaX = 'x'", testEnv(), store.SQLite)
+	_, hidden := Compile("internal = 'x'", testEnv(), query.SQLite)
+	_, missing := Compile("internaX = 'x'", testEnv(), query.SQLite)
 	if strings.ReplaceAll(hidden.Error(), "internal", "internaX") != missing.Error() {
 		t.Fatalf("hidden %q vs missing %q", hidden, missing)
 	}
 	env := testEnv()
 	env.AllowHidden = true
-	if _, err := Compile("internal = 'x' && author.password = ''", env, store.SQLite); err != nil {
+	if _, err := Compile("internal = 'x' && author.password = ''", env, query.SQLite); err != nil {
 		t.Fatalf("with AllowHidden: %v", err)
 	}
 }
@@ -135,13 +135,13 @@ func TestCompileSQL(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+			for _, d := range []query.Dialect{query.SQLite, query.Postgres} {
 				got, err := Compile(tc.src, testEnv(), d)
 				if err != nil {
 					t.Fatal(err)
 				}
 				want := tc.sqlite
-				if d == store.Postgres {
+				if d == query.Postgres {
 					want = tc.pg
 				}
 				if got.Text != want || len(got.Args) != tc.args {
@@ -154,7 +154,7 @@ func TestCompileSQL(t *testing.T) {
 
 func TestCompileBadEnv(t *testing.T) {
 	t.Parallel()
-	if _, err := Compile("a = 1", nil, store.SQLite); core.KindOf(err) != core.KindInternal {
+	if _, err := Compile("a = 1", nil, query.SQLite); core.KindOf(err) != core.KindInternal {
 		t.Errorf("nil env: %v", err)
 	}
 	if _, err := Compile("title = 'a'", testEnv(), "oracle"); core.KindOf(err) != core.KindInternal {
@@ -162,7 +162,7 @@ func TestCompileBadEnv(t *testing.T) {
 	}
 	env := testEnv()
 	env.Schema = nil
-	if _, err := Compile("author.name = 'a'", env, store.SQLite); core.KindOf(err) != core.KindInvalid {
+	if _, err := Compile("author.name = 'a'", env, query.SQLite); core.KindOf(err) != core.KindInvalid {
 		t.Errorf("no schema: %v", err)
 	}
 }
@@ -189,7 +189,7 @@ func TestMacros(t *testing.T) {
 		if _, ok := v.(float64); ok {
 			op = "views = "
 		}
-		got, err := Compile(op+m, env, store.SQLite)
+		got, err := Compile(op+m, env, query.SQLite)
 		if err != nil {
 			t.Fatalf("%s: %v", m, err)
 		}
@@ -215,13 +215,13 @@ func TestSort(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+			for _, d := range []query.Dialect{query.SQLite, query.Postgres} {
 				got, err := CompileSort(tc.sort, testEnv(), d)
 				if err != nil {
 					t.Fatal(err)
 				}
 				want := tc.sqlite
-				if d == store.Postgres {
+				if d == query.Postgres {
 					want = tc.pg
 				}
 				if got != want {
@@ -243,7 +243,7 @@ func TestSort(t *testing.T) {
 		{strings.Repeat("title,", MaxSortFields) + "title", "more than"},
 	}
 	for _, tc := range bad {
-		_, err := CompileSort(tc.sort, testEnv(), store.SQLite)
+		_, err := CompileSort(tc.sort, testEnv(), query.SQLite)
 		if err == nil || core.KindOf(err) != core.KindInvalid || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("CompileSort(%q) = %v, want invalid %q", tc.sort, err, tc.want)
 		}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/filter"
-	"github.com/tortoise-dev/tortoise/store"
+	"github.com/tortoise-dev/tortoise/query"
 )
 
 func ExampleCompile() {
@@ -19,14 +19,14 @@ func ExampleCompile() {
 	auth := &core.Record{Collection: users, Data: map[string]any{"id": "u1"}}
 	env := &filter.Env{Collection: posts, Request: &filter.Request{Auth: auth}}
 
-	where, err := filter.Compile(`title ~ 'tortoise' && (views > 10 || owner = @request.auth.id)`, env, store.SQLite)
+	where, err := filter.Compile(`title ~ 'tortoise' && (views > 10 || owner = @request.auth.id)`, env, query.SQLite)
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println(where.Text)
 	fmt.Println(where.Args...)
 
-	_, err = filter.Compile(`secret = 1`, env, store.SQLite)
+	_, err = filter.Compile(`secret = 1`, env, query.SQLite)
 	fmt.Println(err)
 	// Output:
 	// (_r."title" LIKE ? ESCAPE '\' AND (_r."views" > ? OR _r."owner" = ?))

@@ -18,7 +18,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/tortoise-dev/tortoise/core"
-	"github.com/tortoise-dev/tortoise/store"
+	"github.com/tortoise-dev/tortoise/query"
 )
 
 // fixture is a small world of collections and records, loaded into real
@@ -212,7 +212,7 @@ func buildRecords(colls map[string]*core.Collection, now time.Time) map[string][
 }
 
 // ddl creates a collection's table as package store specifies.
-func ddl(c *core.Collection, d store.Dialect) string {
+func ddl(c *core.Collection, d query.Dialect) string {
 	var cols []string
 	for _, f := range c.Fields {
 		var typ string
@@ -221,22 +221,22 @@ func ddl(c *core.Collection, d store.Dialect) string {
 			typ = "TEXT PRIMARY KEY"
 		case f.IsMultiple():
 			typ = "TEXT NOT NULL DEFAULT '[]'"
-			if d == store.Postgres {
+			if d == query.Postgres {
 				typ = "JSONB NOT NULL DEFAULT '[]'"
 			}
 		case f.Type == core.FieldNumber:
 			typ = "REAL NOT NULL DEFAULT 0"
-			if d == store.Postgres {
+			if d == query.Postgres {
 				typ = "DOUBLE PRECISION NOT NULL DEFAULT 0"
 			}
 		case f.Type == core.FieldBool:
 			typ = "INTEGER NOT NULL DEFAULT 0"
-			if d == store.Postgres {
+			if d == query.Postgres {
 				typ = "BOOLEAN NOT NULL DEFAULT FALSE"
 			}
 		case f.Type == core.FieldJSON:
 			typ = "TEXT DEFAULT NULL"
-			if d == store.Postgres {
+			if d == query.Postgres {
 				typ = "JSONB DEFAULT NULL"
 			}
 		default:
@@ -248,13 +248,13 @@ func ddl(c *core.Collection, d store.Dialect) string {
 }
 
 // storedValue converts a record value to what the driver stores.
-func storedValue(f *core.Field, v any, d store.Dialect) any {
+func storedValue(f *core.Field, v any, d query.Dialect) any {
 	switch {
 	case f.IsMultiple():
 		b, _ := json.Marshal(v)
 		return string(b)
 	case f.Type == core.FieldBool:
-		if d == store.SQLite {
+		if d == query.SQLite {
 			if v.(bool) {
 				return 1
 			}
@@ -273,7 +273,7 @@ func storedValue(f *core.Field, v any, d store.Dialect) any {
 
 // load creates a table for every collection but the system ones and
 // inserts the records.
-func load(t testing.TB, db *sql.DB, d store.Dialect, colls map[string]*core.Collection, recs map[string][]*core.Record) {
+func load(t testing.TB, db *sql.DB, d query.Dialect, colls map[string]*core.Collection, recs map[string][]*core.Record) {
 	t.Helper()
 	ctx := context.Background()
 	for _, name := range slices.Sorted(maps.Keys(colls)) {
@@ -288,7 +288,7 @@ func load(t testing.TB, db *sql.DB, d store.Dialect, colls map[string]*core.Coll
 		for i, f := range c.Fields {
 			names = append(names, quote(f.Name))
 			m := "?"
-			if d == store.Postgres {
+			if d == query.Postgres {
 				m = fmt.Sprintf("$%d", i+1)
 			}
 			marks = append(marks, m)
@@ -327,7 +327,7 @@ func (f *fixture) open(t testing.TB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	load(t, db, store.SQLite, f.colls, f.records)
+	load(t, db, query.SQLite, f.colls, f.records)
 	f.sqlite = db
 
 	dsn := os.Getenv("TORTOISE_TEST_POSTGRES")
@@ -357,7 +357,7 @@ func (f *fixture) open(t testing.TB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pg.Close() })
-	load(t, pg, store.Postgres, f.colls, f.records)
+	load(t, pg, query.Postgres, f.colls, f.records)
 	f.pg = pg
 }
 
@@ -376,9 +376,9 @@ func rebind(q string) string {
 	return b.String()
 }
 
-func queryIDs(db *sql.DB, d store.Dialect, c *core.Collection, where store.SQL) ([]string, error) {
-	q := "SELECT " + store.MainAlias + `."id" FROM ` + quote(c.Name) + " " + store.MainAlias + " WHERE " + where.Text
-	if d == store.Postgres {
+func queryIDs(db *sql.DB, d query.Dialect, c *core.Collection, where query.SQL) ([]string, error) {
+	q := "SELECT " + query.MainAlias + `."id" FROM ` + quote(c.Name) + " " + query.MainAlias + " WHERE " + where.Text
+	if d == query.Postgres {
 		q = rebind(q)
 	}
 	rows, err := db.Query(q, where.Args...)
@@ -428,11 +428,11 @@ func (f *fixture) matches(t *testing.T, coll, expr string, env *Env) ([]string, 
 	if err != nil {
 		return nil, err
 	}
-	where, err := CompileExpr(e, env, store.SQLite)
+	where, err := CompileExpr(e, env, query.SQLite)
 	if err != nil {
 		return nil, err
 	}
-	got, err := queryIDs(f.sqlite, store.SQLite, c, where)
+	got, err := queryIDs(f.sqlite, query.SQLite, c, where)
 	if err != nil {
 		t.Fatalf("%s: sqlite: %v", expr, err)
 	}
@@ -451,11 +451,11 @@ func (f *fixture) matches(t *testing.T, coll, expr string, env *Env) ([]string, 
 		t.Errorf("%s: sqlite and eval differ\nsqlite: %v\neval:   %v\nSQL: %s %v", expr, got, mem, where.Text, where.Args)
 	}
 	if f.pg != nil {
-		pwhere, err := CompileExpr(e, env, store.Postgres)
+		pwhere, err := CompileExpr(e, env, query.Postgres)
 		if err != nil {
 			t.Fatalf("%s: postgres compile: %v", expr, err)
 		}
-		pgot, err := queryIDs(f.pg, store.Postgres, c, pwhere)
+		pgot, err := queryIDs(f.pg, query.Postgres, c, pwhere)
 		if err != nil {
 			t.Fatalf("%s: postgres: %v", expr, err)
 		}

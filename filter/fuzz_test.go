@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/tortoise-dev/tortoise/core"
-	"github.com/tortoise-dev/tortoise/store"
+	"github.com/tortoise-dev/tortoise/query"
 )
 
 func addSeeds(f *testing.F) {
@@ -35,7 +35,7 @@ func FuzzCompile(f *testing.F) {
 	fx := newFixture(f)
 	env := fx.env("posts")
 	f.Fuzz(func(t *testing.T, src string) {
-		for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		for _, d := range []query.Dialect{query.SQLite, query.Postgres} {
 			out, err := Compile(src, env, d)
 			if err != nil {
 				if core.KindOf(err) != core.KindInvalid {

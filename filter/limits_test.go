@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/tortoise-dev/tortoise/core"
-	"github.com/tortoise-dev/tortoise/store"
+	"github.com/tortoise-dev/tortoise/query"
 )
 
 // aliasChain is the shape of the filter in finding 3 of issue 6: n+1
@@ -61,7 +61,7 @@ func TestMaxCollections(t *testing.T) {
 			if tc.env != nil {
 				tc.env(env)
 			}
-			for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+			for _, d := range []query.Dialect{query.SQLite, query.Postgres} {
 				_, err := Compile(tc.src, env, d)
 				checkCap(t, tc.src, err, tc.ok)
 			}
@@ -101,10 +101,10 @@ func TestMaxCollectionsInRules(t *testing.T) {
 	colls["tags"].ListRule = rule(aliasChain("users", MaxCollections))
 	env.Schema = schemaOf(colls)
 	ruleEnv := &Env{Schema: env.Schema, Collection: colls["tags"], AllowHidden: true}
-	if _, err := Compile(*colls["tags"].ListRule, ruleEnv, store.SQLite); core.KindOf(err) != core.KindInvalid {
+	if _, err := Compile(*colls["tags"].ListRule, ruleEnv, query.SQLite); core.KindOf(err) != core.KindInvalid {
 		t.Fatalf("rule over the cap: %v", err)
 	}
-	sql, err := Compile("tags.name ?= 'go'", env, store.SQLite)
+	sql, err := Compile("tags.name ?= 'go'", env, query.SQLite)
 	if err != nil {
 		t.Fatal(err)
 	}

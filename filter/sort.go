@@ -4,7 +4,7 @@ import (
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/core"
-	"github.com/tortoise-dev/tortoise/store"
+	"github.com/tortoise-dev/tortoise/query"
 )
 
 // MaxSortFields bounds the number of comma-separated sort keys.
@@ -18,8 +18,8 @@ const MaxSortFields = 16
 // Text is ordered by bytes on both engines. The result has no placeholders.
 // Errors: KindInvalid for an unknown, hidden, json, multiple-relation or
 // malformed key.
-func CompileSort(sort string, env *Env, d store.Dialect) (string, error) {
-	if d != store.SQLite && d != store.Postgres {
+func CompileSort(sort string, env *Env, d query.Dialect) (string, error) {
+	if d != query.SQLite && d != query.Postgres {
 		return "", core.Internal(nil, "filter: unknown dialect %q", d)
 	}
 	if env == nil || env.Collection == nil {
@@ -53,9 +53,9 @@ func CompileSort(sort string, env *Env, d store.Dialect) (string, error) {
 			continue
 		case "@rowid":
 			if g.pg() {
-				out = append(out, store.MainAlias+".ctid"+dir)
+				out = append(out, query.MainAlias+".ctid"+dir)
 			} else {
-				out = append(out, store.MainAlias+".rowid"+dir)
+				out = append(out, query.MainAlias+".rowid"+dir)
 			}
 			continue
 		}

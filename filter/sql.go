@@ -6,33 +6,33 @@ import (
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/core"
-	"github.com/tortoise-dev/tortoise/store"
+	"github.com/tortoise-dev/tortoise/query"
 )
 
 // Compile parses src, checks it against env and returns a WHERE fragment
-// for dialect d that refers to the filtered table as store.MainAlias. The
+// for dialect d that refers to the filtered table as query.MainAlias. The
 // empty expression compiles to "1=1". Errors: KindInvalid for a bad
 // expression (user-safe message), KindInternal for a bad env or dialect.
-func Compile(src string, env *Env, d store.Dialect) (store.SQL, error) {
+func Compile(src string, env *Env, d query.Dialect) (query.SQL, error) {
 	e, err := Parse(src)
 	if err != nil {
-		return store.SQL{}, err
+		return query.SQL{}, err
 	}
 	return CompileExpr(e, env, d)
 }
 
 // CompileExpr is Compile for an already parsed expression.
-func CompileExpr(e *Expr, env *Env, d store.Dialect) (store.SQL, error) {
-	if d != store.SQLite && d != store.Postgres {
-		return store.SQL{}, core.Internal(nil, "filter: unknown dialect %q", d)
+func CompileExpr(e *Expr, env *Env, d query.Dialect) (query.SQL, error) {
+	if d != query.SQLite && d != query.Postgres {
+		return query.SQL{}, core.Internal(nil, "filter: unknown dialect %q", d)
 	}
 	p, err := check(e, env)
 	if err != nil {
-		return store.SQL{}, err
+		return query.SQL{}, err
 	}
 	g := &sqlgen{d: d}
 	out := g.node(p.root, aliases{})
-	return store.SQL{Text: out.text, Args: out.args}, nil
+	return query.SQL{Text: out.text, Args: out.args}, nil
 }
 
 // sq is a fragment of SQL with the arguments of its placeholders, in order.
@@ -62,7 +62,7 @@ func cat(parts ...any) sq {
 type aliases map[*source]string
 
 type sqlgen struct {
-	d store.Dialect
+	d query.Dialect
 	n int
 }
 
@@ -71,7 +71,7 @@ func (g *sqlgen) alias(prefix string) string {
 	return prefix + strconv.Itoa(g.n)
 }
 
-func (g *sqlgen) pg() bool { return g.d == store.Postgres }
+func (g *sqlgen) pg() bool { return g.d == query.Postgres }
 
 // quote quotes an identifier; names were checked with core.ValidName, the
 // doubling is belt and braces.
@@ -150,7 +150,7 @@ func (g *sqlgen) col(s *source, f *core.Field, env aliases) sq {
 			// The main record of a related collection's listRule.
 			return sq{text: a + "." + name}
 		}
-		return sq{text: store.MainAlias + "." + name}
+		return sq{text: query.MainAlias + "." + name}
 	case s.many:
 		return sq{text: env[s] + "." + name}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/query"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -129,7 +130,7 @@ func (s *Service) APIKeys(ctx context.Context) ([]*core.Record, error) {
 	if col == nil {
 		return nil, nil
 	}
-	res, err := s.store.Find(ctx, store.Query{Collection: col, OrderBy: store.MainAlias + `."created" DESC`, Limit: 1000})
+	res, err := s.store.Find(ctx, store.Query{Collection: col, OrderBy: query.Desc("created"), Limit: 1000})
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +163,7 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, secret string) (*APIKe
 		return nil, bad
 	}
 	res, err := s.store.Find(ctx, store.Query{Collection: col, Limit: 1,
-		Where: &store.SQL{Text: store.MainAlias + `."keyHash" = ?`, Args: []any{hashKey(secret)}}})
+		Where: query.Eq("keyHash", hashKey(secret))})
 	if err != nil {
 		return nil, err
 	}

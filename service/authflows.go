@@ -9,6 +9,7 @@ import (
 	"github.com/tortoise-dev/tortoise/auth/tokens"
 	"github.com/tortoise-dev/tortoise/core"
 	tmail "github.com/tortoise-dev/tortoise/mail"
+	"github.com/tortoise-dev/tortoise/query"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -354,10 +355,7 @@ func (s *Service) RequestOTP(ctx context.Context, c *core.Collection, email stri
 // the table does not grow with every request. Failures only leave rows.
 func (s *Service) deleteExpiredOTPs(ctx context.Context, otps *core.Collection, rec *core.Record) {
 	cutoff := core.FormatTime(time.Now().Add(-otpDuration(rec.Collection)))
-	where := &store.SQL{
-		Text: store.MainAlias + `."collectionRef" = ? AND ` + store.MainAlias + `."recordRef" = ? AND ` + store.MainAlias + `."created" < ?`,
-		Args: []any{rec.Collection.ID, rec.ID(), cutoff},
-	}
+	where := query.And(query.Eq("collectionRef", rec.Collection.ID), query.Eq("recordRef", rec.ID()), query.Lt("created", cutoff))
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		res, err := tx.Find(ctx, store.Query{Collection: otps, Where: where, Limit: 100})
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/query"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -95,7 +96,7 @@ func (s *Service) viewable(ctx context.Context, req *Request, c *core.Collection
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.store.Find(ctx, store.Query{Collection: c, Where: and(where, rule), Limit: maxBackRelations})
+	res, err := s.store.Find(ctx, store.Query{Collection: c, Where: query.And(where, rule), Limit: maxBackRelations})
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +121,7 @@ func (s *Service) expandForward(ctx context.Context, req *Request, recs []*core.
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	found, err := s.viewable(ctx, req, target, idIn(ids))
+	found, err := s.viewable(ctx, req, target, query.In("id", ids))
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +162,7 @@ func (s *Service) expandBack(ctx context.Context, req *Request, recs []*core.Rec
 	for i, r := range recs {
 		ids[i] = r.ID()
 	}
-	found, err := s.viewable(ctx, req, other, s.containsAnySQL(f, ids))
+	found, err := s.viewable(ctx, req, other, s.holding(f, ids...))
 	if err != nil {
 		return nil, err
 	}

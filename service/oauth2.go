@@ -13,6 +13,7 @@ import (
 
 	"github.com/tortoise-dev/tortoise/auth/oauth2"
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/query"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -278,11 +279,8 @@ func (s *Service) newOAuth2Account(ctx context.Context, tx store.Tx, req *Reques
 }
 
 func findLink(ctx context.Context, r store.Reader, ext, c *core.Collection, provider, providerID string) (*core.Record, error) {
-	a := store.MainAlias
-	res, err := r.Find(ctx, store.Query{Collection: ext, Limit: 1, Where: &store.SQL{
-		Text: a + `."collectionRef" = ? AND ` + a + `."provider" = ? AND ` + a + `."providerId" = ?`,
-		Args: []any{c.ID, provider, providerID},
-	}})
+	res, err := r.Find(ctx, store.Query{Collection: ext, Limit: 1, Where: query.And(
+		query.Eq("collectionRef", c.ID), query.Eq("provider", provider), query.Eq("providerId", providerID))})
 	if err != nil || len(res.Records) == 0 {
 		return nil, err
 	}
@@ -301,9 +299,7 @@ func insertLink(ctx context.Context, tx store.Tx, ext, c *core.Collection, recor
 
 // findAuthByIdentityIn finds an auth record by email inside a transaction.
 func (s *Service) findAuthByIdentityIn(ctx context.Context, r store.Reader, c *core.Collection, email string) (*core.Record, error) {
-	res, err := r.Find(ctx, store.Query{Collection: c, Limit: 1, Where: &store.SQL{
-		Text: fmt.Sprintf(`lower(%s."email") = lower(?)`, store.MainAlias), Args: []any{email},
-	}})
+	res, err := r.Find(ctx, store.Query{Collection: c, Limit: 1, Where: query.EqFold("email", email)})
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tortoise-dev/tortoise/core"
 	tmail "github.com/tortoise-dev/tortoise/mail"
+	"github.com/tortoise-dev/tortoise/query"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -55,18 +56,16 @@ func (s *Service) noteOrigin(ctx context.Context, rec *core.Record) error {
 	c := rec.Collection
 	sum := sha256.Sum256([]byte(o.IP + "\x00" + o.UserAgent))
 	fp := hex.EncodeToString(sum[:])
-	a := store.MainAlias
 	isNew, hadOthers := false, false
 	err := s.store.Update(ctx, func(tx store.Tx) error {
-		res, err := tx.Find(ctx, store.Query{Collection: col, Limit: 1, WithTotal: true, Where: &store.SQL{
-			Text: a + `."collectionRef" = ? AND ` + a + `."recordRef" = ?`, Args: []any{c.ID, rec.ID()}}})
+		res, err := tx.Find(ctx, store.Query{Collection: col, Limit: 1, WithTotal: true, Where: query.And(
+			query.Eq("collectionRef", c.ID), query.Eq("recordRef", rec.ID()))})
 		if err != nil {
 			return err
 		}
 		hadOthers = res.Total > 0
-		seen, err := tx.Find(ctx, store.Query{Collection: col, Limit: 1, Where: &store.SQL{
-			Text: a + `."collectionRef" = ? AND ` + a + `."recordRef" = ? AND ` + a + `."fingerprint" = ?`,
-			Args: []any{c.ID, rec.ID(), fp}}})
+		seen, err := tx.Find(ctx, store.Query{Collection: col, Limit: 1, Where: query.And(
+			query.Eq("collectionRef", c.ID), query.Eq("recordRef", rec.ID()), query.Eq("fingerprint", fp))})
 		if err != nil {
 			return err
 		}

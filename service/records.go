@@ -8,6 +8,7 @@ import (
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/filter"
+	"github.com/tortoise-dev/tortoise/query"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -55,29 +56,9 @@ func (s *Service) ruleSQL(c *core.Collection, rule *string, req *Request, write 
 		// A stored rule that no longer compiles (say, after a field was
 		// removed) denies rather than errors out.
 		s.log.Warn("access rule does not compile", "collection", c.Name, "rule", *rule, "err", err)
-		return &store.SQL{Text: "1=0"}, nil
+		return query.Never(), nil
 	}
 	return &sql, nil
-}
-
-func and(parts ...*store.SQL) *store.SQL {
-	var out *store.SQL
-	for _, p := range parts {
-		if p == nil {
-			continue
-		}
-		if out == nil {
-			out = &store.SQL{Text: "(" + p.Text + ")", Args: append([]any(nil), p.Args...)}
-			continue
-		}
-		out.Text += " AND (" + p.Text + ")"
-		out.Args = append(out.Args, p.Args...)
-	}
-	return out
-}
-
-func idIs(id string) *store.SQL {
-	return &store.SQL{Text: store.MainAlias + `."id" = ?`, Args: []any{id}}
 }
 
 // ListRecords returns one page of a collection's records that the list rule
@@ -112,19 +93,14 @@ func (s *Service) ListRecords(ctx context.Context, req *Request, c *core.Collect
 		p.PerPage = MaxPerPage
 	}
 	if order == "" {
-		// A stable default order keeps paging consistent: insertion order
-		// on SQLite (its rowid), the primary key on PostgreSQL.
-		order = store.MainAlias + `."rowid"`
-		if s.store.Dialect() != store.SQLite {
-			order = store.MainAlias + `."id"`
-		}
+		order = query.StableOrder(s.store.Dialect())
 	}
 	const maxOffset = 1 << 40
 	offset := (p.Page - 1) * p.PerPage
 	if p.Page > maxOffset/p.PerPage {
 		offset = maxOffset
 	}
-	res, err := s.store.Find(ctx, store.Query{Collection: c, Where: and(rule, where), OrderBy: order,
+	res, err := s.store.Find(ctx, store.Query{Collection: c, Where: query.And(rule, where), OrderBy: order,
 		Limit: p.PerPage, Offset: offset, WithTotal: !p.SkipTotal})
 	if err != nil {
 		return nil, err
@@ -170,7 +146,7 @@ func (s *Service) getWhere(ctx context.Context, r store.Reader, c *core.Collecti
 		}
 		return rec, err
 	}
-	res, err := r.Find(ctx, store.Query{Collection: c, Where: and(idIs(id), rule), Limit: 1})
+	res, err := r.Find(ctx, store.Query{Collection: c, Where: query.And(query.Eq("id", id), rule), Limit: 1})
 	if err != nil {
 		return nil, err
 	}
@@ -426,7 +402,7 @@ func (s *Service) deleteCascade(ctx context.Context, tx store.Tx, c *core.Collec
 			if f.Type != core.FieldRelation || f.CollectionID != c.ID {
 				continue
 			}
-			res, err := tx.Find(ctx, store.Query{Collection: oc, Where: s.containsSQL(f, id)})
+			res, err := tx.Find(ctx, store.Query{Collection: oc, Where: s.holding(f, id)})
 			if err != nil {
 				return err
 			}
@@ -465,7 +441,7 @@ func (s *Service) deleteCascade(ctx context.Context, tx store.Tx, c *core.Collec
 			if sys == nil {
 				continue
 			}
-			where := &store.SQL{Text: store.MainAlias + `."collectionRef" = ? AND ` + store.MainAlias + `."recordRef" = ?`, Args: []any{c.ID, id}}
+			where := query.And(query.Eq("collectionRef", c.ID), query.Eq("recordRef", id))
 			res, err := tx.Find(ctx, store.Query{Collection: sys, Where: where})
 			if err != nil {
 				return err
@@ -494,42 +470,12 @@ func removeString(l []string, s string) []string {
 	return out
 }
 
-// containsSQL matches records whose relation field f holds id.
-func (s *Service) containsSQL(f *core.Field, id string) *store.SQL {
-	col := fmt.Sprintf(`%s."%s"`, store.MainAlias, f.Name)
-	if !f.IsMultiple() {
-		return &store.SQL{Text: col + " = ?", Args: []any{id}}
+// holding matches the records whose relation field f holds any of ids.
+func (s *Service) holding(f *core.Field, ids ...string) *store.SQL {
+	if f.IsMultiple() {
+		return query.ListHasAny(s.store.Dialect(), f.Name, ids)
 	}
-	if s.store.Dialect() == store.Postgres {
-		return &store.SQL{Text: col + " @> jsonb_build_array(?::text)", Args: []any{id}}
-	}
-	return &store.SQL{Text: "EXISTS (SELECT 1 FROM json_each(" + col + ") WHERE value = ?)", Args: []any{id}}
-}
-
-// containsAnySQL matches records whose relation field f holds any of ids.
-func (s *Service) containsAnySQL(f *core.Field, ids []string) *store.SQL {
-	col := fmt.Sprintf(`%s."%s"`, store.MainAlias, f.Name)
-	marks := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	if !f.IsMultiple() {
-		return &store.SQL{Text: col + " IN (" + marks + ")", Args: args}
-	}
-	if s.store.Dialect() == store.Postgres {
-		return &store.SQL{Text: "EXISTS (SELECT 1 FROM jsonb_array_elements_text(" + col + ") AS _e(value) WHERE _e.value IN (" + marks + "))", Args: args}
-	}
-	return &store.SQL{Text: "EXISTS (SELECT 1 FROM json_each(" + col + ") WHERE value IN (" + marks + "))", Args: args}
-}
-
-func idIn(ids []string) *store.SQL {
-	marks := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	return &store.SQL{Text: store.MainAlias + `."id" IN (` + marks + ")", Args: args}
+	return query.In(f.Name, ids)
 }
 
 // checkRelations verifies that every relation id rec gained since old
@@ -569,7 +515,7 @@ func (s *Service) checkRelations(ctx context.Context, tx store.Tx, rec, old *cor
 		if len(lookup) == 0 {
 			continue
 		}
-		res, err := tx.Find(ctx, store.Query{Collection: target, Where: idIn(lookup)})
+		res, err := tx.Find(ctx, store.Query{Collection: target, Where: query.In("id", lookup)})
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/tortoise-dev/tortoise/auth/passwords"
 	"github.com/tortoise-dev/tortoise/auth/tokens"
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/query"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -147,10 +148,10 @@ func (s *Service) findAuthByIdentity(ctx context.Context, col *core.Collection, 
 	if col.Field(field) == nil {
 		return nil, core.Invalid("unknown identity field %q", field)
 	}
-	where := &store.SQL{Text: fmt.Sprintf(`%s."%s" = ?`, store.MainAlias, field), Args: []any{value}}
+	where := query.Eq(field, value)
 	if field == "email" {
 		// Emails match case-insensitively, as people type them.
-		where = &store.SQL{Text: fmt.Sprintf(`lower(%s."email") = lower(?)`, store.MainAlias), Args: []any{value}}
+		where = query.EqFold("email", value)
 	}
 	res, err := s.store.Find(ctx, store.Query{Collection: col, Where: where, Limit: 1})
 	if err != nil {

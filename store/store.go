@@ -32,26 +32,24 @@ import (
 	"context"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/query"
 )
 
 // MainAlias is the alias of the queried collection's table in Query SQL.
-const MainAlias = "_r"
+const MainAlias = query.MainAlias
 
-// Dialect names the SQL dialect of a store.
-type Dialect string
+// Dialect names the SQL dialect of a store (see package query).
+type Dialect = query.Dialect
 
 // The dialects.
 const (
-	SQLite   Dialect = "sqlite"
-	Postgres Dialect = "postgres"
+	SQLite   = query.SQLite
+	Postgres = query.Postgres
 )
 
-// SQL is a fragment of SQL with `?` placeholders and their arguments.
-// Values are always passed as arguments, never spliced into Text.
-type SQL struct {
-	Text string
-	Args []any
-}
+// SQL is a fragment of SQL with `?` placeholders and their arguments
+// (see package query, which also builds the conditions layers above need).
+type SQL = query.SQL
 
 // Query selects records of one collection.
 type Query struct {
