@@ -12,7 +12,7 @@ import (
 
 	"github.com/tortoise-dev/tortoise/config"
 	"github.com/tortoise-dev/tortoise/internal/fsutil"
-	"github.com/tortoise-dev/tortoise/service"
+	"github.com/tortoise-dev/tortoise/settings"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -70,7 +70,7 @@ func readKeyFile(ctx context.Context, path string, st store.Reader) (string, err
 		}
 		return secret, nil
 	case errors.Is(err, os.ErrNotExist):
-		secrets, err := service.HasEncryptedSecrets(ctx, st)
+		secrets, err := settings.HasEncryptedSecrets(ctx, st)
 		if err != nil {
 			return "", fmt.Errorf("look for secrets in the settings: %w", err)
 		}

@@ -20,7 +20,7 @@ func startStop(t *testing.T, cfg config.Config, settings string) {
 		t.Fatal(err)
 	}
 	if settings != "" {
-		if _, err := app.Service.UpdateSettings(ctx, []byte(settings)); err != nil {
+		if _, err := app.Settings.UpdateSettings(ctx, []byte(settings)); err != nil {
 			t.Fatal(err)
 		}
 	}

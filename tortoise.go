@@ -21,6 +21,7 @@ import (
 	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/mail"
 	"github.com/tortoise-dev/tortoise/service"
+	"github.com/tortoise-dev/tortoise/settings"
 	"github.com/tortoise-dev/tortoise/store"
 	"github.com/tortoise-dev/tortoise/store/postgres"
 	"github.com/tortoise-dev/tortoise/store/sqlite"
@@ -35,7 +36,9 @@ type App struct {
 	Log     *slog.Logger
 	Store   store.Store
 	Service *service.Service
-	API     *api.Server
+	// Settings reads and changes the runtime settings and sends mail.
+	Settings *settings.Service
+	API      *api.Server
 
 	server         *http.Server
 	ln             net.Listener
@@ -67,12 +70,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, fmt.Errorf("open the dev mailbox: %w", err)
 	}
-	svc, err := service.New(ctx, st, service.Options{Logger: log, EncryptionKey: key, Mailbox: mailbox})
+	sets, err := settings.New(st, settings.Options{Logger: log, EncryptionKey: key, Mailbox: mailbox})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: log, Store: st, Service: svc}
+	svc, err := service.New(ctx, st, service.Options{Logger: log, Settings: sets})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a := &App{Config: cfg, Log: log, Store: st, Service: svc, Settings: sets}
 	a.API = api.New(svc, api.Options{Logger: log, MaxBody: cfg.MaxBodyBytes, Version: Version})
 	a.API.SetMaxFilteredReads(cfg.MaxFilteredReads)
 	return a, nil

@@ -24,7 +24,7 @@ func TestEncryptionKeyFileSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	patch := `{"smtp":{"enabled":true,"host":"mail.example.com","port":587,"password":"pw-123"}}`
-	if _, err := app.Service.UpdateSettings(ctx, []byte(patch)); err != nil {
+	if _, err := app.Settings.UpdateSettings(ctx, []byte(patch)); err != nil {
 		t.Fatal(err)
 	}
 	app.Close(ctx)
@@ -37,7 +37,7 @@ func TestEncryptionKeyFileSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer app.Close(ctx)
-	st, err := app.Service.MailSettings(ctx)
+	st, err := app.Settings.MailSettings(ctx)
 	if err != nil || st.SMTP.Password != "pw-123" {
 		t.Fatalf("after restart: %+v %v", st.SMTP, err)
 	}

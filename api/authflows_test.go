@@ -29,7 +29,7 @@ func nextMail(t *testing.T, s *testkit.Server, to, prev string) *mail.Stored {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		m, err := s.App.Service.Mailbox().Latest(to)
+		m, err := s.App.Settings.Mailbox().Latest(to)
 		if err == nil && m.ID != prev {
 			return m
 		}
@@ -44,7 +44,7 @@ func nextMail(t *testing.T, s *testkit.Server, to, prev string) *mail.Stored {
 func noMail(t *testing.T, s *testkit.Server, to, prev string) {
 	t.Helper()
 	time.Sleep(300 * time.Millisecond)
-	if m, err := s.App.Service.Mailbox().Latest(to); err == nil && m.ID != prev {
+	if m, err := s.App.Settings.Mailbox().Latest(to); err == nil && m.ID != prev {
 		t.Errorf("unexpected mail to %s: %s", to, m.Subject)
 	}
 }

@@ -52,7 +52,7 @@ func TestMFA(t *testing.T) {
 		otp := func(mfaID string) testkit.Response {
 			var o struct{ OTPID string }
 			prev := ""
-			if m, err := s.App.Service.Mailbox().Latest("ann@example.com"); err == nil {
+			if m, err := s.App.Settings.Mailbox().Latest("ann@example.com"); err == nil {
 				prev = m.ID
 			}
 			s.Do("POST", base+"request-otp", "", map[string]any{"email": "ann@example.com"}, 200, &o)
@@ -91,7 +91,7 @@ func TestLoginAlert(t *testing.T) {
 				map[string]any{"identity": "ann@example.com", "password": "ann-password-1"})
 		}
 		last := func() string {
-			if m, err := s.App.Service.Mailbox().Latest("ann@example.com"); err == nil {
+			if m, err := s.App.Settings.Mailbox().Latest("ann@example.com"); err == nil {
 				return m.ID
 			}
 			return ""

@@ -36,7 +36,7 @@ func (s *Server) enterFilteredRead(w http.ResponseWriter, r *http.Request, req *
 	if req.Superuser || strings.TrimSpace(req.Query["filter"]) == "" && strings.TrimSpace(req.Query["sort"]) == "" {
 		return func() {}, true
 	}
-	st, err := s.svc.Settings(r.Context())
+	st, err := s.settings.Settings(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return nil, false

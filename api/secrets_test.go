@@ -62,7 +62,7 @@ func TestLoginsSurviveUndecryptableSMTPSecret(t *testing.T) {
 
 			// Entering the password again mends mail.
 			s.Super("PATCH", "/api/settings", map[string]any{"smtp": map[string]any{"password": "new-pass"}}, 200, nil)
-			got, err := s.App.Service.MailSettings(context.Background())
+			got, err := s.App.Settings.MailSettings(context.Background())
 			if err != nil || got.SMTP.Password != "new-pass" {
 				t.Errorf("after a new password: %q %v", got.SMTP.Password, err)
 			}

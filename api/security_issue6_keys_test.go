@@ -223,7 +223,7 @@ func TestIssue6RefreshRechecksAuthRule(t *testing.T) {
 		otpLogin := func(email, mfaID string) testkit.Response {
 			t.Helper()
 			prev := ""
-			if m, err := s.App.Service.Mailbox().Latest(email); err == nil {
+			if m, err := s.App.Settings.Mailbox().Latest(email); err == nil {
 				prev = m.ID
 			}
 			var o struct{ OTPID string }

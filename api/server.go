@@ -14,6 +14,7 @@ import (
 	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/realtime"
 	"github.com/tortoise-dev/tortoise/service"
+	"github.com/tortoise-dev/tortoise/settings"
 )
 
 // DefaultMaxBody caps request bodies unless Options say otherwise.
@@ -30,12 +31,13 @@ type Options struct {
 
 // Server is the HTTP handler of the REST API.
 type Server struct {
-	svc     *service.Service
-	log     *slog.Logger
-	opts    Options
-	mux     *http.ServeMux
-	limiter *guard.Limiter
-	hub     *realtime.Hub
+	svc      *service.Service
+	settings *settings.Service
+	log      *slog.Logger
+	opts     Options
+	mux      *http.ServeMux
+	limiter  *guard.Limiter
+	hub      *realtime.Hub
 }
 
 // New returns the API handler over svc.
@@ -46,7 +48,7 @@ func New(svc *service.Service, opts Options) *Server {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
 	}
-	s := &Server{svc: svc, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub()}
+	s := &Server{svc: svc, settings: svc.Settings(), log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub()}
 	s.routes()
 	return s
 }

@@ -7,7 +7,7 @@ import (
 )
 
 func (s *Server) getSettings(w http.ResponseWriter, r *http.Request, req *service.Request) {
-	st, err := s.svc.Settings(r.Context())
+	st, err := s.settings.Settings(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -25,7 +25,7 @@ func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request, req *ser
 		s.writeError(w, r, err)
 		return
 	}
-	st, err := s.svc.UpdateSettings(r.Context(), b)
+	st, err := s.settings.UpdateSettings(r.Context(), b)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

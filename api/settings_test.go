@@ -57,13 +57,13 @@ func TestSettings(t *testing.T) {
 		if st.SMTP["password"] != "" || st.SMTP["host"] != "smtp.example.com" {
 			t.Errorf("smtp shown: %v", st.SMTP)
 		}
-		got, err := s.App.Service.MailSettings(context.Background())
+		got, err := s.App.Settings.MailSettings(context.Background())
 		if err != nil || got.SMTP.Password != "s3cret-pass" || got.Meta.AppName != "Acme" {
 			t.Errorf("stored settings: %+v %v", got, err)
 		}
 		// A later change that leaves the password out keeps it.
 		s.Super("PATCH", "/api/settings", map[string]any{"smtp": map[string]any{"port": 2465}}, 200, nil)
-		if got, _ := s.App.Service.MailSettings(context.Background()); got.SMTP.Password != "s3cret-pass" || got.SMTP.Port != 2465 {
+		if got, _ := s.App.Settings.MailSettings(context.Background()); got.SMTP.Password != "s3cret-pass" || got.SMTP.Port != 2465 {
 			t.Errorf("after partial change: %+v", got.SMTP)
 		}
 	})

@@ -18,7 +18,7 @@ import (
 // defaults. Limits are per process: scaled-out deployments divide them by
 // the number of processes (a shared limiter is future work).
 func (s *Server) throttle(w http.ResponseWriter, r *http.Request, label, collection, account string) (*http.Request, bool) {
-	st, err := s.svc.Settings(r.Context())
+	st, err := s.settings.Settings(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return r, false

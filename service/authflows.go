@@ -60,7 +60,7 @@ func (s *Service) sendLater(kind tmail.Kind, to string, data tmail.Data) {
 		defer s.background.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), mailTimeout)
 		defer cancel()
-		if err := s.SendMail(ctx, kind, to, data); err != nil {
+		if err := s.settings.SendMail(ctx, kind, to, data); err != nil {
 			s.log.Warn("send auth mail", "kind", string(kind), "err", err)
 		}
 	}()
@@ -250,7 +250,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, rec *core.Record, newE
 	if err != nil {
 		return err
 	}
-	return s.SendMail(ctx, tmail.KindEmailChange, newEmail, tmail.Data{Token: tok, Email: newEmail})
+	return s.settings.SendMail(ctx, tmail.KindEmailChange, newEmail, tmail.Data{Token: tok, Email: newEmail})
 }
 
 // ConfirmEmailChange sets the email of an email change token's record to

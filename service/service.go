@@ -15,7 +15,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tortoise-dev/tortoise/core"
-	"github.com/tortoise-dev/tortoise/mail"
+	"github.com/tortoise-dev/tortoise/settings"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -34,11 +34,8 @@ type Service struct {
 	listenersMu sync.RWMutex
 	listeners   []func(Change)
 
-	// encKey (32 bytes) encrypts secrets kept in the settings.
-	encKey []byte
-	// mailbox receives mail while no SMTP server is configured.
-	mailbox   *mail.Mailbox
-	templates *mail.Templates
+	// settings reads the runtime settings and sends mail.
+	settings  *settings.Service
 	providers providerCache
 	// background counts mails being sent after their request answered.
 	background sync.WaitGroup
@@ -54,12 +51,8 @@ type Change struct {
 // Options configure a Service.
 type Options struct {
 	Logger *slog.Logger // default: slog.Default()
-	// EncryptionKey (32 bytes) encrypts secrets in the settings, such as
-	// the SMTP password. Without it such secrets cannot be saved.
-	EncryptionKey []byte
-	// Mailbox is the dev mailbox mail goes to while no SMTP server is
-	// configured (nil: such mail fails as unavailable).
-	Mailbox *mail.Mailbox
+	// Settings reads the runtime settings and sends mail (required).
+	Settings *settings.Service
 }
 
 // New loads the schema from st and creates the system collections that are
@@ -68,10 +61,10 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if k := opts.EncryptionKey; len(k) != 0 && len(k) != 32 {
-		return nil, fmt.Errorf("encryption key must be 32 bytes, got %d", len(k))
+	if opts.Settings == nil {
+		return nil, fmt.Errorf("service: no settings service")
 	}
-	s := &Service{store: st, log: opts.Logger, encKey: opts.EncryptionKey, mailbox: opts.Mailbox, templates: mail.NewTemplates()}
+	s := &Service{store: st, log: opts.Logger, settings: opts.Settings}
 	if err := s.reloadSchema(ctx); err != nil {
 		return nil, err
 	}
@@ -105,8 +98,8 @@ func (s *Service) Close(ctx context.Context) error {
 	}
 }
 
-// Mailbox returns the dev mailbox (nil if there is none).
-func (s *Service) Mailbox() *mail.Mailbox { return s.mailbox }
+// Settings returns the settings service.
+func (s *Service) Settings() *settings.Service { return s.settings }
 
 // Store returns the underlying store.
 func (s *Service) Store() store.Store { return s.store }

@@ -197,7 +197,7 @@ func runSDK(t *testing.T, node string, nodeArgs []string, flags ...string) {
 		t.Fatalf("create superuser: %v", err)
 	}
 
-	mailbox := m.App.Service.Mailbox()
+	mailbox := m.App.Settings.Mailbox()
 	if mailbox == nil {
 		t.Fatal("the server has no dev mailbox: the auth flows need one")
 	}

@@ -1,4 +1,8 @@
-package service
+// Package settings keeps the settings superusers change at runtime (app
+// name and URL, SMTP, trusted proxies, rate limits) and sends mail with
+// them. Secrets in the settings (the SMTP password) are sealed with
+// AES-GCM under the encryption key and opened only to send mail.
+package settings
 
 import (
 	"bytes"
@@ -10,12 +14,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/mail"
 	"net/netip"
 	"net/url"
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/core"
+	tmail "github.com/tortoise-dev/tortoise/mail"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -81,6 +87,41 @@ func defaultSettings() Settings {
 		}},
 	}
 }
+
+// Service reads and changes the settings in a store, and sends mail.
+type Service struct {
+	store  store.Store
+	log    *slog.Logger
+	encKey []byte
+	// mailbox receives mail while no SMTP server is configured.
+	mailbox   *tmail.Mailbox
+	templates *tmail.Templates
+}
+
+// Options configure a Service.
+type Options struct {
+	Logger *slog.Logger // default: slog.Default()
+	// EncryptionKey (32 bytes) seals secrets in the settings, such as the
+	// SMTP password. Without it such secrets cannot be saved.
+	EncryptionKey []byte
+	// Mailbox is the dev mailbox mail goes to while no SMTP server is
+	// configured (nil: such mail fails as unavailable).
+	Mailbox *tmail.Mailbox
+}
+
+// New returns the settings service over st.
+func New(st store.Store, opts Options) (*Service, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if k := opts.EncryptionKey; len(k) != 0 && len(k) != 32 {
+		return nil, fmt.Errorf("encryption key must be 32 bytes, got %d", len(k))
+	}
+	return &Service{store: st, log: opts.Logger, encKey: opts.EncryptionKey, mailbox: opts.Mailbox, templates: tmail.NewTemplates()}, nil
+}
+
+// Mailbox returns the dev mailbox (nil if there is none).
+func (s *Service) Mailbox() *tmail.Mailbox { return s.mailbox }
 
 // storedSettings is how settings are kept: the SMTP password encrypted.
 type storedSettings struct {
