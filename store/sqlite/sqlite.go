@@ -104,8 +104,11 @@ func WithReadTimeout(d time.Duration) Option { return func(c *config) { c.readTi
 // beyond it block (with their context) rather than pile up unbounded.
 const queueSize = 1024
 
-// Open opens (creating if needed) the database file at path and starts the
-// writer. Errors: KindInvalid for an unusable path, KindInternal.
+// Open opens (creating if needed) the database file at path, applies the
+// migrations of the internal tables it has not had yet, and starts the
+// writer. Errors: KindInvalid for an unusable path, KindUnavailable
+// wrapping store.ErrNewerSchema for a database migrated by a newer
+// Tortoise, KindInternal.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	cfg := config{readers: max(4, runtime.GOMAXPROCS(0)), maxGroup: 128, busyTimeout: 10 * time.Second, readTimeout: store.DefaultReadTimeout}
 	for _, o := range opts {
@@ -131,7 +134,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		readTimeout: max(cfg.readTimeout, 0),
 		wstmts:      make(map[string]*sql.Stmt),
 	}
-	fail := func(err error, what string) (*Store, error) {
+	release := func() {
 		if s.wconn != nil {
 			s.wconn.Close()
 		}
@@ -141,6 +144,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		if s.rdb != nil {
 			s.rdb.Close()
 		}
+	}
+	fail := func(err error, what string) (*Store, error) {
+		release()
 		return nil, core.Internal(err, "Failed to open the database: %s.", what)
 	}
 
@@ -158,6 +164,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return fail(err, "writer connection")
 	}
 	if err := s.bootstrap(ctx); err != nil {
+		if e := core.AsError(err); e != nil {
+			release()
+			return nil, e // such as a database migrated by a newer Tortoise
+		}
 		return fail(err, "internal tables")
 	}
 
@@ -192,24 +202,17 @@ func dsn(path string, cfg config, readOnly bool) string {
 	return path + "?" + q.Encode()
 }
 
-// bootstrap creates the internal tables: _collections holds the collection
-// definitions, _meta the commit generation the row counts are tied to.
+// bootstrap brings the internal tables up to date (migrations/, applied
+// by store.Migrate): _collections holds the collection definitions, _meta
+// the commit generation the row counts are tied to, _params the system
+// values.
 func (s *Store) bootstrap(ctx context.Context) error {
-	stmts := []string{
-		`CREATE TABLE IF NOT EXISTS _collections (
-			id TEXT PRIMARY KEY NOT NULL,
-			name TEXT NOT NULL UNIQUE COLLATE NOCASE,
-			data TEXT NOT NULL,
-			created TEXT NOT NULL DEFAULT '',
-			updated TEXT NOT NULL DEFAULT '')`,
-		`CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS _params (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)`,
-		`INSERT OR IGNORE INTO _meta (key, value) VALUES ('gen', 0)`,
+	ms, err := migrations()
+	if err != nil {
+		return err
 	}
-	for _, q := range stmts {
-		if _, err := s.wconn.ExecContext(ctx, q); err != nil {
-			return err
-		}
+	if err := store.Migrate(ctx, migrator{s.wconn}, ms); err != nil {
+		return err
 	}
 	var mode string
 	if err := s.wconn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
