@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tortoise-dev/tortoise/api"
+	"github.com/tortoise-dev/tortoise/apikeys"
 	"github.com/tortoise-dev/tortoise/config"
 	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/mail"
@@ -38,7 +39,9 @@ type App struct {
 	Service *service.Service
 	// Settings reads and changes the runtime settings and sends mail.
 	Settings *settings.Service
-	API      *api.Server
+	// Keys makes, lists, revokes and checks API keys.
+	Keys *apikeys.Service
+	API  *api.Server
 
 	server         *http.Server
 	ln             net.Listener
@@ -80,8 +83,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: log, Store: st, Service: svc, Settings: sets}
-	a.API = api.New(svc, api.Options{Logger: log, MaxBody: cfg.MaxBodyBytes, Version: Version})
+	keys := apikeys.New(svc)
+	if err := svc.Bootstrap(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	a := &App{Config: cfg, Log: log, Store: st, Service: svc, Settings: sets, Keys: keys}
+	a.API = api.New(api.Services{Core: svc, Settings: sets, Keys: keys}, api.Options{Logger: log, MaxBody: cfg.MaxBodyBytes, Version: Version})
 	a.API.SetMaxFilteredReads(cfg.MaxFilteredReads)
 	return a, nil
 }

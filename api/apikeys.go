@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/tortoise-dev/tortoise/apikeys"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/service"
 )
@@ -32,7 +33,7 @@ func errKeyBarred(c *core.Collection) error {
 var errSettingsByAccount = core.Forbidden("Settings are changed by superusers logged in with their account, not with API keys.")
 
 func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, req *service.Request) {
-	recs, err := s.svc.APIKeys(r.Context())
+	recs, err := s.keys.List(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -54,12 +55,12 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, req *servi
 		s.writeError(w, r, err)
 		return
 	}
-	var in service.APIKeyInput
+	var in apikeys.Input
 	if err := json.Unmarshal(b, &in); err != nil {
 		s.writeError(w, r, core.DecodeError(err, "body"))
 		return
 	}
-	secret, key, err := s.svc.CreateAPIKey(r.Context(), in)
+	secret, key, err := s.keys.Create(r.Context(), in)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -68,7 +69,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, req *servi
 }
 
 func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request, req *service.Request) {
-	if err := s.svc.RevokeAPIKey(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.keys.Revoke(r.Context(), r.PathValue("id")); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/tortoise-dev/tortoise/apikeys"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/realtime"
@@ -29,10 +30,18 @@ type Options struct {
 	Version string
 }
 
+// Services are the parts of the service layer the API serves.
+type Services struct {
+	Core     *service.Service
+	Settings *settings.Service
+	Keys     *apikeys.Service
+}
+
 // Server is the HTTP handler of the REST API.
 type Server struct {
 	svc      *service.Service
 	settings *settings.Service
+	keys     *apikeys.Service
 	log      *slog.Logger
 	opts     Options
 	mux      *http.ServeMux
@@ -40,15 +49,15 @@ type Server struct {
 	hub      *realtime.Hub
 }
 
-// New returns the API handler over svc.
-func New(svc *service.Service, opts Options) *Server {
+// New returns the API handler over the service layer's parts.
+func New(parts Services, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
 	}
-	s := &Server{svc: svc, settings: svc.Settings(), log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub()}
+	s := &Server{svc: parts.Core, settings: parts.Settings, keys: parts.Keys, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub()}
 	s.routes()
 	return s
 }
@@ -156,8 +165,8 @@ func (s *Server) caller(r *http.Request) *service.Request {
 	if len(tok) > 7 && strings.EqualFold(tok[:7], "bearer ") {
 		tok = strings.TrimSpace(tok[7:])
 	}
-	if strings.HasPrefix(tok, service.APIKeyPrefix) {
-		key, err := s.svc.AuthenticateAPIKey(r.Context(), tok)
+	if strings.HasPrefix(tok, apikeys.Prefix) {
+		key, err := s.keys.Authenticate(r.Context(), tok)
 		if err != nil {
 			return req
 		}

@@ -231,7 +231,7 @@ func keepSecrets(opts, old *core.AuthOptions) {
 			p.dst.Secret = p.src.Secret
 		}
 		if p.dst.Secret == "" {
-			p.dst.Secret = core.RandomString(50, alnum)
+			p.dst.Secret = core.RandomString(50, core.Alphanumeric)
 		}
 	}
 	for i := range opts.OAuth2.Providers {
@@ -284,7 +284,7 @@ func carryOver(prev, next *core.Collection) {
 func (s *Service) completeNew(c *core.Collection) {
 	var fields []core.Field
 	if c.Field("id") == nil {
-		fields = append(fields, idField())
+		fields = append(fields, core.IDField())
 	}
 	fields = append(fields, c.Fields...)
 	c.Fields = fields
@@ -296,7 +296,7 @@ func (s *Service) completeNew(c *core.Collection) {
 		}
 		c.Indexes = append(c.Indexes, authIndexes(c.Name)...)
 	}
-	for _, f := range autodateFields() {
+	for _, f := range core.AutodateFields() {
 		if c.Field(f.Name) == nil {
 			c.Fields = append(c.Fields, f)
 		}

@@ -25,8 +25,8 @@ func mfasCollection() *core.Collection {
 	}
 	return &core.Collection{
 		ID: "pbc_2279338944", Name: MFAsName, Type: core.TypeBase, System: true,
-		Fields: append([]core.Field{idField(), text("text1", "collectionRef"), text("text2", "recordRef"),
-			text("text3", "method")}, autodateFields()...),
+		Fields: append([]core.Field{core.IDField(), text("text1", "collectionRef"), text("text2", "recordRef"),
+			text("text3", "method")}, core.AutodateFields()...),
 		Indexes: []string{"CREATE INDEX `idx_mfas_record` ON `_mfas` (`collectionRef`, `recordRef`)"},
 	}
 }

@@ -259,7 +259,7 @@ func (s *Service) newOAuth2Account(ctx context.Context, tx store.Tx, req *Reques
 			body[field] = value
 		}
 	}
-	pw := core.RandomString(40, alnum)
+	pw := core.RandomString(40, core.Alphanumeric)
 	body["email"], body["password"], body["passwordConfirm"] = email, pw, pw
 	rec := core.NewRecord(c)
 	in, err := readInput(c, rec, body)

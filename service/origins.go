@@ -23,8 +23,8 @@ func authOriginsCollection() *core.Collection {
 	}
 	return &core.Collection{
 		ID: "pbc_4275539003", Name: AuthOriginsName, Type: core.TypeBase, System: true,
-		Fields: append([]core.Field{idField(), text("text1", "collectionRef"), text("text2", "recordRef"),
-			{ID: "text3", Name: "fingerprint", Type: core.FieldText, System: true, Required: true, Hidden: true}}, autodateFields()...),
+		Fields: append([]core.Field{core.IDField(), text("text1", "collectionRef"), text("text2", "recordRef"),
+			{ID: "text3", Name: "fingerprint", Type: core.FieldText, System: true, Required: true, Hidden: true}}, core.AutodateFields()...),
 		Indexes: []string{"CREATE UNIQUE INDEX `idx_authOrigins_unique` ON `_authOrigins` (`collectionRef`, `recordRef`, `fingerprint`)"},
 	}
 }

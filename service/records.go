@@ -19,8 +19,8 @@ const (
 )
 
 var (
-	errSuperusersOnly = core.Forbidden("Only superusers can perform this action.")
-	errNotFound       = core.NotFound("The requested resource wasn't found.")
+	errSuperusersOnly = ErrSuperusersOnly
+	errNotFound       = ErrNotFound
 )
 
 // ListParams are the query parameters of a record list.

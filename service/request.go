@@ -84,3 +84,31 @@ func (k keySchema) CollectionByNameOrID(nameOrID string) *core.Collection {
 	}
 	return nil
 }
+
+// APIKey is what an API key allows: everything (Superuser), or reading
+// (and with Write, changing) the records of some collections regardless of
+// their rules.
+type APIKey struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Superuser   bool     `json:"superuser"`
+	Collections []string `json:"collections"` // collection ids
+	Write       bool     `json:"write"`
+}
+
+// Allows reports whether the key may read (or, with write, change) the
+// records of the collection with id cid.
+func (k *APIKey) Allows(cid string, write bool) bool {
+	if k.Superuser {
+		return true
+	}
+	if write && !k.Write {
+		return false
+	}
+	for _, c := range k.Collections {
+		if c == cid {
+			return true
+		}
+	}
+	return false
+}

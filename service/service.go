@@ -28,6 +28,10 @@ type Service struct {
 	// schema the previous one left.
 	schemaMu sync.Mutex
 
+	// system lists the system collections features registered.
+	systemMu sync.Mutex
+	system   []*core.Collection
+
 	// exprs caches parsed rules and filters.
 	exprs exprCache
 
@@ -55,8 +59,8 @@ type Options struct {
 	Settings *settings.Service
 }
 
-// New loads the schema from st and creates the system collections that are
-// missing.
+// New loads the schema from st. Call Bootstrap once the features have
+// registered their system collections.
 func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -67,9 +71,6 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	s := &Service{store: st, log: opts.Logger, settings: opts.Settings}
 	if err := s.reloadSchema(ctx); err != nil {
 		return nil, err
-	}
-	if err := s.bootstrap(ctx); err != nil {
-		return nil, fmt.Errorf("create system collections: %w", err)
 	}
 	// Stores shared by several processes announce collection changes, so
 	// this process serves the schema another one just changed.
@@ -100,9 +101,6 @@ func (s *Service) Close(ctx context.Context) error {
 
 // Settings returns the settings service.
 func (s *Service) Settings() *settings.Service { return s.settings }
-
-// Store returns the underlying store.
-func (s *Service) Store() store.Store { return s.store }
 
 // OnChange registers fn to be called after every committed write.
 func (s *Service) OnChange(fn func(Change)) {

@@ -22,19 +22,6 @@ const (
 
 func f64(v float64) *float64 { return &v }
 
-// idField is the primary key every collection has.
-func idField() core.Field {
-	return core.Field{ID: "text3208210256", Name: "id", Type: core.FieldText, System: true, Required: true,
-		PrimaryKey: true, Min: f64(15), Max: f64(15), Pattern: "^[a-z0-9]+$", AutogeneratePattern: "[a-z0-9]{15}"}
-}
-
-func autodateFields() []core.Field {
-	return []core.Field{
-		{ID: "autodate2990389176", Name: "created", Type: core.FieldAutodate, OnCreate: true},
-		{ID: "autodate3332085495", Name: "updated", Type: core.FieldAutodate, OnCreate: true, OnUpdate: true},
-	}
-}
-
 // authSystemFields are the fields every auth collection has.
 func authSystemFields() []core.Field {
 	return []core.Field{
@@ -63,8 +50,8 @@ const (
 
 // systemCollections returns the definitions of the system collections.
 func systemCollections() []*core.Collection {
-	fields := append([]core.Field{idField()}, authSystemFields()...)
-	fields = append(fields, autodateFields()...)
+	fields := append([]core.Field{core.IDField()}, authSystemFields()...)
+	fields = append(fields, core.AutodateFields()...)
 	su := &core.Collection{
 		ID: "pbc_3142635823", Name: core.SuperusersName, Type: core.TypeAuth, System: true,
 		Fields: fields, Indexes: authIndexes(core.SuperusersName),
@@ -81,8 +68,8 @@ func systemCollections() []*core.Collection {
 	own := "@request.auth.id != '' && recordRef = @request.auth.id && collectionRef = @request.auth.collectionId"
 	ext := &core.Collection{
 		ID: "pbc_2281828961", Name: ExternalAuthsName, Type: core.TypeBase, System: true,
-		Fields: append([]core.Field{idField(), text("text1", "collectionRef"), text("text2", "recordRef"),
-			text("text3", "provider"), text("text4", "providerId")}, autodateFields()...),
+		Fields: append([]core.Field{core.IDField(), text("text1", "collectionRef"), text("text2", "recordRef"),
+			text("text3", "provider"), text("text4", "providerId")}, core.AutodateFields()...),
 		Indexes: []string{
 			"CREATE UNIQUE INDEX `idx_externalAuths_provider` ON `_externalAuths` (`collectionRef`, `provider`, `providerId`)",
 			"CREATE INDEX `idx_externalAuths_record` ON `_externalAuths` (`collectionRef`, `recordRef`)",
@@ -91,36 +78,13 @@ func systemCollections() []*core.Collection {
 	}
 	otps := &core.Collection{
 		ID: "pbc_1638494021", Name: OTPsName, Type: core.TypeBase, System: true,
-		Fields: append([]core.Field{idField(), text("text1", "collectionRef"), text("text2", "recordRef"),
+		Fields: append([]core.Field{core.IDField(), text("text1", "collectionRef"), text("text2", "recordRef"),
 			{ID: "password1", Name: "password", Type: core.FieldPassword, System: true, Hidden: true, Required: true},
-			{ID: "text3", Name: "sentTo", Type: core.FieldText, System: true, Hidden: true}}, autodateFields()...),
+			{ID: "text3", Name: "sentTo", Type: core.FieldText, System: true, Hidden: true}}, core.AutodateFields()...),
 		Indexes: []string{"CREATE INDEX `idx_otps_record` ON `_otps` (`collectionRef`, `recordRef`)"},
 	}
-	return []*core.Collection{su, ext, otps, apiKeysCollection(), mfasCollection(), authOriginsCollection()}
+	return []*core.Collection{su, ext, otps, mfasCollection(), authOriginsCollection()}
 }
-
-// bootstrap creates the system collections a database lacks. Processes
-// starting at once on one PostgreSQL may race to create them: the loser
-// finds them made and carries on.
-func (s *Service) bootstrap(ctx context.Context) error {
-	for _, c := range systemCollections() {
-		if s.schema.Load().CollectionByNameOrID(c.Name) != nil {
-			continue
-		}
-		now := core.Now()
-		c.Created, c.Updated = now, now
-		err := s.store.Update(ctx, func(tx store.Tx) error { return tx.CreateCollection(ctx, c) })
-		if rerr := s.reloadSchema(ctx); rerr != nil {
-			return rerr
-		}
-		if err != nil && s.schema.Load().CollectionByNameOrID(c.Name) == nil {
-			return err
-		}
-	}
-	return nil
-}
-
-const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 // UpsertSuperuser creates the superuser with this email, or sets its password
 // if it exists. Changing the password invalidates the superuser's tokens.

@@ -50,6 +50,27 @@ func NewServer(t testing.TB, engine string) *Server {
 	return boot(t, engine, cfg)
 }
 
+// NewApp opens a Tortoise app on engine without serving it, for the tests
+// of the service layer's packages; it is closed when the test ends.
+func NewApp(t testing.TB, engine string) *tortoise.App {
+	t.Helper()
+	cfg := config.Config{Dir: t.TempDir(), LogLevel: "warn"}
+	if engine == "postgres" {
+		cfg.DatabaseURL = PostgresDatabase(t)
+	}
+	log := slog.New(slog.NewTextHandler(&logBuffer{t: t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	app, err := tortoise.New(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatalf("open tortoise on %s: %v", engine, err)
+	}
+	t.Cleanup(func() {
+		if err := app.Close(context.Background()); err != nil {
+			t.Errorf("close app: %v", err)
+		}
+	})
+	return app
+}
+
 // Restart closes s's app and boots a new one on the same data folder and
 // database, with its config changed by change (nil: unchanged), as an
 // operator restarting the server would. The superuser is logged in again.

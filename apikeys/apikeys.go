@@ -1,4 +1,7 @@
-package service
+// Package apikeys makes, lists, revokes and checks the API keys of
+// server-to-server calls. A key is shown once; only its SHA-256 is kept, in
+// the system collection _apiKeys, with its scope (service.APIKey).
+package apikeys
 
 import (
 	"context"
@@ -11,88 +14,75 @@ import (
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/query"
+	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
-// APIKeysName is the system collection holding API keys (hashed).
-const APIKeysName = "_apiKeys"
+// CollectionName is the system collection holding API keys (hashed).
+const CollectionName = "_apiKeys"
 
-// APIKeyPrefix starts every API key, so keys are recognisable in headers,
+// Prefix starts every API key, so keys are recognisable in headers,
 // logs and secret scanners.
-const APIKeyPrefix = "tk_"
+const Prefix = "tk_"
 
-// APIKey is what an API key allows: everything (Superuser), or reading
-// (and with Write, changing) the records of some collections regardless of
-// their rules.
-type APIKey struct {
-	ID          string   `json:"id"`
-	Name        string   `json:"name"`
-	Superuser   bool     `json:"superuser"`
-	Collections []string `json:"collections"` // collection ids
-	Write       bool     `json:"write"`
+// Service manages API keys.
+type Service struct {
+	svc   *service.Service
+	store store.Store
 }
 
-// Allows reports whether the key may read (or, with write, change) the
-// records of the collection with id cid.
-func (k *APIKey) Allows(cid string, write bool) bool {
-	if k.Superuser {
-		return true
-	}
-	if write && !k.Write {
-		return false
-	}
-	for _, c := range k.Collections {
-		if c == cid {
-			return true
-		}
-	}
-	return false
+// New returns the API key service, registering its system collection.
+func New(svc *service.Service) *Service {
+	svc.RegisterSystemCollection(collection())
+	return &Service{svc: svc, store: svc.Store()}
 }
 
-func apiKeysCollection() *core.Collection {
+func collection() *core.Collection {
 	return &core.Collection{
-		ID: "pbc_4036195471", Name: APIKeysName, Type: core.TypeBase, System: true,
-		Fields: append([]core.Field{idField(),
-			{ID: "text1", Name: "name", Type: core.FieldText, System: true, Required: true, Max: f64(100)},
+		ID: "pbc_4036195471", Name: CollectionName, Type: core.TypeBase, System: true,
+		Fields: append([]core.Field{core.IDField(),
+			{ID: "text1", Name: "name", Type: core.FieldText, System: true, Required: true, Max: &maxName},
 			// The hash sits in a password field, so no API response shows it.
 			{ID: "password1", Name: "keyHash", Type: core.FieldPassword, System: true, Hidden: true, Required: true},
 			{ID: "text2", Name: "prefix", Type: core.FieldText, System: true},
 			{ID: "json1", Name: "scope", Type: core.FieldJSON, System: true},
 			{ID: "date1", Name: "lastUsed", Type: core.FieldDate, System: true},
-		}, autodateFields()...),
+		}, core.AutodateFields()...),
 		Indexes: []string{"CREATE UNIQUE INDEX `idx_apiKeys_hash` ON `_apiKeys` (`keyHash`)"},
 	}
 }
+
+var maxName = 100.0
 
 func hashKey(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:])
 }
 
-// APIKeyInput is what a superuser posts to create a key.
-type APIKeyInput struct {
+// Input is what a superuser posts to create a key.
+type Input struct {
 	Name        string   `json:"name"`
 	Superuser   bool     `json:"superuser"`
 	Collections []string `json:"collections"` // names or ids
 	Write       bool     `json:"write"`
 }
 
-// CreateAPIKey makes a key and returns it in clear, once; only its hash is
+// Create makes a key and returns it in clear, once; only its hash is
 // kept. Keys for collections cannot reach system collections: that takes a
 // superuser key.
-func (s *Service) CreateAPIKey(ctx context.Context, in APIKeyInput) (string, *APIKey, error) {
+func (s *Service) Create(ctx context.Context, in Input) (string, *service.APIKey, error) {
 	errs := core.ValidationErrors{}
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" || len(in.Name) > 100 {
 		errs.Add("name", "validation_required", "Give the key a name (at most 100 characters).")
 	}
-	key := &APIKey{Name: in.Name, Superuser: in.Superuser, Write: in.Write, Collections: []string{}}
+	key := &service.APIKey{Name: in.Name, Superuser: in.Superuser, Write: in.Write, Collections: []string{}}
 	if !in.Superuser {
 		if len(in.Collections) == 0 {
 			errs.Add("collections", "validation_required", "Name the collections the key may use, or make it a superuser key.")
 		}
 		for i, n := range in.Collections {
-			c := s.schema.Load().CollectionByNameOrID(n)
+			c := s.svc.Schema().CollectionByNameOrID(n)
 			switch {
 			case c == nil:
 				errs.Add(fmt.Sprintf("collections.%d", i), "validation_missing_collection", fmt.Sprintf("Unknown collection %q.", n))
@@ -106,11 +96,11 @@ func (s *Service) CreateAPIKey(ctx context.Context, in APIKeyInput) (string, *AP
 	if err := errs.Err(); err != nil {
 		return "", nil, err
 	}
-	col := s.schema.Load().CollectionByNameOrID(APIKeysName)
+	col := s.svc.Schema().CollectionByNameOrID(CollectionName)
 	if col == nil {
-		return "", nil, core.Internal(fmt.Errorf("no %s collection", APIKeysName), "api keys")
+		return "", nil, core.Internal(fmt.Errorf("no %s collection", CollectionName), "api keys")
 	}
-	secret := APIKeyPrefix + core.RandomString(40, alnum)
+	secret := Prefix + core.RandomString(40, core.Alphanumeric)
 	scope, _ := json.Marshal(key)
 	rec := core.NewRecord(col)
 	now := core.Now()
@@ -124,9 +114,9 @@ func (s *Service) CreateAPIKey(ctx context.Context, in APIKeyInput) (string, *AP
 	return secret, key, nil
 }
 
-// APIKeys lists the keys (never their secrets), newest first.
-func (s *Service) APIKeys(ctx context.Context) ([]*core.Record, error) {
-	col := s.schema.Load().CollectionByNameOrID(APIKeysName)
+// List lists the keys (never their secrets), newest first.
+func (s *Service) List(ctx context.Context) ([]*core.Record, error) {
+	col := s.svc.Schema().CollectionByNameOrID(CollectionName)
 	if col == nil {
 		return nil, nil
 	}
@@ -137,15 +127,15 @@ func (s *Service) APIKeys(ctx context.Context) ([]*core.Record, error) {
 	return res.Records, nil
 }
 
-// RevokeAPIKey deletes a key: it stops working at once.
-func (s *Service) RevokeAPIKey(ctx context.Context, id string) error {
-	col := s.schema.Load().CollectionByNameOrID(APIKeysName)
+// Revoke deletes a key: it stops working at once.
+func (s *Service) Revoke(ctx context.Context, id string) error {
+	col := s.svc.Schema().CollectionByNameOrID(CollectionName)
 	if col == nil {
-		return errNotFound
+		return service.ErrNotFound
 	}
 	err := s.store.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, col, id) })
 	if core.KindOf(err) == core.KindNotFound {
-		return errNotFound
+		return service.ErrNotFound
 	}
 	return err
 }
@@ -154,12 +144,12 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id string) error {
 // turn every read into a write.
 const lastUsedEvery = time.Minute
 
-// AuthenticateAPIKey finds the key a secret belongs to and notes its use.
+// Authenticate finds the key a secret belongs to and notes its use.
 // Errors: KindUnauthorized.
-func (s *Service) AuthenticateAPIKey(ctx context.Context, secret string) (*APIKey, error) {
+func (s *Service) Authenticate(ctx context.Context, secret string) (*service.APIKey, error) {
 	bad := core.Unauthorized("The API key is not valid.")
-	col := s.schema.Load().CollectionByNameOrID(APIKeysName)
-	if col == nil || !strings.HasPrefix(secret, APIKeyPrefix) || len(secret) > 100 {
+	col := s.svc.Schema().CollectionByNameOrID(CollectionName)
+	if col == nil || !strings.HasPrefix(secret, Prefix) || len(secret) > 100 {
 		return nil, bad
 	}
 	res, err := s.store.Find(ctx, store.Query{Collection: col, Limit: 1,
@@ -171,7 +161,7 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, secret string) (*APIKe
 		return nil, bad
 	}
 	rec := res.Records[0]
-	var key APIKey
+	var key service.APIKey
 	raw, _ := rec.Data["scope"].(json.RawMessage)
 	if err := json.Unmarshal(raw, &key); err != nil {
 		return nil, bad
@@ -181,7 +171,7 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, secret string) (*APIKe
 		upd := rec.Clone()
 		upd.Data["lastUsed"] = core.Now()
 		if err := s.store.Update(ctx, func(tx store.Tx) error { return tx.Update(ctx, upd) }); err != nil {
-			s.log.Warn("record api key use", "key", key.ID, "err", err)
+			s.svc.Log().Warn("record api key use", "key", key.ID, "err", err)
 		}
 	}
 	return &key, nil
