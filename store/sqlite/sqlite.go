@@ -22,10 +22,12 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -71,6 +73,8 @@ type Store struct {
 	commitSeq atomic.Int64
 	reads     *stmtCache           // prepared read statements, shared by readers
 	wstmts    map[string]*sql.Stmt // prepared write-connection statements; writer goroutine only
+	w         writer               // the writer goroutine's own state (writer.go)
+	log       *slog.Logger         // never nil (WithLogger)
 }
 
 type config struct {
@@ -78,6 +82,7 @@ type config struct {
 	maxGroup    int
 	busyTimeout time.Duration
 	readTimeout time.Duration
+	log         *slog.Logger
 }
 
 // Option adjusts how Open sets up a Store.
@@ -133,6 +138,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		maxGroup:    cfg.maxGroup,
 		readTimeout: max(cfg.readTimeout, 0),
 		wstmts:      make(map[string]*sql.Stmt),
+		log:         cmp.Or(cfg.log, slog.Default()),
 	}
 	release := func() {
 		if s.wconn != nil {

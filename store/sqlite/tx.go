@@ -22,11 +22,17 @@ type writeTx struct {
 
 var errTxDone = core.Internal(errors.New("tx used after its Update function returned"), "Internal transaction error.")
 
-// check refuses to start a statement once the call is over or its context
-// has ended.
+// check refuses to start a statement once the call is over, once SQLite
+// has rolled the group's transaction back by itself (a statement run now
+// would run, and commit, on its own: see commitGroup), or once its
+// context has ended. Every method calls it first; within a method, wstmt
+// and wexec repeat the transaction check.
 func (t *writeTx) check(ctx context.Context) error {
 	if t.done {
 		return errTxDone
+	}
+	if t.s.w.rolledBack {
+		return errTxLost
 	}
 	if err := t.ctx.Err(); err != nil {
 		return err
@@ -222,7 +228,7 @@ func (t *writeTx) collidingIndex(c *core.Collection, args []any) []string {
 		pos[c.Fields[i].Name] = i
 	}
 	for _, ix := range store.StoredIndexes(c) {
-		if !ix.Unique {
+		if !ix.Unique || t.s.w.rolledBack {
 			continue
 		}
 		var b strings.Builder
