@@ -18,6 +18,7 @@ import (
 
 	"github.com/tortoise-dev/tortoise/api"
 	"github.com/tortoise-dev/tortoise/apikeys"
+	"github.com/tortoise-dev/tortoise/collections"
 	"github.com/tortoise-dev/tortoise/config"
 	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/mail"
@@ -41,7 +42,9 @@ type App struct {
 	Settings *settings.Service
 	// Keys makes, lists, revokes and checks API keys.
 	Keys *apikeys.Service
-	API  *api.Server
+	// Collections defines and changes collections.
+	Collections *collections.Service
+	API         *api.Server
 
 	server         *http.Server
 	ln             net.Listener
@@ -84,12 +87,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	keys := apikeys.New(svc)
+	cols := collections.New(svc)
 	if err := svc.Bootstrap(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: log, Store: st, Service: svc, Settings: sets, Keys: keys}
-	a.API = api.New(api.Services{Core: svc, Settings: sets, Keys: keys}, api.Options{Logger: log, MaxBody: cfg.MaxBodyBytes, Version: Version})
+	a := &App{Config: cfg, Log: log, Store: st, Service: svc, Settings: sets, Keys: keys, Collections: cols}
+	a.API = api.New(api.Services{Core: svc, Settings: sets, Keys: keys, Collections: cols}, api.Options{Logger: log, MaxBody: cfg.MaxBodyBytes, Version: Version})
 	a.API.SetMaxFilteredReads(cfg.MaxFilteredReads)
 	return a, nil
 }

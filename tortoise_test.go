@@ -68,11 +68,11 @@ func TestSchemaChangesReachOtherProcesses(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	if _, err := a.Service.CreateCollection(ctx, []byte(`{"name":"notes","fields":[{"name":"text","type":"text"}]}`)); err != nil {
+	if _, err := a.Collections.Create(ctx, []byte(`{"name":"notes","fields":[{"name":"text","type":"text"}]}`)); err != nil {
 		t.Fatal(err)
 	}
 	eventually("the new collection", func() bool { _, err := b.Service.Collection("notes"); return err == nil })
-	if _, err := a.Service.UpdateCollection(ctx, "notes", []byte(`{"fields":[{"name":"text","type":"text"},{"name":"mood","type":"text"}]}`)); err != nil {
+	if _, err := a.Collections.Update(ctx, "notes", []byte(`{"fields":[{"name":"text","type":"text"},{"name":"mood","type":"text"}]}`)); err != nil {
 		t.Fatal(err)
 	}
 	eventually("the new field", func() bool {
@@ -83,7 +83,7 @@ func TestSchemaChangesReachOtherProcesses(t *testing.T) {
 	if _, err := b.Service.CreateRecord(ctx, &service.Request{Superuser: true}, c, map[string]any{"text": "hi", "mood": "good"}); err != nil {
 		t.Fatalf("write through the other process: %v", err)
 	}
-	if err := a.Service.DeleteCollection(ctx, "notes"); err != nil {
+	if err := a.Collections.Delete(ctx, "notes"); err != nil {
 		t.Fatal(err)
 	}
 	eventually("the dropped collection", func() bool { _, err := b.Service.Collection("notes"); return err != nil })

@@ -31,7 +31,7 @@ func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, req *se
 	if perPage > service.MaxPerPage {
 		perPage = service.MaxPerPage
 	}
-	cols, err := s.svc.FindCollections(q["filter"])
+	cols, err := s.collections.Find(q["filter"])
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -122,7 +122,7 @@ func (s *Server) createCollection(w http.ResponseWriter, r *http.Request, req *s
 		s.writeError(w, r, err)
 		return
 	}
-	c, err := s.svc.CreateCollection(r.Context(), b)
+	c, err := s.collections.Create(r.Context(), b)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -183,7 +183,7 @@ func (s *Server) updateCollection(w http.ResponseWriter, r *http.Request, req *s
 		s.writeError(w, r, err)
 		return
 	}
-	c, err := s.svc.UpdateCollection(r.Context(), r.PathValue("collection"), b)
+	c, err := s.collections.Update(r.Context(), r.PathValue("collection"), b)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -196,7 +196,7 @@ func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, req *s
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.svc.DeleteCollection(r.Context(), r.PathValue("collection")); err != nil {
+	if err := s.collections.Delete(r.Context(), r.PathValue("collection")); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -208,7 +208,7 @@ func (s *Server) truncateCollection(w http.ResponseWriter, r *http.Request, req 
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.svc.TruncateCollection(r.Context(), r.PathValue("collection")); err != nil {
+	if err := s.collections.Truncate(r.Context(), r.PathValue("collection")); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -246,7 +246,7 @@ func (s *Server) importCollections(w http.ResponseWriter, r *http.Request, req *
 			}
 		}
 	}
-	if err := s.svc.ImportCollections(r.Context(), in.Collections, in.DeleteMissing); err != nil {
+	if err := s.collections.Import(r.Context(), in.Collections, in.DeleteMissing); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

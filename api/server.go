@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/apikeys"
+	"github.com/tortoise-dev/tortoise/collections"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/realtime"
@@ -32,21 +33,23 @@ type Options struct {
 
 // Services are the parts of the service layer the API serves.
 type Services struct {
-	Core     *service.Service
-	Settings *settings.Service
-	Keys     *apikeys.Service
+	Core        *service.Service
+	Settings    *settings.Service
+	Keys        *apikeys.Service
+	Collections *collections.Service
 }
 
 // Server is the HTTP handler of the REST API.
 type Server struct {
-	svc      *service.Service
-	settings *settings.Service
-	keys     *apikeys.Service
-	log      *slog.Logger
-	opts     Options
-	mux      *http.ServeMux
-	limiter  *guard.Limiter
-	hub      *realtime.Hub
+	svc         *service.Service
+	settings    *settings.Service
+	keys        *apikeys.Service
+	collections *collections.Service
+	log         *slog.Logger
+	opts        Options
+	mux         *http.ServeMux
+	limiter     *guard.Limiter
+	hub         *realtime.Hub
 }
 
 // New returns the API handler over the service layer's parts.
@@ -57,7 +60,7 @@ func New(parts Services, opts Options) *Server {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
 	}
-	s := &Server{svc: parts.Core, settings: parts.Settings, keys: parts.Keys, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub()}
+	s := &Server{svc: parts.Core, settings: parts.Settings, keys: parts.Keys, collections: parts.Collections, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub()}
 	s.routes()
 	return s
 }

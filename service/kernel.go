@@ -6,7 +6,6 @@ import (
 	"log/slog"
 
 	"github.com/tortoise-dev/tortoise/core"
-	"github.com/tortoise-dev/tortoise/filter"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -27,8 +26,8 @@ func (s *Service) Store() store.Store { return s.store }
 // Log is the service layer's logger.
 func (s *Service) Log() *slog.Logger { return s.log }
 
-// Schema is the current schema, for filters and rules.
-func (s *Service) Schema() filter.Schema { return s.schema.Load() }
+// Schema is the current schema.
+func (s *Service) Schema() *Snapshot { return s.schema.Load() }
 
 // Emit tells the OnChange listeners about a committed write.
 func (s *Service) Emit(c Change) { s.emit(c) }

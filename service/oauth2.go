@@ -41,7 +41,7 @@ func (s *Service) OAuth2Provider(ctx context.Context, c *core.Collection, name s
 	if pc == nil {
 		return nil, core.FieldInvalid("provider", "validation_invalid_provider", fmt.Sprintf("Provider %q is not configured.", name))
 	}
-	cfg := providerConfig(pc)
+	cfg := oauth2.ConfigOf(pc)
 	raw, _ := json.Marshal(cfg)
 	sum := sha256.Sum256(raw)
 	key := c.ID + "/" + hex.EncodeToString(sum[:])
@@ -62,18 +62,6 @@ func (s *Service) OAuth2Provider(ctx context.Context, c *core.Collection, name s
 	s.providers.m[key] = p
 	s.providers.mu.Unlock()
 	return p, nil
-}
-
-func providerConfig(pc *core.OAuth2Provider) oauth2.ProviderConfig {
-	extra := map[string]string{}
-	for k, v := range pc.Extra {
-		extra[k] = fmt.Sprint(v)
-	}
-	return oauth2.ProviderConfig{
-		Name: pc.Name, DisplayName: pc.DisplayName, ClientID: pc.ClientID, ClientSecret: pc.ClientSecret,
-		DiscoveryURL: pc.DiscoveryURL, AuthURL: pc.AuthURL, TokenURL: pc.TokenURL, UserInfoURL: pc.UserInfoURL,
-		PKCE: pc.PKCE, Extra: extra,
-	}
 }
 
 // OAuth2Start is what auth-methods tells a client about one provider: where

@@ -73,14 +73,14 @@ func (s *Service) ListRecords(ctx context.Context, req *Request, c *core.Collect
 	if strings.TrimSpace(p.Filter) != "" {
 		f, err := s.compile(p.Filter, env)
 		if err != nil {
-			return nil, filterError("filter", err)
+			return nil, FilterError("filter", err)
 		}
 		where = &f
 	}
 	order := ""
 	if strings.TrimSpace(p.Sort) != "" {
 		if order, err = filter.CompileSort(p.Sort, env, s.store.Dialect()); err != nil {
-			return nil, filterError("sort", err)
+			return nil, FilterError("sort", err)
 		}
 	}
 	if p.Page < 1 {
@@ -116,8 +116,8 @@ func (s *Service) ListRecords(ctx context.Context, req *Request, c *core.Collect
 	return out, nil
 }
 
-// filterError reports a bad filter or sort parameter as a 400 naming it.
-func filterError(param string, err error) error {
+// FilterError reports a bad filter or sort parameter as a 400 naming it.
+func FilterError(param string, err error) error {
 	msg := err.Error()
 	if e := core.AsError(err); e != nil {
 		if e.Kind != core.KindInvalid {

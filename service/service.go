@@ -23,7 +23,7 @@ import (
 type Service struct {
 	store  store.Store
 	log    *slog.Logger
-	schema atomic.Pointer[schema]
+	schema atomic.Pointer[Snapshot]
 	// schemaMu serializes collection changes, so each starts from the
 	// schema the previous one left.
 	schemaMu sync.Mutex
@@ -117,16 +117,17 @@ func (s *Service) emit(c Change) {
 	}
 }
 
-// schema is an immutable snapshot of every collection, swapped atomically
+// Snapshot is an immutable view of every collection, swapped atomically
 // on change so readers never lock.
-type schema struct {
+type Snapshot struct {
 	byName map[string]*core.Collection // lowercased name
 	byID   map[string]*core.Collection
 	list   []*core.Collection // sorted by creation, then name
 }
 
-func newSchema(cols []*core.Collection) *schema {
-	sc := &schema{byName: map[string]*core.Collection{}, byID: map[string]*core.Collection{}, list: cols}
+// NewSnapshot indexes cols (which it sorts by creation, then name).
+func NewSnapshot(cols []*core.Collection) *Snapshot {
+	sc := &Snapshot{byName: map[string]*core.Collection{}, byID: map[string]*core.Collection{}, list: cols}
 	sort.SliceStable(cols, func(i, j int) bool {
 		if cols[i].Created != cols[j].Created {
 			return cols[i].Created < cols[j].Created
@@ -141,11 +142,30 @@ func newSchema(cols []*core.Collection) *schema {
 }
 
 // CollectionByNameOrID finds a collection by id or (case-insensitive) name.
-func (sc *schema) CollectionByNameOrID(s string) *core.Collection {
+func (sc *Snapshot) CollectionByNameOrID(s string) *core.Collection {
 	if c := sc.byID[s]; c != nil {
 		return c
 	}
 	return sc.byName[strings.ToLower(s)]
+}
+
+// ByName finds a collection by name, in any case (nil if none).
+func (sc *Snapshot) ByName(name string) *core.Collection { return sc.byName[strings.ToLower(name)] }
+
+// ByID finds a collection by id (nil if none).
+func (sc *Snapshot) ByID(id string) *core.Collection { return sc.byID[id] }
+
+// List returns every collection, oldest first.
+func (sc *Snapshot) List() []*core.Collection { return sc.list }
+
+// ReloadSchema reads the collections from the store again.
+func (s *Service) ReloadSchema(ctx context.Context) error { return s.reloadSchema(ctx) }
+
+// LockSchema serializes changes of collections, so each starts from the
+// schema the previous one left; call the function it returns to unlock.
+func (s *Service) LockSchema() (unlock func()) {
+	s.schemaMu.Lock()
+	return s.schemaMu.Unlock
 }
 
 func (s *Service) reloadSchema(ctx context.Context) error {
@@ -153,7 +173,7 @@ func (s *Service) reloadSchema(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load collections: %w", err)
 	}
-	s.schema.Store(newSchema(cols))
+	s.schema.Store(NewSnapshot(cols))
 	return nil
 }
 

@@ -13,34 +13,7 @@ import (
 	"github.com/tortoise-dev/tortoise/store"
 )
 
-// Default token lifetimes, in seconds.
-const (
-	superuserTokenTTL = 86400     // 1 day
-	authTokenTTL      = 604800    // 7 days
-	maxTokenTTL       = 315360000 // 10 years
-)
-
 func f64(v float64) *float64 { return &v }
-
-// authSystemFields are the fields every auth collection has.
-func authSystemFields() []core.Field {
-	return []core.Field{
-		{ID: "password901924565", Name: "password", Type: core.FieldPassword, System: true, Hidden: true, Required: true, Min: f64(8), Max: f64(71)},
-		{ID: "text2504183744", Name: "tokenKey", Type: core.FieldText, System: true, Hidden: true, Required: true, Min: f64(30), Max: f64(60), AutogeneratePattern: "[a-zA-Z0-9]{50}"},
-		{ID: "email3885137012", Name: "email", Type: core.FieldEmail, System: true, Required: true},
-		{ID: "bool1547992806", Name: "emailVisibility", Type: core.FieldBool, System: true},
-		{ID: "bool256245529", Name: "verified", Type: core.FieldBool, System: true},
-	}
-}
-
-// authIndexes are the unique indexes of an auth collection's identities;
-// emails are unique regardless of case, as people type them.
-func authIndexes(name string) []string {
-	return []string{
-		fmt.Sprintf("CREATE UNIQUE INDEX `idx_tokenKey_%s` ON `%s` (`tokenKey`)", name, name),
-		fmt.Sprintf("CREATE UNIQUE INDEX `idx_email_%s` ON `%s` (`email` COLLATE NOCASE)", name, name),
-	}
-}
 
 // System collections besides _superusers, as PocketBase has them.
 const (
@@ -50,15 +23,15 @@ const (
 
 // systemCollections returns the definitions of the system collections.
 func systemCollections() []*core.Collection {
-	fields := append([]core.Field{core.IDField()}, authSystemFields()...)
+	fields := append([]core.Field{core.IDField()}, core.AuthSystemFields()...)
 	fields = append(fields, core.AutodateFields()...)
 	su := &core.Collection{
 		ID: "pbc_3142635823", Name: core.SuperusersName, Type: core.TypeAuth, System: true,
-		Fields: fields, Indexes: authIndexes(core.SuperusersName),
+		Fields: fields, Indexes: core.AuthIndexes(core.SuperusersName),
 	}
-	opts := defaultAuthOptions()
-	opts.AuthToken.Duration = superuserTokenTTL
-	keepSecrets(&opts, &core.AuthOptions{})
+	opts := core.DefaultAuthOptions()
+	opts.AuthToken.Duration = core.SuperuserTokenTTL
+	opts.KeepSecrets(&core.AuthOptions{})
 	su.Auth = &opts
 
 	text := func(id, name string) core.Field {
@@ -247,9 +220,9 @@ func (s *Service) RefreshAuthToken(ctx context.Context, rec *core.Record) (strin
 // as in PocketBase: the superuser acts knowingly (say, to see what a
 // banned user saw), and the token can never be refreshed past it.
 func (s *Service) ImpersonateToken(rec *core.Record, duration int64) (string, error) {
-	if duration < 0 || duration > maxTokenTTL {
+	if duration < 0 || duration > core.MaxTokenTTL {
 		return "", core.FieldInvalid("duration", "validation_invalid_duration",
-			fmt.Sprintf("Duration must be between 0 and %d seconds.", maxTokenTTL))
+			fmt.Sprintf("Duration must be between 0 and %d seconds.", core.MaxTokenTTL))
 	}
 	return s.signAuthToken(rec, duration, false)
 }
@@ -263,7 +236,7 @@ func (s *Service) signAuthToken(rec *core.Record, ttl int64, refreshable bool) (
 		ttl = col.Auth.AuthToken.Duration
 	}
 	if ttl <= 0 {
-		ttl = authTokenTTL
+		ttl = core.AuthTokenTTL
 	}
 	key := tokens.SigningKey(rec.String("tokenKey"), col.Auth.AuthToken.Secret)
 	tok, err := tokens.Sign(key, rec.ID(), col.ID, tokens.TypeAuth, refreshable, seconds(ttl))

@@ -1,4 +1,8 @@
-package service
+// Package collections defines and changes collections: it validates a
+// definition against the schema as it will be, migrates the table live in
+// one transaction (no restart), imports and exports whole schemas, and
+// swaps the service layer's schema snapshot when done.
+package collections
 
 import (
 	"bytes"
@@ -9,10 +13,23 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tortoise-dev/tortoise/auth/oauth2"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/filter"
+	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/store"
 )
+
+// Service changes collections.
+type Service struct {
+	svc   *service.Service
+	store store.Store
+}
+
+// New returns the collections service over the service layer's shared part.
+func New(svc *service.Service) *Service {
+	return &Service{svc: svc, store: svc.Store()}
+}
 
 // reservedFieldNames cannot name a user field: they appear in every record
 // response or are the system's own. The engines' system columns are among
@@ -24,11 +41,11 @@ var reservedFieldNames = map[string]bool{
 	"rowid": true, "oid": true, "_rowid_": true,
 }
 
-// CreateCollection validates and stores a new collection from its JSON form
+// Create validates and stores a new collection from its JSON form
 // and creates its table.
-func (s *Service) CreateCollection(ctx context.Context, body []byte) (*core.Collection, error) {
-	s.schemaMu.Lock()
-	defer s.schemaMu.Unlock()
+func (s *Service) Create(ctx context.Context, body []byte) (*core.Collection, error) {
+	defer s.svc.LockSchema()()
+
 	next, err := decodeCollection(nil, body)
 	if err != nil {
 		return nil, err
@@ -36,8 +53,8 @@ func (s *Service) CreateCollection(ctx context.Context, body []byte) (*core.Coll
 	if next.ID == "" {
 		next.ID = "pbc_" + core.RandomString(10, "0123456789")
 	}
-	sc := s.schema.Load()
-	if sc.byID[next.ID] != nil {
+	sc := s.svc.Schema()
+	if sc.ByID(next.ID) != nil {
 		return nil, core.FieldInvalid("id", "validation_invalid_id", "The id is already in use.")
 	}
 	s.completeNew(next)
@@ -52,12 +69,12 @@ func (s *Service) CreateCollection(ctx context.Context, body []byte) (*core.Coll
 	return next, s.afterSchemaChange(ctx, next)
 }
 
-// UpdateCollection applies a partial JSON update to a collection and
+// Update applies a partial JSON update to a collection and
 // migrates its table in one transaction.
-func (s *Service) UpdateCollection(ctx context.Context, nameOrID string, body []byte) (*core.Collection, error) {
-	s.schemaMu.Lock()
-	defer s.schemaMu.Unlock()
-	prev, err := s.Collection(nameOrID)
+func (s *Service) Update(ctx context.Context, nameOrID string, body []byte) (*core.Collection, error) {
+	defer s.svc.LockSchema()()
+
+	prev, err := s.svc.Collection(nameOrID)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +89,7 @@ func (s *Service) UpdateCollection(ctx context.Context, nameOrID string, body []
 		return nil, core.FieldInvalid("type", "validation_invalid_type", "The collection type cannot be changed.")
 	}
 	carryOver(prev, next)
-	if err := s.validateCollection(s.schema.Load(), prev, next); err != nil {
+	if err := s.validateCollection(s.svc.Schema(), prev, next); err != nil {
 		return nil, err
 	}
 	next.Created, next.Updated = prev.Created, core.Now()
@@ -82,19 +99,19 @@ func (s *Service) UpdateCollection(ctx context.Context, nameOrID string, body []
 	return next, s.afterSchemaChange(ctx, next)
 }
 
-// DeleteCollection drops a collection and its records. System collections
+// Delete drops a collection and its records. System collections
 // and collections other collections relate to cannot be deleted.
-func (s *Service) DeleteCollection(ctx context.Context, nameOrID string) error {
-	s.schemaMu.Lock()
-	defer s.schemaMu.Unlock()
-	c, err := s.Collection(nameOrID)
+func (s *Service) Delete(ctx context.Context, nameOrID string) error {
+	defer s.svc.LockSchema()()
+
+	c, err := s.svc.Collection(nameOrID)
 	if err != nil {
 		return err
 	}
 	if c.System {
 		return core.Invalid("System collection %q cannot be deleted.", c.Name)
 	}
-	for _, other := range s.Collections() {
+	for _, other := range s.svc.Collections() {
 		if other.ID == c.ID {
 			continue
 		}
@@ -110,9 +127,9 @@ func (s *Service) DeleteCollection(ctx context.Context, nameOrID string) error {
 	return s.afterSchemaChange(ctx, c)
 }
 
-// TruncateCollection deletes every record of a collection.
-func (s *Service) TruncateCollection(ctx context.Context, nameOrID string) error {
-	c, err := s.Collection(nameOrID)
+// Truncate deletes every record of a collection.
+func (s *Service) Truncate(ctx context.Context, nameOrID string) error {
+	c, err := s.svc.Collection(nameOrID)
 	if err != nil {
 		return err
 	}
@@ -127,14 +144,14 @@ func (s *Service) TruncateCollection(ctx context.Context, nameOrID string) error
 	}); err != nil {
 		return err
 	}
-	s.emit(Change{Action: "schema", Collection: c})
+	s.svc.Emit(service.Change{Action: "schema", Collection: c})
 	return nil
 }
 
 // checkNoIncomingRequired refuses to empty a collection that required
 // relations of other collections point at.
 func (s *Service) checkNoIncomingRequired(c *core.Collection) error {
-	for _, other := range s.Collections() {
+	for _, other := range s.svc.Collections() {
 		for _, f := range other.Fields {
 			if f.Type == core.FieldRelation && f.CollectionID == c.ID && other.ID != c.ID && (f.Required || f.CascadeDelete) {
 				return core.Invalid("Collection %q cannot be truncated: required or cascading relation %q of collection %q points at it.", c.Name, f.Name, other.Name)
@@ -145,10 +162,10 @@ func (s *Service) checkNoIncomingRequired(c *core.Collection) error {
 }
 
 func (s *Service) afterSchemaChange(ctx context.Context, c *core.Collection) error {
-	if err := s.reloadSchema(ctx); err != nil {
+	if err := s.svc.ReloadSchema(ctx); err != nil {
 		return err
 	}
-	s.emit(Change{Action: "schema", Collection: c})
+	s.svc.Emit(service.Change{Action: "schema", Collection: c})
 	return nil
 }
 
@@ -177,7 +194,7 @@ func decodeCollection(prev *core.Collection, body []byte) (*core.Collection, err
 		c.Type = core.TypeBase
 	}
 	if c.Type == core.TypeAuth {
-		opts := defaultAuthOptions()
+		opts := core.DefaultAuthOptions()
 		if prev != nil && prev.Auth != nil {
 			opts = *prev.Clone().Auth
 		}
@@ -196,55 +213,10 @@ func decodeCollection(prev *core.Collection, body []byte) (*core.Collection, err
 			everyone := ""
 			opts.AuthRule = &everyone
 		}
-		keepSecrets(&opts, &secrets)
+		opts.KeepSecrets(&secrets)
 		c.Auth = &opts
 	}
 	return &c, nil
-}
-
-// defaultAuthOptions are a new auth collection's options.
-func defaultAuthOptions() core.AuthOptions {
-	return core.AuthOptions{
-		PasswordAuth:       core.PasswordAuth{Enabled: true, IdentityFields: []string{"email"}},
-		OTP:                core.OTPOptions{Duration: 180, Length: 8},
-		MFA:                core.MFAOptions{Duration: 1800},
-		OAuth2:             core.OAuth2Options{MappedFields: map[string]string{}},
-		AuthToken:          core.TokenConfig{Duration: authTokenTTL},
-		PasswordResetToken: core.TokenConfig{Duration: 1800},
-		EmailChangeToken:   core.TokenConfig{Duration: 1800},
-		VerificationToken:  core.TokenConfig{Duration: 259200},
-		FileToken:          core.TokenConfig{Duration: 180},
-	}
-}
-
-// keepSecrets carries the token secrets and OAuth2 client secrets of old
-// into opts where the decoded body left them empty, and creates the ones
-// still missing.
-func keepSecrets(opts, old *core.AuthOptions) {
-	pairs := []struct{ dst, src *core.TokenConfig }{
-		{&opts.AuthToken, &old.AuthToken}, {&opts.PasswordResetToken, &old.PasswordResetToken},
-		{&opts.EmailChangeToken, &old.EmailChangeToken}, {&opts.VerificationToken, &old.VerificationToken},
-		{&opts.FileToken, &old.FileToken},
-	}
-	for _, p := range pairs {
-		if p.dst.Secret == "" {
-			p.dst.Secret = p.src.Secret
-		}
-		if p.dst.Secret == "" {
-			p.dst.Secret = core.RandomString(50, core.Alphanumeric)
-		}
-	}
-	for i := range opts.OAuth2.Providers {
-		p := &opts.OAuth2.Providers[i]
-		if p.ClientSecret != "" {
-			continue
-		}
-		for _, op := range old.OAuth2.Providers {
-			if op.Name == p.Name {
-				p.ClientSecret = op.ClientSecret
-			}
-		}
-	}
 }
 
 // collectionDecodeError names the JSON field and type at fault, never a Go type.
@@ -289,12 +261,12 @@ func (s *Service) completeNew(c *core.Collection) {
 	fields = append(fields, c.Fields...)
 	c.Fields = fields
 	if c.Type == core.TypeAuth {
-		for _, f := range authSystemFields() {
+		for _, f := range core.AuthSystemFields() {
 			if c.Field(f.Name) == nil {
 				c.Fields = append(c.Fields, f)
 			}
 		}
-		c.Indexes = append(c.Indexes, authIndexes(c.Name)...)
+		c.Indexes = append(c.Indexes, core.AuthIndexes(c.Name)...)
 	}
 	for _, f := range core.AutodateFields() {
 		if c.Field(f.Name) == nil {
@@ -308,7 +280,7 @@ var fieldIDPattern = regexp.MustCompile(`^[A-Za-z0-9_]{1,100}$`)
 // validateCollection checks next (which replaces prev, or is new when prev
 // is nil) against the schema sc. It normalizes relation targets to ids and
 // fills in field ids.
-func (s *Service) validateCollection(sc *schema, prev, next *core.Collection) error {
+func (s *Service) validateCollection(sc *service.Snapshot, prev, next *core.Collection) error {
 	errs := core.ValidationErrors{}
 	switch {
 	case next.Name == "":
@@ -320,7 +292,7 @@ func (s *Service) validateCollection(sc *schema, prev, next *core.Collection) er
 	case prev != nil && prev.System && prev.Name != next.Name:
 		errs.Add("name", "validation_system_collection", "System collections cannot be renamed.")
 	default:
-		if other := sc.byName[strings.ToLower(next.Name)]; other != nil && (prev == nil || other.ID != prev.ID) {
+		if other := sc.ByName(next.Name); other != nil && (prev == nil || other.ID != prev.ID) {
 			errs.Add("name", "validation_collection_name_exists", "Collection name must be unique (case insensitive).")
 		}
 	}
@@ -357,13 +329,13 @@ func (s *Service) validateCollection(sc *schema, prev, next *core.Collection) er
 		return err
 	}
 	// Rules are checked against the schema as it will be, this collection included.
-	cols := make([]*core.Collection, 0, len(sc.list)+1)
-	for _, c := range sc.list {
+	cols := make([]*core.Collection, 0, len(sc.List())+1)
+	for _, c := range sc.List() {
 		if c.ID != next.ID {
 			cols = append(cols, c)
 		}
 	}
-	future := newSchema(append(cols, next))
+	future := service.NewSnapshot(append(cols, next))
 	rules := []struct {
 		name string
 		rule *string
@@ -399,8 +371,8 @@ func (s *Service) validateCollection(sc *schema, prev, next *core.Collection) er
 		}
 	}
 	if next.Auth != nil {
-		if d := next.Auth.AuthToken.Duration; d < 60 || d > maxTokenTTL {
-			errs.Add("authToken", "validation_invalid_duration", fmt.Sprintf("Duration must be between 60 and %d seconds.", maxTokenTTL))
+		if d := next.Auth.AuthToken.Duration; d < 60 || d > core.MaxTokenTTL {
+			errs.Add("authToken", "validation_invalid_duration", fmt.Sprintf("Duration must be between 60 and %d seconds.", core.MaxTokenTTL))
 		}
 		names := map[string]bool{}
 		for i := range next.Auth.OAuth2.Providers {
@@ -410,7 +382,7 @@ func (s *Service) validateCollection(sc *schema, prev, next *core.Collection) er
 				errs.Add(key+".name", "validation_duplicated_provider", fmt.Sprintf("Provider %q is configured twice.", pc.Name))
 			}
 			names[pc.Name] = true
-			if err := providerConfig(pc).Validate(); err != nil {
+			if err := oauth2.ConfigOf(pc).Validate(); err != nil {
 				if e := core.AsError(err); e != nil && len(e.Fields) > 0 {
 					for k, v := range e.Fields {
 						errs.Add(key+"."+k, v.Code, v.Message)
@@ -439,7 +411,7 @@ func (s *Service) validateCollection(sc *schema, prev, next *core.Collection) er
 	return errs.Err()
 }
 
-func (s *Service) validateFields(sc *schema, prev, next *core.Collection, errs core.ValidationErrors) {
+func (s *Service) validateFields(sc *service.Snapshot, prev, next *core.Collection, errs core.ValidationErrors) {
 	if len(next.Fields) > 500 {
 		errs.Add("fields", "validation_too_many", "At most 500 fields.")
 		return
@@ -527,7 +499,7 @@ func ensureAuthIndexes(c *core.Collection) {
 	}
 	for i, col := range []string{"tokenKey", "email"} {
 		if !have(col) {
-			c.Indexes = append(c.Indexes, authIndexes(c.Name)[i])
+			c.Indexes = append(c.Indexes, core.AuthIndexes(c.Name)[i])
 		}
 	}
 }
@@ -538,7 +510,7 @@ func isBuiltinField(c *core.Collection, f *core.Field) bool {
 		return true
 	}
 	if c.Type == core.TypeAuth {
-		for _, af := range authSystemFields() {
+		for _, af := range core.AuthSystemFields() {
 			if af.Name == f.Name {
 				return true
 			}
@@ -547,17 +519,17 @@ func isBuiltinField(c *core.Collection, f *core.Field) bool {
 	return false
 }
 
-// ImportCollections creates or updates every collection in defs (matched by
+// Import creates or updates every collection in defs (matched by
 // id, then by name) and, with deleteMissing, deletes the non-system
 // collections not listed — all in one transaction, so a failure changes
 // nothing.
-func (s *Service) ImportCollections(ctx context.Context, defs []json.RawMessage, deleteMissing bool) error {
-	s.schemaMu.Lock()
-	defer s.schemaMu.Unlock()
+func (s *Service) Import(ctx context.Context, defs []json.RawMessage, deleteMissing bool) error {
+	defer s.svc.LockSchema()()
+
 	if len(defs) == 0 {
 		return core.FieldInvalid("collections", "validation_required", "Cannot be blank.")
 	}
-	work := s.schema.Load()
+	work := s.svc.Schema()
 	type op struct{ prev, next *core.Collection }
 	var ops []op
 	listed := map[string]bool{}
@@ -581,10 +553,10 @@ func (s *Service) ImportCollections(ctx context.Context, defs []json.RawMessage,
 		}
 		var prev *core.Collection
 		if head.ID != "" {
-			prev = work.byID[head.ID]
+			prev = work.ByID(head.ID)
 		}
 		if prev == nil && head.Name != "" {
-			prev = work.byName[strings.ToLower(head.Name)]
+			prev = work.ByName(head.Name)
 		}
 		next, err := decodeCollection(prev, raw)
 		if err != nil {
@@ -612,22 +584,22 @@ func (s *Service) ImportCollections(ctx context.Context, defs []json.RawMessage,
 		}
 		listed[next.ID] = true
 		ops = append(ops, op{prev, next})
-		cols := make([]*core.Collection, 0, len(work.list)+1)
-		for _, c := range work.list {
+		cols := make([]*core.Collection, 0, len(work.List())+1)
+		for _, c := range work.List() {
 			if c.ID != next.ID {
 				cols = append(cols, c)
 			}
 		}
-		work = newSchema(append(cols, next))
+		work = service.NewSnapshot(append(cols, next))
 	}
 	var drop []*core.Collection
 	if deleteMissing {
-		for _, c := range work.list {
+		for _, c := range work.List() {
 			if !listed[c.ID] && !c.System {
 				drop = append(drop, c)
 			}
 		}
-		for _, c := range work.list {
+		for _, c := range work.List() {
 			if !listed[c.ID] && !c.System {
 				continue
 			}
@@ -672,16 +644,16 @@ var collectionsView = &core.Collection{ID: "_collections", Name: "_collections",
 	{Name: "system", Type: core.FieldBool}, {Name: "created", Type: core.FieldDate}, {Name: "updated", Type: core.FieldDate},
 }}
 
-// FindCollections returns the collections matching a filter over their id,
+// Find returns the collections matching a filter over their id,
 // name, type, system, created and updated.
-func (s *Service) FindCollections(filterSrc string) ([]*core.Collection, error) {
-	all := append([]*core.Collection(nil), s.Collections()...)
+func (s *Service) Find(filterSrc string) ([]*core.Collection, error) {
+	all := append([]*core.Collection(nil), s.svc.Collections()...)
 	if strings.TrimSpace(filterSrc) == "" {
 		return all, nil
 	}
 	expr, err := filter.Parse(filterSrc)
 	if err != nil {
-		return nil, filterError("filter", err)
+		return nil, service.FilterError("filter", err)
 	}
 	env := &filter.Env{Collection: collectionsView, Request: &filter.Request{}, Now: time.Now(), AllowHidden: true}
 	var out []*core.Collection
@@ -691,7 +663,7 @@ func (s *Service) FindCollections(filterSrc string) ([]*core.Collection, error) 
 		}}
 		ok, err := filter.Eval(expr, env, rec, nil)
 		if err != nil {
-			return nil, filterError("filter", err)
+			return nil, service.FilterError("filter", err)
 		}
 		if ok {
 			out = append(out, c)
