@@ -18,10 +18,12 @@ import (
 
 	"github.com/tortoise-dev/tortoise/api"
 	"github.com/tortoise-dev/tortoise/apikeys"
+	"github.com/tortoise-dev/tortoise/auth"
 	"github.com/tortoise-dev/tortoise/collections"
 	"github.com/tortoise-dev/tortoise/config"
 	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/mail"
+	"github.com/tortoise-dev/tortoise/records"
 	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/settings"
 	"github.com/tortoise-dev/tortoise/store"
@@ -32,19 +34,30 @@ import (
 // Version is the release, set at build time with -ldflags "-X".
 var Version = "0.1.0-dev"
 
-// App is a running Tortoise: store, services and HTTP API.
+// App is a running Tortoise: the service layer's parts over one store, and
+// the HTTP API over them. Go code uses the parts as the API does; none of
+// them lets it go around the access rules unless it says so with a
+// superuser Request.
 type App struct {
-	Config  config.Config
-	Log     *slog.Logger
-	Store   store.Store
+	Config config.Config
+	Log    *slog.Logger
+	// Service is the service layer's shared part: the live schema, change
+	// events (OnChange) and the caller model (Request).
 	Service *service.Service
-	// Settings reads and changes the runtime settings and sends mail.
-	Settings *settings.Service
-	// Keys makes, lists, revokes and checks API keys.
-	Keys *apikeys.Service
+	// Records creates, reads, changes and deletes records; its hooks
+	// (OnPrepare, OnInput, OnWrite, OnDelete) let Go code take part.
+	Records *records.Service
 	// Collections defines and changes collections.
 	Collections *collections.Service
-	API         *api.Server
+	// Auth signs people in and issues tokens.
+	Auth *auth.Service
+	// Keys makes, lists, revokes and checks API keys.
+	Keys *apikeys.Service
+	// Settings reads and changes the runtime settings and sends mail.
+	Settings *settings.Service
+	API      *api.Server
+
+	store store.Store
 
 	server         *http.Server
 	ln             net.Listener
@@ -81,19 +94,23 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, err
 	}
-	svc, err := service.New(ctx, st, service.Options{Logger: log, Settings: sets})
+	svc, err := service.New(ctx, st, service.Options{Logger: log})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	keys := apikeys.New(svc)
-	cols := collections.New(svc)
+	a := &App{Config: cfg, Log: log, store: st, Service: svc, Settings: sets}
+	a.Records = records.New(svc)
+	a.Collections = collections.New(svc)
+	a.Auth = auth.New(svc, a.Records, sets)
+	a.Keys = apikeys.New(svc)
+	// Every feature has registered its system collections by now.
 	if err := svc.Bootstrap(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: log, Store: st, Service: svc, Settings: sets, Keys: keys, Collections: cols}
-	a.API = api.New(api.Services{Core: svc, Settings: sets, Keys: keys, Collections: cols}, api.Options{Logger: log, MaxBody: cfg.MaxBodyBytes, Version: Version})
+	a.API = api.New(api.Services{Core: svc, Settings: sets, Keys: a.Keys, Collections: a.Collections, Records: a.Records, Auth: a.Auth},
+		api.Options{Logger: log, MaxBody: cfg.MaxBodyBytes, Version: Version})
 	a.API.SetMaxFilteredReads(cfg.MaxFilteredReads)
 	return a, nil
 }
@@ -192,10 +209,10 @@ func (a *App) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("shutdown http: %w", err))
 		}
 	}
-	if err := a.Service.Close(ctx); err != nil {
+	if err := a.Auth.Close(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	if err := a.Store.Close(); err != nil {
+	if err := a.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}
 	return errors.Join(errs...)

@@ -80,7 +80,7 @@ func TestSchemaChangesReachOtherProcesses(t *testing.T) {
 		return err == nil && c.Field("mood") != nil
 	})
 	c, _ := b.Service.Collection("notes")
-	if _, err := b.Service.CreateRecord(ctx, &service.Request{Superuser: true}, c, map[string]any{"text": "hi", "mood": "good"}); err != nil {
+	if _, err := b.Records.Create(ctx, &service.Request{Superuser: true}, c, map[string]any{"text": "hi", "mood": "good"}); err != nil {
 		t.Fatalf("write through the other process: %v", err)
 	}
 	if err := a.Collections.Delete(ctx, "notes"); err != nil {

@@ -25,7 +25,7 @@ func (s *Server) authMethods(w http.ResponseWriter, r *http.Request) {
 	if fields == nil {
 		fields = []string{}
 	}
-	providers, err := s.svc.OAuth2Starts(r.Context(), c)
+	providers, err := s.auth.OAuth2Starts(r.Context(), c)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -78,7 +78,7 @@ func (s *Server) authWithPassword(w http.ResponseWriter, r *http.Request) {
 	if r, ok = s.throttle(w, r, guard.LabelAuth, c.ID, in.Identity); !ok {
 		return
 	}
-	rec, tok, err := s.svc.AuthWithPassword(r.Context(), c, in.Identity, in.Password, in.IdentityField, in.MFAID)
+	rec, tok, err := s.auth.AuthWithPassword(r.Context(), c, in.Identity, in.Password, in.IdentityField, in.MFAID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -101,7 +101,7 @@ func (s *Server) authRefresh(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.Forbidden("The current auth token is not refreshable."))
 		return
 	}
-	tok, err := s.svc.RefreshAuthToken(r.Context(), req.Auth)
+	tok, err := s.auth.RefreshAuthToken(r.Context(), req.Auth)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -142,12 +142,12 @@ func (s *Server) impersonate(w http.ResponseWriter, r *http.Request, req *servic
 			return
 		}
 	}
-	rec, err := s.svc.GetRecord(r.Context(), req, c, r.PathValue("id"))
+	rec, err := s.records.Get(r.Context(), req, c, r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	tok, err := s.svc.ImpersonateToken(rec, in.Duration)
+	tok, err := s.auth.ImpersonateToken(rec, in.Duration)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -99,7 +99,7 @@ func TestRejectedTokens(t *testing.T) {
 
 		// A password change signs out every older token.
 		old := s.Token
-		if _, err := s.App.Service.UpsertSuperuser(context.Background(), testkit.SuperuserEmail, "a-new-password-456"); err != nil {
+		if _, err := s.App.Auth.UpsertSuperuser(context.Background(), testkit.SuperuserEmail, "a-new-password-456"); err != nil {
 			t.Fatal(err)
 		}
 		if r := s.Request("GET", "/api/collections", old, nil); r.Status != 401 {
@@ -110,7 +110,7 @@ func TestRejectedTokens(t *testing.T) {
 			map[string]any{"identity": testkit.SuperuserEmail, "password": "a-new-password-456"}, 200, &auth)
 
 		// A deleted superuser's token stops working.
-		second, err := s.App.Service.UpsertSuperuser(context.Background(), "second@example.com", "second-password-1")
+		second, err := s.App.Auth.UpsertSuperuser(context.Background(), "second@example.com", "second-password-1")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -84,7 +84,7 @@ func (s *Server) requestVerification(w http.ResponseWriter, r *http.Request) {
 		Email string `json:"email"`
 	}
 	s.flow(w, r, guard.LabelReset, &in, map[string]*string{"email": &in.Email}, func() string { return in.Email },
-		func(c *core.Collection) error { return s.svc.RequestVerification(r.Context(), c, in.Email) })
+		func(c *core.Collection) error { return s.auth.RequestVerification(r.Context(), c, in.Email) })
 }
 
 func (s *Server) confirmVerification(w http.ResponseWriter, r *http.Request) {
@@ -92,7 +92,7 @@ func (s *Server) confirmVerification(w http.ResponseWriter, r *http.Request) {
 		Token string `json:"token"`
 	}
 	s.flow(w, r, guard.LabelAuth, &in, map[string]*string{"token": &in.Token}, noAccount,
-		func(c *core.Collection) error { return s.svc.ConfirmVerification(r.Context(), c, in.Token) })
+		func(c *core.Collection) error { return s.auth.ConfirmVerification(r.Context(), c, in.Token) })
 }
 
 func (s *Server) requestPasswordReset(w http.ResponseWriter, r *http.Request) {
@@ -100,7 +100,7 @@ func (s *Server) requestPasswordReset(w http.ResponseWriter, r *http.Request) {
 		Email string `json:"email"`
 	}
 	s.flow(w, r, guard.LabelReset, &in, map[string]*string{"email": &in.Email}, func() string { return in.Email },
-		func(c *core.Collection) error { return s.svc.RequestPasswordReset(r.Context(), c, in.Email) })
+		func(c *core.Collection) error { return s.auth.RequestPasswordReset(r.Context(), c, in.Email) })
 }
 
 func (s *Server) confirmPasswordReset(w http.ResponseWriter, r *http.Request) {
@@ -111,7 +111,7 @@ func (s *Server) confirmPasswordReset(w http.ResponseWriter, r *http.Request) {
 	}
 	required := map[string]*string{"token": &in.Token, "password": &in.Password, "passwordConfirm": &in.PasswordConfirm}
 	s.flow(w, r, guard.LabelAuth, &in, required, noAccount, func(c *core.Collection) error {
-		return s.svc.ConfirmPasswordReset(r.Context(), c, in.Token, in.Password, in.PasswordConfirm)
+		return s.auth.ConfirmPasswordReset(r.Context(), c, in.Token, in.Password, in.PasswordConfirm)
 	})
 }
 
@@ -132,7 +132,7 @@ func (s *Server) requestEmailChange(w http.ResponseWriter, r *http.Request) {
 	}
 	s.flow(w, r, guard.LabelReset, &in, map[string]*string{"newEmail": &in.NewEmail},
 		func() string { return req.Auth.String("email") },
-		func(*core.Collection) error { return s.svc.RequestEmailChange(r.Context(), req.Auth, in.NewEmail) })
+		func(*core.Collection) error { return s.auth.RequestEmailChange(r.Context(), req.Auth, in.NewEmail) })
 }
 
 func (s *Server) confirmEmailChange(w http.ResponseWriter, r *http.Request) {
@@ -141,7 +141,9 @@ func (s *Server) confirmEmailChange(w http.ResponseWriter, r *http.Request) {
 		Password string `json:"password"`
 	}
 	s.flow(w, r, guard.LabelAuth, &in, map[string]*string{"token": &in.Token, "password": &in.Password}, noAccount,
-		func(c *core.Collection) error { return s.svc.ConfirmEmailChange(r.Context(), c, in.Token, in.Password) })
+		func(c *core.Collection) error {
+			return s.auth.ConfirmEmailChange(r.Context(), c, in.Token, in.Password)
+		})
 }
 
 // requestOTP answers {"otpId": ...}, a working one only for an account.
@@ -161,7 +163,7 @@ func (s *Server) requestOTP(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.throttle(w, r, guard.LabelOTP, c.ID, in.Email); !ok {
 		return
 	}
-	if id, err = s.svc.RequestOTP(r.Context(), c, in.Email); err != nil {
+	if id, err = s.auth.RequestOTP(r.Context(), c, in.Email); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -187,7 +189,7 @@ func (s *Server) authWithOTP(w http.ResponseWriter, r *http.Request) {
 	if r, ok = s.throttle(w, r, guard.LabelAuth, c.ID, in.OTPID); !ok {
 		return
 	}
-	rec, tok, err := s.svc.AuthWithOTP(r.Context(), c, in.OTPID, in.Password, in.MFAID)
+	rec, tok, err := s.auth.AuthWithOTP(r.Context(), c, in.OTPID, in.Password, in.MFAID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

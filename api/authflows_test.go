@@ -10,6 +10,7 @@ import (
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/internal/testkit"
 	"github.com/tortoise-dev/tortoise/mail"
+	"github.com/tortoise-dev/tortoise/service"
 )
 
 // liftLimits raises the per-IP limits of the auth flows, for tests that
@@ -72,7 +73,7 @@ func forgeToken(t *testing.T, s *testkit.Server, id, typ string, ttl time.Durati
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := s.App.Service.Store().Get(context.Background(), c, id)
+	rec, err := s.App.Records.Get(context.Background(), &service.Request{Superuser: true}, c, id)
 	if err != nil {
 		t.Fatal(err)
 	}

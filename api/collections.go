@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/records"
 	"github.com/tortoise-dev/tortoise/service"
 )
 
@@ -17,7 +18,7 @@ func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, req *se
 		s.writeError(w, r, err)
 		return
 	}
-	perPage, err := intParam(q, "perPage", service.DefaultPerPage)
+	perPage, err := intParam(q, "perPage", records.DefaultPerPage)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -26,10 +27,10 @@ func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, req *se
 		page = 1
 	}
 	if perPage < 1 {
-		perPage = service.DefaultPerPage
+		perPage = records.DefaultPerPage
 	}
-	if perPage > service.MaxPerPage {
-		perPage = service.MaxPerPage
+	if perPage > records.MaxPerPage {
+		perPage = records.MaxPerPage
 	}
 	cols, err := s.collections.Find(q["filter"])
 	if err != nil {

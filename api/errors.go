@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/tortoise-dev/tortoise/auth"
 	"github.com/tortoise-dev/tortoise/core"
-	"github.com/tortoise-dev/tortoise/service"
 )
 
 // statusOf maps error kinds to HTTP statuses: the one table of it.
@@ -33,7 +33,7 @@ type errorBody struct {
 // writeError answers with err in the documented error shape. Only internal
 // errors are logged with their detail; their message is generic.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var mfa *service.MFARequired
+	var mfa *auth.MFARequired
 	if errors.As(err, &mfa) {
 		// A first factor succeeded; the client logs in again with another
 		// method and this id (PocketBase's shape: the SDKs read mfaId).

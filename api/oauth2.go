@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/tortoise-dev/tortoise/auth"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/guard"
-	"github.com/tortoise-dev/tortoise/service"
 )
 
 // authWithOAuth2 completes an OAuth2 login: {provider, code, codeVerifier,
@@ -22,7 +22,7 @@ func (s *Server) authWithOAuth2(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var in service.OAuth2Login
+	var in auth.OAuth2Login
 	if err := json.Unmarshal(b, &in); err != nil {
 		s.writeError(w, r, core.Invalid("The body must be {\"provider\", \"code\", \"codeVerifier\", \"redirectURL\", \"createData\"}."))
 		return
@@ -32,7 +32,7 @@ func (s *Server) authWithOAuth2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := s.caller(r)
-	res, err := s.svc.AuthWithOAuth2(r.Context(), req, c, in)
+	res, err := s.auth.AuthWithOAuth2(r.Context(), req, c, in)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/guard"
+	"github.com/tortoise-dev/tortoise/records"
 	"github.com/tortoise-dev/tortoise/service"
 )
 
@@ -65,12 +66,12 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	q := req.Query
-	var p service.ListParams
+	var p records.ListParams
 	if p.Page, err = intParam(q, "page", 1); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if p.PerPage, err = intParam(q, "perPage", service.DefaultPerPage); err != nil {
+	if p.PerPage, err = intParam(q, "perPage", records.DefaultPerPage); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -80,12 +81,12 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.svc.ListRecords(r.Context(), req, c, p)
+	res, err := s.records.List(r.Context(), req, c, p)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.svc.Expand(r.Context(), req, res.Items, q["expand"]); err != nil {
+	if err := s.records.Expand(r.Context(), req, res.Items, q["expand"]); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -121,7 +122,7 @@ func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, req *servic
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.svc.Expand(r.Context(), req, []*core.Record{rec}, q["expand"]); err != nil {
+	if err := s.records.Expand(r.Context(), req, []*core.Record{rec}, q["expand"]); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -135,7 +136,7 @@ func (s *Server) viewRecord(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := s.recordRequest(r, c)
-	rec, err := s.svc.GetRecord(r.Context(), req, c, r.PathValue("id"))
+	rec, err := s.records.Get(r.Context(), req, c, r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -152,13 +153,13 @@ func (s *Server) createRecord(w http.ResponseWriter, r *http.Request) {
 				return nil, errAnswered
 			}
 		}
-		return s.svc.CreateRecord(r.Context(), req, c, body)
+		return s.records.Create(r.Context(), req, c, body)
 	})
 }
 
 func (s *Server) updateRecord(w http.ResponseWriter, r *http.Request) {
 	s.writeRecordChange(w, r, func(req *service.Request, c *core.Collection, body map[string]any) (*core.Record, error) {
-		return s.svc.UpdateRecord(r.Context(), req, c, r.PathValue("id"), body)
+		return s.records.Update(r.Context(), req, c, r.PathValue("id"), body)
 	})
 }
 
@@ -198,7 +199,7 @@ func (s *Server) deleteRecord(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.svc.DeleteRecord(r.Context(), s.recordRequest(r, c), c, r.PathValue("id")); err != nil {
+	if err := s.records.Delete(r.Context(), s.recordRequest(r, c), c, r.PathValue("id")); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

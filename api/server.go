@@ -11,10 +11,12 @@ import (
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/apikeys"
+	"github.com/tortoise-dev/tortoise/auth"
 	"github.com/tortoise-dev/tortoise/collections"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/realtime"
+	"github.com/tortoise-dev/tortoise/records"
 	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/settings"
 )
@@ -37,6 +39,8 @@ type Services struct {
 	Settings    *settings.Service
 	Keys        *apikeys.Service
 	Collections *collections.Service
+	Records     *records.Service
+	Auth        *auth.Service
 }
 
 // Server is the HTTP handler of the REST API.
@@ -45,6 +49,8 @@ type Server struct {
 	settings    *settings.Service
 	keys        *apikeys.Service
 	collections *collections.Service
+	records     *records.Service
+	auth        *auth.Service
 	log         *slog.Logger
 	opts        Options
 	mux         *http.ServeMux
@@ -60,7 +66,7 @@ func New(parts Services, opts Options) *Server {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
 	}
-	s := &Server{svc: parts.Core, settings: parts.Settings, keys: parts.Keys, collections: parts.Collections, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub()}
+	s := &Server{svc: parts.Core, settings: parts.Settings, keys: parts.Keys, collections: parts.Collections, records: parts.Records, auth: parts.Auth, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub()}
 	s.routes()
 	return s
 }
@@ -176,7 +182,7 @@ func (s *Server) caller(r *http.Request) *service.Request {
 		req.Key, req.Superuser = key, key.Superuser
 		return req
 	}
-	rec, refreshable, err := s.svc.Authenticate(r.Context(), tok)
+	rec, refreshable, err := s.auth.Authenticate(r.Context(), tok)
 	if err != nil {
 		return req
 	}

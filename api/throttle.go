@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tortoise-dev/tortoise/auth"
 	"github.com/tortoise-dev/tortoise/guard"
-	"github.com/tortoise-dev/tortoise/service"
 )
 
 // throttle applies the rate limits of label to r, per client IP and, when
@@ -28,7 +28,7 @@ func (s *Server) throttle(w http.ResponseWriter, r *http.Request, label, collect
 		proxies = nil // settings are validated on save; trust nobody if not
 	}
 	ip := proxies.ClientIP(r)
-	r = r.WithContext(service.WithOrigin(r.Context(), service.Origin{IP: ip.String(), UserAgent: r.UserAgent()}))
+	r = r.WithContext(auth.WithOrigin(r.Context(), auth.Origin{IP: ip.String(), UserAgent: r.UserAgent()}))
 	if !st.RateLimits.Enabled {
 		return r, true
 	}

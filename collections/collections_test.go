@@ -44,7 +44,7 @@ func TestCollectionLifecycle(t *testing.T) {
 				t.Fatal("a refused collection exists")
 			}
 			// A record survives a live change that adds a field.
-			rec, err := app.Service.CreateRecord(ctx, &service.Request{Superuser: true}, posts, map[string]any{"title": "hello"})
+			rec, err := app.Records.Create(ctx, &service.Request{Superuser: true}, posts, map[string]any{"title": "hello"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,7 +52,7 @@ func TestCollectionLifecycle(t *testing.T) {
 			if err != nil || updated.Field("views") == nil || updated.Field("title") == nil {
 				t.Fatalf("update: %v %+v", err, updated)
 			}
-			kept, err := app.Service.GetRecord(ctx, &service.Request{Superuser: true}, updated, rec.ID())
+			kept, err := app.Records.Get(ctx, &service.Request{Superuser: true}, updated, rec.ID())
 			if err != nil || kept.String("title") != "hello" || kept.Data["views"] != float64(0) {
 				t.Fatalf("after the change: %v %v", kept, err)
 			}

@@ -42,8 +42,8 @@ func (c *exprCache) parse(src string) (*filter.Expr, error) {
 	return e, nil
 }
 
-// compile is filter.Compile over the cache.
-func (s *Service) compile(src string, env *filter.Env) (store.SQL, error) {
+// Compile is filter.Compile over the cache.
+func (s *Service) Compile(src string, env *filter.Env) (store.SQL, error) {
 	e, err := s.exprs.parse(src)
 	if err != nil {
 		return store.SQL{}, err

@@ -45,7 +45,7 @@ func (s *Service) RegisterSystemCollection(c *core.Collection) {
 // the loser finds them made and carries on.
 func (s *Service) Bootstrap(ctx context.Context) error {
 	s.systemMu.Lock()
-	defs := append(systemCollections(), s.system...)
+	defs := append([]*core.Collection(nil), s.system...)
 	s.systemMu.Unlock()
 	for _, c := range defs {
 		if s.schema.Load().CollectionByNameOrID(c.Name) != nil {

@@ -34,16 +34,16 @@ type Request struct {
 // (_otps, _mfas, _externalAuths, _authOrigins): a key that could read or
 // change their records or definitions could make itself a superuser
 // account or a wider key, and a key never manages keys. Records ask it
-// through bypasses and the schema a key's filters see; the routes that
+// through Bypasses and the schema a key's filters see; the routes that
 // change collections or impersonate ask it directly.
 func (r *Request) KeyBarred(c *core.Collection) bool {
 	return r != nil && r.Key != nil && c != nil && c.System
 }
 
-// bypasses reports whether r skips c's access rules: superusers always, an
+// Bypasses reports whether r skips c's access rules: superusers always, an
 // API key for the collections (and the access) it was given — never a
 // system collection (see KeyBarred), where a key meets the rules as a guest.
-func (r *Request) bypasses(c *core.Collection, write bool) bool {
+func (r *Request) Bypasses(c *core.Collection, write bool) bool {
 	if r == nil || r.KeyBarred(c) {
 		return false
 	}
@@ -53,10 +53,10 @@ func (r *Request) bypasses(c *core.Collection, write bool) bool {
 // IsGuest reports whether nobody is authenticated.
 func (r *Request) IsGuest() bool { return r == nil || (r.Auth == nil && !r.Superuser) }
 
-// env is what a filter over c resolves against for r. allowHidden lets it
+// Env is what a filter over c resolves against for r. allowHidden lets it
 // use hidden fields: true for access rules (written by superusers) and for
 // superusers' own filters.
-func (s *Service) env(c *core.Collection, r *Request, allowHidden bool) *filter.Env {
+func (s *Service) Env(c *core.Collection, r *Request, allowHidden bool) *filter.Env {
 	fr := &filter.Request{Method: "GET", Context: "default"}
 	var sc filter.Schema = s.schema.Load()
 	if r != nil {

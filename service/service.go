@@ -1,8 +1,11 @@
-// Package service is Tortoise's service layer: the one path to data. The
-// REST API, the admin, the CLI, jobs and users' Go code all create, read,
-// change and delete collections and records through it, so validation,
-// access rules and reactions to writes are the same whichever door a
-// request comes in by.
+// Package service is the shared part of Tortoise's service layer, the one
+// path to data. The REST API, the admin, the CLI, jobs and users' Go code
+// reach data through its feature packages — records, collections, auth,
+// apikeys, settings — so validation, access rules and reactions to writes
+// are the same whichever door a request comes in by. This package holds
+// what those features share: the store, the live schema snapshot, the
+// caller (Request) and compiled access rules, change events, and the
+// registry of system collections.
 package service
 
 import (
@@ -15,7 +18,6 @@ import (
 	"sync/atomic"
 
 	"github.com/tortoise-dev/tortoise/core"
-	"github.com/tortoise-dev/tortoise/settings"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -37,12 +39,6 @@ type Service struct {
 
 	listenersMu sync.RWMutex
 	listeners   []func(Change)
-
-	// settings reads the runtime settings and sends mail.
-	settings  *settings.Service
-	providers providerCache
-	// background counts mails being sent after their request answered.
-	background sync.WaitGroup
 }
 
 // Change describes a committed write, for caches and other reactions.
@@ -55,8 +51,6 @@ type Change struct {
 // Options configure a Service.
 type Options struct {
 	Logger *slog.Logger // default: slog.Default()
-	// Settings reads the runtime settings and sends mail (required).
-	Settings *settings.Service
 }
 
 // New loads the schema from st. Call Bootstrap once the features have
@@ -65,10 +59,7 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.Settings == nil {
-		return nil, fmt.Errorf("service: no settings service")
-	}
-	s := &Service{store: st, log: opts.Logger, settings: opts.Settings}
+	s := &Service{store: st, log: opts.Logger}
 	if err := s.reloadSchema(ctx); err != nil {
 		return nil, err
 	}
@@ -85,22 +76,6 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	}
 	return s, nil
 }
-
-// Close waits (until ctx ends) for work still running in the background,
-// such as mails sent after their request was answered.
-func (s *Service) Close(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { s.background.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("background work still running: %w", ctx.Err())
-	}
-}
-
-// Settings returns the settings service.
-func (s *Service) Settings() *settings.Service { return s.settings }
 
 // OnChange registers fn to be called after every committed write.
 func (s *Service) OnChange(fn func(Change)) {

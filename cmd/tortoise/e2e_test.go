@@ -193,7 +193,7 @@ func runSDK(t *testing.T, node string, nodeArgs []string, flags ...string) {
 		}
 	}
 	t.Cleanup(closeMain) // on an early exit; the normal path closes below
-	if _, err := m.App.Service.UpsertSuperuser(ctx, e2eEmail, e2ePassword); err != nil {
+	if _, err := m.App.Auth.UpsertSuperuser(ctx, e2eEmail, e2ePassword); err != nil {
 		t.Fatalf("create superuser: %v", err)
 	}
 

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tortoise-dev/tortoise/service"
 )
 
 // startMain boots the real serve command on a free port over dir.
@@ -38,11 +40,11 @@ func TestServeHealthAndGracefulShutdown(t *testing.T) {
 	resp.Body.Close()
 
 	ctx := context.Background()
-	su, err := m.App.Service.UpsertSuperuser(ctx, "a@example.com", "password-123456")
+	su, err := m.App.Auth.UpsertSuperuser(ctx, "a@example.com", "password-123456")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := m.App.Service.NewAuthToken(su)
+	tok, err := m.App.Auth.NewAuthToken(su)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +103,7 @@ func TestServeHealthAndGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range acked {
-		if _, err := m2.App.Store.Get(ctx, c, id); err != nil {
+		if _, err := m2.App.Records.Get(ctx, &service.Request{Superuser: true}, c, id); err != nil {
 			t.Fatalf("acknowledged record %s lost after shutdown: %v", id, err)
 		}
 	}

@@ -40,7 +40,7 @@ func runSuperuser(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer app.Close(ctx)
-	rec, err := app.Service.UpsertSuperuser(ctx, pos[0], pos[1])
+	rec, err := app.Auth.UpsertSuperuser(ctx, pos[0], pos[1])
 	if err != nil {
 		return err
 	}

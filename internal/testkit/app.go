@@ -105,7 +105,7 @@ func boot(t testing.TB, engine string, cfg config.Config) *Server {
 		})
 	}
 	t.Cleanup(stop)
-	if _, err := app.Service.UpsertSuperuser(ctx, SuperuserEmail, SuperuserPassword); err != nil {
+	if _, err := app.Auth.UpsertSuperuser(ctx, SuperuserEmail, SuperuserPassword); err != nil {
 		t.Fatalf("create superuser: %v", err)
 	}
 	s := &Server{t: t, App: app, URL: hs.URL, engine: engine, logs: logs, stop: stop}

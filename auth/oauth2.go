@@ -1,4 +1,4 @@
-package service
+package auth
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/tortoise-dev/tortoise/auth/oauth2"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/query"
+	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -87,7 +88,7 @@ func (s *Service) OAuth2Starts(ctx context.Context, c *core.Collection) ([]OAuth
 	for _, pc := range c.Auth.OAuth2.Providers {
 		p, err := s.OAuth2Provider(ctx, c, pc.Name)
 		if err != nil {
-			s.log.Warn("oauth2 provider unavailable", "collection", c.Name, "provider", pc.Name, "err", err)
+			s.svc.Log().Warn("oauth2 provider unavailable", "collection", c.Name, "provider", pc.Name, "err", err)
 			continue
 		}
 		verifier, challenge := oauth2.NewPKCE()
@@ -128,7 +129,7 @@ var errOAuth2Failed = core.Invalid("Failed to authenticate with the OAuth2 provi
 // someone else with that email must never capture the login), or creates
 // a new verified account, through the create rule, with createData. All
 // changes happen in one transaction.
-func (s *Service) AuthWithOAuth2(ctx context.Context, req *Request, c *core.Collection, in OAuth2Login) (*OAuth2Result, error) {
+func (s *Service) AuthWithOAuth2(ctx context.Context, req *service.Request, c *core.Collection, in OAuth2Login) (*OAuth2Result, error) {
 	errs := core.ValidationErrors{}
 	if in.Provider == "" {
 		errs.Add("provider", "validation_required", "Cannot be blank.")
@@ -153,7 +154,7 @@ func (s *Service) AuthWithOAuth2(ctx context.Context, req *Request, c *core.Coll
 	if user.ID == "" {
 		return nil, errOAuth2Failed
 	}
-	ext := s.schema.Load().CollectionByNameOrID(ExternalAuthsName)
+	ext := s.svc.Schema().CollectionByNameOrID(ExternalAuthsName)
 	if ext == nil {
 		return nil, core.Internal(fmt.Errorf("no %s collection", ExternalAuthsName), "oauth2")
 	}
@@ -205,7 +206,7 @@ func (s *Service) AuthWithOAuth2(ctx context.Context, req *Request, c *core.Coll
 		return nil, err
 	}
 	if isNew {
-		s.emit(Change{Action: "create", Collection: c, RecordID: rec.ID()})
+		s.svc.Emit(service.Change{Action: "create", Collection: c, RecordID: rec.ID()})
 	}
 	tok, err := s.completeLogin(ctx, rec, errOAuth2Failed, MethodOAuth2, in.MFAID)
 	if err != nil {
@@ -221,12 +222,12 @@ func (s *Service) AuthWithOAuth2(ctx context.Context, req *Request, c *core.Coll
 
 // newOAuth2Account creates a verified account for a provider identity. The
 // email is the provider's; createData may not say otherwise.
-func (s *Service) newOAuth2Account(ctx context.Context, tx store.Tx, req *Request, c *core.Collection, email string, user *oauth2.User, createData map[string]any) (*core.Record, error) {
+func (s *Service) newOAuth2Account(ctx context.Context, tx store.Tx, req *service.Request, c *core.Collection, email string, user *oauth2.User, createData map[string]any) (*core.Record, error) {
 	if req == nil {
-		req = &Request{}
+		req = &service.Request{}
 	}
-	if !req.bypasses(c, true) && c.CreateRule == nil {
-		return nil, errSuperusersOnly
+	if !req.Bypasses(c, true) && c.CreateRule == nil {
+		return nil, service.ErrSuperusersOnly
 	}
 	body := map[string]any{}
 	for k, v := range createData {
@@ -249,21 +250,11 @@ func (s *Service) newOAuth2Account(ctx context.Context, tx store.Tx, req *Reques
 	}
 	pw := core.RandomString(40, core.Alphanumeric)
 	body["email"], body["password"], body["passwordConfirm"] = email, pw, pw
-	rec := core.NewRecord(c)
-	in, err := readInput(c, rec, body)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.applyInput(rec, nil, in, req, false); err != nil {
-		return nil, err
-	}
-	rec.Data["verified"] = true // the provider verified the email
 	creator := *req
 	creator.Method = "POST"
-	if err := s.insertChecked(ctx, tx, &creator, rec, in); err != nil {
-		return nil, err
-	}
-	return rec, nil
+	return s.records.CreateIn(ctx, tx, &creator, c, body, func(rec *core.Record) {
+		rec.Data["verified"] = true // the provider verified the email
+	})
 }
 
 func findLink(ctx context.Context, r store.Reader, ext, c *core.Collection, provider, providerID string) (*core.Record, error) {

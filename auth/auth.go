@@ -1,4 +1,4 @@
-package service
+package auth
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/tortoise-dev/tortoise/auth/tokens"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/query"
+	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -62,7 +63,7 @@ func systemCollections() []*core.Collection {
 // UpsertSuperuser creates the superuser with this email, or sets its password
 // if it exists. Changing the password invalidates the superuser's tokens.
 func (s *Service) UpsertSuperuser(ctx context.Context, email, password string) (*core.Record, error) {
-	col, err := s.Collection(core.SuperusersName)
+	col, err := s.svc.Collection(core.SuperusersName)
 	if err != nil {
 		return nil, err
 	}
@@ -72,12 +73,12 @@ func (s *Service) UpsertSuperuser(ctx context.Context, email, password string) (
 		return nil, err
 	}
 	body := map[string]any{"password": password}
-	su := &Request{Superuser: true}
+	su := &service.Request{Superuser: true}
 	if existing == nil {
 		body["email"] = email
-		return s.CreateRecord(ctx, su, col, body)
+		return s.records.Create(ctx, su, col, body)
 	}
-	return s.UpdateRecord(ctx, su, col, existing.ID(), body)
+	return s.records.Update(ctx, su, col, existing.ID(), body)
 }
 
 // findAuthByIdentity finds an auth record by an identity field's value.
@@ -159,7 +160,7 @@ func (s *Service) completeLogin(ctx context.Context, rec *core.Record, fail erro
 		return "", err
 	}
 	if err := s.noteOrigin(ctx, rec); err != nil {
-		s.log.Warn("record login origin", "collection", rec.Collection.Name, "err", err)
+		s.svc.Log().Warn("record login origin", "collection", rec.Collection.Name, "err", err)
 	}
 	return s.NewAuthToken(rec)
 }
@@ -176,11 +177,11 @@ func (s *Service) mayAuthenticate(ctx context.Context, rec *core.Record) (bool, 
 	if rule == nil {
 		return false, nil
 	}
-	where, err := s.ruleSQL(col, rule, &Request{Auth: rec, Method: "POST"}, false)
+	where, err := s.svc.RuleSQL(col, rule, &service.Request{Auth: rec, Method: "POST"}, false)
 	if err != nil || where == nil {
 		return err == nil, err
 	}
-	if _, err := s.getWhere(ctx, s.store, col, rec.ID(), where); err != nil {
+	if _, err := s.svc.GetWhere(ctx, s.store, col, rec.ID(), where); err != nil {
 		if core.KindOf(err) == core.KindNotFound {
 			return false, nil
 		}
@@ -254,7 +255,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*core.Record,
 		return nil, false, err
 	}
 	bad := core.Unauthorized("The request requires valid authorization token.")
-	col := s.schema.Load().byID[claims.CollectionID]
+	col := s.svc.Schema().ByID(claims.CollectionID)
 	if col == nil || !col.IsAuth() || col.Auth == nil {
 		return nil, false, bad
 	}

@@ -1,4 +1,4 @@
-package service
+package auth
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/tortoise-dev/tortoise/core"
 	tmail "github.com/tortoise-dev/tortoise/mail"
 	"github.com/tortoise-dev/tortoise/query"
+	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -61,7 +62,7 @@ func (s *Service) sendLater(kind tmail.Kind, to string, data tmail.Data) {
 		ctx, cancel := context.WithTimeout(context.Background(), mailTimeout)
 		defer cancel()
 		if err := s.settings.SendMail(ctx, kind, to, data); err != nil {
-			s.log.Warn("send auth mail", "kind", string(kind), "err", err)
+			s.svc.Log().Warn("send auth mail", "kind", string(kind), "err", err)
 		}
 	}()
 }
@@ -126,10 +127,7 @@ func (s *Service) setAuthFields(ctx context.Context, c *core.Collection, id stri
 			return err
 		}
 		if expect != "" {
-			if err := lockedTokenKey(ctx, tx, c, id, expect); err != nil {
-				return err
-			}
-			if old, err = tx.Get(ctx, c, id); err != nil {
+			if err := lockedTokenKey(expect)(old); err != nil {
 				return err
 			}
 		}
@@ -148,7 +146,7 @@ func (s *Service) setAuthFields(ctx context.Context, c *core.Collection, id stri
 	if err != nil {
 		return nil, err
 	}
-	s.emit(Change{Action: "update", Collection: c, RecordID: id})
+	s.svc.Emit(service.Change{Action: "update", Collection: c, RecordID: id})
 	return rec, nil
 }
 
@@ -220,7 +218,7 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, c *core.Collection, 
 	// the tokenKey the token was signed with, under a lock, makes the token
 	// single-use even when two redemptions race.
 	body := map[string]any{"password": password, "passwordConfirm": passwordConfirm, "verified": true}
-	_, err = s.updateRecord(ctx, &Request{Superuser: true, Method: "PATCH"}, c, rec.ID(), body, rec.String("tokenKey"))
+	_, err = s.records.UpdateChecked(ctx, &service.Request{Superuser: true, Method: "PATCH"}, c, rec.ID(), body, lockedTokenKey(rec.String("tokenKey")))
 	return err
 }
 
@@ -324,7 +322,7 @@ func (s *Service) RequestOTP(ctx context.Context, c *core.Collection, email stri
 	if err := otpEnabled(c); err != nil {
 		return "", err
 	}
-	otps, err := s.Collection(OTPsName)
+	otps, err := s.svc.Collection(OTPsName)
 	if err != nil {
 		return "", err
 	}
@@ -341,7 +339,7 @@ func (s *Service) RequestOTP(ctx context.Context, c *core.Collection, email stri
 	}
 	s.deleteExpiredOTPs(ctx, otps, rec)
 	to := rec.String("email")
-	otp, err := s.CreateRecord(ctx, &Request{Superuser: true, Method: "POST"}, otps, map[string]any{
+	otp, err := s.records.Create(ctx, &service.Request{Superuser: true, Method: "POST"}, otps, map[string]any{
 		"collectionRef": c.ID, "recordRef": rec.ID(), "password": code, "sentTo": to,
 	})
 	if err != nil {
@@ -369,7 +367,7 @@ func (s *Service) deleteExpiredOTPs(ctx context.Context, otps *core.Collection, 
 		return nil
 	})
 	if err != nil {
-		s.log.Warn("delete expired otps", "err", err)
+		s.svc.Log().Warn("delete expired otps", "err", err)
 	}
 }
 
@@ -385,7 +383,7 @@ func (s *Service) AuthWithOTP(ctx context.Context, c *core.Collection, otpID, co
 		return nil, "", err
 	}
 	fail := core.Invalid("Invalid or expired OTP.")
-	otps, err := s.Collection(OTPsName)
+	otps, err := s.svc.Collection(OTPsName)
 	if err != nil {
 		return nil, "", err
 	}
@@ -410,7 +408,7 @@ func (s *Service) AuthWithOTP(ctx context.Context, c *core.Collection, otpID, co
 		passwords.Check("", code) // the same bcrypt work as a real check
 		return nil, "", fail
 	}
-	s.emit(Change{Action: "delete", Collection: otps, RecordID: otp.ID()})
+	s.svc.Emit(service.Change{Action: "delete", Collection: otps, RecordID: otp.ID()})
 	ok := passwords.Check(otp.String("password"), code)
 	created, perr := time.Parse(core.DateLayout, otp.String("created"))
 	if !ok || perr != nil || time.Now().After(created.Add(otpDuration(c))) {

@@ -1,4 +1,4 @@
-package service
+package records
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/query"
+	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -48,7 +49,7 @@ func parseExpand(param string) (expandTree, error) {
 // Expand loads the related records that the expand parameter names into
 // each record's Expand, recursively. Related records the caller may not view
 // (by their collection's view rule) are left out, as if absent.
-func (s *Service) Expand(ctx context.Context, req *Request, recs []*core.Record, param string) error {
+func (s *Service) Expand(ctx context.Context, req *service.Request, recs []*core.Record, param string) error {
 	if strings.TrimSpace(param) == "" || len(recs) == 0 {
 		return nil
 	}
@@ -59,7 +60,7 @@ func (s *Service) Expand(ctx context.Context, req *Request, recs []*core.Record,
 	return s.expandLevel(ctx, req, recs, tree)
 }
 
-func (s *Service) expandLevel(ctx context.Context, req *Request, recs []*core.Record, tree expandTree) error {
+func (s *Service) expandLevel(ctx context.Context, req *service.Request, recs []*core.Record, tree expandTree) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -88,9 +89,9 @@ func (s *Service) expandLevel(ctx context.Context, req *Request, recs []*core.Re
 }
 
 // viewable returns the records of c with the given ids that req may view.
-func (s *Service) viewable(ctx context.Context, req *Request, c *core.Collection, where *store.SQL) ([]*core.Record, error) {
-	rule, err := s.ruleSQL(c, c.ViewRule, req, false)
-	if err == errSuperusersOnly {
+func (s *Service) viewable(ctx context.Context, req *service.Request, c *core.Collection, where *store.SQL) ([]*core.Record, error) {
+	rule, err := s.svc.RuleSQL(c, c.ViewRule, req, false)
+	if err == service.ErrSuperusersOnly {
 		return nil, nil
 	}
 	if err != nil {
@@ -103,8 +104,8 @@ func (s *Service) viewable(ctx context.Context, req *Request, c *core.Collection
 	return res.Records, nil
 }
 
-func (s *Service) expandForward(ctx context.Context, req *Request, recs []*core.Record, f *core.Field) ([]*core.Record, error) {
-	target := s.schema.Load().byID[f.CollectionID]
+func (s *Service) expandForward(ctx context.Context, req *service.Request, recs []*core.Record, f *core.Field) ([]*core.Record, error) {
+	target := s.svc.Schema().ByID(f.CollectionID)
 	if target == nil {
 		return nil, nil
 	}
@@ -147,9 +148,9 @@ func (s *Service) expandForward(ctx context.Context, req *Request, recs []*core.
 	return found, nil
 }
 
-func (s *Service) expandBack(ctx context.Context, req *Request, recs []*core.Record, key, colName, fieldName string) ([]*core.Record, error) {
+func (s *Service) expandBack(ctx context.Context, req *service.Request, recs []*core.Record, key, colName, fieldName string) ([]*core.Record, error) {
 	c := recs[0].Collection
-	other := s.schema.Load().CollectionByNameOrID(colName)
+	other := s.svc.Schema().CollectionByNameOrID(colName)
 	var f *core.Field
 	if other != nil {
 		f = other.Field(fieldName)

@@ -1,4 +1,4 @@
-package service
+package auth
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -49,11 +50,11 @@ func (s *Service) mfaApplies(ctx context.Context, rec *core.Record) (bool, error
 		return true, nil
 	}
 	rule := c.Auth.MFA.Rule
-	where, err := s.ruleSQL(c, &rule, &Request{Auth: rec, Method: "POST"}, false)
+	where, err := s.svc.RuleSQL(c, &rule, &service.Request{Auth: rec, Method: "POST"}, false)
 	if err != nil || where == nil {
 		return err == nil, err
 	}
-	if _, err := s.getWhere(ctx, s.store, c, rec.ID(), where); err != nil {
+	if _, err := s.svc.GetWhere(ctx, s.store, c, rec.ID(), where); err != nil {
 		if core.KindOf(err) == core.KindNotFound {
 			return false, nil
 		}
@@ -71,7 +72,7 @@ func (s *Service) secondFactor(ctx context.Context, rec *core.Record, method, mf
 	if err != nil || !applies {
 		return err
 	}
-	col := s.schema.Load().CollectionByNameOrID(MFAsName)
+	col := s.svc.Schema().CollectionByNameOrID(MFAsName)
 	if col == nil {
 		return core.Internal(fmt.Errorf("no %s collection", MFAsName), "mfa")
 	}

@@ -1,4 +1,4 @@
-package service
+package records
 
 import (
 	"encoding/json"
@@ -10,44 +10,35 @@ import (
 	"github.com/tortoise-dev/tortoise/core"
 )
 
-// input is a record body read once, the way its fields read it: every
+// Input is a record body read once, the way its fields read it: every
 // value converted to the type its field stores and every modifier
 // ("field+", "+field", "field-") applied, so that what the access rules
 // test and what the store writes are the same values.
 //
 // A body is read in two steps with the rules in between: readInput
 // resolves the values (it needs no permission), the rules run against
-// ruleBody, and applyInput then checks what the caller may change and
-// writes the values on the record.
-type input struct {
-	// values holds each field the body set, by its plain name. A password
-	// field holds the submitted plain text until applyInput hashes it.
-	values map[string]any
-	// extra holds the body keys that are not fields but mean something to
-	// a collection (passwordConfirm and oldPassword of auth collections).
-	extra map[string]any
-	// hashed holds bcrypt work done before the write transaction, by
-	// field name (see prehash).
+// RuleBody, and apply then lets the Input hooks check what the caller may
+// change and sets the values on the record.
+type Input struct {
+	// Values holds each field the body set, by its plain name. A password
+	// field holds the submitted plain text until it is hashed.
+	Values map[string]any
+	// Extra holds the body keys that are not fields but that a feature
+	// accepts for the collection (see AcceptKeys), as sent.
+	Extra map[string]any
+	// hashed holds bcrypt work done before the write transaction.
 	hashed map[string]*hashWork
 }
 
-// hashWork is the CPU-bound part of setting a password — bcrypt of the
-// new one and the check of the old one — done before the write
+// hashWork is bcrypt of a new password, done before the write
 // transaction, so the one SQLite writer never waits on bcrypt.
 type hashWork struct {
-	plain string
-	hash  string
-	// against is the stored hash the old password was checked against,
-	// and oldOK the outcome; they count only while the record still has
-	// that hash when the transaction reads it.
-	against string
-	oldOK   bool
+	plain, hash string
 }
 
-// prehash does the bcrypt work for the password fields body sets, against
-// stored (the record as read before the transaction; nil on create). A
-// failure here is left for setPassword to report.
-func prehash(c *core.Collection, stored *core.Record, body map[string]any) map[string]*hashWork {
+// prehash hashes the password fields body sets. A failure here is left
+// for apply to report.
+func prehash(c *core.Collection, body map[string]any) map[string]*hashWork {
 	var out map[string]*hashWork
 	for i := range c.Fields {
 		f := &c.Fields[i]
@@ -59,18 +50,24 @@ func prehash(c *core.Collection, stored *core.Record, body map[string]any) map[s
 		if err != nil {
 			continue
 		}
-		w := &hashWork{plain: pw, hash: hash}
-		if stored != nil && c.IsAuth() && f.Name == "password" {
-			oldPw, _ := body["oldPassword"].(string)
-			w.against = stored.String("password")
-			w.oldOK = passwords.Check(w.against, oldPw)
-		}
 		if out == nil {
 			out = map[string]*hashWork{}
 		}
-		out[f.Name] = w
+		out[f.Name] = &hashWork{plain: pw, hash: hash}
 	}
 	return out
+}
+
+// hasPassword reports whether body sets one of c's password fields.
+func hasPassword(c *core.Collection, body map[string]any) bool {
+	for i := range c.Fields {
+		if c.Fields[i].Type == core.FieldPassword {
+			if pw, _ := body[c.Fields[i].Name].(string); pw != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // readInput resolves body against base: the stored record on update, a
@@ -79,11 +76,11 @@ func prehash(c *core.Collection, stored *core.Record, body map[string]any) map[s
 // key that is wrong; the input is usable for the rules even when there
 // are errors (the caller reports them after the rules ran, so a record
 // the caller may not change answers the same whatever its body says).
-func readInput(c *core.Collection, base *core.Record, body map[string]any) (*input, error) {
+func (s *Service) readInput(c *core.Collection, base *core.Record, body map[string]any) (*Input, error) {
 	if len(body) > 1000 {
 		return nil, core.Invalid("Too many fields in the request body.")
 	}
-	in := &input{values: map[string]any{}, extra: map[string]any{}}
+	in := &Input{Values: map[string]any{}, Extra: map[string]any{}}
 	errs := core.ValidationErrors{}
 	type mod struct {
 		key, name, op string
@@ -98,8 +95,8 @@ func readInput(c *core.Collection, base *core.Record, body map[string]any) (*inp
 		}
 		f := c.Field(name)
 		if f == nil {
-			if c.IsAuth() && op == "" && (name == "passwordConfirm" || name == "oldPassword") {
-				in.extra[name] = val
+			if op == "" && s.accepts(c, name) {
+				in.Extra[name] = val
 				continue
 			}
 			errs.Add(key, "validation_unknown_field", fmt.Sprintf("Unknown field %q.", key))
@@ -121,14 +118,14 @@ func readInput(c *core.Collection, base *core.Record, body map[string]any) (*inp
 			errs[key] = *fe
 			continue
 		}
-		in.values[name] = v
+		in.Values[name] = v
 	}
 	// Modifiers after plain values, in a fixed order, so "tags" with
 	// "tags+" and "tags-" combine the same way every time.
 	sort.Slice(mods, func(i, j int) bool { return mods[i].key < mods[j].key })
 	for _, m := range mods {
 		f := c.Field(m.name)
-		cur, set := in.values[f.Name]
+		cur, set := in.Values[f.Name]
 		if !set {
 			cur = base.Data[f.Name]
 		}
@@ -141,9 +138,9 @@ func readInput(c *core.Collection, base *core.Record, body map[string]any) (*inp
 			}
 			n, _ := cur.(float64)
 			if m.op == "+" {
-				in.values[f.Name] = n + v.(float64)
+				in.Values[f.Name] = n + v.(float64)
 			} else {
-				in.values[f.Name] = n - v.(float64)
+				in.Values[f.Name] = n - v.(float64)
 			}
 		case f.Type == core.FieldSelect || f.Type == core.FieldRelation:
 			v, fe := core.CoerceValue(&core.Field{Type: f.Type, MaxSelect: 2}, m.val)
@@ -167,11 +164,11 @@ func readInput(c *core.Collection, base *core.Record, body map[string]any) (*inp
 			}
 			switch {
 			case f.IsMultiple():
-				in.values[f.Name] = next
+				in.Values[f.Name] = next
 			case len(next) > 0:
-				in.values[f.Name] = next[len(next)-1]
+				in.Values[f.Name] = next[len(next)-1]
 			default:
-				in.values[f.Name] = ""
+				in.Values[f.Name] = ""
 			}
 		default:
 			errs.Add(m.key, "validation_invalid_modifier", fmt.Sprintf("The %q modifier does not apply to field %q.", strings.TrimPrefix(m.op, "^"), f.Name))
@@ -195,18 +192,18 @@ func splitModifier(key string) (name, op string) {
 	return key, ""
 }
 
-// ruleBody is what @request.body.* sees: the resolved value of every field
+// RuleBody is what @request.body.* sees: the resolved value of every field
 // the body set (a modifier key sets its field), under the field's plain
-// name, and the other keys a collection reads as they were sent.
-func (in *input) ruleBody() map[string]any {
+// name, and the other keys a collection accepts as they were sent.
+func (in *Input) RuleBody() map[string]any {
 	if in == nil {
 		return nil
 	}
-	out := make(map[string]any, len(in.values)+len(in.extra))
-	for k, v := range in.extra {
+	out := make(map[string]any, len(in.Values)+len(in.Extra))
+	for k, v := range in.Extra {
 		out[k] = v
 	}
-	for k, v := range in.values {
+	for k, v := range in.Values {
 		if raw, ok := v.(json.RawMessage); ok && raw == nil {
 			v = nil // a json field set to null
 		}
@@ -215,47 +212,26 @@ func (in *input) ruleBody() map[string]any {
 	return out
 }
 
-// applyInput checks what the caller may change and sets in's values on
-// rec (old is the stored record on update, nil on create), hashing
-// passwords, then validates the result and fills in generated values.
-// manage says the caller may manage an auth record's protected fields
-// (see canManage).
-func (s *Service) applyInput(rec, old *core.Record, in *input, req *Request, manage bool) error {
+// apply runs the Input hooks, then sets in's remaining values on w.Record
+// (w.Old is the stored record on update, nil on create), hashing
+// passwords, and validates the result and fills in generated values.
+func (s *Service) apply(w *Write) error {
+	rec, old, in := w.Record, w.Old, w.Input
 	c := rec.Collection
-	errs := core.ValidationErrors{}
+	w.Errors = core.ValidationErrors{}
+	if err := run(s.hooks.input, c, w); err != nil {
+		return err
+	}
+	errs := w.Errors
 	creating := old == nil
-	names := make([]string, 0, len(in.values))
-	for name := range in.values {
+	names := make([]string, 0, len(in.Values))
+	for name := range in.Values {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		v := in.values[name]
+		v := in.Values[name]
 		f := c.Field(name)
-		if c.IsAuth() {
-			switch name {
-			case "tokenKey":
-				errs.Add(name, "validation_readonly", "Cannot be set.")
-				continue
-			case "verified":
-				if !manage {
-					if v != rec.Data["verified"] {
-						errs.Add(name, "validation_readonly", "Only superusers or the manageRule can change this field.")
-					}
-					continue
-				}
-			case "email":
-				if !creating && v != old.String("email") {
-					if !manage {
-						errs.Add(name, "validation_readonly", "Change the email with the request-email-change route.")
-						continue
-					}
-					// Like a new password, a new email signs out every
-					// token issued before it, whichever route changed it.
-					rec.Data["tokenKey"] = core.Generate("[a-zA-Z0-9]{50}")
-				}
-			}
-		}
 		switch {
 		case name == "id" && !creating:
 			if v != old.ID() {
@@ -263,9 +239,21 @@ func (s *Service) applyInput(rec, old *core.Record, in *input, req *Request, man
 			}
 			continue
 		case f.Type == core.FieldPassword:
-			if fe := s.setPassword(rec, old, f, v.(string), in, req, manage); fe != nil {
-				errs[fe.key] = fe.FieldError
+			pw, _ := v.(string)
+			if pw == "" && !creating {
+				continue // an empty password on update keeps the old one
 			}
+			if fe := core.ValidateValue(f, pw); fe != nil {
+				errs[name] = *fe
+				continue
+			}
+			hash, err := in.hash(f, pw)
+			if err != nil {
+				// bcrypt's only refusal of a password: longer than 72 bytes.
+				errs.Add(name, "validation_max_text_constraint", "Must be at most 72 bytes.")
+				continue
+			}
+			rec.Data[name] = hash
 			continue
 		}
 		rec.Data[name] = v
@@ -303,52 +291,11 @@ func (s *Service) applyInput(rec, old *core.Record, in *input, req *Request, man
 	return errs.Err()
 }
 
-type keyedError struct {
-	key string
-	core.FieldError
-}
-
-// setPassword hashes the plain password pw into rec's field f. On an auth
-// collection's password it also requires passwordConfirm and, from a
-// caller who does not manage the record, the old password; and it rotates
-// the token key so that every token issued before dies.
-func (s *Service) setPassword(rec, old *core.Record, f *core.Field, pw string, in *input, req *Request, manage bool) *keyedError {
-	creating := old == nil
-	if pw == "" && !creating {
-		return nil // an empty password on update keeps the old one
-	}
-	if fe := core.ValidateValue(f, pw); fe != nil {
-		return &keyedError{f.Name, *fe}
-	}
-	isAuthPassword := rec.Collection.IsAuth() && f.Name == "password"
-	if isAuthPassword {
-		if confirm, given := in.extra["passwordConfirm"]; (given || !req.Superuser) && confirm != pw {
-			return &keyedError{"passwordConfirm", core.FieldError{Code: "validation_values_mismatch", Message: "Values don't match."}}
-		}
-		if !creating && !manage {
-			var ok bool
-			if w := in.hashed[f.Name]; w != nil && w.plain == pw && w.against == old.String("password") {
-				ok = w.oldOK
-			} else {
-				oldPw, _ := in.extra["oldPassword"].(string)
-				ok = passwords.Check(old.String("password"), oldPw)
-			}
-			if !ok {
-				return &keyedError{"oldPassword", core.FieldError{Code: "validation_invalid_old_password", Message: "Missing or invalid old password."}}
-			}
-		}
-	}
-	var hash string
-	var err error
+// hash returns the bcrypt hash of pw for field f, from the work done
+// before the transaction when there is some.
+func (in *Input) hash(f *core.Field, pw string) (string, error) {
 	if w := in.hashed[f.Name]; w != nil && w.plain == pw {
-		hash = w.hash
-	} else if hash, err = passwords.Hash(pw, f.Cost); err != nil {
-		// bcrypt's only refusal of a password: longer than 72 bytes.
-		return &keyedError{f.Name, core.FieldError{Code: "validation_max_text_constraint", Message: "Must be at most 72 bytes."}}
+		return w.hash, nil
 	}
-	rec.Data[f.Name] = hash
-	if isAuthPassword {
-		rec.Data["tokenKey"] = core.Generate("[a-zA-Z0-9]{50}")
-	}
-	return nil
+	return passwords.Hash(pw, f.Cost)
 }

@@ -1,4 +1,4 @@
-package service
+package auth
 
 import (
 	"context"
@@ -49,7 +49,7 @@ func WithOrigin(ctx context.Context, o Origin) context.Context {
 // alerts, mails the account.
 func (s *Service) noteOrigin(ctx context.Context, rec *core.Record) error {
 	o, ok := ctx.Value(originKey{}).(Origin)
-	col := s.schema.Load().CollectionByNameOrID(AuthOriginsName)
+	col := s.svc.Schema().CollectionByNameOrID(AuthOriginsName)
 	if !ok || col == nil {
 		return nil
 	}

@@ -1,0 +1,495 @@
+// Package records creates, reads, changes and deletes the records of
+// collections: it reads request bodies the way fields read them, applies
+// the access rules, checks relations, cascades deletes and expands
+// relations. Features take part in writes through hooks (see Write), so
+// this package never names them.
+package records
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/filter"
+	"github.com/tortoise-dev/tortoise/query"
+	"github.com/tortoise-dev/tortoise/service"
+	"github.com/tortoise-dev/tortoise/store"
+)
+
+// Paging limits of record lists.
+const (
+	DefaultPerPage = 30
+	MaxPerPage     = 1000
+)
+
+// Service is the records part of the service layer.
+type Service struct {
+	svc   *service.Service
+	store store.Store
+	hooks hookSet
+	// accept lists the body keys that are not fields but that features
+	// read (see AcceptKeys).
+	accept []acceptKeys
+}
+
+type acceptKeys struct {
+	match func(*core.Collection) bool
+	keys  []string
+}
+
+// New returns the records service over the service layer's shared part.
+func New(svc *service.Service) *Service {
+	return &Service{svc: svc, store: svc.Store()}
+}
+
+// AcceptKeys lets bodies for the collections match admits carry keys
+// that are not fields (such as passwordConfirm), for hooks to read from
+// Input.Extra and rules from @request.body; other unknown keys are an
+// error.
+func (s *Service) AcceptKeys(match func(*core.Collection) bool, keys ...string) {
+	s.accept = append(s.accept, acceptKeys{match, keys})
+}
+
+func (s *Service) accepts(c *core.Collection, key string) bool {
+	for _, a := range s.accept {
+		if (a.match == nil || a.match(c)) && slices.Contains(a.keys, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// ListParams are the query parameters of a record list.
+type ListParams struct {
+	Page, PerPage int
+	Sort, Filter  string
+	SkipTotal     bool
+}
+
+// ListResult is one page of records.
+type ListResult struct {
+	Page       int            `json:"page"`
+	PerPage    int            `json:"perPage"`
+	TotalItems int            `json:"totalItems"`
+	TotalPages int            `json:"totalPages"`
+	Items      []*core.Record `json:"items"`
+}
+
+// List returns one page of a collection's records that the list rule and
+// the filter admit.
+func (s *Service) List(ctx context.Context, req *service.Request, c *core.Collection, p ListParams) (*ListResult, error) {
+	rule, err := s.svc.RuleSQL(c, c.ListRule, req, false)
+	if err != nil {
+		return nil, err
+	}
+	env := s.svc.Env(c, req, false)
+	var where *store.SQL
+	if strings.TrimSpace(p.Filter) != "" {
+		f, err := s.svc.Compile(p.Filter, env)
+		if err != nil {
+			return nil, service.FilterError("filter", err)
+		}
+		where = &f
+	}
+	order := ""
+	if strings.TrimSpace(p.Sort) != "" {
+		if order, err = filter.CompileSort(p.Sort, env, s.store.Dialect()); err != nil {
+			return nil, service.FilterError("sort", err)
+		}
+	}
+	if p.Page < 1 {
+		p.Page = 1
+	}
+	if p.PerPage <= 0 {
+		p.PerPage = DefaultPerPage
+	}
+	if p.PerPage > MaxPerPage {
+		p.PerPage = MaxPerPage
+	}
+	if order == "" {
+		order = query.StableOrder(s.store.Dialect())
+	}
+	const maxOffset = 1 << 40
+	offset := (p.Page - 1) * p.PerPage
+	if p.Page > maxOffset/p.PerPage {
+		offset = maxOffset
+	}
+	res, err := s.store.Find(ctx, store.Query{Collection: c, Where: query.And(rule, where), OrderBy: order,
+		Limit: p.PerPage, Offset: offset, WithTotal: !p.SkipTotal})
+	if err != nil {
+		return nil, err
+	}
+	out := &ListResult{Page: p.Page, PerPage: p.PerPage, TotalItems: -1, TotalPages: -1, Items: res.Records}
+	if out.Items == nil {
+		out.Items = []*core.Record{}
+	}
+	if !p.SkipTotal {
+		out.TotalItems = res.Total
+		out.TotalPages = (res.Total + p.PerPage - 1) / p.PerPage
+	}
+	return out, nil
+}
+
+// Get returns one record if the view rule admits it.
+func (s *Service) Get(ctx context.Context, req *service.Request, c *core.Collection, id string) (*core.Record, error) {
+	rule, err := s.svc.RuleSQL(c, c.ViewRule, req, false)
+	if err != nil {
+		return nil, err
+	}
+	return s.svc.GetWhere(ctx, s.store, c, id, rule)
+}
+
+// Create validates body and inserts a new record, if the create rule
+// admits the record as it would be stored. The rule's @request.body sees
+// the body as the record reads it (see Input).
+func (s *Service) Create(ctx context.Context, req *service.Request, c *core.Collection, body map[string]any) (*core.Record, error) {
+	if req == nil {
+		req = &service.Request{}
+	}
+	if !req.Bypasses(c, true) && c.CreateRule == nil {
+		return nil, service.ErrSuperusersOnly
+	}
+	w, err := s.prepareCreate(ctx, req, c, body)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.Update(ctx, func(tx store.Tx) error { w.Tx = tx; return s.insertChecked(w) }); err != nil {
+		return nil, err
+	}
+	s.svc.Emit(service.Change{Action: "create", Collection: c, RecordID: w.Record.ID()})
+	return w.Record, nil
+}
+
+// CreateIn is Create inside the transaction tx of a feature's own write
+// (such as signing up with OAuth2 and linking the identity at once). It
+// emits no change: the caller does, after its transaction committed.
+func (s *Service) CreateIn(ctx context.Context, tx store.Tx, req *service.Request, c *core.Collection, body map[string]any, set func(*core.Record)) (*core.Record, error) {
+	if req == nil {
+		req = &service.Request{}
+	}
+	if !req.Bypasses(c, true) && c.CreateRule == nil {
+		return nil, service.ErrSuperusersOnly
+	}
+	w, err := s.prepareCreate(ctx, req, c, body)
+	if err != nil {
+		return nil, err
+	}
+	if set != nil {
+		set(w.Record)
+	}
+	w.Tx = tx
+	return w.Record, s.insertChecked(w)
+}
+
+// prepareCreate reads body into a new record of c and runs the Prepare
+// and Input hooks, all before the write transaction.
+func (s *Service) prepareCreate(ctx context.Context, req *service.Request, c *core.Collection, body map[string]any) (*Write, error) {
+	rec := core.NewRecord(c)
+	in, err := s.readInput(c, rec, body)
+	if err != nil {
+		return nil, err
+	}
+	in.hashed = prehash(c, body)
+	w := &Write{Ctx: ctx, Req: withBody(req, in.RuleBody()), Input: in}
+	if err := run(s.hooks.prepare, c, w); err != nil {
+		return nil, err
+	}
+	w.Record = rec
+	if err := s.apply(w); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// insertChecked inserts w's validated new record in w.Tx, checking its
+// relations and, for non-superusers, the create rule against the record
+// as stored and the body as resolved.
+func (s *Service) insertChecked(w *Write) error {
+	ctx, tx, rec := w.Ctx, w.Tx, w.Record
+	c := rec.Collection
+	if err := s.checkRelations(ctx, tx, rec, nil); err != nil {
+		return err
+	}
+	if err := run(s.hooks.write, c, w); err != nil {
+		return err
+	}
+	if err := tx.Insert(ctx, rec); err != nil {
+		return err
+	}
+	rule, err := s.svc.RuleSQL(c, c.CreateRule, w.Req, true)
+	if err != nil || rule == nil {
+		return err
+	}
+	if _, err := s.svc.GetWhere(ctx, tx, c, rec.ID(), rule); err != nil {
+		if core.KindOf(err) == core.KindNotFound {
+			return core.Invalid("Failed to create record.")
+		}
+		return err
+	}
+	return nil
+}
+
+func withBody(req *service.Request, body map[string]any) *service.Request {
+	r := *req
+	r.Body = body
+	return &r
+}
+
+// Update applies body to an existing record that the update rule admits.
+func (s *Service) Update(ctx context.Context, req *service.Request, c *core.Collection, id string, body map[string]any) (*core.Record, error) {
+	return s.UpdateChecked(ctx, req, c, id, body, nil)
+}
+
+// UpdateChecked is Update with a precondition: check runs first in the
+// transaction, with the record as stored then (on PostgreSQL, locked),
+// and an error from it stops the update. Features use it to make a
+// token's redemption single-use.
+func (s *Service) UpdateChecked(ctx context.Context, req *service.Request, c *core.Collection, id string, body map[string]any, check func(cur *core.Record) error) (*core.Record, error) {
+	if req == nil {
+		req = &service.Request{}
+	}
+	if !req.Bypasses(c, true) && c.UpdateRule == nil {
+		return nil, service.ErrSuperusersOnly
+	}
+	// CPU-bound work (bcrypt) runs before the transaction; the callback
+	// only does database work. Reading the record here takes no lock: the
+	// callback reads it again, and hooks use what they prepared only if
+	// it still holds.
+	prep := &Write{Ctx: ctx, Req: req}
+	var hashed map[string]*hashWork
+	if hasPassword(c, body) || matches(s.hooks.prepare, c) {
+		stored, err := s.store.Get(ctx, c, id)
+		if err != nil && core.KindOf(err) != core.KindNotFound {
+			return nil, err
+		}
+		if stored != nil {
+			hashed = prehash(c, body)
+			prep.Old = stored
+			prep.Input = &Input{Values: map[string]any{}, Extra: map[string]any{}}
+			if in, _ := s.readInput(c, stored, body); in != nil {
+				prep.Input = in
+			}
+			if err := run(s.hooks.prepare, c, prep); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var rec *core.Record
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		old, err := tx.Get(ctx, c, id)
+		if err != nil {
+			if core.KindOf(err) == core.KindNotFound {
+				return service.ErrNotFound
+			}
+			return err
+		}
+		if check != nil {
+			if err := check(old); err != nil {
+				return err
+			}
+		}
+		// The rules see the body resolved against the stored record; its
+		// errors wait until the rule admitted the record, so a record the
+		// caller may not change answers 404 whatever the body says.
+		in, inputErr := s.readInput(c, old, body)
+		if in == nil {
+			return inputErr
+		}
+		in.hashed = hashed
+		w := &Write{Ctx: ctx, Tx: tx, Req: withBody(req, in.RuleBody()), Old: old, Input: in, memo: prep.memo}
+		rule, err := s.svc.RuleSQL(c, c.UpdateRule, w.Req, true)
+		if err != nil {
+			return err
+		}
+		if rule != nil {
+			if _, err := s.svc.GetWhere(ctx, tx, c, id, rule); err != nil {
+				return err
+			}
+		}
+		if inputErr != nil {
+			return inputErr
+		}
+		w.Record = old.Clone()
+		if err := s.apply(w); err != nil {
+			return err
+		}
+		if err := s.checkRelations(ctx, tx, w.Record, old); err != nil {
+			return err
+		}
+		if err := run(s.hooks.write, c, w); err != nil {
+			return err
+		}
+		rec = w.Record
+		return tx.Update(ctx, rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.svc.Emit(service.Change{Action: "update", Collection: c, RecordID: id})
+	return rec, nil
+}
+
+// Delete deletes a record the delete rule admits, and applies its
+// relations' cascade: cascading relations delete their records, others
+// drop the id, and a required relation that would be left empty refuses.
+func (s *Service) Delete(ctx context.Context, req *service.Request, c *core.Collection, id string) error {
+	if req == nil {
+		req = &service.Request{}
+	}
+	if !req.Bypasses(c, true) && c.DeleteRule == nil {
+		return service.ErrSuperusersOnly
+	}
+	var deleted []service.Change
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		deleted = deleted[:0]
+		rule, err := s.svc.RuleSQL(c, c.DeleteRule, req, true)
+		if err != nil {
+			return err
+		}
+		if _, err := s.svc.GetWhere(ctx, tx, c, id, rule); err != nil {
+			return err
+		}
+		return s.deleteCascade(&Write{Ctx: ctx, Tx: tx, Req: req}, c, id, map[string]bool{}, &deleted)
+	})
+	if err != nil {
+		return err
+	}
+	for _, ch := range deleted {
+		s.svc.Emit(ch)
+	}
+	return nil
+}
+
+const maxCascade = 10000
+
+func (s *Service) deleteCascade(w *Write, c *core.Collection, id string, seen map[string]bool, deleted *[]service.Change) error {
+	ctx, tx := w.Ctx, w.Tx
+	key := c.ID + "/" + id
+	if seen[key] {
+		return nil
+	}
+	seen[key] = true
+	if len(seen) > maxCascade {
+		return core.Invalid("Deleting this record would cascade to more than %d records.", maxCascade)
+	}
+	for _, oc := range s.svc.Collections() {
+		for i := range oc.Fields {
+			f := &oc.Fields[i]
+			if f.Type != core.FieldRelation || f.CollectionID != c.ID {
+				continue
+			}
+			res, err := tx.Find(ctx, store.Query{Collection: oc, Where: s.holding(f, id)})
+			if err != nil {
+				return err
+			}
+			for _, r := range res.Records {
+				if oc.ID == c.ID && r.ID() == id {
+					continue
+				}
+				if f.CascadeDelete {
+					if err := s.deleteCascade(w, oc, r.ID(), seen, deleted); err != nil {
+						return err
+					}
+					continue
+				}
+				rest := removeString(r.Strings(f.Name), id)
+				if f.Required && len(rest) == 0 {
+					// No id: the caller may not be allowed to see that record.
+					return core.Invalid("The record cannot be deleted: a record in %q requires it in its %q field.", oc.Name, f.Name)
+				}
+				n := r.Clone()
+				if f.IsMultiple() {
+					n.Data[f.Name] = rest
+				} else {
+					n.Data[f.Name] = ""
+				}
+				if err := tx.Update(ctx, n); err != nil {
+					return err
+				}
+				*deleted = append(*deleted, service.Change{Action: "update", Collection: oc, RecordID: r.ID()})
+			}
+		}
+	}
+	if len(s.hooks.delete) > 0 {
+		rec, err := tx.Get(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		dw := &Write{Ctx: ctx, Tx: tx, Req: w.Req, Record: rec}
+		if err := run(s.hooks.delete, c, dw); err != nil {
+			return err
+		}
+	}
+	if err := tx.Delete(ctx, c, id); err != nil {
+		return err
+	}
+	*deleted = append(*deleted, service.Change{Action: "delete", Collection: c, RecordID: id})
+	return nil
+}
+
+func removeString(l []string, s string) []string {
+	out := make([]string, 0, len(l))
+	for _, x := range l {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// holding matches the records whose relation field f holds any of ids.
+func (s *Service) holding(f *core.Field, ids ...string) *store.SQL {
+	if f.IsMultiple() {
+		return query.ListHasAny(s.store.Dialect(), f.Name, ids)
+	}
+	return query.In(f.Name, ids)
+}
+
+// checkRelations verifies that every relation id rec gained since old
+// points at an existing record of the target collection.
+func (s *Service) checkRelations(ctx context.Context, tx store.Tx, rec, old *core.Record) error {
+	errs := core.ValidationErrors{}
+	for i := range rec.Collection.Fields {
+		f := &rec.Collection.Fields[i]
+		if f.Type != core.FieldRelation {
+			continue
+		}
+		var added []string
+		var before []string
+		if old != nil {
+			before = old.Strings(f.Name)
+		}
+		for _, id := range rec.Strings(f.Name) {
+			if !slices.Contains(before, id) {
+				added = append(added, id)
+			}
+		}
+		if len(added) == 0 {
+			continue
+		}
+		target := s.svc.Schema().ByID(f.CollectionID)
+		if target == nil {
+			errs.Add(f.Name, "validation_missing_collection", "The related collection no longer exists.")
+			continue
+		}
+		// A record may relate to itself.
+		var lookup []string
+		for _, id := range added {
+			if !(target.ID == rec.Collection.ID && id == rec.ID()) {
+				lookup = append(lookup, id)
+			}
+		}
+		if len(lookup) == 0 {
+			continue
+		}
+		res, err := tx.Find(ctx, store.Query{Collection: target, Where: query.In("id", lookup)})
+		if err != nil {
+			return err
+		}
+		if len(res.Records) != len(lookup) {
+			errs.Add(f.Name, "validation_missing_rel_records", "Failed to find all relation records with the provided ids.")
+		}
+	}
+	return errs.Err()
+}
