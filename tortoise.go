@@ -74,7 +74,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if log == nil {
 		log = slog.Default()
 	}
-	st, err := OpenStore(ctx, cfg)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -115,9 +115,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	return a, nil
 }
 
-// OpenStore opens the configured database: PostgreSQL for a postgres URL,
-// else SQLite in the data folder.
-func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+// openStore opens the configured database: PostgreSQL for a postgres URL,
+// else SQLite in the data folder, whose writer logs through log.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.Store, error) {
 	if cfg.IsPostgres() {
 		var opts []postgres.Option
 		if cfg.QueryTimeout != 0 { // 0: not configured, the store's default
@@ -132,7 +132,7 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
 	}
-	var opts []sqlite.Option
+	opts := []sqlite.Option{sqlite.WithLogger(log)}
 	if cfg.QueryTimeout != 0 {
 		opts = append(opts, sqlite.WithReadTimeout(cfg.QueryTimeout))
 	}
