@@ -1,7 +1,5 @@
 package core
 
-import "unicode/utf8"
-
 func init() { registerFieldDef(FieldPassword, passwordDef{}) }
 
 // passwordDef: a secret kept as a bcrypt hash. The canonical value read
@@ -14,23 +12,15 @@ func (passwordDef) Secret() bool           { return true }
 
 func (passwordDef) Coerce(f *Field, v any) (any, *FieldError) { return coerceText(v, false) }
 
-// Validate checks a plain-text password against the bounds and pattern.
+// Validate checks a plain-text password against the bounds and pattern;
+// without a max, bcrypt's own limit applies when it is hashed.
 func (passwordDef) Validate(f *Field, v any) *FieldError {
 	s, _ := v.(string)
-	if !utf8.ValidString(s) {
-		return fieldError("validation_invalid_value", "Must be valid UTF-8 text.")
+	max := -1
+	if f.Max != nil {
+		max = int(*f.Max)
 	}
-	if s == "" {
-		return nil
-	}
-	n := utf8.RuneCountInString(s)
-	if f.Min != nil && n < int(*f.Min) {
-		return fieldError("validation_min_text_constraint", "Must be at least %d character(s).", int(*f.Min))
-	}
-	if f.Max != nil && n > int(*f.Max) {
-		return fieldError("validation_max_text_constraint", "Must be less than %d character(s).", int(*f.Max))
-	}
-	return checkPattern(f, s)
+	return checkText(f, s, max)
 }
 
 func (passwordDef) Prepare(f *Field, ctx PrepareContext, key string, errs ValidationErrors) {

@@ -22,6 +22,16 @@ func (textDef) Coerce(f *Field, v any) (any, *FieldError) { return coerceText(v,
 
 func (textDef) Validate(f *Field, v any) *FieldError {
 	s, _ := v.(string)
+	max := defaultTextMax
+	if f.Max != nil {
+		max = int(*f.Max)
+	}
+	return checkText(f, s, max)
+}
+
+// checkText checks text against f's bounds (max < 0: none) and pattern;
+// empty text is left to Required.
+func checkText(f *Field, s string, max int) *FieldError {
 	if !utf8.ValidString(s) {
 		return fieldError("validation_invalid_value", "Must be valid UTF-8 text.")
 	}
@@ -29,14 +39,10 @@ func (textDef) Validate(f *Field, v any) *FieldError {
 		return nil
 	}
 	n := utf8.RuneCountInString(s)
-	max := defaultTextMax
-	if f.Max != nil {
-		max = int(*f.Max)
-	}
 	if f.Min != nil && n < int(*f.Min) {
 		return fieldError("validation_min_text_constraint", "Must be at least %d character(s).", int(*f.Min))
 	}
-	if n > max {
+	if max >= 0 && n > max {
 		return fieldError("validation_max_text_constraint", "Must be less than %d character(s).", max)
 	}
 	return checkPattern(f, s)

@@ -144,13 +144,7 @@ func (s *Service) Get(ctx context.Context, req *service.Request, c *core.Collect
 // admits the record as it would be stored. The rule's @request.body sees
 // the body as the record reads it (see Input).
 func (s *Service) Create(ctx context.Context, req *service.Request, c *core.Collection, body map[string]any) (*core.Record, error) {
-	if req == nil {
-		req = &service.Request{}
-	}
-	if !req.Bypasses(c, true) && c.CreateRule == nil {
-		return nil, service.ErrSuperusersOnly
-	}
-	w, err := s.prepareCreate(ctx, req, c, body)
+	w, err := s.prepareCreate(ctx, req, c, body, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -162,29 +156,28 @@ func (s *Service) Create(ctx context.Context, req *service.Request, c *core.Coll
 }
 
 // CreateIn is Create inside the transaction tx of a feature's own write
-// (such as signing up with OAuth2 and linking the identity at once). It
+// (such as signing up with OAuth2 and linking the identity at once); set,
+// if not nil, changes the validated record before it is inserted. It
 // emits no change: the caller does, after its transaction committed.
 func (s *Service) CreateIn(ctx context.Context, tx store.Tx, req *service.Request, c *core.Collection, body map[string]any, set func(*core.Record)) (*core.Record, error) {
+	w, err := s.prepareCreate(ctx, req, c, body, set)
+	if err != nil {
+		return nil, err
+	}
+	w.Tx = tx
+	return w.Record, s.insertChecked(w)
+}
+
+// prepareCreate refuses a null create rule to those it binds, reads body
+// into a new record of c and runs the Prepare and Input hooks, all before
+// the write transaction.
+func (s *Service) prepareCreate(ctx context.Context, req *service.Request, c *core.Collection, body map[string]any, set func(*core.Record)) (*Write, error) {
 	if req == nil {
 		req = &service.Request{}
 	}
 	if !req.Bypasses(c, true) && c.CreateRule == nil {
 		return nil, service.ErrSuperusersOnly
 	}
-	w, err := s.prepareCreate(ctx, req, c, body)
-	if err != nil {
-		return nil, err
-	}
-	if set != nil {
-		set(w.Record)
-	}
-	w.Tx = tx
-	return w.Record, s.insertChecked(w)
-}
-
-// prepareCreate reads body into a new record of c and runs the Prepare
-// and Input hooks, all before the write transaction.
-func (s *Service) prepareCreate(ctx context.Context, req *service.Request, c *core.Collection, body map[string]any) (*Write, error) {
 	rec := core.NewRecord(c)
 	in, err := s.readInput(c, rec, body)
 	if err != nil {
@@ -198,6 +191,9 @@ func (s *Service) prepareCreate(ctx context.Context, req *service.Request, c *co
 	w.Record = rec
 	if err := s.apply(w); err != nil {
 		return nil, err
+	}
+	if set != nil {
+		set(rec)
 	}
 	return w, nil
 }
