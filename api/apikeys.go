@@ -11,13 +11,12 @@ import (
 
 // superuserAccount guards a route for superusers logged in with their
 // account: API keys, even superuser ones, cannot manage keys.
-func (s *Server) superuserAccount(h func(http.ResponseWriter, *http.Request, *service.Request)) http.HandlerFunc {
-	return s.superuser(func(w http.ResponseWriter, r *http.Request, req *service.Request) {
+func (s *Server) superuserAccount(h callerHandler) handler {
+	return s.superuser(func(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 		if req.Key != nil {
-			s.writeError(w, r, core.Forbidden("API keys are managed by superusers logged in with their account."))
-			return
+			return core.Forbidden("API keys are managed by superusers logged in with their account.")
 		}
-		h(w, r, req)
+		return h(w, r, req)
 	})
 }
 
@@ -32,11 +31,10 @@ func errKeyBarred(c *core.Collection) error {
 // as good as taking a superuser account.
 var errSettingsByAccount = core.Forbidden("Settings are changed by superusers logged in with their account, not with API keys.")
 
-func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, req *service.Request) {
+func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	recs, err := s.keys.List(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	b := append(make([]byte, 0, 256*len(recs)), `{"items":[`...)
 	for i, rec := range recs {
@@ -46,32 +44,31 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, req *servic
 		b = appendRecord(b, rec, viewer{superuser: true}, nil)
 	}
 	writeRaw(w, http.StatusOK, append(b, "]}"...))
+	return nil
 }
 
 // createAPIKey answers with the key in clear: the only time it is shown.
-func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, req *service.Request) {
+func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	b, err := readBody(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in apikeys.Input
 	if err := json.Unmarshal(b, &in); err != nil {
-		s.writeError(w, r, core.DecodeError(err, "body"))
-		return
+		return core.DecodeError(err, "body")
 	}
 	secret, key, err := s.keys.Create(r.Context(), in)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"key": secret, "apiKey": key})
+	return nil
 }
 
-func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request, req *service.Request) {
+func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	if err := s.keys.Revoke(r.Context(), r.PathValue("id")); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -11,15 +11,13 @@ import (
 	"github.com/tortoise-dev/tortoise/service"
 )
 
-func (s *Server) authMethods(w http.ResponseWriter, r *http.Request) {
+func (s *Server) authMethods(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.svc.Collection(r.PathValue("collection"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if !c.IsAuth() || c.Auth == nil {
-		s.writeError(w, r, core.Invalid("Collection %q is not an auth collection.", c.Name))
-		return
+		return core.Invalid("Collection %q is not an auth collection.", c.Name)
 	}
 	fields := c.Auth.PasswordAuth.IdentityFields
 	if fields == nil {
@@ -27,8 +25,7 @@ func (s *Server) authMethods(w http.ResponseWriter, r *http.Request) {
 	}
 	providers, err := s.auth.OAuth2Starts(r.Context(), c)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	a := c.Auth
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -37,18 +34,17 @@ func (s *Server) authMethods(w http.ResponseWriter, r *http.Request) {
 		"mfa":      map[string]any{"enabled": a.MFA.Enabled, "duration": a.MFA.Duration},
 		"otp":      map[string]any{"enabled": a.OTP.Enabled, "duration": a.OTP.Duration},
 	})
+	return nil
 }
 
-func (s *Server) authWithPassword(w http.ResponseWriter, r *http.Request) {
+func (s *Server) authWithPassword(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.svc.Collection(r.PathValue("collection"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	b, err := readBody(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Identity      string `json:"identity"`
@@ -57,8 +53,7 @@ func (s *Server) authWithPassword(w http.ResponseWriter, r *http.Request) {
 		MFAID         string `json:"mfaId"`
 	}
 	if err := json.Unmarshal(b, &in); err != nil {
-		s.writeError(w, r, core.Invalid("The body must be {\"identity\": string, \"password\": string}."))
-		return
+		return core.Invalid("The body must be {\"identity\": string, \"password\": string}.")
 	}
 	errs := core.ValidationErrors{}
 	if strings.TrimSpace(in.Identity) == "" {
@@ -71,42 +66,37 @@ func (s *Server) authWithPassword(w http.ResponseWriter, r *http.Request) {
 		errs.Add("identity", "validation_length_out_of_range", "Too long.")
 	}
 	if err := errs.Err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	var ok bool
-	if r, ok = s.throttle(w, r, guard.LabelAuth, c.ID, in.Identity); !ok {
-		return
+	if r, err = s.throttle(r, guard.LabelAuth, c.ID, in.Identity); err != nil {
+		return err
 	}
 	rec, tok, err := s.auth.AuthWithPassword(r.Context(), c, in.Identity, in.Password, in.IdentityField, in.MFAID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.writeAuth(w, r, rec, tok)
+	return nil
 }
 
-func (s *Server) authRefresh(w http.ResponseWriter, r *http.Request) {
+func (s *Server) authRefresh(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.svc.Collection(r.PathValue("collection"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	req := s.caller(r)
 	if req.Auth == nil || req.Auth.Collection.ID != c.ID {
-		s.writeError(w, r, core.Unauthorized("The request requires valid record authorization token."))
-		return
+		return core.Unauthorized("The request requires valid record authorization token.")
 	}
 	if !req.Refreshable {
-		s.writeError(w, r, core.Forbidden("The current auth token is not refreshable."))
-		return
+		return core.Forbidden("The current auth token is not refreshable.")
 	}
 	tok, err := s.auth.RefreshAuthToken(r.Context(), req.Auth)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.writeAuth(w, r, req.Auth, tok)
+	return nil
 }
 
 // impersonate lets a superuser act as an auth record: it answers with a
@@ -114,45 +104,39 @@ func (s *Server) authRefresh(w http.ResponseWriter, r *http.Request) {
 // superuser API key may impersonate the records of the app's own auth
 // collections (it can change them anyway), never a superuser: that token
 // would be the superuser account a key must not become.
-func (s *Server) impersonate(w http.ResponseWriter, r *http.Request, req *service.Request) {
+func (s *Server) impersonate(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	c, err := s.svc.Collection(r.PathValue("collection"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if req.KeyBarred(c) {
-		s.writeError(w, r, errKeyBarred(c))
-		return
+		return errKeyBarred(c)
 	}
 	if !c.IsAuth() {
-		s.writeError(w, r, core.Invalid("Collection %q is not an auth collection.", c.Name))
-		return
+		return core.Invalid("Collection %q is not an auth collection.", c.Name)
 	}
 	b, err := readBody(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Duration int64 `json:"duration"`
 	}
 	if len(bytes.TrimSpace(b)) > 0 {
 		if err := json.Unmarshal(b, &in); err != nil {
-			s.writeError(w, r, core.FieldInvalid("duration", "validation_invalid_duration", "Must be a whole number of seconds."))
-			return
+			return core.FieldInvalid("duration", "validation_invalid_duration", "Must be a whole number of seconds.")
 		}
 	}
 	rec, err := s.records.Get(r.Context(), req, c, r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	tok, err := s.auth.ImpersonateToken(rec, in.Duration)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.writeAuth(w, r, rec, tok)
+	return nil
 }
 
 // writeAuth answers a successful login: {"token": ..., "record": {...}}.

@@ -55,99 +55,95 @@ func decodeFlow(r *http.Request, in any, required map[string]*string) error {
 
 // flow runs one route of these flows: find the auth collection, decode
 // the body into in, throttle under label (per IP, and per account when
-// account returns one), then run do, answering 204 when do writes
-// nothing itself.
+// account returns one), then run do, answering 204 when it succeeds.
 func (s *Server) flow(w http.ResponseWriter, r *http.Request, label string, in any, required map[string]*string,
-	account func() string, do func(c *core.Collection) error) {
+	account func() string, do func(c *core.Collection) error) error {
 	c, err := s.authCollection(r)
 	if err == nil {
 		err = decodeFlow(r, in, required)
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	if _, ok := s.throttle(w, r, label, c.ID, account()); !ok {
-		return
+	if _, err := s.throttle(r, label, c.ID, account()); err != nil {
+		return err
 	}
 	if err := do(c); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func noAccount() string { return "" }
 
-func (s *Server) requestVerification(w http.ResponseWriter, r *http.Request) {
+func (s *Server) requestVerification(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Email string `json:"email"`
 	}
-	s.flow(w, r, guard.LabelReset, &in, map[string]*string{"email": &in.Email}, func() string { return in.Email },
+	return s.flow(w, r, guard.LabelReset, &in, map[string]*string{"email": &in.Email}, func() string { return in.Email },
 		func(c *core.Collection) error { return s.auth.RequestVerification(r.Context(), c, in.Email) })
 }
 
-func (s *Server) confirmVerification(w http.ResponseWriter, r *http.Request) {
+func (s *Server) confirmVerification(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Token string `json:"token"`
 	}
-	s.flow(w, r, guard.LabelAuth, &in, map[string]*string{"token": &in.Token}, noAccount,
+	return s.flow(w, r, guard.LabelAuth, &in, map[string]*string{"token": &in.Token}, noAccount,
 		func(c *core.Collection) error { return s.auth.ConfirmVerification(r.Context(), c, in.Token) })
 }
 
-func (s *Server) requestPasswordReset(w http.ResponseWriter, r *http.Request) {
+func (s *Server) requestPasswordReset(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Email string `json:"email"`
 	}
-	s.flow(w, r, guard.LabelReset, &in, map[string]*string{"email": &in.Email}, func() string { return in.Email },
+	return s.flow(w, r, guard.LabelReset, &in, map[string]*string{"email": &in.Email}, func() string { return in.Email },
 		func(c *core.Collection) error { return s.auth.RequestPasswordReset(r.Context(), c, in.Email) })
 }
 
-func (s *Server) confirmPasswordReset(w http.ResponseWriter, r *http.Request) {
+func (s *Server) confirmPasswordReset(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Token           string `json:"token"`
 		Password        string `json:"password"`
 		PasswordConfirm string `json:"passwordConfirm"`
 	}
 	required := map[string]*string{"token": &in.Token, "password": &in.Password, "passwordConfirm": &in.PasswordConfirm}
-	s.flow(w, r, guard.LabelAuth, &in, required, noAccount, func(c *core.Collection) error {
+	return s.flow(w, r, guard.LabelAuth, &in, required, noAccount, func(c *core.Collection) error {
 		return s.auth.ConfirmPasswordReset(r.Context(), c, in.Token, in.Password, in.PasswordConfirm)
 	})
 }
 
 // requestEmailChange needs the record's own auth token.
-func (s *Server) requestEmailChange(w http.ResponseWriter, r *http.Request) {
+func (s *Server) requestEmailChange(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.authCollection(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	req := s.caller(r)
 	if req.Auth == nil || req.Auth.Collection.ID != c.ID {
-		s.writeError(w, r, core.Unauthorized("The request requires valid record authorization token."))
-		return
+		return core.Unauthorized("The request requires valid record authorization token.")
 	}
 	var in struct {
 		NewEmail string `json:"newEmail"`
 	}
-	s.flow(w, r, guard.LabelReset, &in, map[string]*string{"newEmail": &in.NewEmail},
+	return s.flow(w, r, guard.LabelReset, &in, map[string]*string{"newEmail": &in.NewEmail},
 		func() string { return req.Auth.String("email") },
 		func(*core.Collection) error { return s.auth.RequestEmailChange(r.Context(), req.Auth, in.NewEmail) })
 }
 
-func (s *Server) confirmEmailChange(w http.ResponseWriter, r *http.Request) {
+func (s *Server) confirmEmailChange(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Token    string `json:"token"`
 		Password string `json:"password"`
 	}
-	s.flow(w, r, guard.LabelAuth, &in, map[string]*string{"token": &in.Token, "password": &in.Password}, noAccount,
+	return s.flow(w, r, guard.LabelAuth, &in, map[string]*string{"token": &in.Token, "password": &in.Password}, noAccount,
 		func(c *core.Collection) error {
 			return s.auth.ConfirmEmailChange(r.Context(), c, in.Token, in.Password)
 		})
 }
 
 // requestOTP answers {"otpId": ...}, a working one only for an account.
-func (s *Server) requestOTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) requestOTP(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Email string `json:"email"`
 	}
@@ -157,21 +153,20 @@ func (s *Server) requestOTP(w http.ResponseWriter, r *http.Request) {
 		err = decodeFlow(r, &in, map[string]*string{"email": &in.Email})
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	if _, ok := s.throttle(w, r, guard.LabelOTP, c.ID, in.Email); !ok {
-		return
+	if _, err := s.throttle(r, guard.LabelOTP, c.ID, in.Email); err != nil {
+		return err
 	}
 	if id, err = s.auth.RequestOTP(r.Context(), c, in.Email); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"otpId": id})
+	return nil
 }
 
 // authWithOTP logs in with an otpId and the mailed code (as "password").
-func (s *Server) authWithOTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) authWithOTP(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		OTPID    string `json:"otpId"`
 		Password string `json:"password"`
@@ -182,17 +177,15 @@ func (s *Server) authWithOTP(w http.ResponseWriter, r *http.Request) {
 		err = decodeFlow(r, &in, map[string]*string{"otpId": &in.OTPID, "password": &in.Password})
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	var ok bool
-	if r, ok = s.throttle(w, r, guard.LabelAuth, c.ID, in.OTPID); !ok {
-		return
+	if r, err = s.throttle(r, guard.LabelAuth, c.ID, in.OTPID); err != nil {
+		return err
 	}
 	rec, tok, err := s.auth.AuthWithOTP(r.Context(), c, in.OTPID, in.Password, in.MFAID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.writeAuth(w, r, rec, tok)
+	return nil
 }

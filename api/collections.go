@@ -11,17 +11,15 @@ import (
 	"github.com/tortoise-dev/tortoise/service"
 )
 
-func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, req *service.Request) {
+func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	q := queryMap(r.URL.Query())
 	page, err := intParam(q, "page", 1)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	perPage, err := intParam(q, "perPage", records.DefaultPerPage)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if page < 1 {
 		page = 1
@@ -34,12 +32,10 @@ func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, req *se
 	}
 	cols, err := s.collections.Find(q["filter"])
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := sortCollections(cols, q["sort"]); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	total := len(cols)
 	start := min((page-1)*perPage, total)
@@ -51,6 +47,7 @@ func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, req *se
 		"page": page, "perPage": perPage, "totalItems": total,
 		"totalPages": (total + perPage - 1) / perPage, "items": cols[start:end],
 	})
+	return nil
 }
 
 // sortCollections orders collections by a PocketBase-style sort parameter
@@ -104,31 +101,29 @@ func sortCollections(cols []*core.Collection, param string) error {
 	return nil
 }
 
-func (s *Server) viewCollection(w http.ResponseWriter, r *http.Request, req *service.Request) {
+func (s *Server) viewCollection(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	c, err := s.svc.Collection(r.PathValue("collection"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, c)
+	return nil
 }
 
-func (s *Server) createCollection(w http.ResponseWriter, r *http.Request, req *service.Request) {
+func (s *Server) createCollection(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	b, err := readBody(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.keyRefusesSystemRefs(req, b); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	c, err := s.collections.Create(r.Context(), b)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, c)
+	return nil
 }
 
 // keyBarred refuses an API key the definition (or the wholesale
@@ -170,69 +165,61 @@ func (s *Server) keyRefusesSystemRefs(req *service.Request, body []byte) error {
 	return nil
 }
 
-func (s *Server) updateCollection(w http.ResponseWriter, r *http.Request, req *service.Request) {
+func (s *Server) updateCollection(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	if err := s.keyBarred(req, r.PathValue("collection")); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	b, err := readBody(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.keyRefusesSystemRefs(req, b); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	c, err := s.collections.Update(r.Context(), r.PathValue("collection"), b)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, c)
+	return nil
 }
 
-func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, req *service.Request) {
+func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	if err := s.keyBarred(req, r.PathValue("collection")); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.collections.Delete(r.Context(), r.PathValue("collection")); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) truncateCollection(w http.ResponseWriter, r *http.Request, req *service.Request) {
+func (s *Server) truncateCollection(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	if err := s.keyBarred(req, r.PathValue("collection")); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.collections.Truncate(r.Context(), r.PathValue("collection")); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) importCollections(w http.ResponseWriter, r *http.Request, req *service.Request) {
+func (s *Server) importCollections(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	b, err := readBody(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Collections   []json.RawMessage `json:"collections"`
 		DeleteMissing bool              `json:"deleteMissing"`
 	}
 	if err := json.Unmarshal(b, &in); err != nil {
-		s.writeError(w, r, core.DecodeError(err, "body"))
-		return
+		return core.DecodeError(err, "body")
 	}
 	if err := s.keyRefusesSystemRefs(req, b); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if req.Key != nil {
 		// An import updates the collection its id, else its name, matches.
@@ -241,15 +228,14 @@ func (s *Server) importCollections(w http.ResponseWriter, r *http.Request, req *
 			_ = json.Unmarshal(raw, &head)
 			for _, ref := range []string{head.ID, head.Name} {
 				if c, err := s.svc.Collection(ref); ref != "" && err == nil && req.KeyBarred(c) {
-					s.writeError(w, r, errKeyBarred(c))
-					return
+					return errKeyBarred(c)
 				}
 			}
 		}
 	}
 	if err := s.collections.Import(r.Context(), in.Collections, in.DeleteMissing); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -5,10 +5,33 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/tortoise-dev/tortoise/auth"
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/service"
 )
+
+// handler is the shape of every route: it writes a successful answer
+// itself and returns nil, or returns an error, which handle answers
+// through the status table. A handler that has started its answer returns
+// nil whatever happens next: nothing more can be written.
+type handler func(http.ResponseWriter, *http.Request) error
+
+// callerHandler is a handler that has been told who the caller is (see
+// superuser).
+type callerHandler func(http.ResponseWriter, *http.Request, *service.Request) error
+
+// handle adapts h to net/http: the one place a handler's error becomes an
+// answer.
+func (s *Server) handle(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
 
 // statusOf maps error kinds to HTTP statuses: the one table of it.
 var statusOf = map[core.Kind]int{
@@ -16,12 +39,24 @@ var statusOf = map[core.Kind]int{
 	core.KindUnauthorized: http.StatusUnauthorized,
 	core.KindForbidden:    http.StatusForbidden,
 	core.KindNotFound:     http.StatusNotFound,
-	core.KindConflict:     http.StatusConflict,
 	core.KindTooLarge:     http.StatusRequestEntityTooLarge,
 	core.KindTooMany:      http.StatusTooManyRequests,
 	core.KindUnavailable:  http.StatusServiceUnavailable,
 	core.KindInternal:     http.StatusInternalServerError,
 }
+
+// statusClientClosed answers a request whose client went away before it
+// was answered (nginx's 499): nobody reads it, but logs and metrics tell
+// it from a failure.
+const statusClientClosed = 499
+
+// Messages of the answers that carry no *core.Error of their own.
+const (
+	msgInternal    = "Something went wrong while processing your request."
+	msgCanceled    = "The request was canceled."
+	msgTooLarge    = "The request body is too large."
+	msgMFARequired = "Please complete the second authentication method."
+)
 
 // errorBody is PocketBase's error response shape.
 type errorBody struct {
@@ -30,41 +65,69 @@ type errorBody struct {
 	Data    map[string]core.FieldError `json:"data"`
 }
 
-// writeError answers with err in the documented error shape. Only internal
-// errors are logged with their detail; their message is generic.
+// mfaBody answers a first factor when MFA applies. The SDKs read mfaId at
+// the top level, where PocketBase puts it.
+type mfaBody struct {
+	errorBody
+	MFAID string `json:"mfaId"`
+}
+
+// writeError answers with err in PocketBase's error shape: a *core.Error
+// by its kind through statusOf (429s with Retry-After), *auth.MFARequired
+// as 401 with the mfaId, an over-limit body as 413, the request's own
+// context ending as 499, and anything else as a 500. Only the 500s are
+// logged, with their detail; their message is generic.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var mfa *auth.MFARequired
+	var (
+		mfa *auth.MFARequired
+		mbe *http.MaxBytesError
+		ce  *core.Error
+	)
 	if errors.As(err, &mfa) {
 		// A first factor succeeded; the client logs in again with another
-		// method and this id (PocketBase's shape: the SDKs read mfaId).
-		writeJSON(w, http.StatusUnauthorized, map[string]any{
-			"status": http.StatusUnauthorized, "message": "Please complete the second authentication method.",
-			"data": map[string]any{}, "mfaId": mfa.ID,
+		// method and this id.
+		writeJSON(w, http.StatusUnauthorized, mfaBody{
+			errorBody: errorBody{Status: http.StatusUnauthorized, Message: msgMFARequired, Data: map[string]core.FieldError{}},
+			MFAID:     mfa.ID,
 		})
 		return
 	}
+	if errors.As(err, &mbe) {
+		ce = &core.Error{Kind: core.KindTooLarge, Message: msgTooLarge}
+	} else if !errors.As(err, &ce) || ce.Kind == core.KindInternal {
+		ce = nil
+	}
 	body := errorBody{Data: map[string]core.FieldError{}}
-	var ce *core.Error
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		body.Status, body.Message = http.StatusRequestEntityTooLarge, "The request body is too large."
-	case errors.As(err, &ce) && ce.Kind != core.KindInternal:
+	switch ctxErr := r.Context().Err(); {
+	case ce != nil:
 		body.Status, body.Message = statusOf[ce.Kind], ce.Message
 		for k, v := range ce.Fields {
 			body.Data[k] = v
 		}
-	case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:
+		if ce.Kind == core.KindTooMany {
+			h := w.Header()
+			h.Set("Retry-After", retryAfter(ce.RetryAfter))
+			h.Set("Cache-Control", "no-store")
+		}
+	case ctxErr != nil && errors.Is(err, ctxErr):
 		// The client went away; nobody reads this answer.
-		body.Status, body.Message = 499, "The request was canceled."
-	default:
-		body.Status, body.Message = http.StatusInternalServerError, "Something went wrong while processing your request."
-		s.log.Error("internal error", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+		body.Status, body.Message = statusClientClosed, msgCanceled
 	}
 	if body.Status == 0 {
-		body.Status = http.StatusInternalServerError
+		body.Status, body.Message = http.StatusInternalServerError, msgInternal
+		s.log.Error("internal error", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	}
 	writeJSON(w, body.Status, body)
+}
+
+// retryAfter is a Retry-After value: d in whole seconds, rounded up, at
+// least 1.
+func retryAfter(d time.Duration) string {
+	secs := int64(d / time.Second)
+	if d%time.Second > 0 {
+		secs++
+	}
+	return strconv.FormatInt(max(secs, 1), 10)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

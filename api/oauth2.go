@@ -11,31 +11,26 @@ import (
 
 // authWithOAuth2 completes an OAuth2 login: {provider, code, codeVerifier,
 // redirectURL, createData} → {token, record, meta}.
-func (s *Server) authWithOAuth2(w http.ResponseWriter, r *http.Request) {
+func (s *Server) authWithOAuth2(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.svc.Collection(r.PathValue("collection"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	b, err := readBody(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in auth.OAuth2Login
 	if err := json.Unmarshal(b, &in); err != nil {
-		s.writeError(w, r, core.Invalid("The body must be {\"provider\", \"code\", \"codeVerifier\", \"redirectURL\", \"createData\"}."))
-		return
+		return core.Invalid("The body must be {\"provider\", \"code\", \"codeVerifier\", \"redirectURL\", \"createData\"}.")
 	}
-	var ok bool
-	if r, ok = s.throttle(w, r, guard.LabelAuth, c.ID, ""); !ok {
-		return
+	if r, err = s.throttle(r, guard.LabelAuth, c.ID, ""); err != nil {
+		return err
 	}
 	req := s.caller(r)
 	res, err := s.auth.AuthWithOAuth2(r.Context(), req, c, in)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	meta, err := json.Marshal(res.Meta)
 	if err != nil {
@@ -49,4 +44,5 @@ func (s *Server) authWithOAuth2(w http.ResponseWriter, r *http.Request) {
 	out = append(out, meta...)
 	out = append(out, '}')
 	writeRaw(w, http.StatusOK, out)
+	return nil
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/guard"
@@ -12,7 +13,9 @@ import (
 // filteredReads labels the cap on list requests carrying a filter or sort.
 const filteredReads = "filteredRead"
 
-var errTooManyFilteredReads = core.Errorf(core.KindTooMany,
+// errTooManyFilteredReads refuses a list request over the cap; the client
+// retries after a second, about when one of its requests should be done.
+var errTooManyFilteredReads = core.TooMany(time.Second,
 	"Too many list requests with a filter or sort in progress from your address; retry when one has finished.")
 
 // SetMaxFilteredReads sets how many list requests carrying a filter or
@@ -25,31 +28,28 @@ func (s *Server) SetMaxFilteredReads(n int) {
 }
 
 // enterFilteredRead admits a list request under the cap on filtered reads
-// per client address, or answers 429 and returns false. A client's filter
-// or sort may cost each request up to the store's read timeout of a
-// database connection, well within any sane request rate, so it is the
+// per client address, or returns a KindTooMany error (429). A client's
+// filter or sort may cost each request up to the store's read timeout of
+// a database connection, well within any sane request rate, so it is the
 // requests in progress that are capped. Requests without either, and
 // superusers', are not limited. The client address honours the trusted
 // proxies of the settings: behind a proxy that is not trusted, every
 // client shares the proxy's allowance. Call release when done.
-func (s *Server) enterFilteredRead(w http.ResponseWriter, r *http.Request, req *service.Request) (release func(), ok bool) {
+func (s *Server) enterFilteredRead(r *http.Request, req *service.Request) (release func(), err error) {
 	if req.Superuser || strings.TrimSpace(req.Query["filter"]) == "" && strings.TrimSpace(req.Query["sort"]) == "" {
-		return func() {}, true
+		return func() {}, nil
 	}
 	st, err := s.settings.Settings(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return nil, false
+		return nil, err
 	}
 	proxies, err := guard.ParseProxies(st.TrustedProxies)
 	if err != nil {
 		proxies = nil // settings are validated on save; trust nobody if not
 	}
-	release, ok = s.limiter.InFlight().Enter(r.Context(), guard.IPKey(filteredReads, proxies.ClientIP(r)))
+	release, ok := s.limiter.InFlight().Enter(r.Context(), guard.IPKey(filteredReads, proxies.ClientIP(r)))
 	if !ok {
-		w.Header().Set("Retry-After", "1")
-		s.writeError(w, r, errTooManyFilteredReads)
-		return nil, false
+		return nil, errTooManyFilteredReads
 	}
-	return release, true
+	return release, nil
 }

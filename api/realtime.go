@@ -22,7 +22,7 @@ const realtimeWrite = 30 * time.Second
 // realtimeConnect holds a server-sent-events stream open: first a
 // PB_CONNECT event with the client id, then the messages of the topics the
 // client subscribes to with POST /api/realtime.
-func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) {
+func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) error {
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -44,22 +44,24 @@ func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) {
 		return rc.Flush()
 	}
 	hello, _ := json.Marshal(map[string]string{"clientId": id})
-	if err := send(realtime.Message{Topic: "PB_CONNECT", Data: hello}); err != nil {
-		return
+	// Once the stream has begun only events can be written: a failed send
+	// (the client stopped reading) ends it with nothing more to answer.
+	if send(realtime.Message{Topic: "PB_CONNECT", Data: hello}) != nil {
+		return nil
 	}
 	idle := time.NewTimer(realtimeIdle)
 	defer idle.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
-			return
+			return nil
 		case <-s.hub.Done():
-			return
+			return nil
 		case <-idle.C:
-			return
+			return nil
 		case m := <-ch:
-			if err := send(m); err != nil {
-				return
+			if send(m) != nil {
+				return nil
 			}
 			idle.Reset(realtimeIdle)
 		}
@@ -67,33 +69,30 @@ func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) {
 }
 
 // realtimeSubscribe sets a client's topics: {clientId, subscriptions}.
-func (s *Server) realtimeSubscribe(w http.ResponseWriter, r *http.Request) {
+func (s *Server) realtimeSubscribe(w http.ResponseWriter, r *http.Request) error {
 	b, err := readBody(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		ClientID      string   `json:"clientId"`
 		Subscriptions []string `json:"subscriptions"`
 	}
 	if err := json.Unmarshal(b, &in); err != nil || in.ClientID == "" {
-		s.writeError(w, r, core.FieldInvalid("clientId", "validation_required", "Give the clientId of a realtime connection."))
-		return
+		return core.FieldInvalid("clientId", "validation_required", "Give the clientId of a realtime connection.")
 	}
 	for _, t := range in.Subscriptions {
 		if t != "@oauth2" {
 			// Record subscriptions come with the realtime feature; until
 			// then, say so rather than accept and stay silent.
-			s.writeError(w, r, core.FieldInvalid("subscriptions", "validation_unsupported_topic", fmt.Sprintf("Topic %q is not supported yet.", t)))
-			return
+			return core.FieldInvalid("subscriptions", "validation_unsupported_topic", fmt.Sprintf("Topic %q is not supported yet.", t))
 		}
 	}
 	if err := s.hub.Subscribe(in.ClientID, in.Subscriptions); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 var redirectPage = template.Must(template.New("oauth2").Parse(`<!doctype html>
@@ -104,10 +103,9 @@ var redirectPage = template.Must(template.New("oauth2").Parse(`<!doctype html>
 // oauth2Redirect is where providers send the user back in the SDKs'
 // all-in-one OAuth2 flow: it hands the code to the realtime client whose id
 // is the state, and shows a page that closes itself. Apple posts a form.
-func (s *Server) oauth2Redirect(w http.ResponseWriter, r *http.Request) {
+func (s *Server) oauth2Redirect(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		s.writeError(w, r, core.Invalid("Malformed redirect parameters."))
-		return
+		return core.Invalid("Malformed redirect parameters.")
 	}
 	state, code, errMsg := r.Form.Get("state"), r.Form.Get("code"), r.Form.Get("error")
 	if state == "" {
@@ -127,5 +125,7 @@ func (s *Server) oauth2Redirect(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'")
 	w.WriteHeader(status)
-	redirectPage.Execute(w, map[string]any{"OK": delivered && errMsg == "", "Error": errMsg})
+	// The page is already on its way: a failure to finish it has no answer.
+	_ = redirectPage.Execute(w, map[string]any{"OK": delivered && errMsg == "", "Error": errMsg})
+	return nil
 }

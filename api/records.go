@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -53,42 +52,36 @@ func boolParam(q map[string]string, name string) bool {
 	return false
 }
 
-func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.svc.Collection(r.PathValue("collection"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	req := s.recordRequest(r, c)
-	release, ok := s.enterFilteredRead(w, r, req)
-	if !ok {
-		return
+	release, err := s.enterFilteredRead(r, req)
+	if err != nil {
+		return err
 	}
 	defer release()
 	q := req.Query
 	var p records.ListParams
 	if p.Page, err = intParam(q, "page", 1); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if p.PerPage, err = intParam(q, "perPage", records.DefaultPerPage); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	p.Sort, p.Filter, p.SkipTotal = q["sort"], q["filter"], boolParam(q, "skipTotal")
 	sel, err := parseFields(q["fields"])
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.records.List(r.Context(), req, c, p)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.records.Expand(r.Context(), req, res.Items, q["expand"]); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	b := make([]byte, 0, 256+len(res.Items)*256)
 	b = append(b, `{"items":[`...)
@@ -109,99 +102,87 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 	b = strconv.AppendInt(b, int64(res.TotalPages), 10)
 	b = append(b, '}')
 	writeRaw(w, http.StatusOK, b)
+	return nil
 }
 
 // writeRecord answers with one record, expanded and trimmed as asked.
-func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, req *service.Request, rec *core.Record, status int) {
+func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, req *service.Request, rec *core.Record, status int) error {
 	q := req.Query
 	if q == nil {
 		q = queryMap(r.URL.Query())
 	}
 	sel, err := parseFields(q["fields"])
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.records.Expand(r.Context(), req, []*core.Record{rec}, q["expand"]); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeRaw(w, status, appendRecord(make([]byte, 0, 512), rec, viewerOf(req), sel))
+	return nil
 }
 
-func (s *Server) viewRecord(w http.ResponseWriter, r *http.Request) {
+func (s *Server) viewRecord(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.svc.Collection(r.PathValue("collection"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	req := s.recordRequest(r, c)
 	rec, err := s.records.Get(r.Context(), req, c, r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.writeRecord(w, r, req, rec, http.StatusOK)
+	return s.writeRecord(w, r, req, rec, http.StatusOK)
 }
 
-func (s *Server) createRecord(w http.ResponseWriter, r *http.Request) {
-	s.writeRecordChange(w, r, func(req *service.Request, c *core.Collection, body map[string]any) (*core.Record, error) {
+func (s *Server) createRecord(w http.ResponseWriter, r *http.Request) error {
+	return s.writeRecordChange(w, r, func(req *service.Request, c *core.Collection, body map[string]any) (*core.Record, error) {
 		if c.IsAuth() && !req.Superuser {
 			// Sign-ups are throttled per client and per email.
 			email, _ := body["email"].(string)
-			if _, ok := s.throttle(w, r, guard.LabelSignup, c.ID, email); !ok {
-				return nil, errAnswered
+			if _, err := s.throttle(r, guard.LabelSignup, c.ID, email); err != nil {
+				return nil, err
 			}
 		}
 		return s.records.Create(r.Context(), req, c, body)
 	})
 }
 
-func (s *Server) updateRecord(w http.ResponseWriter, r *http.Request) {
-	s.writeRecordChange(w, r, func(req *service.Request, c *core.Collection, body map[string]any) (*core.Record, error) {
+func (s *Server) updateRecord(w http.ResponseWriter, r *http.Request) error {
+	return s.writeRecordChange(w, r, func(req *service.Request, c *core.Collection, body map[string]any) (*core.Record, error) {
 		return s.records.Update(r.Context(), req, c, r.PathValue("id"), body)
 	})
 }
 
-// errAnswered tells a handler the response was already written.
-var errAnswered = errors.New("answered")
-
 // writeRecordChange decodes a record body, applies it with change and
 // answers with the saved record.
 func (s *Server) writeRecordChange(w http.ResponseWriter, r *http.Request,
-	change func(*service.Request, *core.Collection, map[string]any) (*core.Record, error)) {
+	change func(*service.Request, *core.Collection, map[string]any) (*core.Record, error)) error {
 	c, err := s.svc.Collection(r.PathValue("collection"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	req := s.recordRequest(r, c)
 	body, err := decodeData(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	req.Body = body
 	rec, err := change(req, c, body)
-	if err == errAnswered {
-		return
-	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.writeRecord(w, r, req, rec, http.StatusOK)
+	return s.writeRecord(w, r, req, rec, http.StatusOK)
 }
 
-func (s *Server) deleteRecord(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteRecord(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.svc.Collection(r.PathValue("collection"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.records.Delete(r.Context(), s.recordRequest(r, c), c, r.PathValue("id")); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -1,6 +1,7 @@
 // Package api serves Tortoise's REST API, which follows PocketBase's
 // documented Web API so its SDKs work unchanged. Handlers decode requests,
-// identify the caller and map errors; everything else is the service layer's.
+// identify the caller and return errors, which one adapter answers through
+// one status table (errors.go); everything else is the service layer's.
 package api
 
 import (
@@ -72,52 +73,53 @@ func New(parts Services, opts Options) *Server {
 }
 
 func (s *Server) routes() {
-	m := s.mux
-	m.HandleFunc("GET /api/health", s.health)
+	// route registers h for pattern through handle, the one error path.
+	route := func(pattern string, h handler) { s.mux.HandleFunc(pattern, s.handle(h)) }
+	route("GET /api/health", s.health)
 
-	m.HandleFunc("GET /api/realtime", s.realtimeConnect)
-	m.HandleFunc("POST /api/realtime", s.realtimeSubscribe)
-	m.HandleFunc("GET /api/oauth2-redirect", s.oauth2Redirect)
-	m.HandleFunc("POST /api/oauth2-redirect", s.oauth2Redirect)
+	route("GET /api/realtime", s.realtimeConnect)
+	route("POST /api/realtime", s.realtimeSubscribe)
+	route("GET /api/oauth2-redirect", s.oauth2Redirect)
+	route("POST /api/oauth2-redirect", s.oauth2Redirect)
 
-	m.HandleFunc("GET /api/keys", s.superuserAccount(s.listAPIKeys))
-	m.HandleFunc("POST /api/keys", s.superuserAccount(s.createAPIKey))
-	m.HandleFunc("DELETE /api/keys/{id}", s.superuserAccount(s.revokeAPIKey))
+	route("GET /api/keys", s.superuserAccount(s.listAPIKeys))
+	route("POST /api/keys", s.superuserAccount(s.createAPIKey))
+	route("DELETE /api/keys/{id}", s.superuserAccount(s.revokeAPIKey))
 
-	m.HandleFunc("GET /api/settings", s.superuser(s.getSettings))
-	m.HandleFunc("PATCH /api/settings", s.superuser(s.updateSettings))
+	route("GET /api/settings", s.superuser(s.getSettings))
+	route("PATCH /api/settings", s.superuser(s.updateSettings))
 
-	m.HandleFunc("GET /api/collections", s.superuser(s.listCollections))
-	m.HandleFunc("POST /api/collections", s.superuser(s.createCollection))
-	m.HandleFunc("PUT /api/collections/import", s.superuser(s.importCollections))
-	m.HandleFunc("GET /api/collections/{collection}", s.superuser(s.viewCollection))
-	m.HandleFunc("PATCH /api/collections/{collection}", s.superuser(s.updateCollection))
-	m.HandleFunc("DELETE /api/collections/{collection}", s.superuser(s.deleteCollection))
-	m.HandleFunc("DELETE /api/collections/{collection}/truncate", s.superuser(s.truncateCollection))
+	route("GET /api/collections", s.superuser(s.listCollections))
+	route("POST /api/collections", s.superuser(s.createCollection))
+	route("PUT /api/collections/import", s.superuser(s.importCollections))
+	route("GET /api/collections/{collection}", s.superuser(s.viewCollection))
+	route("PATCH /api/collections/{collection}", s.superuser(s.updateCollection))
+	route("DELETE /api/collections/{collection}", s.superuser(s.deleteCollection))
+	route("DELETE /api/collections/{collection}/truncate", s.superuser(s.truncateCollection))
 
-	m.HandleFunc("GET /api/collections/{collection}/records", s.listRecords)
-	m.HandleFunc("POST /api/collections/{collection}/records", s.createRecord)
-	m.HandleFunc("GET /api/collections/{collection}/records/{id}", s.viewRecord)
-	m.HandleFunc("PATCH /api/collections/{collection}/records/{id}", s.updateRecord)
-	m.HandleFunc("DELETE /api/collections/{collection}/records/{id}", s.deleteRecord)
+	route("GET /api/collections/{collection}/records", s.listRecords)
+	route("POST /api/collections/{collection}/records", s.createRecord)
+	route("GET /api/collections/{collection}/records/{id}", s.viewRecord)
+	route("PATCH /api/collections/{collection}/records/{id}", s.updateRecord)
+	route("DELETE /api/collections/{collection}/records/{id}", s.deleteRecord)
 
-	m.HandleFunc("GET /api/collections/{collection}/auth-methods", s.authMethods)
-	m.HandleFunc("POST /api/collections/{collection}/auth-with-password", s.authWithPassword)
-	m.HandleFunc("POST /api/collections/{collection}/auth-refresh", s.authRefresh)
-	m.HandleFunc("POST /api/collections/{collection}/auth-with-oauth2", s.authWithOAuth2)
-	m.HandleFunc("POST /api/collections/{collection}/impersonate/{id}", s.superuser(s.impersonate))
+	route("GET /api/collections/{collection}/auth-methods", s.authMethods)
+	route("POST /api/collections/{collection}/auth-with-password", s.authWithPassword)
+	route("POST /api/collections/{collection}/auth-refresh", s.authRefresh)
+	route("POST /api/collections/{collection}/auth-with-oauth2", s.authWithOAuth2)
+	route("POST /api/collections/{collection}/impersonate/{id}", s.superuser(s.impersonate))
 
-	m.HandleFunc("POST /api/collections/{collection}/request-verification", s.requestVerification)
-	m.HandleFunc("POST /api/collections/{collection}/confirm-verification", s.confirmVerification)
-	m.HandleFunc("POST /api/collections/{collection}/request-password-reset", s.requestPasswordReset)
-	m.HandleFunc("POST /api/collections/{collection}/confirm-password-reset", s.confirmPasswordReset)
-	m.HandleFunc("POST /api/collections/{collection}/request-email-change", s.requestEmailChange)
-	m.HandleFunc("POST /api/collections/{collection}/confirm-email-change", s.confirmEmailChange)
-	m.HandleFunc("POST /api/collections/{collection}/request-otp", s.requestOTP)
-	m.HandleFunc("POST /api/collections/{collection}/auth-with-otp", s.authWithOTP)
+	route("POST /api/collections/{collection}/request-verification", s.requestVerification)
+	route("POST /api/collections/{collection}/confirm-verification", s.confirmVerification)
+	route("POST /api/collections/{collection}/request-password-reset", s.requestPasswordReset)
+	route("POST /api/collections/{collection}/confirm-password-reset", s.confirmPasswordReset)
+	route("POST /api/collections/{collection}/request-email-change", s.requestEmailChange)
+	route("POST /api/collections/{collection}/confirm-email-change", s.confirmEmailChange)
+	route("POST /api/collections/{collection}/request-otp", s.requestOTP)
+	route("POST /api/collections/{collection}/auth-with-otp", s.authWithOTP)
 
-	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, core.NotFound("The requested resource wasn't found."))
+	route("/api/", func(http.ResponseWriter, *http.Request) error {
+		return core.NotFound("The requested resource wasn't found.")
 	})
 }
 
@@ -159,8 +161,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	writeRaw(w, http.StatusOK, []byte(`{"code":200,"message":"API is healthy.","data":{}}`))
+	return nil
 }
 
 // caller identifies who sent r. An invalid or expired token makes the caller
@@ -193,18 +196,16 @@ func (s *Server) caller(r *http.Request) *service.Request {
 
 // superuser guards a route for superusers: 401 without a valid token, 403
 // with a non-superuser one.
-func (s *Server) superuser(h func(http.ResponseWriter, *http.Request, *service.Request)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) superuser(h callerHandler) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		req := s.caller(r)
 		switch {
 		case req.Superuser:
-			h(w, r, req)
+			return h(w, r, req)
 		case req.Auth == nil && req.Key == nil:
-			s.writeError(w, r, core.Unauthorized("The request requires valid superuser authorization token."))
-		case !req.Superuser:
-			s.writeError(w, r, core.Forbidden("The authorized record is not allowed to perform this action."))
+			return core.Unauthorized("The request requires valid superuser authorization token.")
 		default:
-			h(w, r, req)
+			return core.Forbidden("The authorized record is not allowed to perform this action.")
 		}
 	}
 }

@@ -5,23 +5,24 @@ import (
 	"time"
 
 	"github.com/tortoise-dev/tortoise/auth"
+	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/guard"
 )
 
 // throttle applies the rate limits of label to r, per client IP and, when
 // account is not empty, per account (collection and identity), so neither
-// changing IP nor changing the body's identity escapes both. It answers 429
-// with Retry-After and returns false when a limit is reached; otherwise it
-// returns r carrying its origin (client address and user agent) for the
+// changing IP nor changing the body's identity escapes both. When a limit
+// is reached it returns a KindTooMany error carrying the wait, which the
+// status table answers as 429 with Retry-After; otherwise it returns r
+// carrying its origin (client address and user agent) for the
 // service's login origins and alerts. Limits and trusted proxies come from
 // the settings, read once here; the per-account limits are guard's
 // defaults. Limits are per process: scaled-out deployments divide them by
 // the number of processes (a shared limiter is future work).
-func (s *Server) throttle(w http.ResponseWriter, r *http.Request, label, collection, account string) (*http.Request, bool) {
+func (s *Server) throttle(r *http.Request, label, collection, account string) (*http.Request, error) {
 	st, err := s.settings.Settings(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return r, false
+		return r, err
 	}
 	proxies, err := guard.ParseProxies(st.TrustedProxies)
 	if err != nil {
@@ -30,7 +31,7 @@ func (s *Server) throttle(w http.ResponseWriter, r *http.Request, label, collect
 	ip := proxies.ClientIP(r)
 	r = r.WithContext(auth.WithOrigin(r.Context(), auth.Origin{IP: ip.String(), UserAgent: r.UserAgent()}))
 	if !st.RateLimits.Enabled {
-		return r, true
+		return r, nil
 	}
 	limits, _ := guard.DefaultPolicy().For(label)
 	for _, rule := range st.RateLimits.Rules {
@@ -40,14 +41,17 @@ func (s *Server) throttle(w http.ResponseWriter, r *http.Request, label, collect
 	}
 	now := time.Now()
 	if ok, wait := s.limiter.Allow(guard.IPKey(label, ip), limits.PerIP, now); !ok {
-		guard.TooMany(w, wait)
-		return r, false
+		return r, tooMany(wait)
 	}
 	if account != "" {
 		if ok, wait := s.limiter.Allow(guard.AccountKey(label, collection, account), limits.PerAccount, now); !ok {
-			guard.TooMany(w, wait)
-			return r, false
+			return r, tooMany(wait)
 		}
 	}
-	return r, true
+	return r, nil
+}
+
+// tooMany is a rate limit's refusal, in the words of guard.TooMany.
+func tooMany(wait time.Duration) error {
+	return core.TooMany(wait, "Too many requests.")
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Kind classifies an error so the HTTP layer can map it to a status code
@@ -17,15 +18,16 @@ type Kind int
 
 // The error kinds. Only KindInternal errors are logged with their detail;
 // every other kind carries a message that is safe to show to the caller.
+// A value that breaks a unique index is KindInvalid with a
+// "validation_not_unique" field, PocketBase's 400, not a kind of its own.
 const (
 	KindInternal     Kind = iota // a bug or an engine failure: 500
 	KindInvalid                  // bad input: 400
 	KindUnauthorized             // missing or bad credentials: 401
 	KindForbidden                // authenticated but not allowed: 403
 	KindNotFound                 // no such thing (or not visible): 404
-	KindConflict                 // unique or state conflict: 409 (PocketBase uses 400 for unique fields; see api)
 	KindTooLarge                 // body or value over a limit: 413
-	KindTooMany                  // rate limited: 429
+	KindTooMany                  // rate limited, Error.RetryAfter says for how long: 429
 	KindUnavailable              // shutting down, overloaded: 503
 )
 
@@ -40,8 +42,6 @@ func (k Kind) String() string {
 		return "forbidden"
 	case KindNotFound:
 		return "not found"
-	case KindConflict:
-		return "conflict"
 	case KindTooLarge:
 		return "too large"
 	case KindTooMany:
@@ -66,6 +66,9 @@ type Error struct {
 	Message string                // user-safe summary
 	Fields  map[string]FieldError // per-field detail, may be nil
 	Err     error                 // underlying cause, never shown to users
+	// RetryAfter is how long a KindTooMany caller should wait before
+	// trying again (the API's Retry-After); zero means soon.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -112,6 +115,13 @@ func Forbidden(format string, args ...any) *Error { return Errorf(KindForbidden,
 // Unauthorized is shorthand for a KindUnauthorized error.
 func Unauthorized(format string, args ...any) *Error {
 	return Errorf(KindUnauthorized, format, args...)
+}
+
+// TooMany is a KindTooMany error: the caller may try again after retryAfter.
+func TooMany(retryAfter time.Duration, format string, args ...any) *Error {
+	e := Errorf(KindTooMany, format, args...)
+	e.RetryAfter = retryAfter
+	return e
 }
 
 // Internal wraps an unexpected failure; its detail is logged, never shown.
