@@ -14,8 +14,6 @@ import (
 	"github.com/tortoise-dev/tortoise/store"
 )
 
-func f64(v float64) *float64 { return &v }
-
 // System collections besides _superusers, as PocketBase has them.
 const (
 	ExternalAuthsName = "_externalAuths" // OAuth2 identities linked to auth records

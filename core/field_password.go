@@ -5,7 +5,7 @@ func init() { registerFieldDef(FieldPassword, passwordDef{}) }
 // passwordDef: a secret kept as a bcrypt hash. The canonical value read
 // from a body is the plain text; the service layer hashes it before it is
 // stored, and the hash never leaves the server.
-type passwordDef struct{ base }
+type passwordDef struct{}
 
 func (passwordDef) Storage(*Field) Storage { return StorageText }
 func (passwordDef) Secret() bool           { return true }
