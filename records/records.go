@@ -264,7 +264,7 @@ func (s *Service) UpdateChecked(ctx context.Context, req *service.Request, c *co
 			prep.Old = stored
 			prep.Input = &Input{Values: map[string]any{}, Extra: map[string]any{}}
 			if in, _ := s.readInput(c, stored, body); in != nil {
-				prep.Input = in
+				prep.Input, prep.Req = in, withBody(req, in.RuleBody())
 			}
 			if err := run(s.hooks.prepare, c, prep); err != nil {
 				return nil, err
