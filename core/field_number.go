@@ -20,6 +20,14 @@ func (numberDef) Coerce(f *Field, v any) (any, *FieldError) {
 		return float64(0), nil
 	case float64:
 		return n, nil
+	case int:
+		return float64(n), nil
+	case int64:
+		return float64(n), nil
+	case int32:
+		return float64(n), nil
+	case float32:
+		return float64(n), nil
 	case json.Number:
 		if x, err := n.Float64(); err == nil {
 			return x, nil

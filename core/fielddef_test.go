@@ -42,6 +42,7 @@ func TestCoerceAndCheck(t *testing.T) {
 		{"text from object", Field{Type: FieldText}, map[string]any{}, nil, "validation_invalid_value"},
 		{"text too long default", Field{Type: FieldText}, string(make([]byte, 5001)), nil, "validation_max_text_constraint"},
 		{"text pattern", Field{Type: FieldText, Pattern: "^[a-z]+$"}, "ABC", nil, "validation_invalid_format"},
+		{"number from Go int", Field{Type: FieldNumber}, 7, 7.0, ""},
 		{"number string", Field{Type: FieldNumber}, "1.5", 1.5, ""},
 		{"number junk", Field{Type: FieldNumber}, "x", nil, "validation_invalid_value"},
 		{"number max", Field{Type: FieldNumber, Max: f64p(3)}, 4.0, nil, "validation_max_number_constraint"},

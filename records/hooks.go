@@ -63,6 +63,9 @@ type hookSet struct {
 // collection match admits (nil: every collection): the place for CPU-bound
 // work such as bcrypt, which must not hold the single writer. Record is
 // nil; Old is the stored record as read without a lock (nil on create).
+// It runs before the rules are checked, so an error it returns reaches
+// callers who may not change the record: return one only for what any
+// caller may learn, and leave refusals to OnInput.
 func (s *Service) OnPrepare(match func(*core.Collection) bool, fn Hook) {
 	s.hooks.prepare = append(s.hooks.prepare, hook{match, fn})
 }
