@@ -1,8 +1,15 @@
 // Package passwords hashes and checks passwords with bcrypt, taking the same
 // time whether or not there is a hash to check against.
+//
+// bcrypt is meant to be slow — about 50 ms of one core at cost 10 — so at
+// most GOMAXPROCS-1 computations run at once (one on a 2-core machine) and
+// the others wait their turn: a burst of logins or password changes then
+// slows down itself, not every other request. Logins are also rate limited
+// per client, which bounds the queue a guest can build.
 package passwords
 
 import (
+	"runtime"
 	"sync"
 
 	"golang.org/x/crypto/bcrypt"
@@ -11,12 +18,24 @@ import (
 // DefaultCost is the bcrypt cost used when a password field sets none.
 const DefaultCost = 10
 
+// slots bounds the bcrypt computations running at once.
+var slots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))
+
+// limited runs fn while holding one of the slots.
+func limited(fn func()) {
+	slots <- struct{}{}
+	defer func() { <-slots }()
+	fn()
+}
+
 // Hash hashes a password with bcrypt.
 func Hash(password string, cost int) (string, error) {
 	if cost <= 0 {
 		cost = DefaultCost
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	var h []byte
+	var err error
+	limited(func() { h, err = bcrypt.GenerateFromPassword([]byte(password), cost) })
 	return string(h), err
 }
 
@@ -29,12 +48,17 @@ var (
 // (no such account) it still runs a full bcrypt comparison against a dummy
 // hash, so a missing account and a wrong password take the same time.
 func Check(hash, password string) bool {
-	if hash == "" {
-		dummyOnce.Do(func() {
-			dummyHash, _ = bcrypt.GenerateFromPassword([]byte("tortoise-dummy-password"), DefaultCost)
-		})
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		return false
-	}
-	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+	var err error
+	limited(func() {
+		if hash == "" {
+			dummyOnce.Do(func() {
+				dummyHash, _ = bcrypt.GenerateFromPassword([]byte("tortoise-dummy-password"), DefaultCost)
+			})
+			_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+			err = bcrypt.ErrMismatchedHashAndPassword
+			return
+		}
+		err = bcrypt.CompareHashAndPassword([]byte(hash), []byte(password))
+	})
+	return err == nil
 }
