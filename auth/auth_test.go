@@ -35,18 +35,6 @@ func fieldCode(err error, key string) string {
 	return ""
 }
 
-// eachEngine runs fn in parallel on a fresh app of each engine.
-func eachEngine(t *testing.T, fn func(t *testing.T, app *tortoise.App)) {
-	t.Helper()
-	t.Parallel()
-	for _, engine := range testkit.Engines() {
-		t.Run(engine, func(t *testing.T) {
-			t.Parallel()
-			fn(t, testkit.NewApp(t, engine))
-		})
-	}
-}
-
 func collection(t *testing.T, app *tortoise.App, def string) *core.Collection {
 	t.Helper()
 	c, err := app.Collections.Create(context.Background(), []byte(def))
@@ -107,7 +95,7 @@ func valid(t *testing.T, app *tortoise.App, token string) bool {
 // UpsertSuperuser creates the superuser, then finds it again by its email
 // in any case and sets its password, which signs out its old tokens.
 func TestUpsertSuperuser(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		sus := system(t, app, core.SuperusersName)
 		if _, err := app.Auth.UpsertSuperuser(ctx, "root@example.com", "short"); core.KindOf(err) != core.KindInvalid {
@@ -143,7 +131,7 @@ func TestUpsertSuperuser(t *testing.T) {
 // authRule's consent; a refresh asks the authRule again, and a deleted
 // account's tokens die with it.
 func TestAuthWithPassword(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		members := collection(t, app, `{"name":"members","type":"auth","fields":[{"name":"name","type":"text"}],"authRule":"verified = true"}`)
 		locked := collection(t, app, `{"name":"locked","type":"auth","authRule":null}`)
@@ -222,7 +210,7 @@ func TestAuthWithPassword(t *testing.T) {
 // the old one; an admin the manageRule admits may; a new password or
 // email signs the account out everywhere.
 func TestProtectedFields(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		users := collection(t, app, `{"name":"users","type":"auth",
 			"fields":[{"name":"name","type":"text"},{"name":"role","type":"text"}],
@@ -343,7 +331,7 @@ func TestProtectedFields(t *testing.T) {
 // collection has: rules compare ids, so a sign-up must not become
 // someone else (a superuser least of all).
 func TestAuthIDsAreUniqueAcrossCollections(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		users := collection(t, app, `{"name":"users","type":"auth","createRule":""}`)
 		members := collection(t, app, `{"name":"members","type":"auth","createRule":""}`)
@@ -384,7 +372,7 @@ func TestAuthIDsAreUniqueAcrossCollections(t *testing.T) {
 // linked identities, pending second factors and login origins, and only
 // its own.
 func TestDeletingAnAccountDeletesItsLoginState(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		users := collection(t, app, `{"name":"users","type":"auth","otp":{"enabled":true}}`)
 		var accounts []*core.Record
@@ -445,7 +433,7 @@ func TestDeletingAnAccountDeletesItsLoginState(t *testing.T) {
 
 // The last superuser cannot be deleted, so there is always a way in.
 func TestLastSuperuserStays(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		sus := system(t, app, core.SuperusersName)
 		first, err := app.Auth.UpsertSuperuser(ctx, "first@example.com", "first-password-1")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tortoise-dev/tortoise"
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/internal/testkit"
 	"github.com/tortoise-dev/tortoise/records"
 )
 
@@ -15,7 +16,7 @@ import (
 // and refuse a write with field errors or an error of their own; a
 // refused write stores nothing.
 func TestOnInputChecksTheBody(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		notes := collection(t, app, `{"name":"notes","fields":[{"name":"title","type":"text"},{"name":"n","type":"number"}]}`)
 		var seen []map[string]any
@@ -79,7 +80,7 @@ func TestOnInputChecksTheBody(t *testing.T) {
 // Write hooks run in the transaction with the record complete: what they
 // write there commits with the record, and their error rolls it all back.
 func TestOnWriteRunsInTheTransaction(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		notes := collection(t, app, `{"name":"notes","fields":[{"name":"title","type":"text"},{"name":"slug","type":"text","autogeneratePattern":"[a-z]{8}"}]}`)
 		audit := collection(t, app, `{"name":"audit","fields":[{"name":"note","type":"text"},{"name":"title","type":"text"}]}`)
@@ -146,7 +147,7 @@ func TestOnWriteRunsInTheTransaction(t *testing.T) {
 // Delete hooks run for every record a delete removes, the ones its
 // cascade reaches included, and one refusing undoes the whole delete.
 func TestOnDeleteSeesTheCascade(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		parents := collection(t, app, `{"name":"parents","fields":[{"name":"title","type":"text"}]}`)
 		children := collection(t, app, `{"name":"children","fields":[{"name":"title","type":"text"},
@@ -213,7 +214,7 @@ func TestOnDeleteSeesTheCascade(t *testing.T) {
 // later hooks of the same write, on create and on update alike; an error
 // from one stops the write.
 func TestOnPrepareMemoReachesOnInput(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		notes := collection(t, app, `{"name":"notes","fields":[{"name":"title","type":"text"},{"name":"note","type":"text"}]}`)
 		var problems []string
@@ -272,7 +273,7 @@ func TestOnPrepareMemoReachesOnInput(t *testing.T) {
 // Input.Extra) and rules (in @request.body); it is never stored. Without
 // it, such a key is an unknown field.
 func TestAcceptKeys(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		notes := collection(t, app, `{"name":"notes","fields":[{"name":"title","type":"text"}],"createRule":"@request.body.mood != 'angry'"}`)
 		plain := collection(t, app, `{"name":"plain","fields":[{"name":"title","type":"text"}],"createRule":""}`)

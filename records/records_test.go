@@ -35,18 +35,6 @@ func fieldCode(err error, key string) string {
 	return ""
 }
 
-// eachEngine runs fn in parallel on a fresh app of each engine.
-func eachEngine(t *testing.T, fn func(t *testing.T, app *tortoise.App)) {
-	t.Helper()
-	t.Parallel()
-	for _, engine := range testkit.Engines() {
-		t.Run(engine, func(t *testing.T) {
-			t.Parallel()
-			fn(t, testkit.NewApp(t, engine))
-		})
-	}
-}
-
 // collection creates a collection from its JSON definition.
 func collection(t *testing.T, app *tortoise.App, def string) *core.Collection {
 	t.Helper()
@@ -98,7 +86,7 @@ func isNamed(name string) func(*core.Collection) bool {
 // superusers out (forbidden), a rule compares the record, the body and
 // the caller, and a record the caller may not see or change is not found.
 func TestRulesGateEachOperation(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		users := collection(t, app, `{"name":"users","type":"auth"}`)
 		posts := collection(t, app, `{"name":"posts","fields":[
@@ -196,7 +184,7 @@ func TestRulesGateEachOperation(t *testing.T) {
 // the sort's order, with totals unless skipped; a bad filter or sort is
 // invalid input naming its parameter.
 func TestListPages(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		items := collection(t, app, `{"name":"items","fields":[{"name":"n","type":"number"}],"listRule":"n != 3"}`)
 		for n := 1; n <= 5; n++ {
@@ -247,7 +235,7 @@ func TestListPages(t *testing.T) {
 // to a rule that caps n at 10. A record the rule refuses answers not found
 // whatever its body says; only an admitted one learns what is wrong with it.
 func TestRulesSeeTheResolvedBody(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		counters := collection(t, app, `{"name":"counters","fields":[
 			{"name":"n","type":"number"},
@@ -303,7 +291,7 @@ func TestRulesSeeTheResolvedBody(t *testing.T) {
 // Deleting a record applies its relations' cascade: a required relation
 // refuses, a cascading one deletes its records, other ones drop the id.
 func TestDeleteCascades(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		authors := collection(t, app, `{"name":"authors","fields":[{"name":"name","type":"text"}],"deleteRule":""}`)
 		books := collection(t, app, `{"name":"books","fields":[{"name":"author","type":"relation","collectionId":"authors","required":true}]}`)
@@ -365,7 +353,7 @@ func TestDeleteCascades(t *testing.T) {
 // An expanded relation holds only the related records the caller may view
 // by the related collection's viewRule, as if the others did not exist.
 func TestExpandFollowsTheViewRule(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		authors := collection(t, app, `{"name":"authors","fields":[{"name":"name","type":"text"},{"name":"public","type":"bool"}],"viewRule":"public = true"}`)
 		posts := collection(t, app, `{"name":"posts","fields":[{"name":"author","type":"relation","collectionId":"authors"}],"listRule":"","viewRule":""}`)
@@ -425,7 +413,7 @@ func TestExpandFollowsTheViewRule(t *testing.T) {
 // UpdateChecked runs its precondition on the record as stored, in the
 // transaction: an error from it stops the update and changes nothing.
 func TestUpdateCheckedPrecondition(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		docs := collection(t, app, `{"name":"docs","fields":[{"name":"title","type":"text"},{"name":"version","type":"number"}]}`)
 		doc := create(t, app, docs, map[string]any{"title": "v1", "version": 1.0})
@@ -470,7 +458,7 @@ func TestUpdateCheckedPrecondition(t *testing.T) {
 
 // Relation ids must name existing records of the target collection.
 func TestRelationsMustExist(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		tags := collection(t, app, `{"name":"tags","fields":[{"name":"label","type":"text"}]}`)
 		posts := collection(t, app, `{"name":"posts","fields":[{"name":"tags","type":"relation","collectionId":"tags","maxSelect":3}]}`)

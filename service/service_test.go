@@ -14,18 +14,6 @@ import (
 	"github.com/tortoise-dev/tortoise/store"
 )
 
-// eachEngine runs fn in parallel on a fresh app of each engine.
-func eachEngine(t *testing.T, fn func(t *testing.T, app *tortoise.App)) {
-	t.Helper()
-	t.Parallel()
-	for _, engine := range testkit.Engines() {
-		t.Run(engine, func(t *testing.T) {
-			t.Parallel()
-			fn(t, testkit.NewApp(t, engine))
-		})
-	}
-}
-
 func collection(t *testing.T, app *tortoise.App, def string) *core.Collection {
 	t.Helper()
 	c, err := app.Collections.Create(context.Background(), []byte(def))
@@ -124,7 +112,7 @@ func TestRequestBypassesAndKeyBarred(t *testing.T) {
 // those who bypass it, ErrSuperusersOnly for a null rule, and for a stored
 // rule that no longer compiles a condition nothing meets, not an error.
 func TestRuleSQL(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		docs := collection(t, app, `{"name":"docs","fields":[{"name":"owner","type":"text"}]}`)
 		sus, err := app.Service.Collection(core.SuperusersName)
@@ -196,7 +184,7 @@ func TestRuleSQL(t *testing.T) {
 // An API key's own filters see no system collection; rules (written by
 // superusers) and other callers' filters do.
 func TestKeyFiltersSeeNoSystemCollection(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		docs := collection(t, app, `{"name":"docs","fields":[{"name":"owner","type":"text"}]}`)
 		key := &service.Request{Key: &service.APIKey{ID: "k", Superuser: true}, Superuser: true}
 		const probe = `@collection._superusers.email != ""`
@@ -247,7 +235,7 @@ func TestFilterError(t *testing.T) {
 // Bootstrap creates the system collections a database lacks, and leaves
 // alone the ones it has: calling it again changes nothing.
 func TestBootstrapIsIdempotent(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		svc := app.Service
 		if _, err := app.Auth.UpsertSuperuser(ctx, "root@example.com", "root-password-1"); err != nil {
@@ -302,7 +290,7 @@ func TestBootstrapIsIdempotent(t *testing.T) {
 // OnChange hears every committed write, the records a cascade changes
 // included, and nothing of a write that failed.
 func TestOnChangeHearsCommittedWrites(t *testing.T) {
-	eachEngine(t, func(t *testing.T, app *tortoise.App) {
+	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		su := &service.Request{Superuser: true}
 		parents := collection(t, app, `{"name":"parents","fields":[{"name":"title","type":"text","required":true}]}`)

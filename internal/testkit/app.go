@@ -71,6 +71,19 @@ func NewApp(t testing.TB, engine string) *tortoise.App {
 	return app
 }
 
+// EachApp runs fn in a parallel subtest per engine, each with an app of
+// its own (see NewApp); t itself is marked parallel.
+func EachApp(t *testing.T, fn func(t *testing.T, app *tortoise.App)) {
+	t.Helper()
+	t.Parallel()
+	for _, engine := range Engines() {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			fn(t, NewApp(t, engine))
+		})
+	}
+}
+
 // Restart closes s's app and boots a new one on the same data folder and
 // database, with its config changed by change (nil: unchanged), as an
 // operator restarting the server would. The superuser is logged in again.
