@@ -460,3 +460,36 @@ func TestIssue6RefusedDeleteNamesNoHiddenRecord(t *testing.T) {
 		}
 	})
 }
+
+// TestIssue6FileModifiersRefused: file fields have modifiers in PocketBase
+// ("doc+", "+doc", "doc-"); until uploads land every spelling is refused
+// with a 400 naming the key, on create and update, and nothing is stored.
+func TestIssue6FileModifiersRefused(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		s.Super("POST", "/api/collections", map[string]any{
+			"name": "docs", "createRule": "", "updateRule": "", "viewRule": "",
+			"fields": []map[string]any{{"name": "title", "type": "text"}, {"name": "doc", "type": "file", "maxSelect": 3}},
+		}, 200, nil)
+		var rec map[string]any
+		s.Do("POST", "/api/collections/docs/records", "", map[string]any{"title": "x"}, 200, &rec)
+		for _, key := range []string{"doc", "doc+", "+doc", "doc-"} {
+			for _, enc := range encodings {
+				body := map[string]any{key: "a.txt"}
+				r := sendBody(s, "PATCH", "/api/collections/docs/records/"+rec["id"].(string), "", enc, body)
+				if r.Status != 400 || !strings.Contains(string(r.Body), "validation_file_upload") {
+					t.Errorf("update %s %s: status %d: %s", enc, key, r.Status, r.Body)
+				}
+				r = sendBody(s, "POST", "/api/collections/docs/records", "", enc, body)
+				if r.Status != 400 {
+					t.Errorf("create %s %s: status %d: %s", enc, key, r.Status, r.Body)
+				}
+			}
+		}
+		var all list
+		s.Super("GET", "/api/collections/docs/records", nil, 200, &all)
+		if all.TotalItems != 1 || len(all.Items[0]["doc"].([]any)) != 0 {
+			t.Fatalf("stored: %v", all.Items)
+		}
+	})
+}
