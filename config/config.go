@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -75,6 +76,12 @@ type Config struct {
 	// allowance. Superusers are not limited. Default 2, half the read
 	// connections SQLite has at least; -1 turns the cap off.
 	MaxFilteredReads int
+	// MaxBcrypt caps the bcrypt computations (password logins, changes,
+	// one-time codes) running at once in the process: the others wait,
+	// so a burst of logins slows itself, not every other request. It is
+	// process-wide (the last App made sets it). Default GOMAXPROCS-1, at
+	// least 1: one core stays free for everything else.
+	MaxBcrypt int
 }
 
 // Env maps each TORTOISE_* environment variable onto its Config field. It is
@@ -116,6 +123,14 @@ var Env = []struct {
 			return fmt.Errorf("TORTOISE_MAX_FILTERED_READS: %q is not a number", v)
 		}
 		c.MaxFilteredReads = n
+		return nil
+	}},
+	{"TORTOISE_MAX_BCRYPT", "bcrypt computations at once (default: CPUs - 1, at least 1)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("TORTOISE_MAX_BCRYPT: %q is not a number", v)
+		}
+		c.MaxBcrypt = n
 		return nil
 	}},
 }
@@ -184,6 +199,9 @@ func (c Config) WithDefaults() Config {
 	if c.MaxFilteredReads == 0 {
 		c.MaxFilteredReads = 2 // guard.DefaultMaxInFlight
 	}
+	if c.MaxBcrypt == 0 {
+		c.MaxBcrypt = max(1, runtime.GOMAXPROCS(0)-1)
+	}
 	return c
 }
 
@@ -219,6 +237,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxFilteredReads < -1 {
 		return fmt.Errorf("max filtered reads %d: want a positive number, or -1 for no cap", c.MaxFilteredReads)
+	}
+	if c.MaxBcrypt < 1 {
+		return fmt.Errorf("max bcrypt %d: want a positive number", c.MaxBcrypt)
 	}
 	return nil
 }

@@ -2,15 +2,17 @@
 // time whether or not there is a hash to check against.
 //
 // bcrypt is meant to be slow — about 50 ms of one core at cost 10 — so at
-// most GOMAXPROCS-1 computations run at once (one on a 2-core machine) and
-// the others wait their turn: a burst of logins or password changes then
-// slows down itself, not every other request. Logins are also rate limited
-// per client, which bounds the queue a guest can build.
+// most GOMAXPROCS-1 computations run at once by default (one on a 2-core
+// machine; see SetLimit) and the others wait their turn: a burst of logins
+// or password changes then slows down itself, not every other request.
+// Logins are also rate limited per client, which bounds the queue a guest
+// can build.
 package passwords
 
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -18,13 +20,24 @@ import (
 // DefaultCost is the bcrypt cost used when a password field sets none.
 const DefaultCost = 10
 
-// slots bounds the bcrypt computations running at once.
-var slots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))
+// slots bounds the bcrypt computations running at once; SetLimit swaps
+// it, and a computation gives its slot back to the channel it took it from.
+var slots atomic.Pointer[chan struct{}]
+
+func init() { SetLimit(max(1, runtime.GOMAXPROCS(0)-1)) }
+
+// SetLimit sets how many bcrypt computations may run at once in the
+// process (at least 1). Computations under way finish under the old limit.
+func SetLimit(n int) {
+	ch := make(chan struct{}, max(1, n))
+	slots.Store(&ch)
+}
 
 // limited runs fn while holding one of the slots.
 func limited(fn func()) {
-	slots <- struct{}{}
-	defer func() { <-slots }()
+	ch := *slots.Load()
+	ch <- struct{}{}
+	defer func() { <-ch }()
 	fn()
 }
 

@@ -1,6 +1,9 @@
 package passwords
 
 import (
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -33,5 +36,37 @@ func TestMissingAccountCostsAHashCheck(t *testing.T) {
 	}
 	if !Check(hash, "right-password") || Check(hash, "wrong-password") {
 		t.Fatal("CheckPassword")
+	}
+}
+
+// No more than the limit of bcrypt computations run at once, and a new
+// limit applies to computations that start after it.
+func TestLimit(t *testing.T) {
+	defer SetLimit(max(1, runtime.GOMAXPROCS(0)-1))
+	for _, n := range []int{1, 3} {
+		SetLimit(n)
+		var running, most atomic.Int32
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				limited(func() {
+					now := running.Add(1)
+					for {
+						m := most.Load()
+						if now <= m || most.CompareAndSwap(m, now) {
+							break
+						}
+					}
+					time.Sleep(5 * time.Millisecond)
+					running.Add(-1)
+				})
+			}()
+		}
+		wg.Wait()
+		if got := most.Load(); got > int32(n) || got < 1 {
+			t.Errorf("limit %d: %d ran at once", n, got)
+		}
 	}
 }

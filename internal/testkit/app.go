@@ -50,11 +50,17 @@ func NewServer(t testing.TB, engine string) *Server {
 	return boot(t, engine, cfg)
 }
 
+// testBcrypt lifts the process-wide cap on bcrypt computations: the tests
+// of a package share one process and run in parallel, and under the race
+// detector bcrypt is slow enough that the production cap (CPUs - 1) would
+// queue every test's logins behind each other's.
+const testBcrypt = 64
+
 // NewApp opens a Tortoise app on engine without serving it, for the tests
 // of the service layer's packages; it is closed when the test ends.
 func NewApp(t testing.TB, engine string) *tortoise.App {
 	t.Helper()
-	cfg := config.Config{Dir: t.TempDir(), LogLevel: "warn"}
+	cfg := config.Config{Dir: t.TempDir(), LogLevel: "warn", MaxBcrypt: testBcrypt}
 	if engine == "postgres" {
 		cfg.DatabaseURL = PostgresDatabase(t)
 	}
@@ -100,6 +106,7 @@ func (s *Server) Restart(change func(*config.Config)) *Server {
 func boot(t testing.TB, engine string, cfg config.Config) *Server {
 	t.Helper()
 	cfg.LogLevel = "warn"
+	cfg.MaxBcrypt = testBcrypt
 	ctx := context.Background()
 	logs := &logBuffer{t: t}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
