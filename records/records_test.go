@@ -12,38 +12,16 @@ import (
 	"github.com/tortoise-dev/tortoise/service"
 )
 
+// Shorthands for testkit's helpers of service-layer tests.
 var (
-	superuser = &service.Request{Superuser: true}
-	guest     = &service.Request{}
+	superuser  = testkit.Superuser
+	guest      = testkit.Guest
+	kindOf     = testkit.Kind
+	fieldCode  = testkit.FieldCode
+	collection = testkit.Collection
 )
 
-// ok stands for "no error" where a case names the error kind it wants.
-const ok = core.Kind(-1)
-
-func kindOf(err error) core.Kind {
-	if err == nil {
-		return ok
-	}
-	return core.KindOf(err)
-}
-
-// fieldCode is the code err gives for a body key, "" if none.
-func fieldCode(err error, key string) string {
-	if e := core.AsError(err); e != nil {
-		return e.Fields[key].Code
-	}
-	return ""
-}
-
-// collection creates a collection from its JSON definition.
-func collection(t *testing.T, app *tortoise.App, def string) *core.Collection {
-	t.Helper()
-	c, err := app.Collections.Create(context.Background(), []byte(def))
-	if err != nil {
-		t.Fatalf("create collection %s: %v", def, err)
-	}
-	return c
-}
+const ok = testkit.NoError
 
 // create stores a record as a superuser.
 func create(t *testing.T, app *tortoise.App, c *core.Collection, body map[string]any) *core.Record {

@@ -14,17 +14,10 @@ import (
 	"github.com/tortoise-dev/tortoise/store"
 )
 
-func collection(t *testing.T, app *tortoise.App, def string) *core.Collection {
-	t.Helper()
-	c, err := app.Collections.Create(context.Background(), []byte(def))
-	if err != nil {
-		t.Fatalf("create collection %s: %v", def, err)
-	}
-	return c
-}
-
 // A snapshot finds collections by id, or by name in any case, and lists
 // them oldest first (by name among equals).
+var collection = testkit.Collection
+
 func TestSnapshotLookups(t *testing.T) {
 	t.Parallel()
 	beta := &core.Collection{ID: "id_beta", Name: "beta", Created: "2024-01-02 00:00:00.000Z"}
