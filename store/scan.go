@@ -18,8 +18,11 @@ func ScanDest(c *core.Collection) ([]any, func() *core.Record) {
 	nums := make([]float64, n)
 	bools := make([]bool, n)
 	raws := make([][]byte, n)
+	// The column kinds are looked up once per query, not once per row.
+	kinds := make([]ColumnKind, n)
 	for i := range c.Fields {
-		switch KindOf(&c.Fields[i]) {
+		kinds[i] = KindOf(&c.Fields[i])
+		switch kinds[i] {
 		case ColumnNumber:
 			dest[i] = &nums[i]
 		case ColumnBool:
@@ -34,7 +37,7 @@ func ScanDest(c *core.Collection) ([]any, func() *core.Record) {
 		data := make(map[string]any, n)
 		for i := range c.Fields {
 			f := &c.Fields[i]
-			switch KindOf(f) {
+			switch kinds[i] {
 			case ColumnNumber:
 				data[f.Name] = nums[i]
 			case ColumnBool:
