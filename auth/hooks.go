@@ -49,27 +49,46 @@ func (s *Service) checkOldPassword(w *records.Write) error {
 func (s *Service) guardFields(w *records.Write) error {
 	rec, old, in := w.Record, w.Old, w.Input
 	creating := w.Creating()
-	manage := w.Req.Bypasses(rec.Collection, true)
-	if !creating && !manage {
-		// On create only superusers (and write keys) manage auth fields;
-		// the manageRule is about existing records.
-		var err error
-		if manage, err = s.canManage(w); err != nil {
-			return err
+	// Manage rights cost a query (the manageRule), so they are asked only
+	// when the body touches a field they guard. On create only superusers
+	// (and write keys) manage auth fields; the manageRule is about
+	// existing records.
+	var manage *bool
+	mayManage := func() (bool, error) {
+		if manage == nil {
+			m := w.Req.Bypasses(rec.Collection, true)
+			if !creating && !m {
+				var err error
+				if m, err = s.canManage(w); err != nil {
+					return false, err
+				}
+			}
+			manage = &m
 		}
+		return *manage, nil
 	}
 	if _, ok := in.Values["tokenKey"]; ok {
 		w.Errors.Add("tokenKey", "validation_readonly", "Cannot be set.")
 		delete(in.Values, "tokenKey")
 	}
-	if v, ok := in.Values["verified"]; ok && !manage {
-		if v != rec.Data["verified"] {
-			w.Errors.Add("verified", "validation_readonly", "Only superusers or the manageRule can change this field.")
+	if v, ok := in.Values["verified"]; ok {
+		m, err := mayManage()
+		if err != nil {
+			return err
 		}
-		delete(in.Values, "verified")
+		if !m {
+			if v != rec.Data["verified"] {
+				w.Errors.Add("verified", "validation_readonly", "Only superusers or the manageRule can change this field.")
+			}
+			delete(in.Values, "verified")
+		}
 	}
 	if v, ok := in.Values["email"]; ok && !creating && v != old.String("email") {
-		if !manage {
+		m, err := mayManage()
+		if err != nil {
+			return err
+		}
+		if !m {
 			w.Errors.Add("email", "validation_readonly", "Change the email with the request-email-change route.")
 			delete(in.Values, "email")
 		} else {
@@ -84,9 +103,15 @@ func (s *Service) guardFields(w *records.Write) error {
 		w.Errors.Add("passwordConfirm", "validation_values_mismatch", "Values don't match.")
 		return nil
 	}
-	if !creating && !manage && !s.oldPasswordOK(w) {
-		w.Errors.Add("oldPassword", "validation_invalid_old_password", "Missing or invalid old password.")
-		return nil
+	if !creating {
+		m, err := mayManage()
+		if err != nil {
+			return err
+		}
+		if !m && !s.oldPasswordOK(w) {
+			w.Errors.Add("oldPassword", "validation_invalid_old_password", "Missing or invalid old password.")
+			return nil
+		}
 	}
 	rec.Data["tokenKey"] = core.Generate("[a-zA-Z0-9]{50}")
 	return nil
