@@ -5,11 +5,10 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/tortoise-dev/tortoise/auth"
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/service"
 )
 
@@ -106,7 +105,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		if ce.Kind == core.KindTooMany {
 			h := w.Header()
-			h.Set("Retry-After", retryAfter(ce.RetryAfter))
+			h.Set("Retry-After", guard.RetryAfter(ce.RetryAfter))
 			h.Set("Cache-Control", "no-store")
 		}
 	case ctxErr != nil && errors.Is(err, ctxErr):
@@ -118,16 +117,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("internal error", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	}
 	writeJSON(w, body.Status, body)
-}
-
-// retryAfter is a Retry-After value: d in whole seconds, rounded up, at
-// least 1.
-func retryAfter(d time.Duration) string {
-	secs := int64(d / time.Second)
-	if d%time.Second > 0 {
-		secs++
-	}
-	return strconv.FormatInt(max(secs, 1), 10)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -1,7 +1,7 @@
 // Package guard protects the HTTP API from abuse: it identifies the client
 // behind a request (trusting forwarded headers only from configured proxies)
-// and rate-limits by key, answering 429 with Retry-After in PocketBase's
-// error shape.
+// and rate-limits by key, telling the caller how long to wait (RetryAfter
+// gives the header value of the API's 429).
 //
 // A typical auth handler checks two keys, one per client address and one per
 // account, so that neither spraying many accounts from one address nor
@@ -10,12 +10,10 @@
 //	ip := proxies.ClientIP(r)
 //	now := time.Now()
 //	if ok, wait := lim.Allow(guard.IPKey("auth", ip), pol.Auth.PerIP, now); !ok {
-//		guard.TooMany(w, wait)
-//		return
+//		return core.TooMany(wait, "Too many requests.")
 //	}
 //	if ok, wait := lim.Allow(guard.AccountKey("auth", coll, identity), pol.Auth.PerAccount, now); !ok {
-//		guard.TooMany(w, wait)
-//		return
+//		return core.TooMany(wait, "Too many requests.")
 //	}
 //
 // Work whose cost a rate does not bound, such as list requests carrying a

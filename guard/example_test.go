@@ -23,11 +23,13 @@ func Example() {
 	login := func(w http.ResponseWriter, r *http.Request, identity string) {
 		now := time.Now()
 		if ok, wait := lim.Allow(guard.IPKey(guard.LabelAuth, proxies.ClientIP(r)), auth.PerIP, now); !ok {
-			guard.TooMany(w, wait)
+			w.Header().Set("Retry-After", guard.RetryAfter(wait))
+			w.WriteHeader(http.StatusTooManyRequests)
 			return
 		}
 		if ok, wait := lim.Allow(guard.AccountKey(guard.LabelAuth, "users", identity), auth.PerAccount, now); !ok {
-			guard.TooMany(w, wait)
+			w.Header().Set("Retry-After", guard.RetryAfter(wait))
+			w.WriteHeader(http.StatusTooManyRequests)
 			return
 		}
 		w.WriteHeader(http.StatusOK)
@@ -40,9 +42,9 @@ func Example() {
 		w := httptest.NewRecorder()
 		login(w, r, fmt.Sprintf("Ada@Example.com%s", []string{"", " "}[i%2])) // case and padding do not help
 		if w.Code != http.StatusOK {
-			fmt.Println(i+1, w.Code, w.Header().Get("Retry-After"), w.Body.String())
+			fmt.Println(i+1, w.Code, w.Header().Get("Retry-After"))
 		}
 	}
 	// Output:
-	// 11 429 6 {"status":429,"message":"Too many requests.","data":{}}
+	// 11 429 6
 }
