@@ -267,6 +267,14 @@ func run(ctx context.Context, cfg *config, out, log io.Writer) error {
 		}
 	}
 
+	// Let the server finish what seeding left it doing (a garbage
+	// collection, a WAL checkpoint) before the ceiling is measured beside it.
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(settle):
+	}
+
 	// One real record answer is what the ceiling serves.
 	var sample []byte
 	if err := api.do(ctx, http.MethodGet, recordsPath(cfg.Collection)+"/"+url.PathEscape(ids[0]), nil, &sample); err != nil {
@@ -459,6 +467,9 @@ func listQueries(records, page int, extra string) []string {
 	}
 	return qs
 }
+
+// settle is the pause between seeding and the first measurement.
+const settle = 3 * time.Second
 
 // startCeiling serves body, as JSON, to every request on 127.0.0.1:0: a
 // server that does no work at all.

@@ -33,12 +33,42 @@ func SetLimit(n int) {
 	slots.Store(&ch)
 }
 
+// extraProcs turns on raising GOMAXPROCS while bcrypt runs (SetExtraProcs).
+var extraProcs atomic.Bool
+
+// procsMu makes each change of GOMAXPROCS a read-modify-write of its own.
+var procsMu sync.Mutex
+
+// SetExtraProcs makes each bcrypt computation add one to GOMAXPROCS while
+// it runs (tortoise serve turns it on unless GOMAXPROCS is set). A bcrypt
+// run computes for about 50 ms and keeps its P, the Go scheduler's slot
+// for running Go code, the whole time; with one P per core, requests then
+// have one P fewer although the kernel would share that core with them.
+// With the extra P the kernel, not Go's scheduler, shares the cores
+// between bcrypt and requests: on 2 cores, creates under 20 clients
+// changing passwords went from 3.1x their p99 alone to about 1.5x
+// (docs/benchmarks.md, create-pwload). GOMAXPROCS is back to what it was
+// whenever no bcrypt runs, so other work pays nothing. Changing GOMAXPROCS
+// stops the world for a moment, which is small against 50 ms of bcrypt.
+func SetExtraProcs(on bool) { extraProcs.Store(on) }
+
 // limited runs fn while holding one of the slots.
 func limited(fn func()) {
 	ch := *slots.Load()
 	ch <- struct{}{}
 	defer func() { <-ch }()
+	if extraProcs.Load() {
+		adjustProcs(+1)
+		defer adjustProcs(-1)
+	}
 	fn()
+}
+
+// adjustProcs adds delta to GOMAXPROCS, so concurrent computations compose.
+func adjustProcs(delta int) {
+	procsMu.Lock()
+	defer procsMu.Unlock()
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + delta)
 }
 
 // Hash hashes a password with bcrypt.

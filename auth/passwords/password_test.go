@@ -70,3 +70,16 @@ func TestLimit(t *testing.T) {
 		}
 	}
 }
+
+// With extra procs on, GOMAXPROCS is one higher while a computation runs
+// and back where it was once none does.
+func TestExtraProcs(t *testing.T) {
+	defer SetExtraProcs(false)
+	SetExtraProcs(true)
+	base := runtime.GOMAXPROCS(0)
+	var during int
+	limited(func() { during = runtime.GOMAXPROCS(0) })
+	if during != base+1 || runtime.GOMAXPROCS(0) != base {
+		t.Fatalf("GOMAXPROCS %d before, %d during, %d after", base, during, runtime.GOMAXPROCS(0))
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tortoise-dev/tortoise"
+	"github.com/tortoise-dev/tortoise/auth/passwords"
 	"github.com/tortoise-dev/tortoise/config"
 )
 
@@ -92,6 +93,9 @@ func (m *Main) Serve(ctx context.Context, args []string) error {
 	if err := m.ParseFlags(args); err != nil {
 		return err
 	}
+	// The process is ours: let bcrypt add a P while it runs, unless the
+	// operator chose GOMAXPROCS (see passwords.SetExtraProcs).
+	passwords.SetExtraProcs(os.Getenv("GOMAXPROCS") == "")
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
