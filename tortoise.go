@@ -43,7 +43,7 @@ type App struct {
 	Config config.Config
 	Log    *slog.Logger
 	// Service is the service layer's shared part: the live schema, change
-	// events (OnChange) and the caller model (Request).
+	// events (Changes) and the caller model (Request).
 	Service *service.Service
 	// Records creates, reads, changes and deletes records; its hooks
 	// (OnPrepare, OnInput, OnWrite, OnDelete) let Go code take part.

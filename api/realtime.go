@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -9,6 +11,8 @@ import (
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/realtime"
+	"github.com/tortoise-dev/tortoise/service"
+	"github.com/tortoise-dev/tortoise/store"
 )
 
 // realtimeIdle closes a realtime connection that received nothing for this
@@ -34,7 +38,7 @@ func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) error {
 	// deadline instead of the request's. Where the connection has no
 	// deadlines (ErrNotSupported), there is nothing to lift.
 	_ = rc.SetReadDeadline(time.Time{})
-	id, ch := s.hub.Connect()
+	id, ch, dropped := s.hub.Connect()
 	defer s.hub.Disconnect(id)
 	send := func(m realtime.Message) error {
 		_ = rc.SetWriteDeadline(time.Now().Add(realtimeWrite))
@@ -57,6 +61,8 @@ func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		case <-s.hub.Done():
 			return nil
+		case <-dropped: // too slow, or its subscriptions ended: reconnect
+			return nil
 		case <-idle.C:
 			return nil
 		case m := <-ch:
@@ -68,7 +74,10 @@ func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
-// realtimeSubscribe sets a client's topics: {clientId, subscriptions}.
+// realtimeSubscribe sets a client's topics: {clientId, subscriptions}. The
+// request's authorization becomes the client's: record events are checked
+// against the rules as that caller. A client already authorized as one
+// caller cannot be taken over by a request authorized as another.
 func (s *Server) realtimeSubscribe(w http.ResponseWriter, r *http.Request) error {
 	b, err := readBody(r)
 	if err != nil {
@@ -81,18 +90,116 @@ func (s *Server) realtimeSubscribe(w http.ResponseWriter, r *http.Request) error
 	if err := json.Unmarshal(b, &in); err != nil || in.ClientID == "" {
 		return core.FieldInvalid("clientId", "validation_required", "Give the clientId of a realtime connection.")
 	}
-	for _, t := range in.Subscriptions {
-		if t != "@oauth2" {
-			// Record subscriptions come with the realtime feature; until
-			// then, say so rather than accept and stay silent.
-			return core.FieldInvalid("subscriptions", "validation_unsupported_topic", fmt.Sprintf("Topic %q is not supported yet.", t))
-		}
-	}
-	if err := s.hub.Subscribe(in.ClientID, in.Subscriptions); err != nil {
+	req := s.caller(r)
+	req.Method = http.MethodGet
+	if err := s.hub.Subscribe(in.ClientID, in.Subscriptions, req); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// realtimeDispatch turns the change feed into realtime messages until the
+// hub closes. If it falls behind the feed (or, on PostgreSQL, loses its
+// notification connection), changes were missed: every client is
+// disconnected, so SDKs reconnect, subscribe again and reload.
+func (s *Server) realtimeDispatch() {
+	for s.dispatchFrom(s.svc.Changes().Subscribe(dispatchBuffer)) {
+		s.log.Warn("realtime fell behind the change feed: disconnecting clients so they resubscribe")
+		s.hub.DisconnectAll()
+	}
+}
+
+// dispatchFrom dispatches sub's changes until the hub closes (false), the
+// store closes (false) or sub lags (true).
+func (s *Server) dispatchFrom(sub *store.Sub) (lagged bool) {
+	defer sub.Close()
+	for {
+		select {
+		case <-s.hub.Done():
+			return false
+		case ch, ok := <-sub.C:
+			if !ok {
+				return errors.Is(sub.Err(), store.ErrLagged)
+			}
+			s.dispatch(ch)
+		}
+	}
+}
+
+// dispatchBuffer is how many changes may wait for the dispatcher.
+const dispatchBuffer = 8192
+
+// dispatchTimeout bounds the database work one change may cost (rules
+// that follow relations, expand).
+const dispatchTimeout = 5 * time.Second
+
+// dispatch sends one change to its subscribers. Subscribers asking the
+// same thing as the same caller (same identity, same topic and options)
+// share one evaluation and one encoding.
+func (s *Server) dispatch(ch store.Change) {
+	c := ch.Collection
+	if c.IsAuth() && ch.Action != store.ActionCreate {
+		// A changed account is what its clients' rules see from now on; a
+		// deleted one, or one whose token key changed (a password change,
+		// "log out everywhere"), makes them guests.
+		s.hub.UpdateAuth(c.ID, ch.Record.ID(), func(a *service.Request) *service.Request {
+			if ch.Action == store.ActionDelete || ch.Record.String("tokenKey") != a.Auth.String("tokenKey") {
+				return nil
+			}
+			n := *a
+			n.Auth = ch.Record
+			return &n
+		})
+	}
+	subs := s.hub.Subscribers(c, ch.Record.ID())
+	if len(subs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dispatchTimeout)
+	defer cancel()
+	msgs := map[string][]byte{}
+	for _, sub := range subs {
+		key := realtime.Identity(sub.Auth) + "\x00" + sub.Topic.Name
+		msg, done := msgs[key]
+		if !done {
+			msg = s.realtimeMessage(ctx, ch, sub)
+			msgs[key] = msg
+		}
+		if msg != nil {
+			s.hub.SendTo(sub.ClientID, realtime.Message{Topic: sub.Topic.Name, Data: msg})
+		}
+	}
+}
+
+// realtimeMessage is the data of one change for one subscription, or nil
+// when the subscriber may not see it.
+func (s *Server) realtimeMessage(ctx context.Context, ch store.Change, sub realtime.Subscriber) []byte {
+	req := &service.Request{Method: http.MethodGet, Query: sub.Topic.Query, Headers: sub.Topic.Headers}
+	if a := sub.Auth; a != nil {
+		req.Superuser, req.Auth, req.Key = a.Superuser, a.Auth, a.Key
+	}
+	q := sub.Topic.Query
+	ok, err := s.records.Visible(ctx, req, ch.Collection, ch.Record, ch.Action == store.ActionDelete, sub.Topic.RecordID == "*", q["filter"])
+	if err != nil || !ok {
+		return nil
+	}
+	sel, err := parseFields(q["fields"])
+	if err != nil {
+		return nil
+	}
+	rec := ch.Record.Clone()
+	if exp := q["expand"]; exp != "" {
+		if err := s.records.Expand(ctx, req, []*core.Record{rec}, exp); err != nil {
+			return nil
+		}
+	}
+	b := make([]byte, 0, 512)
+	b = append(b, `{"action":`...)
+	b = appendString(b, ch.Action)
+	b = append(b, `,"record":`...)
+	b = appendRecord(b, rec, viewerOf(req), sel)
+	return append(b, '}')
 }
 
 var redirectPage = template.Must(template.New("oauth2").Parse(`<!doctype html>

@@ -69,6 +69,7 @@ func New(parts Services, opts Options) *Server {
 	}
 	s := &Server{svc: parts.Core, settings: parts.Settings, keys: parts.Keys, collections: parts.Collections, records: parts.Records, auth: parts.Auth, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub()}
 	s.routes()
+	go s.realtimeDispatch()
 	return s
 }
 

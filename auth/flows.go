@@ -146,7 +146,6 @@ func (s *Service) setAuthFields(ctx context.Context, c *core.Collection, id stri
 	if err != nil {
 		return nil, err
 	}
-	s.svc.Emit(service.Change{Action: "update", Collection: c, RecordID: id})
 	return rec, nil
 }
 
@@ -408,7 +407,6 @@ func (s *Service) AuthWithOTP(ctx context.Context, c *core.Collection, otpID, co
 		passwords.Check("", code) // the same bcrypt work as a real check
 		return nil, "", fail
 	}
-	s.svc.Emit(service.Change{Action: "delete", Collection: otps, RecordID: otp.ID()})
 	ok := passwords.Check(otp.String("password"), code)
 	created, perr := time.Parse(core.DateLayout, otp.String("created"))
 	if !ok || perr != nil || time.Now().After(created.Add(otpDuration(c))) {

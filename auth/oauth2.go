@@ -205,9 +205,6 @@ func (s *Service) AuthWithOAuth2(ctx context.Context, req *service.Request, c *c
 	if err != nil {
 		return nil, err
 	}
-	if isNew {
-		s.svc.Emit(service.Change{Action: "create", Collection: c, RecordID: rec.ID()})
-	}
 	tok, err := s.completeLogin(ctx, rec, errOAuth2Failed, MethodOAuth2, in.MFAID)
 	if err != nil {
 		return nil, err

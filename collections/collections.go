@@ -136,16 +136,12 @@ func (s *Service) Truncate(ctx context.Context, nameOrID string) error {
 	if c.Name == core.SuperusersName {
 		return core.Invalid("The superusers collection cannot be truncated.")
 	}
-	if err := s.store.Update(ctx, func(tx store.Tx) error {
+	return s.store.Update(ctx, func(tx store.Tx) error {
 		if err := s.checkNoIncomingRequired(c); err != nil {
 			return err
 		}
 		return tx.Truncate(ctx, c)
-	}); err != nil {
-		return err
-	}
-	s.svc.Emit(service.Change{Action: "schema", Collection: c})
-	return nil
+	})
 }
 
 // checkNoIncomingRequired refuses to empty a collection that required
@@ -162,11 +158,7 @@ func (s *Service) checkNoIncomingRequired(c *core.Collection) error {
 }
 
 func (s *Service) afterSchemaChange(ctx context.Context, c *core.Collection) error {
-	if err := s.svc.ReloadSchema(ctx); err != nil {
-		return err
-	}
-	s.svc.Emit(service.Change{Action: "schema", Collection: c})
-	return nil
+	return s.svc.ReloadSchema(ctx)
 }
 
 // decodeCollection reads a collection from JSON; with prev, body is a

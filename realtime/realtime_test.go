@@ -1,19 +1,24 @@
 package realtime
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/service"
+)
 
 func TestHubDeliversToSubscribersOnly(t *testing.T) {
 	t.Parallel()
 	h := NewHub()
-	a, ach := h.Connect()
-	b, _ := h.Connect()
+	a, ach, _ := h.Connect()
+	b, _, _ := h.Connect()
 	if a == b || len(a) != 40 {
 		t.Fatalf("ids %q %q", a, b)
 	}
 	if h.SendTo(a, Message{Topic: "@oauth2", Data: []byte("{}")}) {
 		t.Error("delivered without a subscription")
 	}
-	if err := h.Subscribe(a, []string{"@oauth2"}); err != nil {
+	if err := h.Subscribe(a, []string{"@oauth2"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !h.SendTo(a, Message{Topic: "@oauth2", Data: []byte(`{"x":1}`)}) {
@@ -25,17 +30,75 @@ func TestHubDeliversToSubscribersOnly(t *testing.T) {
 	if h.SendTo(b, Message{Topic: "@oauth2"}) || h.SendTo("nope", Message{Topic: "@oauth2"}) {
 		t.Error("delivered to the wrong client")
 	}
-	if err := h.Subscribe("nope", nil); err == nil {
-		t.Error("unknown client subscribed")
+	if err := h.Subscribe("nope", nil, nil); core.KindOf(err) != core.KindNotFound {
+		t.Errorf("unknown client subscribed: %v", err)
 	}
 	h.Disconnect(a)
 	if h.SendTo(a, Message{Topic: "@oauth2"}) {
 		t.Error("delivered after disconnect")
 	}
-	// A client that stops reading loses messages instead of blocking senders.
-	c, _ := h.Connect()
-	h.Subscribe(c, []string{"t"})
-	for range clientBuffer + 10 {
-		h.SendTo(c, Message{Topic: "t"})
+}
+
+// A client that stops reading is disconnected once its buffer is full;
+// sending never blocks.
+func TestSlowClientIsDropped(t *testing.T) {
+	t.Parallel()
+	h := NewHub()
+	c, _, dropped := h.Connect()
+	if err := h.Subscribe(c, []string{"@oauth2"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for range clientBuffer {
+		if !h.SendTo(c, Message{Topic: "@oauth2"}) {
+			t.Fatal("dropped before its buffer filled")
+		}
+	}
+	if h.SendTo(c, Message{Topic: "@oauth2"}) {
+		t.Fatal("delivered past the buffer")
+	}
+	select {
+	case <-dropped:
+	default:
+		t.Fatal("slow client still connected")
+	}
+	if h.Count() != 0 {
+		t.Errorf("%d clients left", h.Count())
+	}
+}
+
+func TestParseTopic(t *testing.T) {
+	t.Parallel()
+	tp, err := ParseTopic(`posts/*?options=%7B%22query%22%3A%7B%22expand%22%3A%22author%22%2C%22page%22%3A2%7D%2C%22headers%22%3A%7B%22x-token%22%3A%22t%22%7D%7D`)
+	if err != nil || tp.Collection != "posts" || tp.RecordID != "*" || tp.Query["expand"] != "author" || tp.Query["page"] != "2" || tp.Headers["x-token"] != "t" {
+		t.Errorf("%+v %v", tp, err)
+	}
+	for _, bad := range []string{"posts", "posts/", "/x", "a/b/c", "@other", "posts/*?options=%7B"} {
+		if _, err := ParseTopic(bad); core.KindOf(err) != core.KindInvalid {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+// A client authorized as one caller cannot be re-subscribed by another.
+func TestSubscribeKeepsIdentity(t *testing.T) {
+	t.Parallel()
+	h := NewHub()
+	users := &core.Collection{ID: "u", Name: "users"}
+	rec := func(id string) *core.Record { return &core.Record{Collection: users, Data: map[string]any{"id": id}} }
+	c, _, _ := h.Connect()
+	if err := h.Subscribe(c, []string{"posts/*"}, &service.Request{Auth: rec("a")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Subscribe(c, nil, &service.Request{Auth: rec("b")}); core.KindOf(err) != core.KindForbidden {
+		t.Errorf("another user took the client over: %v", err)
+	}
+	if err := h.Subscribe(c, nil, nil); core.KindOf(err) != core.KindForbidden {
+		t.Errorf("a guest took the client over: %v", err)
+	}
+	if err := h.Subscribe(c, []string{"posts/x"}, &service.Request{Auth: rec("a")}); err != nil {
+		t.Errorf("same user: %v", err)
+	}
+	if s := h.Subscribers(&core.Collection{ID: "p", Name: "posts"}, "x"); len(s) != 1 || s[0].Auth.Auth.ID() != "a" {
+		t.Errorf("subscribers %+v", s)
 	}
 }

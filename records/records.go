@@ -151,7 +151,6 @@ func (s *Service) Create(ctx context.Context, req *service.Request, c *core.Coll
 	if err := s.store.Update(ctx, func(tx store.Tx) error { w.Tx = tx; return s.insertChecked(w) }); err != nil {
 		return nil, err
 	}
-	s.svc.Emit(service.Change{Action: "create", Collection: c, RecordID: w.Record.ID()})
 	return w.Record, nil
 }
 
@@ -322,7 +321,6 @@ func (s *Service) UpdateChecked(ctx context.Context, req *service.Request, c *co
 	if err != nil {
 		return nil, err
 	}
-	s.svc.Emit(service.Change{Action: "update", Collection: c, RecordID: id})
 	return rec, nil
 }
 
@@ -336,9 +334,7 @@ func (s *Service) Delete(ctx context.Context, req *service.Request, c *core.Coll
 	if !req.Bypasses(c, true) && c.DeleteRule == nil {
 		return service.ErrSuperusersOnly
 	}
-	var deleted []service.Change
-	err := s.store.Update(ctx, func(tx store.Tx) error {
-		deleted = deleted[:0]
+	return s.store.Update(ctx, func(tx store.Tx) error {
 		rule, err := s.svc.RuleSQL(c, c.DeleteRule, req, true)
 		if err != nil {
 			return err
@@ -346,20 +342,13 @@ func (s *Service) Delete(ctx context.Context, req *service.Request, c *core.Coll
 		if _, err := s.svc.GetWhere(ctx, tx, c, id, rule); err != nil {
 			return err
 		}
-		return s.deleteCascade(&Write{Ctx: ctx, Tx: tx, Req: req}, c, id, map[string]bool{}, &deleted)
+		return s.deleteCascade(&Write{Ctx: ctx, Tx: tx, Req: req}, c, id, map[string]bool{})
 	})
-	if err != nil {
-		return err
-	}
-	for _, ch := range deleted {
-		s.svc.Emit(ch)
-	}
-	return nil
 }
 
 const maxCascade = 10000
 
-func (s *Service) deleteCascade(w *Write, c *core.Collection, id string, seen map[string]bool, deleted *[]service.Change) error {
+func (s *Service) deleteCascade(w *Write, c *core.Collection, id string, seen map[string]bool) error {
 	ctx, tx := w.Ctx, w.Tx
 	key := c.ID + "/" + id
 	if seen[key] {
@@ -384,7 +373,7 @@ func (s *Service) deleteCascade(w *Write, c *core.Collection, id string, seen ma
 					continue
 				}
 				if f.CascadeDelete {
-					if err := s.deleteCascade(w, oc, r.ID(), seen, deleted); err != nil {
+					if err := s.deleteCascade(w, oc, r.ID(), seen); err != nil {
 						return err
 					}
 					continue
@@ -403,7 +392,6 @@ func (s *Service) deleteCascade(w *Write, c *core.Collection, id string, seen ma
 				if err := tx.Update(ctx, n); err != nil {
 					return err
 				}
-				*deleted = append(*deleted, service.Change{Action: "update", Collection: oc, RecordID: r.ID()})
 			}
 		}
 	}
@@ -417,11 +405,7 @@ func (s *Service) deleteCascade(w *Write, c *core.Collection, id string, seen ma
 			return err
 		}
 	}
-	if err := tx.Delete(ctx, c, id); err != nil {
-		return err
-	}
-	*deleted = append(*deleted, service.Change{Action: "delete", Collection: c, RecordID: id})
-	return nil
+	return tx.Delete(ctx, c, id)
 }
 
 func removeString(l []string, s string) []string {

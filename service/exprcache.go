@@ -50,3 +50,6 @@ func (s *Service) Compile(src string, env *filter.Env) (store.SQL, error) {
 	}
 	return filter.CompileExpr(e, env, s.store.Dialect())
 }
+
+// Parse is filter.Parse over the cache.
+func (s *Service) Parse(src string) (*filter.Expr, error) { return s.exprs.parse(src) }

@@ -29,8 +29,10 @@ func (s *Service) Log() *slog.Logger { return s.log }
 // Schema is the current schema.
 func (s *Service) Schema() *Snapshot { return s.schema.Load() }
 
-// Emit tells the OnChange listeners about a committed write.
-func (s *Service) Emit(c Change) { s.emit(c) }
+// Changes is the change feed: every committed record change, whoever made
+// it (the REST API, a batch, a job, Go code, another process on the same
+// PostgreSQL), after its commit, in commit order. See store.Feed.
+func (s *Service) Changes() *store.Feed { return s.store.Changes() }
 
 // RegisterSystemCollection adds c to the system collections Bootstrap
 // creates. Features call it when they are made, before Bootstrap.

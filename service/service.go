@@ -36,16 +36,6 @@ type Service struct {
 
 	// exprs caches parsed rules and filters.
 	exprs exprCache
-
-	listenersMu sync.RWMutex
-	listeners   []func(Change)
-}
-
-// Change describes a committed write, for caches and other reactions.
-type Change struct {
-	Action     string // "create", "update", "delete", "schema"
-	Collection *core.Collection
-	RecordID   string // empty for schema changes
 }
 
 // Options configure a Service.
@@ -75,21 +65,6 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 		})
 	}
 	return s, nil
-}
-
-// OnChange registers fn to be called after every committed write.
-func (s *Service) OnChange(fn func(Change)) {
-	s.listenersMu.Lock()
-	defer s.listenersMu.Unlock()
-	s.listeners = append(s.listeners, fn)
-}
-
-func (s *Service) emit(c Change) {
-	s.listenersMu.RLock()
-	defer s.listenersMu.RUnlock()
-	for _, fn := range s.listeners {
-		fn(c)
-	}
 }
 
 // Snapshot is an immutable view of every collection, swapped atomically

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/tortoise-dev/tortoise"
 	"github.com/tortoise-dev/tortoise/core"
@@ -280,20 +281,16 @@ func TestBootstrapIsIdempotent(t *testing.T) {
 	})
 }
 
-// OnChange hears every committed write, the records a cascade changes
-// included, and nothing of a write that failed.
-func TestOnChangeHearsCommittedWrites(t *testing.T) {
+// The change feed carries every committed write, the records a cascade
+// changes included, and nothing of a write that failed.
+func TestChangesCarryCommittedWrites(t *testing.T) {
 	testkit.EachApp(t, func(t *testing.T, app *tortoise.App) {
 		ctx := context.Background()
 		su := &service.Request{Superuser: true}
 		parents := collection(t, app, `{"name":"parents","fields":[{"name":"title","type":"text","required":true}]}`)
 		kids := collection(t, app, `{"name":"kids","fields":[{"name":"parent","type":"relation","collectionId":"parents","cascadeDelete":true}]}`)
-		var heard []string
-		app.Service.OnChange(func(c service.Change) {
-			if c.Collection.Name == "parents" || c.Collection.Name == "kids" {
-				heard = append(heard, c.Action+" "+c.Collection.Name+" "+c.RecordID)
-			}
-		})
+		sub := app.Service.Changes().Subscribe(64)
+		defer sub.Close()
 		p, err := app.Records.Create(ctx, su, parents, map[string]any{"title": "p"})
 		if err != nil {
 			t.Fatal(err)
@@ -314,6 +311,20 @@ func TestOnChangeHearsCommittedWrites(t *testing.T) {
 		want := []string{
 			"create parents " + p.ID(), "create kids " + k.ID(), "update parents " + p.ID(),
 			"delete kids " + k.ID(), "delete parents " + p.ID(),
+		}
+		var heard []string
+		for len(heard) < len(want) {
+			select {
+			case c := <-sub.C:
+				heard = append(heard, c.Action+" "+c.Collection.Name+" "+c.Record.ID())
+			case <-time.After(5 * time.Second):
+				t.Fatalf("heard only %v", heard)
+			}
+		}
+		select {
+		case c := <-sub.C:
+			t.Errorf("then %s %s", c.Action, c.Collection.Name)
+		case <-time.After(100 * time.Millisecond):
 		}
 		if !slices.Equal(heard, want) {
 			t.Errorf("heard %v\nwant  %v", heard, want)

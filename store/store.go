@@ -132,6 +132,11 @@ type Store interface {
 	// with synchronous=FULL). fn runs once; it must not have side effects
 	// outside tx, since its changes may still be rolled back.
 	Update(ctx context.Context, fn func(tx Tx) error) error
+	// Changes returns the change feed: every committed Insert, Update and
+	// Delete, published after its transaction commits (never for one that
+	// rolls back), in commit order. On PostgreSQL it carries the changes
+	// of every process on the database. Truncate publishes nothing.
+	Changes() *Feed
 	// Close waits for queued writes and releases the database.
 	Close() error
 }

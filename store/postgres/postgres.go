@@ -49,6 +49,8 @@ type Store struct {
 	watchMu   sync.Mutex
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
+
+	feed *feed // the change feed (feed.go)
 }
 
 type options struct {
@@ -111,6 +113,10 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config, opts ...Option) (*Stor
 		}
 		return nil, core.Internal(err, "Failed to prepare the database.")
 	}
+	if err := s.startFeed(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -145,6 +151,8 @@ func (s *Store) Close() error {
 			<-s.watchDone
 		}
 		s.watchMu.Unlock()
+		s.feed.stop()
+		<-s.feed.done
 		s.pool.Close()
 	})
 	return nil
@@ -180,9 +188,16 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error)
 		return err
 	}
 	t.done = true
+	xid, err := t.publishChanges(detached)
+	if err != nil {
+		ptx.Rollback(detached)
+		return err
+	}
 	if err := ptx.Commit(detached); err != nil {
+		s.feed.forget(xid)
 		return s.connErr(ctx, err, "Failed to commit.")
 	}
+	s.feed.awaitPublished(xid)
 	return nil
 }
 

@@ -15,10 +15,21 @@ import (
 
 // tx is the store.Tx of one Update call.
 type tx struct {
-	s    *Store
-	tx   pgx.Tx
-	ctx  context.Context // Update's
-	done bool
+	s       *Store
+	tx      pgx.Tx
+	ctx     context.Context // Update's
+	done    bool
+	pending store.Pending // changes for the feed (feed.go)
+}
+
+// before is the record as it is now, for the feed's "before" of an update
+// or delete: the copy kept when the transaction read or wrote it, else
+// read (and locked) now.
+func (t *tx) before(ctx context.Context, c *core.Collection, id string) (*core.Record, error) {
+	if old := t.pending.Before(c, id); old != nil {
+		return old, nil
+	}
+	return t.Get(ctx, c, id)
 }
 
 // check refuses to start a statement once the call is over or its
@@ -208,6 +219,7 @@ func (t *tx) Get(ctx context.Context, c *core.Collection, id string) (*core.Reco
 	if len(recs) == 0 {
 		return nil, errRecordNotFound
 	}
+	t.pending.Seen(recs[0])
 	return recs[0], nil
 }
 
@@ -250,6 +262,7 @@ func (t *tx) Insert(ctx context.Context, r *core.Record) error {
 	if err := t.guarded(ctx, step{sql: insertSQL(c), args: args}); err != nil {
 		return t.s.recordErr(ctx, c, err, "Failed to create the record.")
 	}
+	t.pending.Inserted(r)
 	return nil
 }
 
@@ -265,6 +278,10 @@ func (t *tx) Update(ctx context.Context, r *core.Record) error {
 	if err != nil {
 		return err
 	}
+	old, err := t.before(ctx, c, r.ID())
+	if err != nil {
+		return err
+	}
 	q, uargs := updateSQL(c, args)
 	var tag pgconn.CommandTag
 	if err := t.guarded(ctx, step{sql: q, args: uargs, tag: &tag}); err != nil {
@@ -273,6 +290,7 @@ func (t *tx) Update(ctx context.Context, r *core.Record) error {
 	if tag.RowsAffected() == 0 {
 		return errRecordNotFound
 	}
+	t.pending.Updated(old, r)
 	return nil
 }
 
@@ -283,6 +301,10 @@ func (t *tx) Delete(ctx context.Context, c *core.Collection, id string) error {
 	if c == nil {
 		return errNoCollection
 	}
+	old, err := t.before(ctx, c, id)
+	if err != nil {
+		return err
+	}
 	var tag pgconn.CommandTag
 	if err := t.guarded(ctx, step{sql: "DELETE FROM " + store.QuoteIdent(c.Name) + ` WHERE "id" = $1`, args: []any{id}, tag: &tag}); err != nil {
 		return t.s.connErr(ctx, err, "Failed to delete the record.")
@@ -290,6 +312,7 @@ func (t *tx) Delete(ctx context.Context, c *core.Collection, id string) error {
 	if tag.RowsAffected() == 0 {
 		return errRecordNotFound
 	}
+	t.pending.Deleted(old)
 	return nil
 }
 

@@ -75,7 +75,12 @@ type Store struct {
 	wstmts    map[string]*sql.Stmt // prepared write-connection statements; writer goroutine only
 	w         writer               // the writer goroutine's own state (writer.go)
 	log       *slog.Logger         // never nil (WithLogger)
+	feed      *store.Feed          // committed changes, published by the writer
 }
+
+// Changes returns the feed of committed record changes. The writer
+// publishes each group's changes right after its COMMIT, in commit order.
+func (s *Store) Changes() *store.Feed { return s.feed }
 
 type config struct {
 	readers     int
@@ -135,6 +140,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		path:        path,
 		queue:       make(chan *request, queueSize),
 		writerDone:  make(chan struct{}),
+		feed:        store.NewFeed(),
 		maxGroup:    cfg.maxGroup,
 		readTimeout: max(cfg.readTimeout, 0),
 		wstmts:      make(map[string]*sql.Stmt),
@@ -269,6 +275,7 @@ func (s *Store) Close() error {
 		close(s.queue)
 		s.mu.Unlock()
 		<-s.writerDone
+		s.feed.Close()
 
 		s.reads.reset()
 		for _, st := range s.wstmts {

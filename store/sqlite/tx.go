@@ -18,6 +18,9 @@ type writeTx struct {
 	ops    countOps // count effects of this call, merged into the group on success
 	schema bool
 	done   bool
+	// pending holds this call's changes for the feed, published if the
+	// group commits.
+	pending store.Pending
 }
 
 var errTxDone = core.Internal(errors.New("tx used after its Update function returned"), "Internal transaction error.")
@@ -51,7 +54,20 @@ func (t *writeTx) Get(ctx context.Context, c *core.Collection, id string) (*core
 	if err != nil {
 		return nil, t.s.readErr(ctx, err)
 	}
-	return getRecord(ctx, c, st.QueryRowContext(bg, id), t.s)
+	r, err := getRecord(ctx, c, st.QueryRowContext(bg, id), t.s)
+	if err == nil {
+		t.pending.Seen(r)
+	}
+	return r, err
+}
+
+// before is the record as it is now, for the feed's "before" of an update
+// or delete: the copy kept when the call read or wrote it, else read now.
+func (t *writeTx) before(ctx context.Context, c *core.Collection, id string) (*core.Record, error) {
+	if old := t.pending.Before(c, id); old != nil {
+		return old, nil
+	}
+	return t.Get(ctx, c, id)
 }
 
 func (t *writeTx) Find(ctx context.Context, q store.Query) (*store.Result, error) {
@@ -130,6 +146,7 @@ func (t *writeTx) Insert(ctx context.Context, r *core.Record) error {
 		return t.recordErr(c, args, err, "Failed to create the record.")
 	}
 	t.ops.add(c.ID, countOp{n: 1})
+	t.pending.Inserted(r)
 	return nil
 }
 
@@ -142,6 +159,10 @@ func (t *writeTx) Update(ctx context.Context, r *core.Record) error {
 		return errNoCollection
 	}
 	args, err := recordArgs(c, r.Data)
+	if err != nil {
+		return err
+	}
+	old, err := t.before(ctx, c, r.ID())
 	if err != nil {
 		return err
 	}
@@ -159,6 +180,7 @@ func (t *writeTx) Update(ctx context.Context, r *core.Record) error {
 	} else if n == 0 {
 		return errRecordNotFound
 	}
+	t.pending.Updated(old, r)
 	return nil
 }
 
@@ -168,6 +190,10 @@ func (t *writeTx) Delete(ctx context.Context, c *core.Collection, id string) err
 	}
 	if c == nil {
 		return errNoCollection
+	}
+	old, err := t.before(ctx, c, id)
+	if err != nil {
+		return err
 	}
 	st, err := t.s.wstmt("DELETE FROM " + store.QuoteIdent(c.Name) + ` WHERE "id" = ?`)
 	if err != nil {
@@ -183,6 +209,7 @@ func (t *writeTx) Delete(ctx context.Context, c *core.Collection, id string) err
 		return errRecordNotFound
 	}
 	t.ops.add(c.ID, countOp{n: -1})
+	t.pending.Deleted(old)
 	return nil
 }
 

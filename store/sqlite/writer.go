@@ -143,8 +143,9 @@ var bg = context.Background()
 
 // group is the state of one grouped transaction.
 type group struct {
-	ops    countOps // count effects of the savepoints released so far
-	schema bool     // a collection changed: drop cached statements after commit
+	ops     countOps       // count effects of the savepoints released so far
+	schema  bool           // a collection changed: drop cached statements after commit
+	changes []store.Change // for the feed, in the order the savepoints ran
 }
 
 var (
@@ -233,6 +234,7 @@ func (s *Store) commitGroup(batch []*request) (rest []*request) {
 		}
 		g.ops.merge(tx.ops)
 		g.schema = g.schema || tx.schema
+		g.changes = append(g.changes, tx.pending.Take()...)
 	}
 
 	gen := int64(-1)
@@ -258,6 +260,9 @@ func (s *Store) commitGroup(batch []*request) (rest []*request) {
 	}
 	s.groups.Add(1)
 	s.calls.Add(int64(len(answers)))
+	// In commit order, before any caller hears of its commit: a caller that
+	// subscribed before writing sees its own change by the time Update returns.
+	s.feed.Publish(g.changes...)
 	if g.schema {
 		// Statements for old table shapes would only linger: drop them.
 		s.reads.reset()

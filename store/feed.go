@@ -1,0 +1,191 @@
+package store
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/tortoise-dev/tortoise/core"
+)
+
+// Change actions.
+const (
+	ActionCreate = "create"
+	ActionUpdate = "update"
+	ActionDelete = "delete"
+)
+
+// Change is one committed change to one record, as the change feed
+// carries it. Record is the record after the change (for a delete, the
+// record as it was); Old is the record before an update, nil otherwise.
+// Consumers share a Change: they must not modify it.
+type Change struct {
+	Action     string
+	Collection *core.Collection
+	Record     *core.Record
+	Old        *core.Record
+}
+
+// ErrLagged ends a subscription whose consumer fell behind (or, on
+// PostgreSQL, whose process lost its notification connection for a
+// while): changes were dropped for it, so it must resynchronise from the
+// database and subscribe again.
+var ErrLagged = errors.New("store: change feed subscriber fell behind")
+
+// Feed fans committed changes out to subscribers. Drivers publish to it
+// after each commit, in commit order; publishing never blocks: a
+// subscriber whose buffer is full is dropped with ErrLagged rather than
+// slowing the writer.
+type Feed struct {
+	mu     sync.Mutex
+	subs   map[*Sub]struct{}
+	closed bool
+}
+
+// NewFeed returns a feed with no subscribers.
+func NewFeed() *Feed { return &Feed{subs: map[*Sub]struct{}{}} }
+
+// Sub is one subscription: read C until it is closed, then Err says why.
+type Sub struct {
+	// C delivers the changes in commit order.
+	C    <-chan Change
+	ch   chan Change
+	feed *Feed
+	err  error // set under feed.mu before ch is closed
+}
+
+// Err is nil while C is open; after C is closed it is ErrLagged, or
+// ErrClosed when the subscription or the feed was closed.
+func (s *Sub) Err() error {
+	s.feed.mu.Lock()
+	defer s.feed.mu.Unlock()
+	return s.err
+}
+
+// Close ends the subscription; C is closed.
+func (s *Sub) Close() { s.feed.drop(s, ErrClosed) }
+
+// ErrClosed is Sub.Err after Close, or after the feed closed.
+var ErrClosed = errors.New("store: change feed closed")
+
+// Subscribe starts a subscription that buffers up to buffer changes.
+func (f *Feed) Subscribe(buffer int) *Sub {
+	ch := make(chan Change, max(1, buffer))
+	s := &Sub{C: ch, ch: ch, feed: f}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		s.err = ErrClosed
+		close(ch)
+		return s
+	}
+	f.subs[s] = struct{}{}
+	return s
+}
+
+// Publish hands changes to every subscriber, in order.
+func (f *Feed) Publish(changes ...Change) {
+	if len(changes) == 0 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for s := range f.subs {
+		for _, c := range changes {
+			select {
+			case s.ch <- c:
+				continue
+			default:
+			}
+			f.dropLocked(s, ErrLagged)
+			break
+		}
+	}
+}
+
+// Lagged ends every subscription with ErrLagged: the publisher lost
+// changes (PostgreSQL's notification connection dropped).
+func (f *Feed) Lagged() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for s := range f.subs {
+		f.dropLocked(s, ErrLagged)
+	}
+}
+
+// Close ends every subscription with ErrClosed; later ones start closed.
+func (f *Feed) Close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	for s := range f.subs {
+		f.dropLocked(s, ErrClosed)
+	}
+}
+
+func (f *Feed) drop(s *Sub, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dropLocked(s, err)
+}
+
+func (f *Feed) dropLocked(s *Sub, err error) {
+	if _, ok := f.subs[s]; !ok {
+		return
+	}
+	delete(f.subs, s)
+	s.err = err
+	close(s.ch)
+}
+
+// Pending is what a driver's transaction keeps for the change feed: the
+// changes it made, published only if it commits, and a copy of each
+// record it read, which is the "before" of a later update or delete in
+// the same transaction without reading the row again.
+type Pending struct {
+	seen    map[pendingKey]*core.Record
+	changes []Change
+}
+
+type pendingKey struct{ collection, id string }
+
+// Seen keeps a copy of r, read in the transaction.
+func (p *Pending) Seen(r *core.Record) {
+	if r == nil || r.Collection == nil {
+		return
+	}
+	if p.seen == nil {
+		p.seen = map[pendingKey]*core.Record{}
+	}
+	p.seen[pendingKey{r.Collection.ID, r.ID()}] = r.Clone()
+}
+
+// Before returns the copy of the record read or written earlier in the
+// transaction, or nil.
+func (p *Pending) Before(c *core.Collection, id string) *core.Record {
+	return p.seen[pendingKey{c.ID, id}]
+}
+
+// Inserted records the creation of r.
+func (p *Pending) Inserted(r *core.Record) {
+	p.Seen(r)
+	p.changes = append(p.changes, Change{Action: ActionCreate, Collection: r.Collection, Record: p.Before(r.Collection, r.ID())})
+}
+
+// Updated records an update of old (nil when unknown) to r.
+func (p *Pending) Updated(old, r *core.Record) {
+	p.Seen(r)
+	p.changes = append(p.changes, Change{Action: ActionUpdate, Collection: r.Collection, Record: p.Before(r.Collection, r.ID()), Old: old})
+}
+
+// Deleted records the deletion of old.
+func (p *Pending) Deleted(old *core.Record) {
+	delete(p.seen, pendingKey{old.Collection.ID, old.ID()})
+	p.changes = append(p.changes, Change{Action: ActionDelete, Collection: old.Collection, Record: old})
+}
+
+// Take returns the changes recorded so far and forgets them.
+func (p *Pending) Take() []Change {
+	ch := p.changes
+	p.changes, p.seen = nil, nil
+	return ch
+}
