@@ -77,46 +77,59 @@ type mfaBody struct {
 // context ending as 499, and anything else as a 500. Only the 500s are
 // logged, with their detail; their message is generic.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, body, retryAfter := s.errorAnswer(r, err)
+	if retryAfter != "" {
+		h := w.Header()
+		h.Set("Retry-After", retryAfter)
+		h.Set("Cache-Control", "no-store")
+	}
+	writeJSON(w, status, body)
+}
+
+// errorAnswer is the status and body writeError answers err with, and the
+// Retry-After of a 429 ("" otherwise). Batch uses it for each failed item.
+func (s *Server) errorAnswer(r *http.Request, err error) (status int, body any, retryAfter string) {
 	var (
 		mfa *auth.MFARequired
 		mbe *http.MaxBytesError
 		ce  *core.Error
 	)
+	var be *batchError
+	if errors.As(err, &be) {
+		return http.StatusBadRequest, be.body(), ""
+	}
 	if errors.As(err, &mfa) {
 		// A first factor succeeded; the client logs in again with another
 		// method and this id.
-		writeJSON(w, http.StatusUnauthorized, mfaBody{
+		return http.StatusUnauthorized, mfaBody{
 			errorBody: errorBody{Status: http.StatusUnauthorized, Message: msgMFARequired, Data: map[string]core.FieldError{}},
 			MFAID:     mfa.ID,
-		})
-		return
+		}, ""
 	}
 	if errors.As(err, &mbe) {
 		ce = &core.Error{Kind: core.KindTooLarge, Message: msgTooLarge}
 	} else if !errors.As(err, &ce) || ce.Kind == core.KindInternal {
 		ce = nil
 	}
-	body := errorBody{Data: map[string]core.FieldError{}}
+	eb := errorBody{Data: map[string]core.FieldError{}}
 	switch ctxErr := r.Context().Err(); {
 	case ce != nil:
-		body.Status, body.Message = statusOf[ce.Kind], ce.Message
+		eb.Status, eb.Message = statusOf[ce.Kind], ce.Message
 		for k, v := range ce.Fields {
-			body.Data[k] = v
+			eb.Data[k] = v
 		}
 		if ce.Kind == core.KindTooMany {
-			h := w.Header()
-			h.Set("Retry-After", guard.RetryAfter(ce.RetryAfter))
-			h.Set("Cache-Control", "no-store")
+			retryAfter = guard.RetryAfter(ce.RetryAfter)
 		}
 	case ctxErr != nil && errors.Is(err, ctxErr):
 		// The client went away; nobody reads this answer.
-		body.Status, body.Message = statusClientClosed, msgCanceled
+		eb.Status, eb.Message = statusClientClosed, msgCanceled
 	}
-	if body.Status == 0 {
-		body.Status, body.Message = http.StatusInternalServerError, msgInternal
+	if eb.Status == 0 {
+		eb.Status, eb.Message = http.StatusInternalServerError, msgInternal
 		s.log.Error("internal error", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	}
-	writeJSON(w, body.Status, body)
+	return eb.Status, eb, retryAfter
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

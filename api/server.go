@@ -78,6 +78,8 @@ func (s *Server) routes() {
 	route := func(pattern string, h handler) { s.mux.HandleFunc(pattern, s.handle(h)) }
 	route("GET /api/health", s.health)
 
+	route("POST /api/batch", s.batch)
+
 	route("GET /api/realtime", s.realtimeConnect)
 	route("POST /api/realtime", s.realtimeSubscribe)
 	route("GET /api/oauth2-redirect", s.oauth2Redirect)

@@ -241,6 +241,25 @@ func (s *Service) Update(ctx context.Context, req *service.Request, c *core.Coll
 // and an error from it stops the update. Features use it to make a
 // token's redemption single-use.
 func (s *Service) UpdateChecked(ctx context.Context, req *service.Request, c *core.Collection, id string, body map[string]any, check func(cur *core.Record) error) (*core.Record, error) {
+	apply, err := s.prepareUpdate(ctx, req, c, id, body, check)
+	if err != nil {
+		return nil, err
+	}
+	var rec *core.Record
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		rec, err = apply(tx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// prepareUpdate does an update's work that needs no transaction (bcrypt,
+// the Prepare hooks) and returns the part that runs in one.
+func (s *Service) prepareUpdate(ctx context.Context, req *service.Request, c *core.Collection, id string, body map[string]any, check func(cur *core.Record) error) (func(store.Tx) (*core.Record, error), error) {
 	if req == nil {
 		req = &service.Request{}
 	}
@@ -270,18 +289,17 @@ func (s *Service) UpdateChecked(ctx context.Context, req *service.Request, c *co
 			}
 		}
 	}
-	var rec *core.Record
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	return func(tx store.Tx) (*core.Record, error) {
 		old, err := tx.Get(ctx, c, id)
 		if err != nil {
 			if core.KindOf(err) == core.KindNotFound {
-				return service.ErrNotFound
+				return nil, service.ErrNotFound
 			}
-			return err
+			return nil, err
 		}
 		if check != nil {
 			if err := check(old); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		// The rules see the body resolved against the stored record; its
@@ -289,52 +307,57 @@ func (s *Service) UpdateChecked(ctx context.Context, req *service.Request, c *co
 		// caller may not change answers 404 whatever the body says.
 		in, inputErr := s.readInput(c, old, body)
 		if in == nil {
-			return inputErr
+			return nil, inputErr
 		}
 		in.hashed = hashed
 		w := &Write{Ctx: ctx, Tx: tx, Req: withBody(req, in.RuleBody()), Old: old, Input: in, memo: prep.memo}
 		rule, err := s.svc.RuleSQL(c, c.UpdateRule, w.Req, true)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if rule != nil {
 			if _, err := s.svc.GetWhere(ctx, tx, c, id, rule); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if inputErr != nil {
-			return inputErr
+			return nil, inputErr
 		}
 		w.Record = old.Clone()
 		if err := s.apply(w); err != nil {
-			return err
+			return nil, err
 		}
 		if err := s.checkRelations(ctx, tx, w.Record, old); err != nil {
-			return err
+			return nil, err
 		}
 		if err := run(s.hooks.write, c, w); err != nil {
-			return err
+			return nil, err
 		}
-		rec = w.Record
-		return tx.Update(ctx, rec)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return rec, nil
+		return w.Record, tx.Update(ctx, w.Record)
+	}, nil
 }
 
 // Delete deletes a record the delete rule admits, and applies its
 // relations' cascade: cascading relations delete their records, others
 // drop the id, and a required relation that would be left empty refuses.
 func (s *Service) Delete(ctx context.Context, req *service.Request, c *core.Collection, id string) error {
+	apply, err := s.prepareDelete(ctx, req, c, id)
+	if err != nil {
+		return err
+	}
+	return s.store.Update(ctx, apply)
+}
+
+// prepareDelete refuses a locked delete rule and returns the part of a
+// delete that runs in the transaction.
+func (s *Service) prepareDelete(ctx context.Context, req *service.Request, c *core.Collection, id string) (func(store.Tx) error, error) {
 	if req == nil {
 		req = &service.Request{}
 	}
 	if !req.Bypasses(c, true) && c.DeleteRule == nil {
-		return service.ErrSuperusersOnly
+		return nil, service.ErrSuperusersOnly
 	}
-	return s.store.Update(ctx, func(tx store.Tx) error {
+	return func(tx store.Tx) error {
 		rule, err := s.svc.RuleSQL(c, c.DeleteRule, req, true)
 		if err != nil {
 			return err
@@ -343,7 +366,7 @@ func (s *Service) Delete(ctx context.Context, req *service.Request, c *core.Coll
 			return err
 		}
 		return s.deleteCascade(&Write{Ctx: ctx, Tx: tx, Req: req}, c, id, map[string]bool{})
-	})
+	}, nil
 }
 
 const maxCascade = 10000

@@ -1,0 +1,252 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/guard"
+	"github.com/tortoise-dev/tortoise/records"
+)
+
+// BatchLimits are the batch settings the endpoint applies.
+type BatchLimits struct {
+	Enabled     bool
+	MaxRequests int
+	Timeout     time.Duration
+}
+
+// DefaultBatchLimits are PocketBase's defaults for its batch settings,
+// except that batches are on: the settings can turn them off.
+var DefaultBatchLimits = BatchLimits{Enabled: true, MaxRequests: 50, Timeout: 3 * time.Second}
+
+// batchItem is one request of a batch as the client sends it.
+type batchItem struct {
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers"`
+	Body    map[string]any    `json:"body"`
+}
+
+// batchResult is one item's answer.
+type batchResult struct {
+	Status int             `json:"status"`
+	Body   json.RawMessage `json:"body"`
+}
+
+// batch answers POST /api/batch: record creates, updates, upserts and
+// deletes run in one transaction, all or nothing, each under the rules
+// that would apply to it sent alone (the caller is the batch's, or the
+// item's own Authorization header).
+func (s *Server) batch(w http.ResponseWriter, r *http.Request) error {
+	limits := s.batchLimits(r.Context())
+	if !limits.Enabled {
+		return core.Forbidden("Batch requests are not allowed.")
+	}
+	items, err := decodeBatch(r)
+	if err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		return core.FieldInvalid("requests", "validation_required", "Give at least one request.")
+	}
+	if len(items) > limits.MaxRequests {
+		return core.FieldInvalid("requests", "validation_too_many",
+			fmt.Sprintf("A batch may hold at most %d requests; this one has %d.", limits.MaxRequests, len(items)))
+	}
+	ctx := r.Context()
+	if limits.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, limits.Timeout)
+		defer cancel()
+	}
+	ops := make([]records.BatchOp, len(items))
+	queries := make([]url.Values, len(items))
+	for i, it := range items {
+		op, q, err := s.batchOp(r, it)
+		if err != nil {
+			return s.batchFailed(r, i, err)
+		}
+		ops[i], queries[i] = op, q
+	}
+	recs, err := s.records.Batch(ctx, ops)
+	if err != nil {
+		var be *records.BatchError
+		if errors.As(err, &be) {
+			if errors.Is(be.Err, context.DeadlineExceeded) {
+				be.Err = core.Invalid("The batch took longer than its %s limit.", limits.Timeout)
+			}
+			return s.batchFailed(r, be.Index, be.Err)
+		}
+		return err
+	}
+	out := make([]batchResult, len(items))
+	for i, rec := range recs {
+		if rec == nil {
+			out[i] = batchResult{Status: http.StatusNoContent, Body: json.RawMessage("null")}
+			continue
+		}
+		q := queries[i]
+		sel, err := parseFields(q.Get("fields"))
+		if err != nil {
+			return err // checked in batchOp
+		}
+		req := ops[i].Req
+		if err := s.records.Expand(r.Context(), req, []*core.Record{rec}, q.Get("expand")); err != nil {
+			return s.batchFailed(r, i, err)
+		}
+		out[i] = batchResult{Status: http.StatusOK, Body: appendRecord(make([]byte, 0, 512), rec, viewerOf(req), sel)}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// batchLimits reads the batch settings.
+func (s *Server) batchLimits(context.Context) BatchLimits {
+	return DefaultBatchLimits
+}
+
+// batchFailed answers a batch whose item i failed with err, in
+// PocketBase's shape: a 400 naming the item, with the answer the item
+// would have had alone.
+func (s *Server) batchFailed(r *http.Request, i int, err error) error {
+	_, body, _ := s.errorAnswer(r, err)
+	resp, _ := json.Marshal(body)
+	return &batchError{index: i, response: resp}
+}
+
+// batchError is a failed batch; the error table answers it as a 400.
+type batchError struct {
+	index    int
+	response json.RawMessage
+}
+
+func (e *batchError) Error() string { return fmt.Sprintf("batch request %d failed", e.index) }
+
+// decodeBatch reads {"requests": [...]} from a JSON body or a multipart
+// form's @jsonPayload part.
+func decodeBatch(r *http.Request) ([]batchItem, error) {
+	var raw []byte
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct == "multipart/form-data" {
+		if err := r.ParseMultipartForm(32 << 20); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, core.Errorf(core.KindTooLarge, "The request body is too large (limit %d bytes).", mbe.Limit)
+			}
+			return nil, core.Invalid("Malformed multipart body.")
+		}
+		defer r.MultipartForm.RemoveAll()
+		for k := range r.MultipartForm.File {
+			return nil, core.FieldInvalid(k, "validation_file_upload", "File uploads are not supported yet.")
+		}
+		if p := r.MultipartForm.Value["@jsonPayload"]; len(p) > 0 {
+			raw = []byte(p[0])
+		}
+	} else {
+		var err error
+		if raw, err = readBody(r); err != nil {
+			return nil, err
+		}
+	}
+	var in struct {
+		Requests []batchItem `json:"requests"`
+	}
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return nil, core.FieldInvalid("requests", "validation_invalid_json", "The batch is not a JSON object with a requests list.")
+	}
+	return in.Requests, nil
+}
+
+// batchOp reads one item into a records operation and the query of its
+// URL (expand, fields), checking what the single request would check
+// before reaching the records.
+func (s *Server) batchOp(r *http.Request, it batchItem) (records.BatchOp, url.Values, error) {
+	u, err := url.Parse(it.URL)
+	if err != nil {
+		return records.BatchOp{}, nil, core.Invalid("Malformed request URL.")
+	}
+	rest, ok := strings.CutPrefix(u.Path, "/api/collections/")
+	if !ok {
+		return records.BatchOp{}, nil, core.Invalid("A batch may only create, update, upsert and delete records.")
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) < 2 || parts[1] != "records" || len(parts) > 3 {
+		return records.BatchOp{}, nil, core.Invalid("A batch may only create, update, upsert and delete records.")
+	}
+	op := records.BatchOp{Body: it.Body}
+	if op.Body == nil {
+		op.Body = map[string]any{}
+	}
+	method := strings.ToUpper(it.Method)
+	switch {
+	case method == http.MethodPost && len(parts) == 2:
+		op.Action = records.BatchCreate
+	case method == http.MethodPut && len(parts) == 2:
+		op.Action = records.BatchUpsert
+	case method == http.MethodPatch && len(parts) == 3 && parts[2] != "":
+		op.Action, op.ID = records.BatchUpdate, parts[2]
+	case method == http.MethodDelete && len(parts) == 3 && parts[2] != "":
+		op.Action, op.ID = records.BatchDelete, parts[2]
+	default:
+		return records.BatchOp{}, nil, core.Invalid("Unsupported batch request %s %s.", method, u.Path)
+	}
+	c, err := s.svc.Collection(parts[0])
+	if err != nil {
+		return records.BatchOp{}, nil, err
+	}
+	// The item as a request of its own: the batch's headers, with the
+	// item's over them, so its caller and @request.headers are its own.
+	sub := r.Clone(r.Context())
+	sub.Method, sub.URL = method, u
+	if len(it.Headers) > 0 {
+		sub.Header = r.Header.Clone()
+		for k, v := range it.Headers {
+			sub.Header.Set(k, v)
+		}
+	}
+	op.Collection, op.Req = c, s.recordRequest(sub, c)
+	op.Req.Method = method
+	if _, err := parseFields(u.Query().Get("fields")); err != nil {
+		return records.BatchOp{}, nil, err
+	}
+	if op.Action != records.BatchDelete && c.IsAuth() && !op.Req.Superuser && (op.Action == records.BatchCreate || op.Action == records.BatchUpsert) {
+		// Sign-ups in a batch are throttled as they are alone.
+		email, _ := op.Body["email"].(string)
+		if _, err := s.throttle(r, guard.LabelSignup, c.ID, email); err != nil {
+			return records.BatchOp{}, nil, err
+		}
+	}
+	return op, u.Query(), nil
+}
+
+// batchFailedBody is PocketBase's answer to a failed batch.
+type batchFailedBody struct {
+	Status  int    `json:"status"`
+	Message string `json:"message"`
+	Data    struct {
+		Requests map[string]batchItemError `json:"requests"`
+	} `json:"data"`
+}
+
+type batchItemError struct {
+	Code     string          `json:"code"`
+	Message  string          `json:"message"`
+	Response json.RawMessage `json:"response"`
+}
+
+func (e *batchError) body() batchFailedBody {
+	b := batchFailedBody{Status: http.StatusBadRequest, Message: "Batch transaction failed."}
+	b.Data.Requests = map[string]batchItemError{strconv.Itoa(e.index): {
+		Code: "batch_request_failed", Message: "Batch request failed.", Response: e.response,
+	}}
+	return b
+}

@@ -1,0 +1,207 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tortoise-dev/tortoise/internal/testkit"
+)
+
+type batchReq struct {
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    map[string]any    `json:"body,omitempty"`
+}
+
+type batchRes struct {
+	Status int            `json:"status"`
+	Body   map[string]any `json:"body"`
+}
+
+type batchFail struct {
+	Status  int    `json:"status"`
+	Message string `json:"message"`
+	Data    struct {
+		Requests map[string]struct {
+			Code     string `json:"code"`
+			Response struct {
+				Status  int                       `json:"status"`
+				Message string                    `json:"message"`
+				Data    map[string]map[string]any `json:"data"`
+			} `json:"response"`
+		} `json:"requests"`
+	} `json:"data"`
+}
+
+func countRecords(t *testing.T, s *testkit.Server, coll string) int {
+	t.Helper()
+	var l list
+	s.Super("GET", "/api/collections/"+coll+"/records", nil, 200, &l)
+	return l.TotalItems
+}
+
+// A batch creates, updates, upserts and deletes in one transaction; each
+// item answers as it would alone.
+func TestBatch(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		blogSchema(t, s)
+		a := create(t, s, "authors", map[string]any{"name": "Ann"})
+		old := create(t, s, "posts", map[string]any{"title": "old", "slug": "old", "author": a["id"]})
+		var res []batchRes
+		s.Super("POST", "/api/batch", map[string]any{"requests": []batchReq{
+			{Method: "POST", URL: "/api/collections/posts/records?expand=author", Body: map[string]any{"id": "batchpost000001", "title": "one", "slug": "one", "author": a["id"]}},
+			{Method: "PATCH", URL: "/api/collections/posts/records/batchpost000001?fields=id,title", Body: map[string]any{"title": "one, changed"}},
+			{Method: "PUT", URL: "/api/collections/posts/records", Body: map[string]any{"id": old["id"], "title": "upserted"}},
+			{Method: "PUT", URL: "/api/collections/posts/records", Body: map[string]any{"id": "batchpost000002", "title": "fresh", "slug": "fresh"}},
+			{Method: "DELETE", URL: "/api/collections/posts/records/" + old["id"].(string)},
+		}}, 200, &res)
+		if len(res) != 5 {
+			t.Fatalf("results %+v", res)
+		}
+		if res[0].Status != 200 || res[0].Body["title"] != "one" || res[0].Body["expand"].(map[string]any)["author"].(map[string]any)["name"] != "Ann" {
+			t.Errorf("create: %+v", res[0])
+		}
+		if res[1].Status != 200 || res[1].Body["title"] != "one, changed" || len(res[1].Body) != 2 {
+			t.Errorf("update: %+v", res[1])
+		}
+		if res[2].Body["title"] != "upserted" || res[3].Body["id"] != "batchpost000002" || res[4].Status != 204 || res[4].Body != nil {
+			t.Errorf("upserts and delete: %+v", res[2:])
+		}
+		s.Super("GET", "/api/collections/posts/records/"+old["id"].(string), nil, 404, nil)
+		if n := countRecords(t, s, "posts"); n != 2 {
+			t.Errorf("%d posts after the batch, want 2", n)
+		}
+	})
+}
+
+// A batch whose third item fails leaves nothing behind, and says which
+// item failed and why, in PocketBase's shape.
+func TestBatchAllOrNothing(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		blogSchema(t, s)
+		a := create(t, s, "authors", map[string]any{"name": "Ann"})
+		keep := create(t, s, "posts", map[string]any{"title": "keep", "slug": "keep", "author": a["id"]})
+		before := countRecords(t, s, "posts")
+		r := s.Request("POST", "/api/batch", s.Token, map[string]any{"requests": []batchReq{
+			{Method: "POST", URL: "/api/collections/posts/records", Body: map[string]any{"title": "first", "slug": "first"}},
+			{Method: "DELETE", URL: "/api/collections/posts/records/" + keep["id"].(string)},
+			{Method: "POST", URL: "/api/collections/posts/records", Body: map[string]any{"title": ""}}, // title is required
+			{Method: "POST", URL: "/api/collections/posts/records", Body: map[string]any{"title": "never", "slug": "never"}},
+		}})
+		if r.Status != 400 {
+			t.Fatalf("status %d: %s", r.Status, r.Body)
+		}
+		var f batchFail
+		if err := json.Unmarshal(r.Body, &f); err != nil {
+			t.Fatal(err)
+		}
+		item, ok := f.Data.Requests["2"]
+		if f.Message != "Batch transaction failed." || !ok || item.Code != "batch_request_failed" || item.Response.Status != 400 || item.Response.Data["title"]["code"] != "validation_required" {
+			t.Errorf("failure body: %s", r.Body)
+		}
+		if n := countRecords(t, s, "posts"); n != before {
+			t.Errorf("%d posts after a failed batch, want %d", n, before)
+		}
+		s.Super("GET", "/api/collections/posts/records/"+keep["id"].(string), nil, 200, nil)
+	})
+}
+
+// Each item meets the rules it would meet alone: a guest's batch cannot
+// write where a guest cannot, and a superuser's token in one item's
+// headers is that item's caller only.
+func TestBatchRules(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		usersSchema(t, s, "")
+		a := signUp(t, s, "a@example.com", "a-password-123")
+		b := signUp(t, s, "b@example.com", "b-password-123")
+		aID := a.Record["id"].(string)
+		var note map[string]any
+		s.Do("POST", "/api/collections/notes/records", a.Token, map[string]any{"text": "a's", "owner": aID}, 200, &note)
+		nid := note["id"].(string)
+		for name, items := range map[string][]batchReq{
+			"update another's note":      {{Method: "PATCH", URL: "/api/collections/notes/records/" + nid, Body: map[string]any{"text": "mine now"}}},
+			"delete another's note":      {{Method: "DELETE", URL: "/api/collections/notes/records/" + nid}},
+			"create in another's name":   {{Method: "POST", URL: "/api/collections/notes/records", Body: map[string]any{"text": "forged", "owner": aID}}},
+			"upsert over another's note": {{Method: "PUT", URL: "/api/collections/notes/records", Body: map[string]any{"id": nid, "text": "x"}}},
+			"make oneself a superuser":   {{Method: "POST", URL: "/api/collections/_superusers/records", Body: map[string]any{"email": "evil@example.com", "password": "pw-123456789", "passwordConfirm": "pw-123456789"}}},
+			"delete a user":              {{Method: "DELETE", URL: "/api/collections/users/records/" + aID}},
+		} {
+			r := s.Request("POST", "/api/batch", b.Token, map[string]any{"requests": items})
+			if r.Status != 400 {
+				t.Errorf("%s: status %d %s", name, r.Status, r.Body)
+			}
+		}
+		var got map[string]any
+		s.Do("GET", "/api/collections/notes/records/"+nid, a.Token, nil, 200, &got)
+		if got["text"] != "a's" {
+			t.Errorf("note changed: %v", got)
+		}
+		s.Super("GET", "/api/collections/_superusers/records?filter="+q(`email="evil@example.com"`), nil, 200, &got)
+		if got["totalItems"].(float64) != 0 {
+			t.Error("a user made a superuser through a batch")
+		}
+		// A's own token in the item's headers makes that item A's.
+		s.Do("POST", "/api/batch", b.Token, map[string]any{"requests": []batchReq{
+			{Method: "PATCH", URL: "/api/collections/notes/records/" + nid, Headers: map[string]string{"Authorization": a.Token}, Body: map[string]any{"text": "by a"}},
+		}}, 200, nil)
+	})
+}
+
+// Bad batches get a clear 4xx and change nothing.
+func TestBatchBadInput(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewServer(t, "sqlite")
+	blogSchema(t, s)
+	tok := s.Token
+	many := make([]batchReq, 10000)
+	for i := range many {
+		many[i] = batchReq{Method: "POST", URL: "/api/collections/posts/records", Body: map[string]any{"title": "x"}}
+	}
+	for name, body := range map[string]any{
+		"10,000 items":        map[string]any{"requests": many},
+		"no items":            map[string]any{"requests": []batchReq{}},
+		"not json":            "{",
+		"requests not a list": map[string]any{"requests": "x"},
+		"a route not records": map[string]any{"requests": []batchReq{{Method: "POST", URL: "/api/collections", Body: map[string]any{"name": "x"}}}},
+		"a read":              map[string]any{"requests": []batchReq{{Method: "GET", URL: "/api/collections/posts/records"}}},
+		"unknown collection":  map[string]any{"requests": []batchReq{{Method: "POST", URL: "/api/collections/nope/records"}}},
+		"bad url":             map[string]any{"requests": []batchReq{{Method: "POST", URL: "%zz"}}},
+		"bad fields":          map[string]any{"requests": []batchReq{{Method: "POST", URL: "/api/collections/posts/records?fields=" + strings.Repeat("a.", 100)}}},
+		"nested batch":        map[string]any{"requests": []batchReq{{Method: "POST", URL: "/api/batch"}}},
+	} {
+		r := s.Request("POST", "/api/batch", tok, body)
+		if r.Status < 400 || r.Status >= 500 {
+			t.Errorf("%s: status %d %.200s", name, r.Status, r.Body)
+		}
+	}
+	if n := countRecords(t, s, "posts"); n != 0 {
+		t.Errorf("%d posts after bad batches", n)
+	}
+
+	// The SDK's multipart form with @jsonPayload works; file parts are
+	// refused until file fields exist.
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	payload, _ := json.Marshal(map[string]any{"requests": []batchReq{{Method: "POST", URL: "/api/collections/posts/records", Body: map[string]any{"title": "multipart"}}}})
+	mw.WriteField("@jsonPayload", string(payload))
+	mw.Close()
+	req, _ := http.NewRequest("POST", s.URL+"/api/batch", &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || countRecords(t, s, "posts") != 1 {
+		t.Errorf("multipart batch: %d", resp.StatusCode)
+	}
+}
