@@ -70,6 +70,42 @@
 // saves the seeding time when repeating runs. -json FILE writes every number,
 // with more percentiles, for docs/benchmarks.md.
 //
+// # Realtime
+//
+// -realtime 1000,5000,10000 runs the realtime benchmark instead of the
+// scenarios above: at each subscriber count N it (re)creates the base
+// collection bench_rt (title text, public bool, n number; list and view
+// rules "public = true", other rules superuser-only), opens N server-sent
+// event streams as guests (GET /api/realtime, then POST /api/realtime to
+// subscribe to "bench_rt/*"), at most 200 connecting at once, waits 2 s
+// and reads the server's memory, then creates -rt-events records
+// (default 30) at -rt-rate per second (default 10) as the superuser,
+// public and private alternating. Only the public records pass the list
+// rule, so each of them should reach every subscriber and no private one
+// any. A delivery's latency runs from the start of its create request to
+// the moment a subscriber has read the event; after the last create the
+// subscribers get 5 s more, and what has not arrived by then is lost. Each
+// count prints one table row (subscribers connected, events, deliveries
+// expected and delivered, lost, private deliveries, latency p50/p99/max,
+// server RSS after subscribing and its peak) and -json writes the same
+// with more detail. The run fails, after the table, if any subscriber
+// could not connect, any create failed, any stream ended early, or any
+// delivery was lost, duplicated, unknown or private.
+//
+// Every subscriber comes from 127.0.0.1, and Tortoise caps open
+// connections per address (TORTOISE_MAX_CONNS_PER_IP, default 256), so
+// start the server with the cap off:
+//
+//	TORTOISE_MAX_CONNS_PER_IP=-1 go run ./cmd/tortoise serve
+//	go run ./bench -email admin@example.com -password 'a-long-password' \
+//	    -realtime 1000,5000,10000 -memory-pid auto -label tortoise
+//
+// Both processes need an open-file limit above N (ulimit -n); Go raises
+// the soft limit to the hard one by itself, and bench does so explicitly
+// and warns when the hard limit is too low. The subscribers share the
+// machine's cores with the server: what they measure includes the time
+// the client takes to read the events.
+//
 // Only loopback targets are accepted: the generator saturates whatever it
 // points at.
 package main
@@ -114,6 +150,9 @@ type config struct {
 	Label      string        // names the server in the output, e.g. tortoise
 	MaxErrRate float64       // fail above this error rate; 0.01
 	PwClients  int           // users changing passwords during create-pwload; default 20
+	Realtime   []int         // subscriber counts; when set, the realtime benchmark runs instead of the scenarios
+	RtEvents   int           // records the realtime writer creates per subscriber count; default 30
+	RtRate     float64       // the realtime writer's creates per second; default 10
 }
 
 // allScenarios are the scenarios -scenarios accepts, in the order they run
@@ -145,6 +184,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.MemoryPID, "memory-pid", "", `server pid whose RSS to report, or "auto" to find the listener on -url's port`)
 	fs.StringVar(&cfg.Label, "label", "", "name of the server under test, for the report")
 	fs.IntVar(&cfg.PwClients, "pw-clients", 20, "users changing their passwords in a loop during "+scCreatePw)
+	realtime := fs.String("realtime", "", "comma-separated subscriber counts: run the realtime benchmark at each instead of the scenarios")
+	fs.IntVar(&cfg.RtEvents, "rt-events", 30, "records the realtime writer creates at each subscriber count, public and private alternating")
+	fs.Float64Var(&cfg.RtRate, "rt-rate", 10, "the realtime writer's creates per second")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -154,6 +196,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	var err error
 	if cfg.Conns, err = parseConns(*conns); err != nil {
 		return nil, err
+	}
+	if *realtime != "" {
+		if cfg.Realtime, err = parseSubscribers(*realtime); err != nil {
+			return nil, err
+		}
 	}
 	for s := range strings.SplitSeq(*scen, ",") {
 		s = strings.TrimSpace(s)
@@ -178,6 +225,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-page must not be negative")
 	case cfg.PwClients < 1 || cfg.PwClients > 4096:
 		return nil, errors.New("-pw-clients must be between 1 and 4096")
+	case cfg.RtEvents < 1 || cfg.RtEvents > 100000:
+		return nil, errors.New("-rt-events must be between 1 and 100000")
+	case !(cfg.RtRate > 0 && cfg.RtRate <= 1000):
+		return nil, errors.New("-rt-rate must be above 0 and at most 1000 per second")
 	}
 	return cfg, nil
 }
@@ -205,7 +256,11 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
+	runner := run
+	if len(cfg.Realtime) > 0 {
+		runner = runRealtime
+	}
+	if err := runner(ctx, cfg, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "\nbench: FAIL:", err)
 		os.Exit(1)
 	}

@@ -300,7 +300,8 @@ func newJSONEntry(scenario string, conns int, res *loadResult) jsonEntry {
 	}
 }
 
-func writeJSON(path string, rep *jsonReport) error {
+// writeJSON writes rep, a *jsonReport or a *jsonRealtimeReport, indented.
+func writeJSON(path string, rep any) error {
 	data, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
