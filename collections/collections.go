@@ -57,7 +57,13 @@ func (s *Service) Create(ctx context.Context, body []byte) (*core.Collection, er
 	if sc.ByID(next.ID) != nil {
 		return nil, core.FieldInvalid("id", "validation_invalid_id", "The id is already in use.")
 	}
-	s.completeNew(next)
+	if next.IsView() {
+		if err := s.viewFields(ctx, sc, nil, next); err != nil {
+			return nil, err
+		}
+	} else {
+		s.completeNew(next)
+	}
 	if err := s.validateCollection(sc, nil, next); err != nil {
 		return nil, err
 	}
@@ -88,7 +94,13 @@ func (s *Service) Update(ctx context.Context, nameOrID string, body []byte) (*co
 	if next.Type != prev.Type {
 		return nil, core.FieldInvalid("type", "validation_invalid_type", "The collection type cannot be changed.")
 	}
-	carryOver(prev, next)
+	if next.IsView() {
+		if err := s.viewFields(ctx, s.svc.Schema(), prev, next); err != nil {
+			return nil, err
+		}
+	} else {
+		carryOver(prev, next)
+	}
 	if err := s.validateCollection(s.svc.Schema(), prev, next); err != nil {
 		return nil, err
 	}
@@ -135,6 +147,9 @@ func (s *Service) Truncate(ctx context.Context, nameOrID string) error {
 	}
 	if c.Name == core.SuperusersName {
 		return core.Invalid("The superusers collection cannot be truncated.")
+	}
+	if c.IsView() {
+		return core.Invalid("The records of a view collection are read-only.")
 	}
 	return s.store.Update(ctx, func(tx store.Tx) error {
 		if err := s.checkNoIncomingRequired(c); err != nil {
@@ -289,11 +304,9 @@ func (s *Service) validateCollection(sc *service.Snapshot, prev, next *core.Coll
 		}
 	}
 	switch next.Type {
-	case core.TypeBase, core.TypeAuth:
-	case core.TypeView:
-		errs.Add("type", "validation_invalid_type", "View collections are not supported yet.")
+	case core.TypeBase, core.TypeAuth, core.TypeView:
 	default:
-		errs.Add("type", "validation_invalid_type", `Must be "base" or "auth".`)
+		errs.Add("type", "validation_invalid_type", `Must be "base", "auth" or "view".`)
 	}
 	if prev != nil {
 		next.System = prev.System

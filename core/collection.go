@@ -34,6 +34,9 @@ type Collection struct {
 	DeleteRule *string        `json:"deleteRule"`
 	Created    string         `json:"created"`
 	Updated    string         `json:"updated"`
+	// ViewQuery is the SELECT a view collection's records come from; ""
+	// for other types.
+	ViewQuery string `json:"viewQuery,omitempty"`
 
 	// Auth holds the options of an auth collection; nil for other types.
 	Auth *AuthOptions `json:"-"`
@@ -200,6 +203,10 @@ func (c *Collection) FieldByID(id string) *Field {
 
 // IsAuth reports whether c is an auth collection.
 func (c *Collection) IsAuth() bool { return c.Type == TypeAuth }
+
+// IsView reports whether c is a view collection: read-only records that a
+// SELECT over other collections computes.
+func (c *Collection) IsView() bool { return c.Type == TypeView }
 
 // IsSystemName reports whether name is reserved for system collections.
 func IsSystemName(name string) bool { return strings.HasPrefix(name, "_") }

@@ -112,5 +112,8 @@ func StableOrder(d Dialect) string {
 	return column("rowid")
 }
 
+// Asc is an ORDER BY list: column name, smallest first.
+func Asc(name string) string { return column(name) }
+
 // Desc is an ORDER BY list: column name, newest or largest first.
 func Desc(name string) string { return column(name) + " DESC" }

@@ -17,6 +17,9 @@ import (
 	"github.com/tortoise-dev/tortoise/store"
 )
 
+// errViewReadOnly refuses writes to a view collection's records.
+var errViewReadOnly = core.Invalid("The records of a view collection are read-only.")
+
 // Paging limits of record lists.
 const (
 	DefaultPerPage = 30
@@ -109,6 +112,9 @@ func (s *Service) List(ctx context.Context, req *service.Request, c *core.Collec
 	}
 	if order == "" {
 		order = query.StableOrder(s.store.Dialect())
+		if c.IsView() {
+			order = query.Asc("id") // a view has no rowid
+		}
 	}
 	const maxOffset = 1 << 40
 	offset := (p.Page - 1) * p.PerPage
@@ -173,6 +179,9 @@ func (s *Service) CreateIn(ctx context.Context, tx store.Tx, req *service.Reques
 func (s *Service) prepareCreate(ctx context.Context, req *service.Request, c *core.Collection, body map[string]any, set func(*core.Record)) (*Write, error) {
 	if req == nil {
 		req = &service.Request{}
+	}
+	if c.IsView() {
+		return nil, errViewReadOnly
 	}
 	if !req.Bypasses(c, true) && c.CreateRule == nil {
 		return nil, service.ErrSuperusersOnly
@@ -262,6 +271,9 @@ func (s *Service) UpdateChecked(ctx context.Context, req *service.Request, c *co
 func (s *Service) prepareUpdate(ctx context.Context, req *service.Request, c *core.Collection, id string, body map[string]any, check func(cur *core.Record) error) (func(store.Tx) (*core.Record, error), error) {
 	if req == nil {
 		req = &service.Request{}
+	}
+	if c.IsView() {
+		return nil, errViewReadOnly
 	}
 	if !req.Bypasses(c, true) && c.UpdateRule == nil {
 		return nil, service.ErrSuperusersOnly
@@ -353,6 +365,9 @@ func (s *Service) Delete(ctx context.Context, req *service.Request, c *core.Coll
 func (s *Service) prepareDelete(ctx context.Context, req *service.Request, c *core.Collection, id string) (func(store.Tx) error, error) {
 	if req == nil {
 		req = &service.Request{}
+	}
+	if c.IsView() {
+		return nil, errViewReadOnly
 	}
 	if !req.Bypasses(c, true) && c.DeleteRule == nil {
 		return nil, service.ErrSuperusersOnly

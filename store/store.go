@@ -137,6 +137,11 @@ type Store interface {
 	// rolls back), in commit order. On PostgreSQL it carries the changes
 	// of every process on the database. Truncate publishes nothing.
 	Changes() *Feed
+	// ViewColumns returns the names of the columns a view collection's
+	// query yields, running it with no rows in a read-only transaction, so
+	// a query that would write is refused. Errors: KindInvalid with the
+	// database's reason under "viewQuery".
+	ViewColumns(ctx context.Context, query string) ([]string, error)
 	// Close waits for queued writes and releases the database.
 	Close() error
 }

@@ -29,6 +29,9 @@ func (t *tx) CreateCollection(ctx context.Context, c *core.Collection) error {
 		if err != nil {
 			return t.collectionRowErr(ctx, err)
 		}
+		if c.IsView() {
+			return nil // its view is created with the others (see ddl)
+		}
 		if _, err := t.tx.Exec(ctx, store.CreateTableSQL(store.Postgres, c, c.Name)); err != nil {
 			return t.tableErr(ctx, err, "Failed to create the collection's table.")
 		}
@@ -68,6 +71,9 @@ func (t *tx) UpdateCollection(ctx context.Context, prev, next *core.Collection) 
 		}
 		if tag.RowsAffected() == 0 {
 			return core.NotFound("Missing collection %q.", prev.Name)
+		}
+		if next.IsView() {
+			return nil // its view is created again with the others (see ddl)
 		}
 		// Indexes go first, so column changes never trip over them.
 		var stmts []string
@@ -163,7 +169,14 @@ func (t *tx) ddl(ctx context.Context, fn func() error) error {
 	if _, err := t.tx.Exec(ctx, "SAVEPOINT ddl"); err != nil {
 		return t.s.connErr(ctx, err, "Failed to change the schema.")
 	}
-	if err := fn(); err != nil {
+	err := t.dropViews(ctx)
+	if err == nil {
+		err = fn()
+	}
+	if err == nil {
+		err = t.createViews(ctx)
+	}
+	if err != nil {
 		t.tx.Exec(context.WithoutCancel(ctx), "ROLLBACK TO SAVEPOINT ddl; RELEASE SAVEPOINT ddl")
 		return err
 	}

@@ -36,6 +36,9 @@ func (t *writeTx) CreateCollection(ctx context.Context, c *core.Collection) erro
 		if err != nil {
 			return t.collectionRowErr(err)
 		}
+		if c.IsView() {
+			return nil // its view is created with the others (see ddl)
+		}
 		if _, err := t.s.wexec(store.CreateTableSQL(store.SQLite, c, c.Name)); err != nil {
 			return t.s.writeErr(err, "Failed to create the collection's table.")
 		}
@@ -44,7 +47,9 @@ func (t *writeTx) CreateCollection(ctx context.Context, c *core.Collection) erro
 	if err != nil {
 		return err
 	}
-	t.ops.add(c.ID, countOp{set: true})
+	if !c.IsView() {
+		t.ops.add(c.ID, countOp{set: true})
+	}
 	return nil
 }
 
@@ -96,6 +101,9 @@ func (t *writeTx) UpdateCollection(ctx context.Context, prev, next *core.Collect
 			return t.s.writeErr(err, "Failed to update the collection.")
 		} else if n == 0 {
 			return core.NotFound("Missing collection %q.", prev.Name)
+		}
+		if next.IsView() {
+			return nil // its view is created again with the others (see ddl)
 		}
 		if rebuild {
 			return t.rebuild(prev, next, kept, idx)
@@ -221,7 +229,14 @@ func (t *writeTx) ddl(fn func() error) error {
 	if _, err := t.s.wexec("SAVEPOINT ddl"); err != nil {
 		return t.s.writeErr(err, "Failed to change the schema.")
 	}
-	if err := fn(); err != nil {
+	err := t.dropViews()
+	if err == nil {
+		err = fn()
+	}
+	if err == nil {
+		err = t.createViews()
+	}
+	if err != nil {
 		// If this fails the transaction is gone; the writer sees it when
 		// it releases the call's savepoint.
 		t.s.wexec("ROLLBACK TO ddl; RELEASE ddl")

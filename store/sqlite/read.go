@@ -163,7 +163,9 @@ func findSQL(q store.Query) (list, count string, args []any) {
 		limit = int64(q.Limit)
 	}
 	args = append(args, limit, int64(max(q.Offset, 0)))
-	if where != "" {
+	if where != "" || c.IsView() {
+		// A view's rows change with the tables it reads: its count is
+		// never kept (see counts.go), always counted.
 		count = "SELECT COUNT(*)" + from + where
 	}
 	return list, count, args

@@ -1,0 +1,106 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/store"
+)
+
+// dropViews drops every view of the schema, ahead of a schema change (see
+// store/view.go).
+func (t *tx) dropViews(ctx context.Context) error {
+	rows, err := t.tx.Query(ctx, `SELECT table_name FROM information_schema.views WHERE table_schema = current_schema()`)
+	if err != nil {
+		return t.s.connErr(ctx, err, "Failed to list the views.")
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return t.s.connErr(ctx, err, "Failed to list the views.")
+	}
+	for _, n := range names {
+		if _, err := t.tx.Exec(ctx, "DROP VIEW IF EXISTS "+store.QuoteIdent(n)+" CASCADE"); err != nil {
+			return t.s.connErr(ctx, err, "Failed to drop a view.")
+		}
+	}
+	return nil
+}
+
+// createViews creates the view of every view collection as the
+// transaction now stores them, so a view whose query no longer works
+// fails the change that broke it.
+func (t *tx) createViews(ctx context.Context) error {
+	rows, err := t.tx.Query(ctx, `SELECT data FROM _collections ORDER BY seq`)
+	if err != nil {
+		return t.s.connErr(ctx, err, "Failed to read the collections.")
+	}
+	datas, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return t.s.connErr(ctx, err, "Failed to read the collections.")
+	}
+	for _, d := range datas {
+		c, err := core.LoadStoredJSON([]byte(d))
+		if err != nil {
+			return core.Internal(err, "Failed to load a collection definition.")
+		}
+		if !c.IsView() {
+			continue
+		}
+		if _, err := t.tx.Exec(ctx, "SAVEPOINT view"); err != nil {
+			return t.s.connErr(ctx, err, "Failed to create a view.")
+		}
+		if _, err := t.tx.Exec(ctx, store.CreateViewSQL(store.Postgres, c, c.Name)); err != nil {
+			t.tx.Exec(context.WithoutCancel(ctx), "ROLLBACK TO SAVEPOINT view")
+			return viewQueryErr(`The view query of "`+c.Name+`" does not work: `, err)
+		}
+		if _, err := t.tx.Exec(ctx, "RELEASE SAVEPOINT view"); err != nil {
+			return t.s.connErr(ctx, err, "Failed to create a view.")
+		}
+	}
+	return nil
+}
+
+// viewQueryErr reports what PostgreSQL refused in a view query.
+func viewQueryErr(prefix string, err error) error {
+	msg := err.Error()
+	if e := pgError(err); e != nil {
+		msg = e.Message
+	}
+	return core.FieldInvalid("viewQuery", "validation_invalid_view_query", prefix+msg+".")
+}
+
+// ViewColumns returns the names of the columns query yields, running it
+// with no rows in a READ ONLY transaction under the read timeout, so a
+// query that would write is refused.
+func (s *Store) ViewColumns(ctx context.Context, query string) ([]string, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, s.connErr(ctx, err, "Failed to check the view query.")
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if s.setTimeout != "" {
+		if _, err := tx.Exec(ctx, s.setTimeout); err != nil {
+			return nil, s.connErr(ctx, err, "Failed to check the view query.")
+		}
+	}
+	rows, err := tx.Query(ctx, "SELECT * FROM ("+query+") AS _view LIMIT 0")
+	if err != nil {
+		return nil, viewQueryErr("The view query does not work: ", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+	}
+	if err := rows.Err(); err != nil {
+		return nil, viewQueryErr("The view query does not work: ", err)
+	}
+	var names []string
+	for _, f := range rows.FieldDescriptions() {
+		names = append(names, f.Name)
+	}
+	return names, nil
+}
