@@ -80,6 +80,7 @@ func sqliteMessage(err error) string {
 	}
 	return strings.TrimSuffix(msg, " (1)")
 }
+
 // ViewColumns returns the names of the columns query yields, running it
 // (with no rows) on a read-only connection, so a query that would write
 // is refused. Errors: KindInvalid naming what the database refused.
