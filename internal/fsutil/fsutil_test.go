@@ -94,3 +94,90 @@ func TestWriteFileDurableRelativePath(t *testing.T) {
 		t.Fatalf("read back %q, %v", got, err)
 	}
 }
+
+// Temporary files are made beside their final name, recognised by
+// IsTemp, and appear under that name only when published.
+func TestCreateTempPublish(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f, err := fsutil.CreateTemp(dir, "photo.png", 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := filepath.Base(f.Name())
+	if filepath.Dir(f.Name()) != dir || !fsutil.IsTemp(base) {
+		t.Fatalf("temporary file %s: not in %s or not recognised", f.Name(), dir)
+	}
+	if info, err := f.Stat(); err != nil || (runtime.GOOS != "windows" && info.Mode().Perm() != 0o640) {
+		t.Errorf("mode: %v, %v", info.Mode(), err)
+	}
+	if _, err := f.WriteString("png"); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "photo.png")
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("file visible before Publish: %v", err)
+	}
+	if err := fsutil.Publish(f, path); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != "png" {
+		t.Fatalf("published file: %q, %v", got, err)
+	}
+	if _, err := os.Stat(f.Name()); !os.IsNotExist(err) {
+		t.Errorf("temporary file still there: %v", err)
+	}
+
+	d, err := fsutil.CreateTemp(dir, "discarded", 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsutil.Discard(d)
+	if _, err := os.Stat(d.Name()); !os.IsNotExist(err) {
+		t.Errorf("discarded file still there: %v", err)
+	}
+}
+
+func TestIsTemp(t *testing.T) {
+	t.Parallel()
+	for base, want := range map[string]bool{
+		".a.png.tmp-ABCDEFGHIJKLMNOPQRSTUVWXYZ":        true,
+		"..a.png.meta.tmp-234567ABCDEFGHIJKLMNOPQRST":  true,
+		"a.png.tmp-ABCDEFGHIJKLMNOPQRSTUVWXYZ":         false, // no leading dot
+		".a.png.tmp-ABCDEFGHIJKLMNOPQRSTUVWXY":         false, // 25 characters
+		".a.png.tmp-abcdefghijklmnopqrstuvwxyz":        false, // not rand.Text's alphabet
+		".a.tmp-ABCDEFGHIJKLMNOPQRSTUVWXYZ.meta":       false, // an attribute file
+		".a.png.tmp-ABCDEFGHIJKLMNOPQRSTUVWXY1":        false, // 1 is not base32
+		".tmp-ABCDEFGHIJKLMNOPQRSTUVWXYZ":              false, // no name
+		".encryption_key":                              false,
+		".x.tmp-ABCDEFGHIJKLMNOPQRSTUVWXYZ.tmp-AAAAAA": false,
+	} {
+		if got := fsutil.IsTemp(base); got != want {
+			t.Errorf("IsTemp(%q) = %v, want %v", base, got, want)
+		}
+	}
+}
+
+func TestMkdirAllDurable(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	deep := filepath.Join(dir, "a", "b", "c")
+	if err := fsutil.MkdirAllDurable(deep, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(deep); err != nil || !info.IsDir() || (runtime.GOOS != "windows" && info.Mode().Perm() != 0o700) {
+		t.Fatalf("created %v, %v", info, err)
+	}
+	if err := fsutil.MkdirAllDurable(deep, 0o700); err != nil {
+		t.Errorf("existing directory: %v", err)
+	}
+	file := filepath.Join(dir, "a", "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{file, filepath.Join(file, "below")} {
+		if err := fsutil.MkdirAllDurable(p, 0o700); err == nil {
+			t.Errorf("MkdirAllDurable(%s) over a file succeeded", p)
+		}
+	}
+}

@@ -1,0 +1,42 @@
+package local
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/tortoise-dev/tortoise/internal/fsutil"
+)
+
+// Open sweeps, in the background, the leftovers of a crash before it.
+func TestOpenSweeps(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	folder := filepath.Join(dir, "c", "r")
+	if err := os.MkdirAll(folder, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tmp, err := fsutil.CreateTemp(folder, "a.png", 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp.Close()
+	stray := filepath.Join(folder, ".gone.png.meta")
+	if err := os.WriteFile(stray, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	<-s.swept
+	if s.sweepErr != nil {
+		t.Fatal(s.sweepErr)
+	}
+	for _, p := range []string{tmp.Name(), stray} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s not swept: %v", filepath.Base(p), err)
+		}
+	}
+}
