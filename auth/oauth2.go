@@ -147,7 +147,9 @@ func (s *Service) AuthWithOAuth2(ctx context.Context, req *service.Request, c *c
 	if err != nil {
 		return nil, err
 	}
-	user, err := p.Exchange(ctx, in.Code, in.CodeVerifier, in.RedirectURL, oauth2.NonceForVerifier(in.CodeVerifier))
+	// VerifierNonce also accepts a login a native app started itself (its
+	// own nonce), from providers that bind the code to the verifier.
+	user, err := p.Exchange(ctx, in.Code, in.CodeVerifier, in.RedirectURL, oauth2.VerifierNonce(in.CodeVerifier))
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,7 @@ func Example() {
 
 	// auth-with-oauth2: the client posts the code and its verifier back.
 	code := "CODE_FROM_THE_REDIRECT"
-	user, err := p.Exchange(ctx, code, verifier, "https://app.example.com/redirect", oauth2.NonceForVerifier(verifier))
+	user, err := p.Exchange(ctx, code, verifier, "https://app.example.com/redirect", oauth2.VerifierNonce(verifier))
 	if err != nil {
 		fmt.Println(err) // a *core.Error: KindInvalid or KindUnavailable
 		return

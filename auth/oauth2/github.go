@@ -99,7 +99,7 @@ type githubEmail struct {
 }
 
 // Exchange ignores nonce: GitHub is not an OpenID Connect provider.
-func (p *githubProvider) Exchange(ctx context.Context, code, codeVerifier, redirectURL, _ string) (*User, error) {
+func (p *githubProvider) Exchange(ctx context.Context, code, codeVerifier, redirectURL string, _ Nonce) (*User, error) {
 	if code == "" {
 		return nil, failed(errors.New("empty code"))
 	}

@@ -119,7 +119,7 @@ func TestGitHubEmails(t *testing.T) {
 			p := g.provider(t, nil)
 			verifier, challenge := oauth2.NewPKCE()
 			code := g.issue(t, p.AuthCodeURL("st", "", challenge, redirectURL))
-			u, err := p.Exchange(context.Background(), code, verifier, redirectURL, "")
+			u, err := p.Exchange(context.Background(), code, verifier, redirectURL, oauth2.Nonce{})
 			if err != nil {
 				t.Fatalf("Exchange: %v", err)
 			}
@@ -142,20 +142,20 @@ func TestGitHubRefused(t *testing.T) {
 		kind     core.Kind
 	}{
 		{"replayed code", func(t *testing.T, _ *fakeGitHub, p oauth2.Provider, code, verifier string) error {
-			if _, err := p.Exchange(context.Background(), code, verifier, redirectURL, ""); err != nil {
+			if _, err := p.Exchange(context.Background(), code, verifier, redirectURL, oauth2.Nonce{}); err != nil {
 				t.Fatalf("first exchange: %v", err)
 			}
-			_, err := p.Exchange(context.Background(), code, verifier, redirectURL, "")
+			_, err := p.Exchange(context.Background(), code, verifier, redirectURL, oauth2.Nonce{})
 			return err
 		}, core.KindInvalid},
 		{"PKCE verifier mismatch", func(t *testing.T, _ *fakeGitHub, p oauth2.Provider, code, _ string) error {
 			other, _ := oauth2.NewPKCE()
-			_, err := p.Exchange(context.Background(), code, other, redirectURL, "")
+			_, err := p.Exchange(context.Background(), code, other, redirectURL, oauth2.Nonce{})
 			return err
 		}, core.KindInvalid},
 		{"user API down", func(t *testing.T, g *fakeGitHub, p oauth2.Provider, code, verifier string) error {
 			g.userStatus = http.StatusBadGateway
-			_, err := p.Exchange(context.Background(), code, verifier, redirectURL, "")
+			_, err := p.Exchange(context.Background(), code, verifier, redirectURL, oauth2.Nonce{})
 			return err
 		}, core.KindUnavailable},
 	}
@@ -182,7 +182,7 @@ func TestGitHubWithoutPKCE(t *testing.T) {
 		t.Errorf("auth URL %q", authURL)
 	}
 	code := g.issue(t, authURL)
-	if _, err := p.Exchange(context.Background(), code, "", redirectURL, ""); err != nil {
+	if _, err := p.Exchange(context.Background(), code, "", redirectURL, oauth2.Nonce{}); err != nil {
 		t.Fatalf("Exchange: %v", err)
 	}
 }

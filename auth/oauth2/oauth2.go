@@ -6,10 +6,11 @@
 // OpenID Connect providers (generic "oidc" and custom names, google,
 // microsoft, apple, auth0) are configured by discovery and their ID token is
 // verified in full: signature against the provider's JWKS, iss, aud equal to
-// the client id, exp, and the nonce. The email address counts as verified
-// only when the verified ID token says so. GitHub is plain OAuth2: its
-// profile comes from the REST API and the email's verified flag from
-// /user/emails.
+// the client id, exp, and the nonce (the one the server derived from the
+// PKCE verifier or, for a login a native app started itself, see
+// VerifierNonce). The email address counts as verified only when the
+// verified ID token says so. GitHub is plain OAuth2: its profile comes
+// from the REST API and the email's verified flag from /user/emails.
 //
 // PKCE (S256) is always used with OpenID Connect providers, and with GitHub
 // unless turned off. Failures come back as core errors: KindInvalid with a
@@ -60,6 +61,12 @@ const (
 	// ExtraAuthParamPrefix marks keys copied into the authorization URL:
 	// "auth:prompt": "select_account" adds prompt=select_account.
 	ExtraAuthParamPrefix = "auth:"
+	// ExtraPKCEEnforced set to "true" vouches that an OpenID Connect
+	// provider refuses a code without the verifier of its PKCE challenge
+	// although its discovery document does not say so (Azure AD B2C); see
+	// VerifierNonce for what it allows. "false" withdraws the trust a
+	// provider's discovery document or preset would give.
+	ExtraPKCEEnforced = "pkceEnforced"
 )
 
 // ProviderConfig configures one provider. The JSON names follow
@@ -148,6 +155,9 @@ func (cfg ProviderConfig) Validate() error {
 	if u, ok := cfg.Extra[ExtraEmailsURL]; ok && !validURL(u) {
 		v.Add("extra."+ExtraEmailsURL, "validation_invalid_url", "Must be an absolute http(s) URL.")
 	}
+	if s, ok := cfg.Extra[ExtraPKCEEnforced]; ok && s != "true" && s != "false" {
+		v.Add("extra."+ExtraPKCEEnforced, "validation_invalid_value", `Must be "true" or "false".`)
+	}
 	if t, ok := cfg.Extra[ExtraTenant]; ok && (t == "" || strings.ContainsAny(t, "/?#% ")) {
 		v.Add("extra."+ExtraTenant, "validation_invalid_value", "Must be a tenant id, domain, common, organizations or consumers.")
 	}
@@ -171,19 +181,8 @@ func (cfg ProviderConfig) displayName() string {
 	if cfg.DisplayName != "" {
 		return cfg.DisplayName
 	}
-	switch cfg.Name {
-	case OIDC:
-		return "OpenID Connect"
-	case Google:
-		return "Google"
-	case GitHub:
-		return "GitHub"
-	case Microsoft:
-		return "Microsoft"
-	case Apple:
-		return "Apple"
-	case Auth0:
-		return "Auth0"
+	if n := presetDisplayName(cfg.Name); n != "" {
+		return n
 	}
 	return cfg.Name
 }
@@ -221,11 +220,51 @@ type Provider interface {
 	// Exchange trades an authorization code for the user it belongs to.
 	// codeVerifier is the PKCE verifier behind the challenge that was in
 	// the authorization URL; redirectURL must match the one used there;
-	// nonce is the one put in that URL (ignored by github). Errors:
-	// KindInvalid for an empty, bad, expired or replayed code, a PKCE
-	// mismatch or an ID token that fails verification; KindUnavailable
-	// when the provider cannot be reached or fails on its side.
-	Exchange(ctx context.Context, code, codeVerifier, redirectURL, nonce string) (*User, error)
+	// nonce says which ID token nonces to accept (ExpectNonce,
+	// VerifierNonce; ignored by github). Errors: KindInvalid for an empty,
+	// bad, expired or replayed code, a PKCE mismatch or an ID token that
+	// fails verification; KindUnavailable when the provider cannot be
+	// reached or fails on its side.
+	Exchange(ctx context.Context, code, codeVerifier, redirectURL string, nonce Nonce) (*User, error)
+}
+
+// Nonce is what an exchange accepts as the ID token's nonce: see
+// ExpectNonce and VerifierNonce. The zero Nonce accepts nothing.
+type Nonce struct {
+	want string
+	// native also accepts a nonce this server did not issue, from a
+	// provider that enforces PKCE (see VerifierNonce).
+	native bool
+}
+
+// ExpectNonce accepts exactly nonce, the one put in the authorization
+// URL: for servers that keep it between the two halves of the login. An
+// empty nonce accepts nothing.
+func ExpectNonce(nonce string) Nonce { return Nonce{want: nonce} }
+
+// VerifierNonce is what PocketBase's auth-with-oauth2 accepts, where the
+// server keeps nothing between auth-methods and the exchange and knows a
+// login only by the PKCE verifier the client sends back:
+//
+//   - A login the server started (auth-methods) put
+//     NonceForVerifier(verifier) in the authorization URL, and its ID
+//     token must carry exactly that.
+//   - A login a native app started itself (AppAuth on iOS and Android:
+//     its own state, nonce and PKCE verifier) carries a nonce the server
+//     never saw, or none. It is accepted when the provider enforces PKCE —
+//     its discovery document lists S256 in code_challenge_methods_supported,
+//     it is the microsoft preset, or ExtraPKCEEnforced vouches for it — since
+//     the code was then redeemable only with this verifier; and only when
+//     the nonce is not one this server issues, so a code taken from a login
+//     the server started cannot be passed off as a native app's, whatever
+//     the provider does with PKCE.
+//
+// An empty verifier accepts nothing.
+func VerifierNonce(verifier string) Nonce {
+	if verifier == "" {
+		return Nonce{}
+	}
+	return Nonce{want: NonceForVerifier(verifier), native: true}
 }
 
 // User is what a provider tells about the person who logged in.

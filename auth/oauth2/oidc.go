@@ -40,6 +40,10 @@ type oidcProvider struct {
 	// issuerTemplate, when set, replaces go-oidc's exact issuer check:
 	// the token's iss must be this with {tenantid} replaced by its tid.
 	issuerTemplate string
+	// pkceEnforced: the provider refuses a code without the verifier of
+	// its challenge, which is what lets VerifierNonce accept a native
+	// app's own nonce.
+	pkceEnforced bool
 }
 
 var _ Provider = (*oidcProvider)(nil)
@@ -107,6 +111,21 @@ func newOIDC(ctx context.Context, cfg ProviderConfig, client *http.Client) (*oid
 			Err:     fmt.Errorf("discover %s: %w", issuer, err)}
 	}
 
+	// RFC 9700 (2.1.1): a server that advertises S256 enforces the
+	// verifier of any challenge it was given. Microsoft enforces PKCE
+	// without advertising it.
+	var meta struct {
+		Methods []string `json:"code_challenge_methods_supported"`
+	}
+	_ = op.Claims(&meta) // a document without the key leaves it empty
+	pkceEnforced := slices.Contains(meta.Methods, "S256") || cfg.Name == Microsoft
+	switch cfg.Extra[ExtraPKCEEnforced] {
+	case "true":
+		pkceEnforced = true
+	case "false":
+		pkceEnforced = false
+	}
+
 	ep := op.Endpoint()
 	if cfg.AuthURL != "" {
 		ep.AuthURL = cfg.AuthURL
@@ -131,6 +150,7 @@ func newOIDC(ctx context.Context, cfg ProviderConfig, client *http.Client) (*oid
 		client:         client,
 		authOpts:       append(authOpts, cfg.authParams()...),
 		issuerTemplate: issuerTemplate,
+		pkceEnforced:   pkceEnforced,
 	}, nil
 }
 
@@ -182,11 +202,11 @@ func (f *flag) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (p *oidcProvider) Exchange(ctx context.Context, code, codeVerifier, redirectURL, nonce string) (*User, error) {
+func (p *oidcProvider) Exchange(ctx context.Context, code, codeVerifier, redirectURL string, nonce Nonce) (*User, error) {
 	if code == "" {
 		return nil, failed(errors.New("empty code"))
 	}
-	if nonce == "" {
+	if nonce.want == "" {
 		// Without an expected nonce a stolen ID token could be replayed.
 		return nil, failed(errors.New("no nonce to check the ID token against"))
 	}
@@ -208,7 +228,7 @@ func (p *oidcProvider) Exchange(ctx context.Context, code, codeVerifier, redirec
 	if err != nil {
 		return nil, failed(fmt.Errorf("verify ID token: %w", err))
 	}
-	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
+	if !p.nonceAccepted(idt.Nonce, nonce) {
 		return nil, failed(errors.New("ID token nonce does not match"))
 	}
 	if idt.AccessTokenHash != "" {
@@ -253,6 +273,15 @@ func (p *oidcProvider) Exchange(ctx context.Context, code, codeVerifier, redirec
 		u.Username = c2.Nickname
 	}
 	return u, nil
+}
+
+// nonceAccepted reports whether an ID token carrying got may complete a
+// login that expects n (see VerifierNonce for the native case).
+func (p *oidcProvider) nonceAccepted(got string, n Nonce) bool {
+	if subtle.ConstantTimeCompare([]byte(got), []byte(n.want)) == 1 {
+		return true
+	}
+	return n.native && p.pkceEnforced && !isServerNonce(got)
 }
 
 // isTransport reports whether err is a failure to reach the server rather

@@ -158,7 +158,7 @@ func TestOIDCHappyPath(t *testing.T) {
 	p := newProvider(t, configFor(m))
 	l := begin(t, p)
 
-	u, err := p.Exchange(context.Background(), l.code, l.verifier, redirectURL, l.nonce)
+	u, err := p.Exchange(context.Background(), l.code, l.verifier, redirectURL, oauth2.ExpectNonce(l.nonce))
 	if err != nil {
 		t.Fatalf("Exchange: %v", err)
 	}
@@ -211,7 +211,7 @@ func TestOIDCUnverifiedEmail(t *testing.T) {
 	p := newProvider(t, configFor(m))
 	l := begin(t, p)
 
-	u, err := p.Exchange(context.Background(), l.code, l.verifier, redirectURL, l.nonce)
+	u, err := p.Exchange(context.Background(), l.code, l.verifier, redirectURL, oauth2.ExpectNonce(l.nonce))
 	if err != nil {
 		t.Fatalf("Exchange: %v", err)
 	}
@@ -242,7 +242,7 @@ func TestOIDCRefusedTokens(t *testing.T) {
 			m.QueueUser(tamperedUser{MockUser: mockoidc.DefaultUser(), mutate: tt.mutate})
 			p := newProvider(t, configFor(m))
 			l := begin(t, p)
-			u, err := p.Exchange(context.Background(), l.code, l.verifier, redirectURL, l.nonce)
+			u, err := p.Exchange(context.Background(), l.code, l.verifier, redirectURL, oauth2.ExpectNonce(l.nonce))
 			if u != nil {
 				t.Errorf("got user %q", u.ID)
 			}
@@ -262,49 +262,49 @@ func TestOIDCRefusedExchanges(t *testing.T) {
 		kind     core.Kind
 	}{
 		{"nonce mismatch", func(t *testing.T, _ *mockoidc.MockOIDC, p oauth2.Provider, l login) (*oauth2.User, error) {
-			return p.Exchange(context.Background(), l.code, l.verifier, redirectURL, oauth2.NewNonce())
+			return p.Exchange(context.Background(), l.code, l.verifier, redirectURL, oauth2.ExpectNonce(oauth2.NewNonce()))
 		}, core.KindInvalid},
 		{"empty expected nonce", func(t *testing.T, _ *mockoidc.MockOIDC, p oauth2.Provider, l login) (*oauth2.User, error) {
-			return p.Exchange(context.Background(), l.code, l.verifier, redirectURL, "")
+			return p.Exchange(context.Background(), l.code, l.verifier, redirectURL, oauth2.ExpectNonce(""))
 		}, core.KindInvalid},
 		{"replayed code", func(t *testing.T, _ *mockoidc.MockOIDC, p oauth2.Provider, l login) (*oauth2.User, error) {
-			if _, err := p.Exchange(context.Background(), l.code, l.verifier, redirectURL, l.nonce); err != nil {
+			if _, err := p.Exchange(context.Background(), l.code, l.verifier, redirectURL, oauth2.ExpectNonce(l.nonce)); err != nil {
 				t.Fatalf("first exchange: %v", err)
 			}
-			return p.Exchange(context.Background(), l.code, l.verifier, redirectURL, l.nonce)
+			return p.Exchange(context.Background(), l.code, l.verifier, redirectURL, oauth2.ExpectNonce(l.nonce))
 		}, core.KindInvalid},
 		{"unknown code", func(t *testing.T, _ *mockoidc.MockOIDC, p oauth2.Provider, l login) (*oauth2.User, error) {
-			return p.Exchange(context.Background(), "not-a-code", l.verifier, redirectURL, l.nonce)
+			return p.Exchange(context.Background(), "not-a-code", l.verifier, redirectURL, oauth2.ExpectNonce(l.nonce))
 		}, core.KindInvalid},
 		{"empty code", func(t *testing.T, _ *mockoidc.MockOIDC, p oauth2.Provider, l login) (*oauth2.User, error) {
-			return p.Exchange(context.Background(), "", l.verifier, redirectURL, l.nonce)
+			return p.Exchange(context.Background(), "", l.verifier, redirectURL, oauth2.ExpectNonce(l.nonce))
 		}, core.KindInvalid},
 		{"PKCE verifier mismatch", func(t *testing.T, _ *mockoidc.MockOIDC, p oauth2.Provider, l login) (*oauth2.User, error) {
 			other, _ := oauth2.NewPKCE()
-			return p.Exchange(context.Background(), l.code, other, redirectURL, l.nonce)
+			return p.Exchange(context.Background(), l.code, other, redirectURL, oauth2.ExpectNonce(l.nonce))
 		}, core.KindInvalid},
 		{"empty PKCE verifier", func(t *testing.T, _ *mockoidc.MockOIDC, p oauth2.Provider, l login) (*oauth2.User, error) {
-			return p.Exchange(context.Background(), l.code, "", redirectURL, l.nonce)
+			return p.Exchange(context.Background(), l.code, "", redirectURL, oauth2.ExpectNonce(l.nonce))
 		}, core.KindInvalid},
 		{"client id not the provider's", func(t *testing.T, m *mockoidc.MockOIDC, _ oauth2.Provider, l login) (*oauth2.User, error) {
 			cfg := configFor(m)
 			cfg.ClientID = "not-" + m.ClientID
-			return newProvider(t, cfg).Exchange(context.Background(), l.code, l.verifier, redirectURL, l.nonce)
+			return newProvider(t, cfg).Exchange(context.Background(), l.code, l.verifier, redirectURL, oauth2.ExpectNonce(l.nonce))
 		}, core.KindInvalid},
 		{"wrong client secret", func(t *testing.T, m *mockoidc.MockOIDC, _ oauth2.Provider, l login) (*oauth2.User, error) {
 			cfg := configFor(m)
 			cfg.ClientSecret = "wrong"
-			return newProvider(t, cfg).Exchange(context.Background(), l.code, l.verifier, redirectURL, l.nonce)
+			return newProvider(t, cfg).Exchange(context.Background(), l.code, l.verifier, redirectURL, oauth2.ExpectNonce(l.nonce))
 		}, core.KindInvalid},
 		{"provider error 503", func(t *testing.T, m *mockoidc.MockOIDC, p oauth2.Provider, l login) (*oauth2.User, error) {
 			m.QueueError(&mockoidc.ServerError{Code: http.StatusServiceUnavailable, Error: "temporarily_unavailable"})
-			return p.Exchange(context.Background(), l.code, l.verifier, redirectURL, l.nonce)
+			return p.Exchange(context.Background(), l.code, l.verifier, redirectURL, oauth2.ExpectNonce(l.nonce))
 		}, core.KindUnavailable},
 		{"provider down", func(t *testing.T, m *mockoidc.MockOIDC, p oauth2.Provider, l login) (*oauth2.User, error) {
 			if err := m.Shutdown(); err != nil {
 				t.Fatal(err)
 			}
-			return p.Exchange(context.Background(), l.code, l.verifier, redirectURL, l.nonce)
+			return p.Exchange(context.Background(), l.code, l.verifier, redirectURL, oauth2.ExpectNonce(l.nonce))
 		}, core.KindUnavailable},
 	}
 	for _, tt := range tests {
@@ -351,7 +351,7 @@ func TestOIDCWrongSigningKey(t *testing.T) {
 	})
 	p := newProvider(t, configFor(m))
 	l := begin(t, p)
-	_, err = p.Exchange(context.Background(), l.code, l.verifier, redirectURL, l.nonce)
+	_, err = p.Exchange(context.Background(), l.code, l.verifier, redirectURL, oauth2.ExpectNonce(l.nonce))
 	wantKind(t, err, core.KindInvalid)
 }
 
@@ -383,7 +383,7 @@ func TestOIDCTokenFromAnotherIssuer(t *testing.T) {
 	cfg.AuthURL, cfg.TokenURL = b.AuthorizationEndpoint(), b.TokenEndpoint()
 	p := newProvider(t, cfg)
 	l := begin(t, p)
-	_, err = p.Exchange(context.Background(), l.code, l.verifier, redirectURL, l.nonce)
+	_, err = p.Exchange(context.Background(), l.code, l.verifier, redirectURL, oauth2.ExpectNonce(l.nonce))
 	wantKind(t, err, core.KindInvalid)
 }
 
@@ -451,7 +451,7 @@ func TestErrorsHideSecrets(t *testing.T) {
 	p := newProvider(t, configFor(m))
 	l := begin(t, p)
 	other, _ := oauth2.NewPKCE()
-	_, err := p.Exchange(context.Background(), l.code, other, redirectURL, l.nonce)
+	_, err := p.Exchange(context.Background(), l.code, other, redirectURL, oauth2.ExpectNonce(l.nonce))
 	if err == nil {
 		t.Fatal("exchange with the wrong verifier succeeded")
 	}
@@ -493,7 +493,7 @@ func TestOIDCEmailVerifiedAsString(t *testing.T) {
 			m.QueueUser(stringFlagUser{MockUser: mockoidc.DefaultUser(), verified: tt.claim})
 			p := newProvider(t, configFor(m))
 			l := begin(t, p)
-			u, err := p.Exchange(context.Background(), l.code, l.verifier, redirectURL, l.nonce)
+			u, err := p.Exchange(context.Background(), l.code, l.verifier, redirectURL, oauth2.ExpectNonce(l.nonce))
 			if err != nil {
 				t.Fatalf("Exchange: %v", err)
 			}

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"strings"
 )
 
 // randomString returns n bytes from crypto/rand, base64url-encoded without
@@ -43,7 +44,17 @@ func NewNonce() string { return randomString(32) }
 // recompute the nonce it put in the authorization URL instead of storing it.
 // The hash is domain-separated from the S256 challenge, and the verifier
 // cannot be recovered from the nonce that travels in the browser's URL.
+// The nonce starts with a marker no base64url random nonce has, so a
+// server nonce is told apart from a native app's own (see VerifierNonce).
 func NonceForVerifier(verifier string) string {
 	sum := sha256.Sum256([]byte("tortoise-oidc-nonce\x00" + verifier))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	return serverNoncePrefix + base64.RawURLEncoding.EncodeToString(sum[:])
 }
+
+// serverNoncePrefix marks the nonces NonceForVerifier makes. The '.' keeps
+// it out of base64url, the alphabet random nonces (AppAuth's among them)
+// are drawn from.
+const serverNoncePrefix = "tn1."
+
+// isServerNonce reports whether nonce is of the form NonceForVerifier makes.
+func isServerNonce(nonce string) bool { return strings.HasPrefix(nonce, serverNoncePrefix) }
