@@ -20,6 +20,8 @@ import (
 	"github.com/tortoise-dev/tortoise/apikeys"
 	"github.com/tortoise-dev/tortoise/auth"
 	"github.com/tortoise-dev/tortoise/auth/passwords"
+	"github.com/tortoise-dev/tortoise/blob"
+	"github.com/tortoise-dev/tortoise/blob/local"
 	"github.com/tortoise-dev/tortoise/collections"
 	"github.com/tortoise-dev/tortoise/config"
 	"github.com/tortoise-dev/tortoise/guard"
@@ -59,6 +61,7 @@ type App struct {
 	API      *api.Server
 
 	store store.Store
+	files blob.Store
 
 	server         *http.Server
 	ln             net.Listener
@@ -103,6 +106,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	}
 	a := &App{Config: cfg, Log: log, store: st, Service: svc, Settings: sets}
 	a.Records = records.New(svc)
+	files, err := openFiles(ctx, cfg, sets)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.files = files
+	a.Records.SetFiles(files)
+	a.Records.StartFileJanitor()
 	a.Collections = collections.New(svc)
 	a.Auth = auth.New(svc, a.Records, sets)
 	a.Keys = apikeys.New(svc)
@@ -115,6 +126,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		api.Options{Logger: log, MaxBody: cfg.MaxBodyBytes, Version: Version})
 	a.API.SetMaxFilteredReads(cfg.MaxFilteredReads)
 	return a, nil
+}
+
+// openFiles opens where file fields' files are kept: the folder
+// "storage" in the data folder.
+func openFiles(_ context.Context, cfg config.Config, _ *settings.Service) (blob.Store, error) {
+	files, err := local.Open(filepath.Join(cfg.Dir, "storage"))
+	if err != nil {
+		return nil, fmt.Errorf("open file storage: %w", err)
+	}
+	return files, nil
 }
 
 // openStore opens the configured database: PostgreSQL for a postgres URL,
@@ -216,6 +237,9 @@ func (a *App) Close(ctx context.Context) error {
 	}
 	if err := a.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
+	}
+	if err := a.files.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close file storage: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -273,3 +273,49 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*core.Record,
 }
 
 func seconds(n int64) time.Duration { return time.Duration(n) * time.Second }
+
+// FileToken issues a short-lived token (the collection's fileToken
+// duration, 3 minutes by default) with which rec may download protected
+// files: GET /api/files/...?token=. It is signed with the record's token
+// key, so a password change or "log out everywhere" voids it too.
+func (s *Service) FileToken(rec *core.Record) (string, error) {
+	col := rec.Collection
+	if !col.IsAuth() || col.Auth == nil {
+		return "", core.Invalid("Collection %q is not an auth collection.", col.Name)
+	}
+	ttl := col.Auth.FileToken.Duration
+	if ttl <= 0 {
+		ttl = 180
+	}
+	key := tokens.SigningKey(rec.String("tokenKey"), col.Auth.FileToken.Secret)
+	tok, err := tokens.Sign(key, rec.ID(), col.ID, tokens.TypeFile, false, seconds(ttl))
+	if err != nil {
+		return "", core.Internal(err, "sign token")
+	}
+	return tok, nil
+}
+
+// AuthenticateFile verifies a file token and returns the auth record it
+// belongs to. Errors: KindUnauthorized.
+func (s *Service) AuthenticateFile(ctx context.Context, token string) (*core.Record, error) {
+	bad := core.Unauthorized("Invalid or expired file token.")
+	claims, err := tokens.Peek(token)
+	if err != nil {
+		return nil, bad
+	}
+	col := s.svc.Schema().ByID(claims.CollectionID)
+	if col == nil || !col.IsAuth() || col.Auth == nil {
+		return nil, bad
+	}
+	rec, err := s.store.Get(ctx, col, claims.ID)
+	if err != nil {
+		if core.KindOf(err) == core.KindNotFound {
+			return nil, bad
+		}
+		return nil, err
+	}
+	if _, err := tokens.Verify(token, tokens.SigningKey(rec.String("tokenKey"), col.Auth.FileToken.Secret), tokens.TypeFile); err != nil {
+		return nil, bad
+	}
+	return rec, nil
+}

@@ -46,9 +46,12 @@ func (e *BatchError) Unwrap() error { return e.Err }
 // first operation that failed.
 func (s *Service) Batch(ctx context.Context, ops []BatchOp) ([]*core.Record, error) {
 	applies := make([]func(store.Tx) (*core.Record, error), len(ops))
+	var uploaded []string
 	for i, op := range ops {
-		apply, err := s.prepareOp(ctx, op)
+		apply, keys, err := s.prepareOp(ctx, op)
+		uploaded = append(uploaded, keys...)
 		if err != nil {
+			s.deleteKeys(uploaded)
 			return nil, &BatchError{Index: i, Err: err}
 		}
 		applies[i] = apply
@@ -65,6 +68,7 @@ func (s *Service) Batch(ctx context.Context, ops []BatchOp) ([]*core.Record, err
 		return nil
 	})
 	if err != nil {
+		s.deleteKeys(uploaded)
 		var be *BatchError
 		if !errors.As(err, &be) {
 			err = &BatchError{Index: 0, Err: err} // the commit itself failed
@@ -76,7 +80,7 @@ func (s *Service) Batch(ctx context.Context, ops []BatchOp) ([]*core.Record, err
 
 // prepareOp does one operation's work outside the transaction and
 // returns the rest.
-func (s *Service) prepareOp(ctx context.Context, op BatchOp) (func(store.Tx) (*core.Record, error), error) {
+func (s *Service) prepareOp(ctx context.Context, op BatchOp) (func(store.Tx) (*core.Record, error), []string, error) {
 	c := op.Collection
 	action := op.Action
 	if action == BatchUpsert {
@@ -87,7 +91,7 @@ func (s *Service) prepareOp(ctx context.Context, op BatchOp) (func(store.Tx) (*c
 			case err == nil:
 				action, op.ID = BatchUpdate, id
 			case core.KindOf(err) != core.KindNotFound:
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	}
@@ -95,12 +99,12 @@ func (s *Service) prepareOp(ctx context.Context, op BatchOp) (func(store.Tx) (*c
 	case BatchCreate:
 		w, err := s.prepareCreate(ctx, op.Req, c, op.Body, nil)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		return func(tx store.Tx) (*core.Record, error) {
 			w.Tx = tx
 			return w.Record, s.insertChecked(w)
-		}, nil
+		}, w.uploaded, nil
 	case BatchUpdate:
 		body := op.Body
 		if op.Action == BatchUpsert {
@@ -110,11 +114,11 @@ func (s *Service) prepareOp(ctx context.Context, op BatchOp) (func(store.Tx) (*c
 	case BatchDelete:
 		apply, err := s.prepareDelete(ctx, op.Req, c, op.ID)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return func(tx store.Tx) (*core.Record, error) { return nil, apply(tx) }, nil
+		return func(tx store.Tx) (*core.Record, error) { return nil, apply(tx) }, nil, nil
 	}
-	return nil, core.Invalid("Unknown batch action %q.", op.Action)
+	return nil, nil, core.Invalid("Unknown batch action %q.", op.Action)
 }
 
 // withoutID is body without its id, which an update may not carry.

@@ -29,6 +29,9 @@ type Write struct {
 	Errors core.ValidationErrors
 
 	memo map[string]any
+	// uploaded are the blob keys of the files this write stored before
+	// its transaction, deleted again if it fails.
+	uploaded []string
 }
 
 // Creating reports whether the write creates the record.

@@ -106,7 +106,17 @@ func (s *Service) readInput(c *core.Collection, base *core.Record, body map[stri
 		case core.FieldAutodate:
 			continue // set by the server only
 		case core.FieldFile:
-			errs.Add(key, "validation_file_upload", "File uploads are not supported yet.")
+			if op != "" {
+				mods = append(mods, mod{key, name, op, val})
+				continue
+			}
+			names, fe := fileValue(core.StringsOf(base.Data[name]), val)
+			if fe == nil {
+				in.Values[name], fe = fileFieldValue(f, names)
+			}
+			if fe != nil {
+				errs[key] = *fe
+			}
 			continue
 		}
 		if op != "" {
@@ -170,6 +180,41 @@ func (s *Service) readInput(c *core.Collection, base *core.Record, body map[stri
 			default:
 				in.Values[f.Name] = ""
 			}
+		case f.Type == core.FieldFile:
+			now := core.StringsOf(cur)
+			var next []string
+			switch m.op {
+			case "+", "^+":
+				names, ups := splitFileValue(m.val)
+				if len(names) > 0 {
+					errs.Add(m.key, "validation_invalid_file", "Only uploaded files can be added with a modifier.")
+					continue
+				}
+				var added []string
+				for _, up := range ups {
+					added = append(added, up.storedName())
+				}
+				switch {
+				case !f.IsMultiple() && len(added) > 0:
+					next = added[max(0, len(added)-1):] // a new file replaces the one
+				case m.op == "+":
+					next = core.Dedupe(append(append([]string{}, now...), added...))
+				default:
+					next = core.Dedupe(append(added, now...))
+				}
+			case "-":
+				next = now
+				names, _ := splitFileValue(m.val)
+				for _, n := range names {
+					next = removeString(next, n)
+				}
+			}
+			v, fe := fileFieldValue(f, next)
+			if fe != nil {
+				errs[m.key] = *fe
+				continue
+			}
+			in.Values[f.Name] = v
 		default:
 			errs.Add(m.key, "validation_invalid_modifier", fmt.Sprintf("The %q modifier does not apply to field %q.", strings.TrimPrefix(m.op, "^"), f.Name))
 		}

@@ -34,6 +34,8 @@ type Service struct {
 	// accept lists the body keys that are not fields but that features
 	// read (see AcceptKeys).
 	accept []acceptKeys
+	// files is where file fields' files are kept (files.go).
+	files fileStore
 }
 
 type acceptKeys struct {
@@ -155,6 +157,7 @@ func (s *Service) Create(ctx context.Context, req *service.Request, c *core.Coll
 		return nil, err
 	}
 	if err := s.store.Update(ctx, func(tx store.Tx) error { w.Tx = tx; return s.insertChecked(w) }); err != nil {
+		s.deleteKeys(w.uploaded)
 		return nil, err
 	}
 	return w.Record, nil
@@ -186,6 +189,37 @@ func (s *Service) prepareCreate(ctx context.Context, req *service.Request, c *co
 	if !req.Bypasses(c, true) && c.CreateRule == nil {
 		return nil, service.ErrSuperusersOnly
 	}
+	// Uploaded files go to storage first, under the record's id, so the
+	// transaction only names them.
+	var fileID string
+	var uploaded []string
+	if len(uploadsIn(c, body)) > 0 {
+		fileID, _ = body["id"].(string)
+		if fileID == "" {
+			fileID = core.NewID()
+		}
+		if !safeFileID(fileID) {
+			return nil, core.FieldInvalid("id", "validation_invalid_id", "Use letters, digits, '_' and '-' for the id of a record with files.")
+		}
+		var err error
+		if uploaded, err = s.putUploads(ctx, c, fileID, body); err != nil {
+			return nil, err
+		}
+	}
+	w, err := s.prepareCreateInput(ctx, req, c, body, set)
+	if err != nil {
+		s.deleteKeys(uploaded)
+		return nil, err
+	}
+	w.uploaded = uploaded
+	if fileID != "" {
+		w.Record.Data["id"] = fileID
+	}
+	return w, nil
+}
+
+// prepareCreateInput is prepareCreate once the files are stored.
+func (s *Service) prepareCreateInput(ctx context.Context, req *service.Request, c *core.Collection, body map[string]any, set func(*core.Record)) (*Write, error) {
 	rec := core.NewRecord(c)
 	in, err := s.readInput(c, rec, body)
 	if err != nil {
@@ -250,7 +284,7 @@ func (s *Service) Update(ctx context.Context, req *service.Request, c *core.Coll
 // and an error from it stops the update. Features use it to make a
 // token's redemption single-use.
 func (s *Service) UpdateChecked(ctx context.Context, req *service.Request, c *core.Collection, id string, body map[string]any, check func(cur *core.Record) error) (*core.Record, error) {
-	apply, err := s.prepareUpdate(ctx, req, c, id, body, check)
+	apply, uploaded, err := s.prepareUpdate(ctx, req, c, id, body, check)
 	if err != nil {
 		return nil, err
 	}
@@ -261,6 +295,7 @@ func (s *Service) UpdateChecked(ctx context.Context, req *service.Request, c *co
 		return err
 	})
 	if err != nil {
+		s.deleteKeys(uploaded)
 		return nil, err
 	}
 	return rec, nil
@@ -268,16 +303,38 @@ func (s *Service) UpdateChecked(ctx context.Context, req *service.Request, c *co
 
 // prepareUpdate does an update's work that needs no transaction (bcrypt,
 // the Prepare hooks) and returns the part that runs in one.
-func (s *Service) prepareUpdate(ctx context.Context, req *service.Request, c *core.Collection, id string, body map[string]any, check func(cur *core.Record) error) (func(store.Tx) (*core.Record, error), error) {
+// It also stores the files body uploads, returning their keys for the
+// caller to delete if the transaction fails.
+func (s *Service) prepareUpdate(ctx context.Context, req *service.Request, c *core.Collection, id string, body map[string]any, check func(cur *core.Record) error) (func(store.Tx) (*core.Record, error), []string, error) {
 	if req == nil {
 		req = &service.Request{}
 	}
 	if c.IsView() {
-		return nil, errViewReadOnly
+		return nil, nil, errViewReadOnly
 	}
 	if !req.Bypasses(c, true) && c.UpdateRule == nil {
-		return nil, service.ErrSuperusersOnly
+		return nil, nil, service.ErrSuperusersOnly
 	}
+	var uploaded []string
+	if len(uploadsIn(c, body)) > 0 {
+		if !safeFileID(id) {
+			return nil, nil, service.ErrNotFound
+		}
+		var err error
+		if uploaded, err = s.putUploads(ctx, c, id, body); err != nil {
+			return nil, nil, err
+		}
+	}
+	apply, err := s.prepareUpdateTx(ctx, req, c, id, body, check)
+	if err != nil {
+		s.deleteKeys(uploaded)
+		return nil, nil, err
+	}
+	return apply, uploaded, nil
+}
+
+// prepareUpdateTx is prepareUpdate once the files are stored.
+func (s *Service) prepareUpdateTx(ctx context.Context, req *service.Request, c *core.Collection, id string, body map[string]any, check func(cur *core.Record) error) (func(store.Tx) (*core.Record, error), error) {
 	// CPU-bound work (bcrypt) runs before the transaction; the callback
 	// only does database work. Reading the record here takes no lock: the
 	// callback reads it again, and hooks use what they prepared only if

@@ -18,6 +18,7 @@ const (
 	TypeVerification  = "verification"  // proves an email address, sent by mail
 	TypePasswordReset = "passwordReset" // lets a password be reset, sent by mail
 	TypeEmailChange   = "emailChange"   // confirms a new email address, sent to it
+	TypeFile          = "file"          // lets its holder download protected files for a few minutes
 )
 
 // Claims is the payload of a Tortoise token. The PocketBase SDKs decode it
