@@ -24,6 +24,7 @@ const (
 	FieldRelation FieldType = "relation"
 	FieldFile     FieldType = "file"
 	FieldPassword FieldType = "password"
+	FieldGeoPoint FieldType = "geoPoint"
 )
 
 // Field is one column of a collection. Options apply to the types noted.

@@ -87,8 +87,15 @@ func (f *Field) Def() FieldDef {
 // IsMultiple reports whether the field holds a list of values.
 func (f *Field) IsMultiple() bool { return f.Def().Storage(f) == StorageList }
 
+// zeroer is a FieldDef whose empty value is not its storage's (geoPoint:
+// {"lon":0,"lat":0}, never null); the store gives its column that default.
+type zeroer interface{ zero(f *Field) any }
+
 // ZeroValue returns the canonical empty value of a field.
 func ZeroValue(f *Field) any {
+	if z, ok := f.Def().(zeroer); ok {
+		return z.zero(f)
+	}
 	switch f.Def().Storage(f) {
 	case StorageNumber:
 		return float64(0)
@@ -100,6 +107,46 @@ func ZeroValue(f *Field) any {
 		return []string{}
 	}
 	return ""
+}
+
+// A Subfield is a named part of a structured value that filters and sorts
+// address as field.name, such as a geoPoint's lon and lat: it is kept
+// under that key of the field's JSON value and compares in its Storage
+// (text, number or bool).
+type Subfield struct {
+	Name    string
+	Storage Storage
+}
+
+// subfielder is a FieldDef whose JSON values have a fixed shape.
+type subfielder interface{ subfields(f *Field) []Subfield }
+
+// Subfields lists the parts of f's value a filter can address as
+// field.name; nil for types without them (a json field's keys are free).
+func Subfields(f *Field) []Subfield {
+	if s, ok := f.Def().(subfielder); ok {
+		return s.subfields(f)
+	}
+	return nil
+}
+
+// jsonReader is a FieldDef whose JSON values have one canonical text,
+// which an engine may not keep (PostgreSQL's jsonb orders keys its own way
+// and adds spaces).
+type jsonReader interface {
+	readJSON(f *Field, raw json.RawMessage) json.RawMessage
+}
+
+// JSONReader returns the function that puts a JSON value of f, as an
+// engine hands it back, into its canonical text; nil when f's type has
+// none (json fields are read as the engine gives them). Stores look it up
+// once per query and call it for every row.
+func JSONReader(f *Field) func(json.RawMessage) json.RawMessage {
+	r, ok := f.Def().(jsonReader)
+	if !ok {
+		return nil
+	}
+	return func(raw json.RawMessage) json.RawMessage { return r.readJSON(f, raw) }
 }
 
 // CoerceValue reads a submitted value for f (see FieldDef.Coerce).

@@ -13,6 +13,7 @@ import (
 //	bool                                          bool
 //	multiple select, relation, file               []string
 //	json                                          json.RawMessage (nil is JSON null)
+//	geoPoint                                      json.RawMessage {"lon":x,"lat":y}
 //
 // Data always holds "id".
 type Record struct {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -89,6 +90,7 @@ const (
 	opField          // a field of a source's record
 	opLength         // the number of items of a multiple field
 	opChanged        // @request.body.f:changed
+	opGeo            // geoDistance(lonA, latA, lonB, latB) over args
 )
 
 // operand is a resolved term.
@@ -104,7 +106,13 @@ type operand struct {
 
 	src   *source
 	field *core.Field
-	path  []string // the JSON path inside a json field
+	path  []string // the JSON path inside a json (or geoPoint) field
+	sub   bool     // path names a typed part of the value (core.Subfields: a geoPoint's lon), in vt
+	// leaves: a json value under ~, read as the list of its scalar values
+	// (strings, numbers, bools and nulls at any depth), each as text.
+	leaves bool
+
+	args []*operand // opGeo: lonA, latA, lonB, latB, each a single number
 
 	// emailGuard: the email field of an auth collection read by a client
 	// filter; the comparison holds only where the record's email is
@@ -114,7 +122,7 @@ type operand struct {
 
 	lower  bool // :lower
 	each   bool // :each
-	stored bool // list is a record's multiple field (select, file, relation), not request data
+	stored bool // list is a record's multiple field (select, file, relation) or json leaves, not request data
 	jnull  bool // a json value compared with null: the value is "is null"
 
 	chVals []string // opChanged on a multiple field: the body list
@@ -339,10 +347,17 @@ func (c *checker) comparison(x *comparison) (*node, error) {
 		opName = "?" + opName
 	}
 	lt, rt := l.dynType(), r.dynType()
+	// geoDistance yields one value per record even when its arguments come
+	// through a to-many relation: the comparison holds for some of them.
+	if l.kind == opGeo && len(l.manySources()) > 0 || r.kind == opGeo && len(r.manySources()) > 0 {
+		cn.any = true
+	}
 	if x.op == "~" || x.op == "!~" {
+		// Any value compares as its text (see "Text search" in the package
+		// doc); a json value as the list of its scalar values.
 		for _, o := range []*operand{l, r} {
-			if !o.coerce && (o.vt == vNumber || o.vt == vBool) {
-				return nil, parseError(x.pos, "operator %s needs text operands, %s is %s", opName, o.name, o.vt)
+			if o.kind == opField && o.vt == vJSON {
+				o.list, o.stored, o.leaves = true, true, true
 			}
 		}
 		cn.t = cText
@@ -498,7 +513,7 @@ func coerce(v any, t ctype) any {
 	case string:
 		return x
 	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
+		return core.FormatNumber(x)
 	case bool:
 		return strconv.FormatBool(x)
 	}
@@ -527,8 +542,81 @@ func (c *checker) operand(t term) (*operand, error) {
 			return nil, parseError(t.pos, "no value for placeholder {:%s}", t.text)
 		}
 		return dynConst(t, v), nil
+	case termCall:
+		return c.call(t)
 	}
 	return c.ident(t)
+}
+
+// call resolves a function call. The one function is geoDistance(lonA,
+// latA, lonB, latB): the great-circle distance in kilometres between two
+// points given in degrees (see "geoDistance" in the package doc).
+func (c *checker) call(t term) (*operand, error) {
+	if t.text != "geoDistance" {
+		return nil, parseError(t.pos, "unknown function %q", t.text)
+	}
+	if len(t.args) != 4 {
+		return nil, parseError(t.pos, "geoDistance needs 4 arguments (lonA, latA, lonB, latB), got %d", len(t.args))
+	}
+	o := &operand{kind: opGeo, name: t.String(), pos: t.pos, vt: vNumber}
+	consts := true
+	for i, at := range t.args {
+		a, err := c.operand(at)
+		if err != nil {
+			return nil, err
+		}
+		if a.list {
+			return nil, parseError(at.pos, "argument %d of geoDistance (%s) must be a single number, not a list", i+1, a.name)
+		}
+		switch vt := a.dynType(); {
+		case vt == vNumber, vt == vNull, vt == vJSON:
+		case a.coerce:
+		default:
+			return nil, parseError(at.pos, "argument %d of geoDistance (%s) must be a number, it is %s", i+1, a.name, vt)
+		}
+		if a.kind == opConst {
+			a.vals[0] = coerce(a.vals[0], cNumber)
+		} else {
+			consts = false
+		}
+		o.args = append(o.args, a)
+	}
+	if consts {
+		// Known now: fold, so a comparison of constants is decided here.
+		return constOp(t, vNumber, geoDistance(o.args[0].vals[0].(float64), o.args[1].vals[0].(float64),
+			o.args[2].vals[0].(float64), o.args[3].vals[0].(float64))), nil
+	}
+	return o, nil
+}
+
+// earthKm is the Earth's mean radius in kilometres (IUGG), and degree one
+// degree in radians; the SQL uses the same constants.
+const (
+	earthKm = 6371
+	degree  = 0.017453292519943295
+	// geoClamp bounds every geoDistance argument, so that no difference of
+	// two of them overflows to infinity, on which PostgreSQL's sin fails.
+	geoClamp = 1e300
+)
+
+// geoDistance is the haversine distance in kilometres between (lonA,
+// latA) and (lonB, latB), rounded to the millimetre, computed in the same
+// steps as the SQL (each product rounded on its own, never fused). The
+// engines' math libraries (Go's, SQLite's, PostgreSQL's C library) differ
+// in the last bits of sin, cos and asin; the rounding hides that, so they
+// give the same number unless the exact distance lies within a few
+// 1e-12 km of half a millimetre.
+func geoDistance(lonA, latA, lonB, latB float64) float64 {
+	cl := func(x float64) float64 { return math.Max(-geoClamp, math.Min(geoClamp, x)) }
+	lonA, latA, lonB, latB = cl(lonA), cl(latA), cl(lonB), cl(latB)
+	dLat := float64(float64(latB-latA)*degree) / 2
+	dLon := float64(float64(lonB-lonA)*degree) / 2
+	cosA := math.Cos(float64(latA * degree))
+	cosB := math.Cos(float64(latB * degree))
+	h := float64(math.Pow(math.Sin(dLat), 2)) + float64(float64(cosA*cosB)*math.Pow(math.Sin(dLon), 2))
+	h = math.Max(0, math.Min(1, h))
+	d := float64(2*earthKm) * math.Asin(math.Sqrt(h))
+	return math.Floor(float64(d*1e6)+0.5) / 1e6
 }
 
 // dynConst makes an operand of a value known only at run time (request
@@ -839,12 +927,24 @@ func (c *checker) path(t term, src *source, prefix string, segs []string, mod st
 				return &source{kind: srcBack, coll: bc, many: true, parent: parent, field: bf}
 			})
 			if last {
-				return c.fieldOperand(t, cur, idField, nil, mod)
+				return c.fieldOperand(t, cur, idField, nil, nil, mod)
 			}
 			continue
 		}
 		if last {
-			return c.fieldOperand(t, cur, f, nil, mod)
+			return c.fieldOperand(t, cur, f, nil, nil, mod)
+		}
+		if subs := core.Subfields(f); subs != nil {
+			// A typed part of the value, such as a geoPoint's lon: the
+			// last segment, one of the type's names.
+			if i+2 == len(segs) {
+				for _, sf := range subs {
+					if sf.Name == segs[i+1] {
+						return c.fieldOperand(t, cur, f, []string{sf.Name}, &sf, mod)
+					}
+				}
+			}
+			return nil, errUnknown(t.pos, key+"."+strings.Join(segs[i+1:], "."))
 		}
 		switch f.Type {
 		case core.FieldRelation:
@@ -865,7 +965,7 @@ func (c *checker) path(t term, src *source, prefix string, segs []string, mod st
 					return nil, parseError(t.pos, "invalid json key %q in %q", p, t.text)
 				}
 			}
-			return c.fieldOperand(t, cur, f, segs[i+1:], mod)
+			return c.fieldOperand(t, cur, f, segs[i+1:], nil, mod)
 		default:
 			return nil, errUnknown(t.pos, key+"."+segs[i+1])
 		}
@@ -876,8 +976,10 @@ func (c *checker) path(t term, src *source, prefix string, segs []string, mod st
 
 // fieldVType is the type a field's values compare in, which its storage
 // decides (a list compares item by item, as text).
-func fieldVType(f *core.Field) vtype {
-	switch f.Def().Storage(f) {
+func fieldVType(f *core.Field) vtype { return storageVType(f.Def().Storage(f)) }
+
+func storageVType(s core.Storage) vtype {
+	switch s {
 	case core.StorageNumber:
 		return vNumber
 	case core.StorageBool:
@@ -888,8 +990,16 @@ func fieldVType(f *core.Field) vtype {
 	return vString
 }
 
-func (c *checker) fieldOperand(t term, src *source, f *core.Field, path []string, mod string) (*operand, error) {
+// isJSON reports whether f's values are JSON documents (json, geoPoint).
+func isJSON(f *core.Field) bool { return f.Def().Storage(f) == core.StorageJSON }
+
+// fieldOperand makes the operand for field f of src's records: its value,
+// the value at path inside a json field, or the typed part sub.
+func (c *checker) fieldOperand(t term, src *source, f *core.Field, path []string, sub *core.Subfield, mod string) (*operand, error) {
 	o := &operand{kind: opField, name: t.text, pos: t.pos, src: src, field: f, path: path, vt: fieldVType(f), list: f.IsMultiple(), stored: f.IsMultiple()}
+	if sub != nil {
+		o.sub, o.vt = true, storageVType(sub.Storage)
+	}
 	if f.Name == emailField && src.coll.IsAuth() && !c.env.AllowHidden {
 		o.emailGuard = true
 		if req := c.env.Request; req != nil && req.Auth != nil && req.Auth.Collection != nil && req.Auth.Collection.ID == src.coll.ID {
@@ -982,6 +1092,11 @@ func (c *checker) body(t term, req *Request, segs []string, mod string) (*operan
 	var v any = req.Body
 	found := true
 	for _, s := range segs {
+		if raw, ok := v.(json.RawMessage); ok {
+			// A json field's resolved value (see records' RuleBody).
+			v = nil
+			_ = json.Unmarshal(raw, &v)
+		}
 		m, ok := v.(map[string]any)
 		if !ok {
 			found, v = false, nil
@@ -1008,8 +1123,8 @@ func (c *checker) body(t term, req *Request, segs []string, mod string) (*operan
 		if f == nil || c.field(c.env.Collection, f.Name) == nil {
 			return nil, parseError(t.pos, "modifier :changed needs a field of the collection, %q is not", t.text)
 		}
-		if f.Type == core.FieldJSON {
-			return nil, parseError(t.pos, "modifier :changed is not supported on json fields")
+		if isJSON(f) {
+			return nil, parseError(t.pos, "modifier :changed is not supported on %s fields", f.Type)
 		}
 		if !found {
 			return constOp(t, vBool, false), nil
@@ -1146,7 +1261,11 @@ func (c *checker) auth(t term, rec *core.Record, segs []string, mod string) (*op
 			return &source{kind: srcIDs, coll: target, many: f.IsMultiple(), ids: ids, field: f}
 		})
 		return c.path(t, src, key, segs[1:], mod)
-	case core.FieldJSON:
+	}
+	if isJSON(f) {
+		if subs := core.Subfields(f); subs != nil && (len(segs) != 2 || !slices.ContainsFunc(subs, func(sf core.Subfield) bool { return sf.Name == segs[1] })) {
+			return nil, errUnknown(t.pos, key+"."+segs[1])
+		}
 		v := any(nil)
 		if raw, ok := val.(json.RawMessage); ok && raw != nil {
 			_ = json.Unmarshal(raw, &v)
@@ -1166,15 +1285,24 @@ func (c *checker) auth(t term, rec *core.Record, segs []string, mod string) (*op
 
 // ---- shared rows ----
 
-// manySources lists the to-many sources an operand reaches, parents first.
+// manySources lists the to-many sources an operand reaches (those of its
+// arguments for a call), parents first.
 func (o *operand) manySources() []*source {
 	var out []*source
-	for s := o.src; s != nil; s = s.parent {
-		if s.many {
-			out = append(out, s)
+	seen := map[*source]bool{}
+	add := func(src *source) {
+		for s := src; s != nil; s = s.parent {
+			if s.many && !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].depth < out[j].depth })
+	add(o.src)
+	for _, a := range o.args {
+		add(a.src)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].depth < out[j].depth })
 	return out
 }
 

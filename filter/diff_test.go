@@ -317,6 +317,125 @@ var postFilters = []string{
 	`author.name ?~ title`,
 	`comments_via_post.message ?= title`,
 	`title < author.name`,
+	// ~ on every type compares the value's text: numbers as
+	// core.FormatNumber writes them, bools as true/false, a json value as
+	// the list of its scalars.
+	`views ~ '1'`,
+	`views ~ '3.5'`,
+	`views ~ '.'`,
+	`views !~ '0'`,
+	`views ~ '-'`,
+	`views ~ '0.3'`,
+	`views ~ '0.30000000000000004'`,
+	`views ~ '1000000000000000000000'`,
+	`views ~ 'e'`,
+	`views ~ '9007199254740990'`,
+	`views ~ '1234567890123.12'`,
+	`views ~ '0.00000025'`,
+	`views ?~ '10'`,
+	`score ~ '-'`,
+	`score ~ '1' || views ~ '%0'`,
+	`published ~ 'true'`,
+	`published ~ 'FAL'`,
+	`published !~ 'e'`,
+	`published ?~ 'ru'`,
+	`published ~ '1'`,
+	`created ~ '2025-06-1'`,
+	`publishedAt ~ ':3'`,
+	`status ~ 'ra'`,
+	`meta ~ 'red'`,
+	`meta ~ '3'`,
+	`meta ~ 'true'`,
+	`meta ~ 'fal'`,
+	`meta ~ 'y'`,
+	`meta !~ 'r'`,
+	`meta ?~ 'z'`,
+	`meta ?!~ 'z'`,
+	`meta ~ ''`,
+	`meta !~ ''`,
+	`meta ~ '1.5'`,
+	`meta ~ '0.00000015'`,
+	`meta ~ 'deep'`,
+	`meta ~ '50\%'`,
+	`meta ~ 'red\%'`,
+	`meta ~ '12345678901234600000'`,
+	`meta ~ '0.3'`,
+	`meta ~ '2000'`,
+	`meta ~ '-'`,
+	`meta ~ 'null'`,
+	`meta ~ '{'`,
+	`meta.nested ~ 'y'`,
+	`meta.size ~ '7'`,
+	`meta.color ~ '5'`,
+	`meta.tags ~ 'b'`,
+	`meta.tags !~ 'b'`,
+	`meta.missing ~ ''`,
+	`meta.missing !~ 'x'`,
+	`meta ~ title`,
+	`title ~ meta`,
+	`title ~ 'o' || views ~ 'o' || published ~ 'o' || meta ~ 'o' || labels ~ 'o' || status ~ 'o' || publishedAt ~ 'o'`,
+	`title ~ '1' || views ~ '1' || published ~ '1' || meta ~ '1' || location ~ '1' || created ~ '1'`,
+	`title ~ views`,
+	`views ~ score`,
+	`body !~ published`,
+	`views ~ @request.body.views`,
+	`title ~ {:n}`,
+	`author.age ~ '5'`,
+	`author.age !~ '3'`,
+	`author.verified ~ 'true'`,
+	`author.verified !~ 'true'`,
+	`author.prefs ~ 'red'`,
+	`author.home ~ '23'`,
+	`tags.weight ~ '1'`,
+	`tags.weight ?~ '1'`,
+	`comments_via_post.likes ~ '3'`,
+	`comments_via_post.approved ?~ 'false'`,
+	`labels:length ~ '2'`,
+	`@request.body.published:changed ~ 'tr'`,
+	// geoPoint values and geoDistance.
+	`location ~ '23.32'`,
+	`location ~ '42'`,
+	`location !~ '0'`,
+	`location.lon ~ '23'`,
+	`location.lat ~ '-'`,
+	`author.home.lon ~ '2'`,
+	`author.home.lon !~ '2'`,
+	`location.lon = 0`,
+	`location.lon > 20`,
+	`location.lat < 0`,
+	`location.lon = null`,
+	`location.lat != null`,
+	`location != null`,
+	`location.lon = location.lat`,
+	`author.home.lat > 40`,
+	`author.home.lon = location.lon`,
+	`author.home.lon = 0`,
+	`@request.auth.home.lon < location.lon`,
+	`geoDistance(location.lon, location.lat, 23.32, 42.69) < 25`,
+	`geoDistance(location.lon, location.lat, 23.32, 42.69) < 200`,
+	`geoDistance(location.lon, location.lat, 23.32, 42.69) > 10000`,
+	`geoDistance(location.lon, location.lat, 23.32, 42.69) = 0`,
+	`geoDistance(location.lon, location.lat, 23.32, 42.69) >= 0`,
+	`geoDistance(location.lon, location.lat, -156.68, -42.69) > 20015`,
+	`geoDistance(location.lon, location.lat, location.lon, location.lat) = 0`,
+	`geoDistance(location.lon, location.lat, author.home.lon, author.home.lat) < 3000`,
+	`geoDistance(author.home.lon, author.home.lat, 23.32, 42.69) < 50`,
+	`geoDistance(location.lon, location.lat, 23.32, 42.69) < geoDistance(author.home.lon, author.home.lat, 23.32, 42.69)`,
+	`geoDistance(comments_via_post.author.home.lon, comments_via_post.author.home.lat, 23.32, 42.69) < 100`,
+	`geoDistance(comments_via_post.author.home.lon, comments_via_post.author.home.lat, location.lon, location.lat) < 1`,
+	`geoDistance(comments_via_post.author.home.lon, comments_via_post.author.home.lat, 23.32, 42.69) ?> 100`,
+	`geoDistance(@collection.users.home.lon, @collection.users.home.lat, location.lon, location.lat) < 5`,
+	`geoDistance(tags.weight, 0, 0, 0) < 600`,
+	`geoDistance(location.lon, location.lat, {:lon}, {:lat}) < 30`,
+	`geoDistance(location.lon, location.lat, @request.body.lon, @request.body.lat) < @request.body.radius`,
+	`geoDistance(location.lon, location.lat, @request.body.missing, null) < 1`,
+	`geoDistance(views, score, 0, 0) > 100`,
+	`geoDistance(meta.size, meta.size, 0, 0) > 100`,
+	`geoDistance(labels:length, 0, 0, 0) > 100`,
+	`geoDistance(1, 2, 3, 4) > 300 && views > 1`,
+	`geoDistance(1, 2, 3, 4) < 300 || views > 1`,
+	`geoDistance(1e308, -1e308, 0, 0) >= 0 && views > 1`,
+	`geoDistance(location.lon, 1e308, -1e308, location.lat) >= 0`,
 }
 
 // userFilters exercise back-relations to a user and hidden fields.
@@ -340,6 +459,10 @@ var userFilters = []string{
 	`age >= 25 && verified = true`,
 	`id = @request.auth.id`,
 	`@collection.posts.author ?= id && @collection.posts.published ?= true`,
+	`age ~ '5' || verified ~ 'tr' || prefs ~ 'e' || home ~ '4'`,
+	`geoDistance(home.lon, home.lat, 23.32, 42.69) < 30`,
+	`geoDistance(posts_via_author.location.lon, posts_via_author.location.lat, home.lon, home.lat) < 30`,
+	`geoDistance(friends.home.lon, friends.home.lat, home.lon, home.lat) < 3 && friends:length > 0`,
 }
 
 func TestDifferentialPosts(t *testing.T) {
@@ -408,19 +531,25 @@ func randomFilter(r *rand.Rand, depth int) string {
 		"@request.body.title", "'Hello'", "'b'", "''", "null", "author.friends.name", "@collection.users.name",
 		"title:lower", "labels:each", "files", "author", "@request.auth.id", "comments_via_post.author", "id", "'%o%'", "'M'"}
 	nums := []string{"views", "score", "author.age", "tags.weight", "comments_via_post.likes", "meta.size", "labels:length",
-		"3", "10", "0", "-2", "null", "@request.body.views", "@collection.tags.weight", "tags:length"}
+		"3", "10", "0", "-2", "null", "@request.body.views", "@collection.tags.weight", "tags:length",
+		"location.lon", "author.home.lat", "geoDistance(location.lon, location.lat, 23.32, 42.69)",
+		"geoDistance(author.home.lon, author.home.lat, location.lon, location.lat)", "geoDistance(tags.weight, 1, views, 2)"}
 	bools := []string{"published", "author.verified", "comments_via_post.approved", "meta.flag", "true", "false", "null"}
 	ops := []string{"=", "!=", ">", ">=", "<", "<=", "~", "!~"}
 	var pool []string
-	switch r.IntN(3) {
+	switch r.IntN(4) {
 	case 0:
 		pool = texts
 	case 1:
 		pool = nums
 		ops = ops[:6]
-	default:
+	case 2:
 		pool = bools
 		ops = ops[:2]
+	default:
+		// ~ compares any two values as text.
+		pool = append(append(append([]string{"meta", "location", "author.prefs"}, texts...), nums...), bools...)
+		ops = ops[6:]
 	}
 	op := pick(r, ops...)
 	if r.IntN(2) == 0 {

@@ -11,7 +11,9 @@
 //	and        = primary { "&&" primary }
 //	primary    = "(" expr ")" | operand op operand
 //	op         = "=" | "!=" | ">" | ">=" | "<" | "<=" | "~" | "!~"   (each also with a leading "?")
-//	operand    = 'text' | "text" | number | true | false | null | {:param} | identifier[:modifier]
+//	operand    = value | call
+//	value      = 'text' | "text" | number | true | false | null | {:param} | identifier[:modifier]
+//	call       = name "(" [ value { "," value } ] ")"
 //
 // A backslash in a quoted string escapes the quote character and is kept
 // as written otherwise. Numbers may be negative and fractional. "//"
@@ -26,6 +28,7 @@
 //   - a back-relation, the records of comments whose relation field post
 //     points at this record: comments_via_post.message
 //   - a key path inside a json field: meta.color, meta.a.b (keys are names)
+//   - a part of a geoPoint field, a number: location.lon, location.lat
 //   - every record of another collection: @collection.users.name, or with
 //     an alias so the same collection can be joined twice:
 //     @collection.users:u.name
@@ -65,12 +68,13 @@
 // # Types
 //
 // Every comparison is carried out in one type, text, number or bool,
-// chosen when the filter is checked. Operands whose types differ are an
-// error (text with number, bool with number other than the literals 0 and
-// 1, bool with < or ~), except that a request value or parameter takes the
-// type of the other operand: "3" compared with a number field is 3,
-// "true" compared with a bool field is true, and a number compared with
-// text is its shortest decimal form. A body value for one of the
+// chosen when the filter is checked. ~ and !~ compare any two values as
+// text (see "Text search"). For the other operators, operands whose types
+// differ are an error (text with number, bool with number other than the
+// literals 0 and 1, bool with <), except that a request value or parameter
+// takes the type of the other operand: "3" compared with a number field is
+// 3, "true" compared with a bool field is true, and a number compared with
+// text is its text (core.FormatNumber). A body value for one of the
 // collection's fields is first read as that field reads it.
 //
 // Dates are text and compare as text, which is chronological for
@@ -84,7 +88,69 @@
 // A json value takes the type of what it is compared with and counts only
 // when the JSON value has that type: meta.size > 2 looks at numbers, and a
 // string "7" there is treated as null. json = null is true when the value
-// is missing or JSON null. Two json values cannot be compared.
+// is missing or JSON null. Two json values cannot be compared. Under ~ a
+// json value is the list of its scalars (see "Text search").
+//
+// # Text search
+//
+// ~ works on every field type, as in PocketBase: both operands are
+// compared as text, so one filter can search all of a collection's
+// fields (title ~ "x" || views ~ "x" || published ~ "x" || meta ~ "x").
+// The text of a value is the same on SQLite, PostgreSQL and in memory:
+//
+//   - text, editor, email, url, date, select, relation, file: the value as
+//     stored (dates in core.DateLayout); a multiple field item by item
+//     (see "Lists and to-many paths");
+//   - number: core.FormatNumber, the number in full when it is whole and
+//     below 2^53 in magnitude, else rounded to 15 significant digits, never
+//     with an exponent or a trailing ".0": 3, -2.5, 0.3 (also for 0.1+0.2),
+//     1000000000000000000000. So views ~ "3" holds for 3, 13 and 0.3, and
+//     views ~ "3.0" for none of them;
+//   - bool: true or false (not the 1 and 0 an engine keeps);
+//   - json: the list of the document's scalars at any depth (or of those
+//     under a key path), strings as their text, numbers and bools as
+//     above, JSON null as "", and handled as a multiple field is: meta ~
+//     "red" holds when some scalar contains "red", meta !~ "red" when none
+//     does, and a document with no scalar (null, {}, []) counts as one "".
+//     Keys, quotes, brackets and commas are not part of it, so meta ~
+//     "color" does not find the key "color". A geoPoint is such a document,
+//     {"lon": 23.32, "lat": 42.69}: location ~ "42.6" looks at both numbers;
+//   - a value with no record behind it (author.views with no author) is "".
+//
+// PocketBase's SQLite compares what the engine stores instead (1 and 0
+// for bools, the JSON text of a json field with its keys and quotes);
+// Tortoise compares what a client reads in the record, the same way on
+// both engines.
+//
+// # geoPoint and geoDistance
+//
+// A geoPoint field holds {"lon": ..., "lat": ...} (core.GeoPoint).
+// location.lon and location.lat are its numbers: they compare as numbers,
+// are 0 for a point never set, and sort (sort=-location.lat).
+//
+// geoDistance(lonA, latA, lonB, latB) is the great-circle distance in
+// kilometres between two points given in degrees, by the haversine formula
+// on a sphere of radius 6371 km, rounded to the millimetre:
+//
+//	geoDistance(location.lon, location.lat, 23.32, 42.69) < 25
+//	geoDistance(author.home.lon, author.home.lat, location.lon, location.lat) <= @request.query.km
+//
+// Each argument is one number: a number literal, a number field, a part of
+// a geoPoint, a json key path (read as a number), or a request value or
+// parameter (read as a number, "42.69" is 42.69). null, a missing value
+// and a missing related record are 0, as everywhere (see "Null and empty
+// values"); lists (a multiple field, :each, a request array) and calls are
+// refused. Arguments beyond ±1e300 count as ±1e300. When an argument comes
+// through a to-many relation the function still yields one distance per
+// record reached, and the comparison holds when it holds for some of them,
+// as in PocketBase: geoDistance(offices.spot.lon, offices.spot.lat, 23.32,
+// 42.69) < 25 means some office is within 25 km (and the lon and lat are
+// those of the same office: see "Shared rows").
+//
+// The three back ends compute the formula in the same steps, but Go's,
+// SQLite's and PostgreSQL's math libraries differ in the last bits of sin,
+// cos and asin; the rounding to the millimetre hides that, so they agree
+// unless a distance falls within about 1e-12 km of half a millimetre.
 //
 // # Null and empty values
 //
@@ -228,5 +294,8 @@
 // to-many hops correlated EXISTS subqueries over LEFT JOINs, so rows are
 // never duplicated. The listRule of a related collection is part of the
 // subquery's WHERE or the join's ON condition. The storage model is the one described in package
-// store.
+// store. On SQLite the SQL calls one function of Tortoise's own,
+// core.SQLiteNumberText, which package store/sqlite registers on every
+// connection; PostgreSQL needs no extension (geoDistance uses its plain
+// math functions).
 package filter

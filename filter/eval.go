@@ -370,6 +370,9 @@ func (ev *evaluator) items(o *operand, b binding) ([]any, error) {
 	if r == nil || err != nil {
 		return nil, err
 	}
+	if o.leaves {
+		return jsonLeaves(jsonAt(fieldValue(r, o.field), o.path), nil), nil
+	}
 	var out []any
 	for _, s := range r.Strings(o.field.Name) {
 		out = append(out, s)
@@ -377,8 +380,30 @@ func (ev *evaluator) items(o *operand, b binding) ([]any, error) {
 	return out, nil
 }
 
-// value returns an operand's value in the comparison type t.
+// jsonLeaves appends the scalars of a decoded JSON value, at any depth, to
+// out: strings, numbers, bools and nulls (nil), in no particular order.
+// Empty objects and arrays add nothing.
+func jsonLeaves(v any, out []any) []any {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, e := range x {
+			out = jsonLeaves(e, out)
+		}
+	case []any:
+		for _, e := range x {
+			out = jsonLeaves(e, out)
+		}
+	default:
+		out = append(out, x)
+	}
+	return out
+}
+
+// value returns an operand's value in the comparison type t, as
+// sqlgen.value computes it: a value of another type as its text, a
+// missing one as t's zero value.
 func (ev *evaluator) value(o *operand, t ctype, b binding, elems map[*operand]any) (any, error) {
+	var raw any
 	switch o.kind {
 	case opConst:
 		if o.list {
@@ -387,34 +412,50 @@ func (ev *evaluator) value(o *operand, t ctype, b binding, elems map[*operand]an
 		return o.vals[0], nil
 	case opLength:
 		r, err := ev.record(o.src, b)
-		if r == nil || err != nil {
-			return float64(0), err
-		}
-		return float64(len(r.Strings(o.field.Name))), nil
-	case opChanged:
-		return changed(o, ev.main), nil
-	}
-	var raw any
-	if o.list {
-		raw = elems[o]
-	} else {
-		r, err := ev.record(o.src, b)
 		if err != nil {
 			return nil, err
 		}
-		raw = fieldValue(r, o.field)
-	}
-	if o.field.Type == core.FieldJSON {
-		v := jsonAt(raw, o.path)
-		if o.jnull {
-			return v == nil, nil
+		raw = float64(0)
+		if r != nil {
+			raw = float64(len(r.Strings(o.field.Name)))
 		}
-		if typeOfValue(v) != vtypeOfC(t) {
-			v = nil
+	case opChanged:
+		raw = changed(o, ev.main)
+	case opGeo:
+		var xs [4]float64
+		for i, a := range o.args {
+			v, err := ev.value(a, cNumber, b, elems)
+			if err != nil {
+				return nil, err
+			}
+			xs[i] = v.(float64)
 		}
-		raw = v
+		raw = geoDistance(xs[0], xs[1], xs[2], xs[3])
+	default:
+		if o.list {
+			raw = elems[o] // an item: text, or a json leaf's own value
+		} else {
+			r, err := ev.record(o.src, b)
+			if err != nil {
+				return nil, err
+			}
+			raw = fieldValue(r, o.field)
+		}
+		if isJSON(o.field) && !o.leaves {
+			v := jsonAt(raw, o.path)
+			if o.jnull {
+				return v == nil, nil
+			}
+			if typeOfValue(v) != vtypeOfC(ownType(o, t)) {
+				v = nil
+			}
+			raw = v
+		}
 	}
-	v := coerce(raw, t)
+	if raw == nil {
+		return coerce(nil, t), nil // t's zero
+	}
+	v := coerce(raw, t) // from the operand's own type, to text if it differs
 	if o.lower {
 		v = asciiLower(v.(string))
 	}

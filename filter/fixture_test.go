@@ -19,6 +19,8 @@ import (
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/query"
+	"github.com/tortoise-dev/tortoise/store"
+	_ "github.com/tortoise-dev/tortoise/store/sqlite" // the SQL functions filter's SQLite SQL calls
 )
 
 // fixture is a small world of collections and records, loaded into real
@@ -64,6 +66,7 @@ func testCollections() map[string]*core.Collection {
 		{ID: "u9", Name: "avatar", Type: core.FieldFile, MaxSelect: 1},
 		{ID: "u10", Name: "prefs", Type: core.FieldJSON},
 		{ID: "u11", Name: "emailVisibility", Type: core.FieldBool},
+		{ID: "u12", Name: "home", Type: core.FieldGeoPoint},
 		created,
 	}}
 	tags := &core.Collection{ID: "c_tags", Name: "tags", Type: core.TypeBase, Fields: []core.Field{
@@ -86,6 +89,7 @@ func testCollections() map[string]*core.Collection {
 		{ID: "p11", Name: "publishedAt", Type: core.FieldDate},
 		{ID: "p12", Name: "score", Type: core.FieldNumber, Min: num(-100)},
 		{ID: "p13", Name: "internal", Type: core.FieldText, Hidden: true},
+		{ID: "p14", Name: "location", Type: core.FieldGeoPoint},
 		created,
 	}}
 	comments := &core.Collection{ID: "c_comments", Name: "comments", Type: core.TypeBase, Fields: []core.Field{
@@ -141,6 +145,21 @@ func buildRecords(colls map[string]*core.Collection, now time.Time) map[string][
 	}
 	jsons := []string{"", `null`, `{"color":"red","size":3,"flag":true}`, `{"color":"Blue","size":1.5,"flag":false}`,
 		`{"color":5,"size":"7","nested":{"x":"y"}}`, `{"nested":{"x":"z"},"flag":null}`, `[1,2]`, `"red"`, `4`, `{"color":"","size":0}`}
+	// Values only a search (~) over all of a document's scalars meets:
+	// nesting, numbers written in other ways, empty containers. Drawn from
+	// their own source so the rest of the data stays as it was.
+	gr := rand.New(rand.NewPCG(13, 17))
+	searchJSONs := []string{`{"tags":["a","b",{"c":true,"d":null}],"n":1.5e-7,"m":-0,"k":2E3}`, `{"big":12345678901234567890,"x":0.30000000000000004}`,
+		`{"e":{},"f":[],"g":""}`, `[[["deep"]],"50%"]`, `{"size":100,"color":"red%"}`}
+	// Points: nothing (0, 0), Sofia and places 2 km, 26 km, 130 km and
+	// 1750 km from it, far ones, its antipode, the poles.
+	points := []core.GeoPoint{{}, {Lon: 23.32, Lat: 42.69}, {Lon: 23.3219, Lat: 42.6977}, {Lon: 23.03, Lat: 42.6},
+		{Lon: 24.7453, Lat: 42.1354}, {Lon: 2.3522, Lat: 48.8566}, {Lon: -73.9857, Lat: 40.7484}, {Lon: 151.2093, Lat: -33.8688},
+		{Lon: -156.68, Lat: -42.69}, {Lon: 0, Lat: 90}, {Lon: 180, Lat: -90}, {Lon: -0.5, Lat: 0}}
+	point := func() json.RawMessage {
+		raw, _ := pick(gr, points...).JSON()
+		return raw
+	}
 	var userIDs []string
 	for i := 1; i <= 10; i++ {
 		userIDs = append(userIDs, rid("user", i))
@@ -177,6 +196,7 @@ func buildRecords(colls map[string]*core.Collection, now time.Time) map[string][
 			"friends": pickN(r, 3, append(userIDs, "missing0000000")),
 			"avatar":  pick(r, "", "a.png", "b.jpg"), "prefs": jsonVal(), "created": date(),
 			"emailVisibility": i%3 != 1,
+			"home":            point(),
 		}))
 	}
 	for i, id := range tagIDs {
@@ -196,7 +216,13 @@ func buildRecords(colls map[string]*core.Collection, now time.Time) map[string][
 			"author": author, "tags": pickN(r, 3, append(tagIDs, "missing0000000")),
 			"meta": jsonVal(), "files": pickN(r, 2, []string{"x.png", "y.PNG", "z.txt"}),
 			"publishedAt": date(), "score": float64(r.IntN(21) - 10), "internal": pick(r, "", "i1"), "created": date(),
+			"location": point(),
 		}))
+		if gr.IntN(4) == 0 {
+			rc := out["posts"][len(out["posts"])-1]
+			rc.Data["meta"] = json.RawMessage(pick(gr, searchJSONs...))
+			rc.Data["views"] = pick(gr, 0.1+0.2, 1e21, -0.5, 2.5e-7, 1234567890123.125, 9007199254740993)
+		}
 	}
 	for i := 1; i <= 45; i++ {
 		post := pick(r, postIDs[:20]...)
@@ -211,49 +237,18 @@ func buildRecords(colls map[string]*core.Collection, now time.Time) map[string][
 	return out
 }
 
-// ddl creates a collection's table as package store specifies.
+// ddl creates a collection's table as package store lays it out.
 func ddl(c *core.Collection, d query.Dialect) string {
-	var cols []string
-	for _, f := range c.Fields {
-		var typ string
-		switch {
-		case f.Name == "id":
-			typ = "TEXT PRIMARY KEY"
-		case f.IsMultiple():
-			typ = "TEXT NOT NULL DEFAULT '[]'"
-			if d == query.Postgres {
-				typ = "JSONB NOT NULL DEFAULT '[]'"
-			}
-		case f.Type == core.FieldNumber:
-			typ = "REAL NOT NULL DEFAULT 0"
-			if d == query.Postgres {
-				typ = "DOUBLE PRECISION NOT NULL DEFAULT 0"
-			}
-		case f.Type == core.FieldBool:
-			typ = "INTEGER NOT NULL DEFAULT 0"
-			if d == query.Postgres {
-				typ = "BOOLEAN NOT NULL DEFAULT FALSE"
-			}
-		case f.Type == core.FieldJSON:
-			typ = "TEXT DEFAULT NULL"
-			if d == query.Postgres {
-				typ = "JSONB DEFAULT NULL"
-			}
-		default:
-			typ = "TEXT NOT NULL DEFAULT ''"
-		}
-		cols = append(cols, quote(f.Name)+" "+typ)
-	}
-	return "CREATE TABLE " + quote(c.Name) + " (" + strings.Join(cols, ", ") + ")"
+	return store.CreateTableSQL(d, c, c.Name)
 }
 
 // storedValue converts a record value to what the driver stores.
 func storedValue(f *core.Field, v any, d query.Dialect) any {
-	switch {
-	case f.IsMultiple():
+	switch f.Def().Storage(f) {
+	case core.StorageList:
 		b, _ := json.Marshal(v)
 		return string(b)
-	case f.Type == core.FieldBool:
+	case core.StorageBool:
 		if d == query.SQLite {
 			if v.(bool) {
 				return 1
@@ -261,7 +256,7 @@ func storedValue(f *core.Field, v any, d query.Dialect) any {
 			return 0
 		}
 		return v
-	case f.Type == core.FieldJSON:
+	case core.StorageJSON:
 		raw, _ := v.(json.RawMessage)
 		if raw == nil {
 			return nil
@@ -410,12 +405,13 @@ func (f *fixture) env(coll string) *Env {
 				"title": "Hello", "views": "5", "labels": []any{"a", "b"}, "status": "draft",
 				"published": "true", "nested": map[string]any{"k": "v"}, "n": 3.0, "empty": []any{},
 				"words": []any{"hello", "NICE"}, "nums": []any{1.0, 10.0, 100.0},
+				"lon": 23.32, "lat": "42.69", "radius": "30",
 			},
 			Query:   map[string]string{"q": "foo", "page": "2"},
 			Headers: map[string]string{"X-Token": "abc", "Content-Type": "application/json"},
 			Method:  "GET",
 		},
-		Params: map[string]any{"t": "Hello", "n": 10, "b": true, "list": []string{"a", "D"}},
+		Params: map[string]any{"t": "Hello", "n": 10, "b": true, "list": []string{"a", "D"}, "lon": "23.32", "lat": 42.69},
 	}
 }
 

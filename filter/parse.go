@@ -60,6 +60,7 @@ const (
 	termNull
 	termIdent       // a field path, @request.*, @collection.*, or a macro
 	termPlaceholder // {:name}
+	termCall        // a function call: text is the name, args its arguments
 )
 
 // term is one operand as written.
@@ -69,11 +70,18 @@ type term struct {
 	num  float64
 	b    bool
 	pos  int
+	args []term // termCall
 }
 
 // String renders the term for error messages.
 func (t term) String() string {
 	switch t.kind {
+	case termCall:
+		parts := make([]string, len(t.args))
+		for i, a := range t.args {
+			parts[i] = a.String()
+		}
+		return t.text + "(" + strings.Join(parts, ", ") + ")"
 	case termString:
 		return strconv.Quote(t.text)
 	case termNumber:
@@ -136,6 +144,7 @@ const (
 	tokOr
 	tokLParen
 	tokRParen
+	tokComma // between a function's arguments
 )
 
 type token struct {
@@ -207,6 +216,9 @@ func (l *lexer) next() (token, error) {
 	case c == ')':
 		l.pos++
 		return token{kind: tokRParen, text: ")", pos: start}, nil
+	case c == ',':
+		l.pos++
+		return token{kind: tokComma, text: ",", pos: start}, nil
 	case strings.HasPrefix(rest, "&&"):
 		l.pos += 2
 		return token{kind: tokAnd, text: "&&", pos: start}, nil
@@ -396,6 +408,47 @@ func (p *parser) parsePrimary(depth int) (*Expr, error) {
 }
 
 func (p *parser) parseTerm() (term, error) {
+	t, err := p.parseValue()
+	if err != nil || t.kind != termIdent || p.tok.kind != tokLParen {
+		return t, err
+	}
+	return p.parseCall(t)
+}
+
+// parseCall reads the arguments of a call to name, whose "(" is the
+// current token: values or fields separated by commas (no calls inside).
+func (p *parser) parseCall(name term) (term, error) {
+	call := term{kind: termCall, text: name.text, pos: name.pos}
+	if err := p.next(); err != nil {
+		return term{}, err
+	}
+	if p.tok.kind == tokRParen {
+		return call, p.next()
+	}
+	for {
+		a, err := p.parseValue()
+		if err != nil {
+			return term{}, err
+		}
+		if p.tok.kind == tokLParen {
+			return term{}, parseError(p.tok.pos, "the arguments of %s cannot be calls", name.text)
+		}
+		call.args = append(call.args, a)
+		switch p.tok.kind {
+		case tokComma:
+			if err := p.next(); err != nil {
+				return term{}, err
+			}
+		case tokRParen:
+			return call, p.next()
+		default:
+			return term{}, parseError(p.tok.pos, "expected , or ) in the arguments of %s, found %s", name.text, p.tok.describe())
+		}
+	}
+}
+
+// parseValue reads one literal, placeholder or identifier.
+func (p *parser) parseValue() (term, error) {
 	t := p.tok
 	var out term
 	switch t.kind {

@@ -31,6 +31,10 @@ func TestParseValid(t *testing.T) {
 		{"comment", "a = 1 // trailing\n && b = 2"},
 		{"macro", "created > @now"},
 		{"unicode string", "a = 'ünï'"},
+		{"call", "geoDistance(a.lon, a.lat, 23.32, -42.69) < 25"},
+		{"call spaced", "geoDistance ( a , {:lat}, @request.query.lon, null ) >= b"},
+		{"call on the right", "25 > geoDistance(1,2,3,4)"},
+		{"call without arguments", "f() = 1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,6 +72,12 @@ func TestParseErrors(t *testing.T) {
 		{"bad utf8", "a = '\xff'", "not valid UTF-8"},
 		{"too long", "a = '" + strings.Repeat("x", MaxLength) + "'", "longer than"},
 		{"too deep", strings.Repeat("(", MaxDepth+1) + "a = 1" + strings.Repeat(")", MaxDepth+1), "nested deeper"},
+		{"call unclosed", "f(1, 2", "expected , or ) in the arguments of f"},
+		{"call missing argument", "f(1, , 2) = 1", "expected a value or a field"},
+		{"call nested", "f(g(1)) = 1", "the arguments of f cannot be calls"},
+		{"call of a literal", "'f'(1) = 1", `expected an operator after "f"`},
+		{"comma alone", "a = 1, b = 2", `unexpected ","`},
+		{"call without operator", "f(1)", "expected an operator after f(1)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -215,7 +215,7 @@ func (g *sqlgen) join(s *source, a string, env aliases) sq {
 }
 
 // listJoin is the LEFT JOIN that yields the elements of a list operand
-// under alias a, as column a.v (SQLite json_each: a.value).
+// under alias a, read by elem.
 func (g *sqlgen) listJoin(o *operand, t ctype, a string, env aliases) sq {
 	if o.kind == opConst {
 		parts := []any{" LEFT JOIN ("}
@@ -228,17 +228,98 @@ func (g *sqlgen) listJoin(o *operand, t ctype, a string, env aliases) sq {
 		return cat(append(parts, ") ", a, " ON 1=1")...)
 	}
 	c := g.col(o.src, o.field, env)
+	if o.leaves {
+		// Every scalar at or under the path, at any depth; a document (or
+		// path) without one yields a single row of NULLs, as an empty list.
+		if g.pg() {
+			return cat(" LEFT JOIN jsonb_path_query(", c, " #> ", g.pgPath(o.path), ", 'strict $.**') AS ", a, "(v) ON jsonb_typeof(", a, ".v) NOT IN ('object', 'array')")
+		}
+		return cat(" LEFT JOIN json_tree(", c, ", ", g.sqlitePath(o.path), ") ", a, " ON ", a, ".type NOT IN ('object', 'array')")
+	}
 	if g.pg() {
 		return cat(" LEFT JOIN jsonb_array_elements_text(", c, ") AS ", a, "(v) ON 1=1")
 	}
 	return cat(" LEFT JOIN json_each(", c, ") ", a, " ON 1=1")
 }
 
-func (g *sqlgen) elem(o *operand, a string) string {
-	if o.kind == opField && !g.pg() {
-		return a + ".value"
+// elem is the current element of a list operand joined as a: text, NULL
+// for the row of an empty list (json leaves: the scalar as text, NULL for
+// a JSON null).
+func (g *sqlgen) elem(o *operand, a string) sq {
+	switch {
+	case o.leaves && g.pg():
+		return cat("CASE jsonb_typeof(", a, ".v) WHEN 'string' THEN ", a, ".v #>> '{}' WHEN 'boolean' THEN ", a,
+			".v #>> '{}' WHEN 'number' THEN ", g.numText(cat("CAST(", a, ".v #>> '{}' AS double precision)")), " END")
+	case o.leaves:
+		return cat("CASE ", a, ".type WHEN 'text' THEN ", a, ".atom WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'",
+			" WHEN 'integer' THEN ", g.numText(sq{text: a + ".atom"}), " WHEN 'real' THEN ", g.numText(sq{text: a + ".atom"}), " END")
+	case o.kind == opField && !g.pg():
+		return sq{text: a + ".value"}
 	}
-	return a + ".v"
+	return sq{text: a + ".v"}
+}
+
+// pgPath and sqlitePath bind a JSON path: PostgreSQL's text[] for #> and
+// #>>, SQLite's "$.a.b".
+func (g *sqlgen) pgPath(path []string) sq {
+	return sq{"CAST(? AS text[])", []any{"{" + strings.Join(path, ",") + "}"}}
+}
+
+func (g *sqlgen) sqlitePath(path []string) sq {
+	p := "$"
+	for _, k := range path {
+		p += "." + k
+	}
+	return sq{"?", []any{p}}
+}
+
+// numText renders the number x as text, as core.FormatNumber does; NULL
+// stays NULL. PostgreSQL: a whole number below 2^53 through bigint, any
+// other through numeric, whose cast from double precision keeps 15
+// significant digits; SQLite: store/sqlite's function.
+func (g *sqlgen) numText(x sq) sq {
+	if !g.pg() {
+		return cat(core.SQLiteNumberText+"(", x, ")")
+	}
+	n := g.alias("_n")
+	return cat("(SELECT CASE WHEN ", n, ".x = trunc(", n, ".x) AND abs(", n, ".x) < 9007199254740992 THEN CAST(CAST(", n,
+		".x AS bigint) AS text) ELSE CAST(CAST(", n, ".x AS numeric) AS text) END FROM (SELECT CAST(", x, " AS double precision) AS x) ", n, ")")
+}
+
+// boolText renders the bool x as "true" or "false"; NULL stays NULL.
+func (g *sqlgen) boolText(x sq) sq {
+	if g.pg() {
+		return cat("CASE ", x, " WHEN TRUE THEN 'true' WHEN FALSE THEN 'false' END")
+	}
+	return cat("CASE ", x, " WHEN 1 THEN 'true' WHEN 0 THEN 'false' END")
+}
+
+// geo is geoDistance over its arguments' values: the haversine formula,
+// rounded to the millimetre, in the steps filter.geoDistance takes, each
+// argument evaluated once.
+func (g *sqlgen) geo(o *operand, env aliases, la map[*operand]string) sq {
+	least, greatest := "min(", "max("
+	if g.pg() {
+		least, greatest = "LEAST(", "GREATEST("
+	}
+	a := g.alias("_g")
+	clamp := func(x sq) sq {
+		return cat(greatest, "-1e300, ", least, "1e300, ", x, "))")
+	}
+	args := make([]any, 0, 12)
+	for i, name := range []string{"lon1", "lat1", "lon2", "lat2"} {
+		if i > 0 {
+			args = append(args, ", ")
+		}
+		args = append(args, clamp(g.value(o.args[i], cNumber, env, la)), " AS "+name)
+	}
+	k := strconv.FormatFloat(degree, 'g', -1, 64)
+	h := "power(sin((" + a + ".lat2 - " + a + ".lat1) * " + k + " / 2), 2) + cos(" + a + ".lat1 * " + k + ") * cos(" + a + ".lat2 * " + k +
+		") * power(sin((" + a + ".lon2 - " + a + ".lon1) * " + k + " / 2), 2)"
+	d := strconv.Itoa(2*earthKm) + " * asin(sqrt(" + greatest + "0, " + least + "1, " + h + "))))"
+	parts := []any{"(SELECT floor(" + d + " * 1e6 + 0.5) / 1e6 FROM (SELECT "}
+	parts = append(parts, args...)
+	return cat(append(parts, ") "+a+")")...)
 }
 
 func (g *sqlgen) node(n *node, env aliases) sq {
@@ -387,12 +468,32 @@ func (g *sqlgen) compare(c *cmpNode, env aliases, la map[*operand]string) sq {
 	return cat(l, " ", op, " ", r)
 }
 
-// value is an operand's value in comparison type t, never NULL.
+// ownType is the type of o's own values; a json value takes the type t
+// it is compared in.
+func ownType(o *operand, t ctype) ctype {
+	switch {
+	case o.kind == opLength, o.kind == opGeo:
+		return cNumber
+	case o.kind == opChanged:
+		return cBool
+	case o.vt == vJSON:
+		return t
+	}
+	return ctypeOf(o.vt)
+}
+
+// value is an operand's value in comparison type t, never NULL. A value
+// of another type is compared as its text (t is then text: see "Text
+// search" in the package doc); a missing one, such as the field of a
+// missing related record, is t's zero value.
 func (g *sqlgen) value(o *operand, t ctype, env aliases, la map[*operand]string) sq {
+	own := ownType(o, t)
+	var v sq
+	nullable := false
 	switch o.kind {
 	case opConst:
 		if o.list {
-			return sq{text: g.elem(o, la[o])}
+			return g.elem(o, la[o])
 		}
 		return g.param(o.vals[0], t)
 	case opLength:
@@ -400,23 +501,39 @@ func (g *sqlgen) value(o *operand, t ctype, env aliases, la map[*operand]string)
 		if g.pg() {
 			fn = "jsonb_array_length("
 		}
-		return cat("COALESCE(", fn, g.col(o.src, o.field, env), "), 0)")
+		v = cat("COALESCE(", fn, g.col(o.src, o.field, env), "), 0)")
 	case opChanged:
 		if g.pg() {
-			return cat("(", g.changed(o, env), ")")
+			v = cat("(", g.changed(o, env), ")")
+		} else {
+			v = cat("(CASE WHEN ", g.changed(o, env), " THEN 1 ELSE 0 END)")
 		}
-		return cat("(CASE WHEN ", g.changed(o, env), " THEN 1 ELSE 0 END)")
-	}
-	var v sq
-	switch {
-	case o.list:
-		v = cat("COALESCE(", g.elem(o, la[o]), ", '')")
-	case o.field.Type == core.FieldJSON:
-		v = g.jsonValue(o, t, g.col(o.src, o.field, env))
-	case o.src.kind == srcMain:
-		v = g.col(o.src, o.field, env) // NOT NULL column
+	case opGeo:
+		v = g.geo(o, env, la)
 	default:
-		v = cat("COALESCE(", g.col(o.src, o.field, env), ", ", g.zero(t), ")")
+		switch {
+		case o.list:
+			v = cat("COALESCE(", g.elem(o, la[o]), ", '')")
+		case isJSON(o.field) && o.jnull:
+			return g.jsonValue(o, t, g.col(o.src, o.field, env))
+		case isJSON(o.field):
+			v, nullable = g.jsonTyped(o, own, g.col(o.src, o.field, env)), true
+		case o.src.kind == srcMain:
+			v = g.col(o.src, o.field, env) // NOT NULL column
+		default:
+			v, nullable = g.col(o.src, o.field, env), true
+		}
+	}
+	if own != t {
+		// Only to text: numbers and bools compared with text (~).
+		if own == cNumber {
+			v = g.numText(v)
+		} else {
+			v = g.boolText(v)
+		}
+	}
+	if nullable {
+		v = cat("COALESCE(", v, ", ", g.zero(t), ")")
 	}
 	if o.lower {
 		v = g.lower(v)
@@ -424,38 +541,45 @@ func (g *sqlgen) value(o *operand, t ctype, env aliases, la map[*operand]string)
 	return v
 }
 
-// jsonValue reads the value at o.path of json column c: a value of JSON's
-// type matching t, else t's zero; or, for o.jnull, whether it is null.
+// jsonValue is, for o.jnull, whether the value at o.path of json column c
+// is missing or null; otherwise jsonTyped with t's zero for NULL.
 func (g *sqlgen) jsonValue(o *operand, t ctype, c sq) sq {
+	if o.jnull {
+		var typ sq
+		if g.pg() {
+			typ = cat("jsonb_typeof(", c, " #> ", g.pgPath(o.path), ")")
+		} else {
+			typ = cat("json_type(", c, ", ", g.sqlitePath(o.path), ")")
+		}
+		return cat("(COALESCE(", typ, ", 'null') = 'null')")
+	}
+	return cat("COALESCE(", g.jsonTyped(o, t, c), ", ", g.zero(t), ")")
+}
+
+// jsonTyped reads the value at o.path of json column c when JSON's type
+// of it matches t; NULL otherwise (missing, null, another type).
+func (g *sqlgen) jsonTyped(o *operand, t ctype, c sq) sq {
 	if g.pg() {
-		p := sq{"CAST(? AS text[])", []any{"{" + strings.Join(o.path, ",") + "}"}}
+		p := g.pgPath(o.path)
 		typ := cat("jsonb_typeof(", c, " #> ", p, ")")
 		txt := cat("(", c, " #>> ", p, ")")
-		switch {
-		case o.jnull:
-			return cat("(COALESCE(", typ, ", 'null') = 'null')")
-		case t == cNumber:
-			return cat("COALESCE(CASE ", typ, " WHEN 'number' THEN CAST(", txt, " AS double precision) END, 0)")
-		case t == cBool:
-			return cat("COALESCE(CASE ", typ, " WHEN 'boolean' THEN CAST(", txt, " AS boolean) END, FALSE)")
+		switch t {
+		case cNumber:
+			return cat("CASE ", typ, " WHEN 'number' THEN CAST(", txt, " AS double precision) END")
+		case cBool:
+			return cat("CASE ", typ, " WHEN 'boolean' THEN CAST(", txt, " AS boolean) END")
 		}
-		return cat("COALESCE(CASE ", typ, " WHEN 'string' THEN ", txt, " END, '')")
+		return cat("CASE ", typ, " WHEN 'string' THEN ", txt, " END")
 	}
-	path := "$"
-	for _, k := range o.path {
-		path += "." + k
-	}
-	p := sq{"?", []any{path}}
+	p := g.sqlitePath(o.path)
 	typ := cat("json_type(", c, ", ", p, ")")
-	switch {
-	case o.jnull:
-		return cat("(COALESCE(", typ, ", 'null') = 'null')")
-	case t == cNumber:
-		return cat("COALESCE(CASE WHEN ", typ, " IN ('integer', 'real') THEN json_extract(", c, ", ", p, ") END, 0)")
-	case t == cBool:
-		return cat("COALESCE(CASE ", typ, " WHEN 'true' THEN 1 WHEN 'false' THEN 0 END, 0)")
+	switch t {
+	case cNumber:
+		return cat("CASE WHEN ", typ, " IN ('integer', 'real') THEN json_extract(", c, ", ", p, ") END")
+	case cBool:
+		return cat("CASE ", typ, " WHEN 'true' THEN 1 WHEN 'false' THEN 0 END")
 	}
-	return cat("COALESCE(CASE ", typ, " WHEN 'text' THEN json_extract(", c, ", ", p, ") END, '')")
+	return cat("CASE ", typ, " WHEN 'text' THEN json_extract(", c, ", ", p, ") END")
 }
 
 // changed is the condition "the body value differs from the stored one".

@@ -20,6 +20,8 @@ func ScanDest(c *core.Collection) ([]any, func() *core.Record) {
 	raws := make([][]byte, n)
 	// The column kinds are looked up once per query, not once per row.
 	kinds := make([]ColumnKind, n)
+	zeros := make([]json.RawMessage, n)                         // what a NULL json column reads as
+	readers := make([]func(json.RawMessage) json.RawMessage, n) // canonical text of a json column, when its type has one
 	for i := range c.Fields {
 		kinds[i] = KindOf(&c.Fields[i])
 		switch kinds[i] {
@@ -27,7 +29,11 @@ func ScanDest(c *core.Collection) ([]any, func() *core.Record) {
 			dest[i] = &nums[i]
 		case ColumnBool:
 			dest[i] = &bools[i]
-		case ColumnJSON, ColumnList:
+		case ColumnJSON:
+			zeros[i], _ = core.ZeroValue(&c.Fields[i]).(json.RawMessage)
+			readers[i] = core.JSONReader(&c.Fields[i])
+			dest[i] = &raws[i]
+		case ColumnList:
 			dest[i] = &raws[i]
 		default:
 			dest[i] = &strs[i]
@@ -43,9 +49,12 @@ func ScanDest(c *core.Collection) ([]any, func() *core.Record) {
 			case ColumnBool:
 				data[f.Name] = bools[i]
 			case ColumnJSON:
-				if raws[i] == nil || string(raws[i]) == "null" {
-					data[f.Name] = json.RawMessage(nil)
-				} else {
+				switch {
+				case raws[i] == nil || string(raws[i]) == "null":
+					data[f.Name] = zeros[i]
+				case readers[i] != nil:
+					data[f.Name] = readers[i](json.RawMessage(raws[i]))
+				default:
 					data[f.Name] = json.RawMessage(raws[i])
 				}
 			case ColumnList:

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -17,7 +18,7 @@ const (
 	ColumnText   = core.StorageText   // TEXT NOT NULL DEFAULT ''
 	ColumnNumber = core.StorageNumber // REAL / DOUBLE PRECISION NOT NULL DEFAULT 0
 	ColumnBool   = core.StorageBool   // INTEGER / BOOLEAN NOT NULL DEFAULT false
-	ColumnJSON   = core.StorageJSON   // TEXT / JSONB DEFAULT NULL
+	ColumnJSON   = core.StorageJSON   // TEXT / JSONB DEFAULT NULL (NOT NULL DEFAULT its zero value for a type that has one: geoPoint)
 	ColumnList   = core.StorageList   // TEXT / JSONB NOT NULL DEFAULT '[]'
 )
 
@@ -49,10 +50,17 @@ func ColumnDef(d Dialect, f *core.Field) string {
 		}
 		return "INTEGER NOT NULL DEFAULT 0"
 	case ColumnJSON:
+		typ := "TEXT"
 		if pg {
-			return "JSONB DEFAULT NULL"
+			typ = "JSONB"
 		}
-		return "TEXT DEFAULT NULL"
+		// A type whose empty value is not null (geoPoint) keeps it as the
+		// column's default, so rows from before the field was added read
+		// as that value too.
+		if z, _ := core.ZeroValue(f).(json.RawMessage); z != nil {
+			return typ + " NOT NULL DEFAULT '" + strings.ReplaceAll(string(z), "'", "''") + "'"
+		}
+		return typ + " DEFAULT NULL"
 	case ColumnList:
 		if pg {
 			return "JSONB NOT NULL DEFAULT '[]'"

@@ -14,7 +14,8 @@ import (
 // (see core.Record): any Go number becomes float64, nil becomes the zero
 // value, a lone string becomes a one-element list for a multiple field, a
 // list its last element for a single one, and a JSON value must be valid
-// JSON ("null" and empty become nil). Drivers call it before binding, so
+// JSON ("null" and empty become the zero value: nil, or a geoPoint's
+// {"lon":0,"lat":0}). Drivers call it before binding, so
 // values that the service layer already normalised pass through unchanged.
 // Errors: KindInvalid naming the field.
 func Canonical(f *core.Field, v any) (any, error) {
@@ -58,7 +59,7 @@ func Canonical(f *core.Field, v any) (any, error) {
 			raw = b
 		}
 		if len(raw) == 0 || string(raw) == "null" {
-			return json.RawMessage(nil), nil
+			return core.ZeroValue(f), nil // nil, or a geoPoint's {"lon":0,"lat":0}
 		}
 		if !json.Valid(raw) {
 			return nil, core.FieldInvalid(f.Name, "validation_invalid_json", "Must be valid JSON.")
