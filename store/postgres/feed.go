@@ -340,9 +340,12 @@ func decodeRecord(c *core.Collection, data string) (*core.Record, error) {
 			err = json.Unmarshal(v, &b)
 			r.Data[f.Name] = b
 		case core.StorageJSON:
-			if string(v) == "null" {
+			switch read := core.JSONReader(f); {
+			case string(v) == "null":
 				r.Data[f.Name] = json.RawMessage(nil)
-			} else {
+			case read != nil:
+				r.Data[f.Name] = read(json.RawMessage(v))
+			default:
 				r.Data[f.Name] = json.RawMessage(v)
 			}
 		case core.StorageList:
