@@ -34,7 +34,7 @@ const (
 
 // clientBuffer is how many messages may wait for a client before it is
 // deemed too slow and disconnected.
-const clientBuffer = 256
+const clientBuffer = 64
 
 // Topic is one parsed subscription: "COLLECTION/*" or
 // "COLLECTION/RECORD_ID", with optional "?options=" JSON carrying query
