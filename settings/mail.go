@@ -54,3 +54,25 @@ func (s *Service) SendMail(ctx context.Context, kind tmail.Kind, to string, data
 	}
 	return nil
 }
+
+// TestTemplates maps the template names POST /api/settings/test/email
+// takes, as PocketBase names them, to the kinds of mail they send.
+var TestTemplates = map[string]tmail.Kind{
+	"verification":   tmail.KindVerification,
+	"password-reset": tmail.KindPasswordReset,
+	"email-change":   tmail.KindEmailChange,
+	"otp":            tmail.KindOTP,
+	"login-alert":    tmail.KindLoginAlert,
+}
+
+// SendTestMail sends to to a sample of the mail of kind, through the
+// mailer mail goes through now (the SMTP server of the settings, or the
+// dev mailbox), so a superuser can check the settings. Its link and code
+// do nothing. Errors: those of SendMail.
+func (s *Service) SendTestMail(ctx context.Context, kind tmail.Kind, to string) error {
+	return s.SendMail(ctx, kind, to, tmail.Data{
+		Token: "test-token-does-nothing",
+		OTP:   "000000",
+		Extra: map[string]any{"Info": "This is a test email sent from the settings."},
+	})
+}
