@@ -1,11 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"sort"
 	"strings"
 
+	"github.com/tortoise-dev/tortoise/auth/oauth2"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/records"
 	"github.com/tortoise-dev/tortoise/service"
@@ -237,5 +239,80 @@ func (s *Server) importCollections(w http.ResponseWriter, r *http.Request, req *
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// collectionScaffolds answers GET /api/collections/meta/scaffolds: a blank
+// collection of each type, keyed by type, with the fields and options a new
+// collection of that type gets, as the SDKs' collections.getScaffolds()
+// reads it. Auth indexes are left out: they name the collection, and
+// creating one adds them.
+func (s *Server) collectionScaffolds(w http.ResponseWriter, r *http.Request, req *service.Request) error {
+	out := map[string]json.RawMessage{}
+	for _, c := range scaffolds() {
+		b, err := json.Marshal(c)
+		if err != nil {
+			return core.Internal(err, "encode scaffold")
+		}
+		if c.Type == core.TypeView {
+			if b, err = withDefault(b, "viewQuery", ""); err != nil {
+				return core.Internal(err, "encode scaffold")
+			}
+		}
+		out[string(c.Type)] = b
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// scaffolds are blank collections of each type, with the fields and
+// options the collections service gives a new one (completeNew,
+// decodeCollection): an id, the auth fields and options for auth
+// collections, and created/updated dates for stored ones.
+func scaffolds() []*core.Collection {
+	stored := func(typ core.CollectionType, fields ...core.Field) *core.Collection {
+		all := append([]core.Field{core.IDField()}, fields...)
+		return &core.Collection{Type: typ, Fields: append(all, core.AutodateFields()...), Indexes: []string{}}
+	}
+	auth := stored(core.TypeAuth, core.AuthSystemFields()...)
+	opts := core.DefaultAuthOptions()
+	everyone := ""
+	opts.AuthRule = &everyone // new auth collections let every record log in
+	auth.Auth = &opts
+	// A view's fields come from its query.
+	view := &core.Collection{Type: core.TypeView, Fields: []core.Field{}, Indexes: []string{}}
+	return []*core.Collection{stored(core.TypeBase), auth, view}
+}
+
+// withDefault sets key to value in the JSON object b unless b has it,
+// keeping the order of b's keys.
+func withDefault(b []byte, key string, value any) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	if _, ok := m[key]; ok {
+		return b, nil
+	}
+	k, _ := json.Marshal(key)
+	v, err := json.Marshal(value)
+	if err != nil {
+		return nil, err
+	}
+	out := bytes.TrimRight(b, " \n")
+	out = out[:len(out)-1] // the closing brace
+	if len(m) > 0 {
+		out = append(out, ',')
+	}
+	out = append(append(append(out, k...), ':'), v...)
+	return append(out, '}'), nil
+}
+
+// oauth2Providers answers GET /api/collections/meta/oauth2-providers: the
+// provider presets an auth collection's oauth2.providers may name, each in
+// PocketBase's shape (name, displayName, logo) with what configuring it
+// takes (see oauth2.Preset).
+func (s *Server) oauth2Providers(w http.ResponseWriter, r *http.Request, req *service.Request) error {
+	writeJSON(w, http.StatusOK, oauth2.Presets())
 	return nil
 }

@@ -95,6 +95,9 @@ func (s *Server) routes() {
 	route("GET /api/collections", s.superuser(s.listCollections))
 	route("POST /api/collections", s.superuser(s.createCollection))
 	route("PUT /api/collections/import", s.superuser(s.importCollections))
+	// Paths of their own: a collection named "meta" keeps its routes.
+	route("GET /api/collections/meta/scaffolds", s.superuser(s.collectionScaffolds))
+	route("GET /api/collections/meta/oauth2-providers", s.superuser(s.oauth2Providers))
 	route("GET /api/collections/{collection}", s.superuser(s.viewCollection))
 	route("PATCH /api/collections/{collection}", s.superuser(s.updateCollection))
 	route("DELETE /api/collections/{collection}", s.superuser(s.deleteCollection))
@@ -137,6 +140,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Every answer, errors and 404s included: browsers must not guess a
 	// type other than the one declared (a JSON error echoing input as HTML).
 	h.Set("X-Content-Type-Options", "nosniff")
+	var body *cappedBody
+	// Runs last: after the handler, and after a panic has been answered.
+	defer func() { body.drain(w, r) }()
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -158,8 +164,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if r.Body != nil && r.ContentLength != 0 {
-		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
+	var refused bool
+	if body, refused = s.capBody(w, r); refused {
+		return
 	}
 	s.mux.ServeHTTP(w, r)
 }
