@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/records"
 )
 
 // readBody reads the whole request body, reporting an over-limit body as 413.
@@ -115,12 +117,9 @@ func decodeMultipart(r *http.Request) (map[string]any, error) {
 		}
 		return nil, core.Invalid("Malformed multipart body.")
 	}
-	defer r.MultipartForm.RemoveAll()
-	if len(r.MultipartForm.File) > 0 {
-		for k := range r.MultipartForm.File {
-			return nil, core.FieldInvalid(k, "validation_file_upload", "File uploads are not supported yet.")
-		}
-	}
+	// The form's temporary files stay until the request ends: uploads are
+	// read from them when the record is written.
+	context.AfterFunc(r.Context(), func() { r.MultipartForm.RemoveAll() })
 	vals := url.Values(r.MultipartForm.Value)
 	var payload map[string]any
 	if p := vals.Get("@jsonPayload"); p != "" {
@@ -134,7 +133,39 @@ func decodeMultipart(r *http.Request) (map[string]any, error) {
 	for k, v := range payload {
 		m[k] = v
 	}
+	for k, fhs := range r.MultipartForm.File {
+		ups := make([]*records.Upload, 0, len(fhs))
+		for _, fh := range fhs {
+			ups = append(ups, &records.Upload{Filename: fh.Filename, Size: fh.Size,
+				Open: func() (io.ReadCloser, error) { return fh.Open() }})
+		}
+		if names, ok := m[k]; ok {
+			// Names of files the record keeps, sent beside new ones.
+			m[k] = append(anyList(names), anyUploads(ups)...)
+		} else {
+			m[k] = ups
+		}
+	}
 	return m, nil
+}
+
+// anyList is v as a list: itself if it is one, else a list of it.
+func anyList(v any) []any {
+	switch v := v.(type) {
+	case []any:
+		return v
+	case nil:
+		return nil
+	}
+	return []any{v}
+}
+
+func anyUploads(ups []*records.Upload) []any {
+	out := make([]any, len(ups))
+	for i, u := range ups {
+		out[i] = u
+	}
+	return out
 }
 
 // queryMap flattens URL query values for @request.query.

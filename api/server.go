@@ -80,6 +80,9 @@ func (s *Server) routes() {
 
 	route("POST /api/batch", s.batch)
 
+	route("GET /api/files/{collection}/{record}/{filename}", s.serveFile)
+	route("POST /api/files/token", s.fileToken)
+
 	route("GET /api/realtime", s.realtimeConnect)
 	route("POST /api/realtime", s.realtimeSubscribe)
 	route("GET /api/oauth2-redirect", s.oauth2Redirect)
