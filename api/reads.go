@@ -39,15 +39,11 @@ func (s *Server) enterFilteredRead(r *http.Request, req *service.Request) (relea
 	if req.Superuser || strings.TrimSpace(req.Query["filter"]) == "" && strings.TrimSpace(req.Query["sort"]) == "" {
 		return func() {}, nil
 	}
-	st, err := s.settings.Settings(r.Context())
+	ip, err := s.clientIP(r)
 	if err != nil {
 		return nil, err
 	}
-	proxies, err := guard.ParseProxies(st.TrustedProxies)
-	if err != nil {
-		proxies = nil // settings are validated on save; trust nobody if not
-	}
-	release, ok := s.limiter.InFlight().Enter(r.Context(), guard.IPKey(filteredReads, proxies.ClientIP(r)))
+	release, ok := s.limiter.InFlight().Enter(r.Context(), guard.IPKey(filteredReads, ip))
 	if !ok {
 		return nil, errTooManyFilteredReads
 	}

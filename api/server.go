@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 
 	"github.com/tortoise-dev/tortoise/apikeys"
 	"github.com/tortoise-dev/tortoise/auth"
@@ -57,6 +58,7 @@ type Server struct {
 	mux         *http.ServeMux
 	limiter     *guard.Limiter
 	hub         *realtime.Hub
+	pol         atomic.Pointer[policy] // what requests consult of the settings (throttle.go)
 }
 
 // New returns the API handler over the service layer's parts.
@@ -94,6 +96,9 @@ func (s *Server) routes() {
 
 	route("GET /api/settings", s.superuser(s.getSettings))
 	route("PATCH /api/settings", s.superuser(s.updateSettings))
+	route("POST /api/settings/test/email", s.superuser(s.testEmail))
+	route("POST /api/settings/test/s3", s.superuser(s.testS3))
+	route("POST /api/sql", s.superuser(s.runSQL))
 
 	route("GET /api/collections", s.superuser(s.listCollections))
 	route("POST /api/collections", s.superuser(s.createCollection))
@@ -137,7 +142,8 @@ func (s *Server) routes() {
 func (s *Server) Shutdown() { s.hub.Close() }
 
 // ServeHTTP applies the cross-cutting concerns (panic recovery, security
-// headers, CORS, body limit) and routes the request.
+// headers, CORS, body limit, then the settings' superuser addresses and
+// rate limits: see admit) and routes the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	// Every answer, errors and 404s included: browsers must not guess a
@@ -171,17 +177,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if body, refused = s.capBody(w, r); refused {
 		return
 	}
-	s.mux.ServeHTTP(w, r)
-}
-
-func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
-	writeRaw(w, http.StatusOK, []byte(`{"code":200,"message":"API is healthy.","data":{}}`))
-	return nil
+	admitted, err := s.admit(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.mux.ServeHTTP(w, admitted)
 }
 
 // caller identifies who sent r. An invalid or expired token makes the caller
 // a guest, as in PocketBase; routes that need an identity then refuse.
 func (s *Server) caller(r *http.Request) *service.Request {
+	if req, ok := knownCaller(r); ok {
+		return req
+	}
 	req := &service.Request{Method: r.Method}
 	tok := r.Header.Get("Authorization")
 	if tok == "" {
