@@ -106,7 +106,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	}
 	a := &App{Config: cfg, Log: log, store: st, Service: svc, Settings: sets}
 	a.Records = records.New(svc)
-	files, err := openFiles(ctx, cfg, sets)
+	files, err := openFiles(ctx, cfg, sets, log)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -129,13 +129,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 }
 
 // openFiles opens where file fields' files are kept: the folder
-// "storage" in the data folder.
-func openFiles(_ context.Context, cfg config.Config, _ *settings.Service) (blob.Store, error) {
+// "storage" in the data folder, or the S3 bucket the settings name (see
+// fileStorage).
+func openFiles(_ context.Context, cfg config.Config, sets *settings.Service, log *slog.Logger) (blob.Store, error) {
 	files, err := local.Open(filepath.Join(cfg.Dir, "storage"))
 	if err != nil {
 		return nil, fmt.Errorf("open file storage: %w", err)
 	}
-	return files, nil
+	return &fileStorage{sets: sets, local: files, log: log}, nil
 }
 
 // openStore opens the configured database: PostgreSQL for a postgres URL,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tortoise-dev/tortoise/blob/blobtest"
 	"github.com/tortoise-dev/tortoise/internal/testkit"
 )
 
@@ -68,7 +70,28 @@ func TestJSSDK(t *testing.T) {
 	t.Run("postgres", func(t *testing.T) {
 		runSDK(t, node, nodeArgs, "--db", testkit.PostgresDatabase(t))
 	})
+	// Files in S3 instead of the data folder, chosen in the settings as an
+	// operator would (the other scripts run too: they do not mind where
+	// files are).
+	t.Run("postgres+s3", func(t *testing.T) {
+		o := blobtest.S3Options(t)
+		// The S3 secret is kept sealed; on PostgreSQL the key comes from here.
+		t.Setenv("TORTOISE_ENCRYPTION_KEY", "e2e-test-encryption-key-0123456789")
+		useS3 = func(ctx context.Context, m *Main) error {
+			patch, _ := json.Marshal(map[string]any{"s3": map[string]any{
+				"enabled": true, "endpoint": o.Endpoint, "bucket": o.Bucket, "region": o.Region,
+				"accessKey": o.AccessKey, "secret": o.Secret, "forcePathStyle": true,
+			}})
+			_, err := m.App.Settings.UpdateSettings(ctx, patch)
+			return err
+		}
+		defer func() { useS3 = nil }()
+		runSDK(t, node, []string{"--test", "--test-reporter=spec", "files.test.mjs"}, "--db", testkit.PostgresDatabase(t))
+	})
 }
+
+// useS3, when set, configures the server runSDK boots before Node runs.
+var useS3 func(ctx context.Context, m *Main) error
 
 // lookTool finds a program the test needs. Without it the test skips,
 // except under CI, where it fails: CI must run every test.
@@ -197,6 +220,11 @@ func runSDK(t *testing.T, node string, nodeArgs []string, flags ...string) {
 		t.Fatalf("create superuser: %v", err)
 	}
 
+	if useS3 != nil {
+		if err := useS3(ctx, m); err != nil {
+			t.Fatalf("use S3 for files: %v", err)
+		}
+	}
 	mailbox := m.App.Settings.Mailbox()
 	if mailbox == nil {
 		t.Fatal("the server has no dev mailbox: the auth flows need one")
