@@ -10,23 +10,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/records"
+	"github.com/tortoise-dev/tortoise/settings"
 )
-
-// BatchLimits are the batch settings the endpoint applies.
-type BatchLimits struct {
-	Enabled     bool
-	MaxRequests int
-	Timeout     time.Duration
-}
-
-// DefaultBatchLimits are PocketBase's defaults for its batch settings,
-// except that batches are on: the settings can turn them off.
-var DefaultBatchLimits = BatchLimits{Enabled: true, MaxRequests: 50, Timeout: 3 * time.Second}
 
 // batchItem is one request of a batch as the client sends it.
 type batchItem struct {
@@ -47,10 +36,14 @@ type batchResult struct {
 // that would apply to it sent alone (the caller is the batch's, or the
 // item's own Authorization header).
 func (s *Server) batch(w http.ResponseWriter, r *http.Request) error {
-	limits := s.batchLimits(r.Context())
+	limits, err := s.batchLimits(r.Context())
+	if err != nil {
+		return err
+	}
 	if !limits.Enabled {
 		return core.Forbidden("Batch requests are not allowed.")
 	}
+	r.Body = http.MaxBytesReader(w, r.Body, limits.BodyLimit())
 	items, err := decodeBatch(r)
 	if err != nil {
 		return err
@@ -63,9 +56,9 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) error {
 			fmt.Sprintf("A batch may hold at most %d requests; this one has %d.", limits.MaxRequests, len(items)))
 	}
 	ctx := r.Context()
-	if limits.Timeout > 0 {
+	if timeout := limits.TimeoutDuration(); timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, limits.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	ops := make([]records.BatchOp, len(items))
@@ -82,7 +75,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) error {
 		var be *records.BatchError
 		if errors.As(err, &be) {
 			if errors.Is(be.Err, context.DeadlineExceeded) {
-				be.Err = core.Invalid("The batch took longer than its %s limit.", limits.Timeout)
+				be.Err = core.Invalid("The batch took longer than its %s limit.", limits.TimeoutDuration())
 			}
 			return s.batchFailed(r, be.Index, be.Err)
 		}
@@ -109,9 +102,9 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// batchLimits reads the batch settings.
-func (s *Server) batchLimits(context.Context) BatchLimits {
-	return DefaultBatchLimits
+// batchLimits reads the settings' batch section.
+func (s *Server) batchLimits(ctx context.Context) (settings.BatchSettings, error) {
+	return s.settings.Batch(ctx)
 }
 
 // batchFailed answers a batch whose item i failed with err, in

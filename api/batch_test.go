@@ -38,6 +38,12 @@ type batchFail struct {
 	} `json:"data"`
 }
 
+// enableBatch turns batches on: they are off by default, as in PocketBase.
+func enableBatch(t *testing.T, s *testkit.Server) {
+	t.Helper()
+	s.Super("PATCH", "/api/settings", map[string]any{"batch": map[string]any{"enabled": true, "maxRequests": 50, "timeout": 3}}, 200, nil)
+}
+
 func countRecords(t *testing.T, s *testkit.Server, coll string) int {
 	t.Helper()
 	var l list
@@ -50,6 +56,7 @@ func countRecords(t *testing.T, s *testkit.Server, coll string) int {
 func TestBatch(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		enableBatch(t, s)
 		blogSchema(t, s)
 		a := create(t, s, "authors", map[string]any{"name": "Ann"})
 		old := create(t, s, "posts", map[string]any{"title": "old", "slug": "old", "author": a["id"]})
@@ -85,6 +92,7 @@ func TestBatch(t *testing.T) {
 func TestBatchAllOrNothing(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		enableBatch(t, s)
 		blogSchema(t, s)
 		a := create(t, s, "authors", map[string]any{"name": "Ann"})
 		keep := create(t, s, "posts", map[string]any{"title": "keep", "slug": "keep", "author": a["id"]})
@@ -119,6 +127,7 @@ func TestBatchAllOrNothing(t *testing.T) {
 func TestBatchRules(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		enableBatch(t, s)
 		usersSchema(t, s, "")
 		a := signUp(t, s, "a@example.com", "a-password-123")
 		b := signUp(t, s, "b@example.com", "b-password-123")
@@ -159,6 +168,9 @@ func TestBatchRules(t *testing.T) {
 func TestBatchBadInput(t *testing.T) {
 	t.Parallel()
 	s := testkit.NewServer(t, "sqlite")
+	// Off by default, as in PocketBase.
+	s.Super("POST", "/api/batch", map[string]any{"requests": []batchReq{{Method: "POST", URL: "/api/collections/posts/records"}}}, 403, nil)
+	enableBatch(t, s)
 	blogSchema(t, s)
 	tok := s.Token
 	many := make([]batchReq, 10000)

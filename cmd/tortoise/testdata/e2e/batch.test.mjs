@@ -18,6 +18,9 @@ const opts = { timeout: 30_000 };
 
 test('a batch creates, updates, upserts and deletes at once', opts, async () => {
   await pb.collection('_superusers').authWithPassword(email, password);
+  // Batches are off until the settings turn them on, as in PocketBase.
+  await assert.rejects(pb.createBatch().send(), (err) => err.status === 403 || err.status === 400);
+  await pb.settings.update({ batch: { enabled: true, maxRequests: 50, timeout: 3 } });
   await pb.collections.create({
     name: 'bt_items',
     listRule: '',
