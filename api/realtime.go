@@ -53,8 +53,17 @@ func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) error {
 		buf = append(buf, m.Data...)
 		buf = append(buf, "\n\n"...)
 	}
+	// The write deadline and the idle timer move at most once a second:
+	// re-arming two runtime timers for every event of every stream cost
+	// more than the write itself with thousands of streams. A stream stuck
+	// on a client that stopped reading still ends within realtimeWrite
+	// (plus a second), and the hub drops it sooner when its buffer fills.
+	var deadlineSet time.Time
 	flush := func() error {
-		_ = rc.SetWriteDeadline(time.Now().Add(realtimeWrite))
+		if now := time.Now(); now.Sub(deadlineSet) > time.Second {
+			_ = rc.SetWriteDeadline(now.Add(realtimeWrite))
+			deadlineSet = now
+		}
 		_, err := w.Write(buf)
 		buf = buf[:0]
 		if err != nil {
@@ -71,6 +80,7 @@ func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) error {
 	}
 	idle := time.NewTimer(realtimeIdle)
 	defer idle.Stop()
+	idleSet := time.Now()
 	for {
 		select {
 		case <-r.Context().Done():
@@ -95,7 +105,10 @@ func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) error {
 			if flush() != nil {
 				return nil
 			}
-			idle.Reset(realtimeIdle)
+			if now := time.Now(); now.Sub(idleSet) > time.Second {
+				idle.Reset(realtimeIdle)
+				idleSet = now
+			}
 		}
 	}
 }
