@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -128,22 +129,23 @@ func (e *batchError) Error() string { return fmt.Sprintf("batch request %d faile
 // form's @jsonPayload part.
 func decodeBatch(r *http.Request) ([]batchItem, error) {
 	var raw []byte
+	var files map[string][]*multipart.FileHeader
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "multipart/form-data" {
 		if err := r.ParseMultipartForm(32 << 20); err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return nil, core.Errorf(core.KindTooLarge, "The request body is too large (limit %d bytes).", mbe.Limit)
+				return nil, tooLarge(mbe.Limit)
 			}
 			return nil, core.Invalid("Malformed multipart body.")
 		}
-		defer r.MultipartForm.RemoveAll()
-		for k := range r.MultipartForm.File {
-			return nil, core.FieldInvalid(k, "validation_file_upload", "File uploads are not supported yet.")
-		}
+		// The uploads are read when the batch runs; the form's temporary
+		// files go when the request ends.
+		context.AfterFunc(r.Context(), func() { r.MultipartForm.RemoveAll() })
 		if p := r.MultipartForm.Value["@jsonPayload"]; len(p) > 0 {
 			raw = []byte(p[0])
 		}
+		files = r.MultipartForm.File
 	} else {
 		var err error
 		if raw, err = readBody(r); err != nil {
@@ -156,7 +158,47 @@ func decodeBatch(r *http.Request) ([]batchItem, error) {
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return nil, core.FieldInvalid("requests", "validation_invalid_json", "The batch is not a JSON object with a requests list.")
 	}
+	for key, fhs := range files {
+		i, field, ok := batchFileKey(key)
+		if !ok || i >= len(in.Requests) {
+			return nil, core.FieldInvalid(key, "validation_file_upload",
+				`A file part of a batch is named "requests.N.FIELD" (or "requests[N].FIELD") after the request it belongs to.`)
+		}
+		if in.Requests[i].Body == nil {
+			in.Requests[i].Body = map[string]any{}
+		}
+		body := in.Requests[i].Body
+		ups := anyUploads(uploadsOf(fhs))
+		if names, ok := body[field]; ok {
+			body[field] = append(anyList(names), ups...)
+		} else {
+			body[field] = ups
+		}
+	}
 	return in.Requests, nil
+}
+
+// batchFileKey reads the name of a batch's file part: "requests.N.FIELD"
+// or "requests[N].FIELD" (FIELD may carry a modifier, "docs+").
+func batchFileKey(key string) (int, string, bool) {
+	var idx, field string
+	switch {
+	case strings.HasPrefix(key, "requests."):
+		idx, field, _ = strings.Cut(strings.TrimPrefix(key, "requests."), ".")
+	case strings.HasPrefix(key, "requests["):
+		var ok bool
+		idx, field, ok = strings.Cut(strings.TrimPrefix(key, "requests["), "].")
+		if !ok {
+			return 0, "", false
+		}
+	default:
+		return 0, "", false
+	}
+	i, err := strconv.Atoi(idx)
+	if err != nil || i < 0 || field == "" {
+		return 0, "", false
+	}
+	return i, field, true
 }
 
 // batchOp reads one item into a records operation and the query of its

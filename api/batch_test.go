@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"strings"
@@ -198,8 +199,7 @@ func TestBatchBadInput(t *testing.T) {
 		t.Errorf("%d posts after bad batches", n)
 	}
 
-	// The SDK's multipart form with @jsonPayload works; file parts are
-	// refused until file fields exist.
+	// The SDK's multipart form with @jsonPayload works.
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	payload, _ := json.Marshal(map[string]any{"requests": []batchReq{{Method: "POST", URL: "/api/collections/posts/records", Body: map[string]any{"title": "multipart"}}}})
@@ -216,4 +216,55 @@ func TestBatchBadInput(t *testing.T) {
 	if resp.StatusCode != 200 || countRecords(t, s, "posts") != 1 {
 		t.Errorf("multipart batch: %d", resp.StatusCode)
 	}
+}
+
+// A multipart batch carries files as "requests.N.FIELD" (or
+// "requests[N].FIELD"), as the SDK sends them; all stored or none.
+func TestBatchFiles(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		enableBatch(t, s)
+		cid := filesSchema(t, s)
+		payload, _ := json.Marshal(map[string]any{"requests": []batchReq{
+			{Method: "POST", URL: "/api/collections/albums/records", Body: map[string]any{"title": "one"}},
+			{Method: "POST", URL: "/api/collections/albums/records", Body: map[string]any{"title": "two"}},
+		}})
+		send := func(parts ...part) (int, []byte) {
+			body, ct := multipartBody(t, append([]part{{key: "@jsonPayload", data: payload}}, parts...)...)
+			req, _ := http.NewRequest("POST", s.URL+"/api/batch", body)
+			req.Header.Set("Content-Type", ct)
+			req.Header.Set("Authorization", s.Token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, b
+		}
+		status, b := send(part{key: "requests.0.docs", name: "a.txt", data: []byte("aaa")},
+			part{key: "requests[1].cover", name: "c.png", data: pngOf(t, 4, 4)})
+		var res []batchRes
+		if status != 200 || json.Unmarshal(b, &res) != nil || len(res[0].Body["docs"].([]any)) != 1 || res[1].Body["cover"] == "" {
+			t.Fatalf("batch with files: %d %s", status, b)
+		}
+		resp, got := get(t, s.URL+"/api/files/albums/"+res[0].Body["id"].(string)+"/"+res[0].Body["docs"].([]any)[0].(string), nil)
+		if resp.StatusCode != 200 || string(got) != "aaa" {
+			t.Errorf("file from a batch: %d %q", resp.StatusCode, got)
+		}
+		before := blobCount(t, s, cid)
+		// The second item's file is refused: nothing of the batch stays.
+		for name, parts := range map[string][]part{
+			"bad type":   {{key: "requests.0.docs", name: "b.txt", data: []byte("b")}, {key: "requests.1.cover", name: "c.png", data: []byte("not a png")}},
+			"no request": {{key: "requests.7.docs", name: "b.txt", data: []byte("b")}},
+			"bad key":    {{key: "docs", name: "b.txt", data: []byte("b")}},
+		} {
+			if status, b := send(parts...); status != 400 {
+				t.Errorf("%s: %d %s", name, status, b)
+			}
+		}
+		if n := countRecords(t, s, "albums"); n != 2 || blobCount(t, s, cid) != before {
+			t.Errorf("after refused batches: %d records, %d files (want 2, %d)", n, blobCount(t, s, cid), before)
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -134,11 +135,7 @@ func decodeMultipart(r *http.Request) (map[string]any, error) {
 		m[k] = v
 	}
 	for k, fhs := range r.MultipartForm.File {
-		ups := make([]*records.Upload, 0, len(fhs))
-		for _, fh := range fhs {
-			ups = append(ups, &records.Upload{Filename: fh.Filename, Size: fh.Size,
-				Open: func() (io.ReadCloser, error) { return fh.Open() }})
-		}
+		ups := uploadsOf(fhs)
 		if names, ok := m[k]; ok {
 			// Names of files the record keeps, sent beside new ones.
 			m[k] = append(anyList(names), anyUploads(ups)...)
@@ -147,6 +144,16 @@ func decodeMultipart(r *http.Request) (map[string]any, error) {
 		}
 	}
 	return m, nil
+}
+
+// uploadsOf turns a form's file parts into uploads.
+func uploadsOf(fhs []*multipart.FileHeader) []*records.Upload {
+	ups := make([]*records.Upload, 0, len(fhs))
+	for _, fh := range fhs {
+		ups = append(ups, &records.Upload{Filename: fh.Filename, Size: fh.Size,
+			Open: func() (io.ReadCloser, error) { return fh.Open() }})
+	}
+	return ups
 }
 
 // anyList is v as a list: itself if it is one, else a list of it.

@@ -233,6 +233,7 @@ func TestFilesRefused(t *testing.T) {
 		for name, parts := range map[string][]part{
 			"too large":           {{key: "title", data: []byte("x")}, {key: "docs", name: "big.txt", data: bytes.Repeat([]byte("a"), 2001)}},
 			"wrong type":          {{key: "title", data: []byte("x")}, {key: "cover", name: "cover.png", data: []byte("GIF89a not a png")}},
+			"text named .png":     {{key: "title", data: []byte("x")}, {key: "cover", name: "cover.png", data: []byte("just some text")}},
 			"too many":            {{key: "title", data: []byte("x")}, {key: "docs", name: "1.txt", data: []byte("1")}, {key: "docs", name: "2.txt", data: []byte("2")}, {key: "docs", name: "3.txt", data: []byte("3")}, {key: "docs", name: "4.txt", data: []byte("4")}},
 			"two for one":         {{key: "title", data: []byte("x")}, {key: "cover", name: "a.png", data: pngOf(t, 2, 2)}, {key: "cover", name: "b.png", data: pngOf(t, 2, 2)}},
 			"record fails":        {{key: "docs", name: "ok.txt", data: []byte("fine")}}, // no title

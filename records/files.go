@@ -223,11 +223,31 @@ func sniff(up *Upload) (string, error) {
 	base, _, _ := mime.ParseMediaType(ct)
 	switch base {
 	case "text/plain", "application/octet-stream", "text/xml":
-		if byExt := mime.TypeByExtension(strings.ToLower(path.Ext(up.Filename))); byExt != "" {
+		byExt := mime.TypeByExtension(strings.ToLower(path.Ext(up.Filename)))
+		if byExt != "" && !hasMagic(byExt) {
 			return byExt, nil
 		}
 	}
 	return ct, nil
+}
+
+// hasMagic reports whether files of media type t start with bytes that
+// sniffing recognises: for those the extension is not believed (a text
+// file named .png is text, whatever its name says).
+func hasMagic(t string) bool {
+	base, _, _ := mime.ParseMediaType(t)
+	switch {
+	case base == "image/svg+xml":
+		return false
+	case strings.HasPrefix(base, "image/"), strings.HasPrefix(base, "audio/"), strings.HasPrefix(base, "video/"):
+		return true
+	}
+	switch base {
+	case "application/pdf", "application/zip", "application/gzip", "application/x-gzip", "application/wasm",
+		"font/woff", "font/woff2", "font/ttf", "font/otf", "application/vnd.ms-fontobject":
+		return true
+	}
+	return false
 }
 
 // storedName is the name a file is kept under: the client's name reduced
