@@ -62,6 +62,8 @@ type App struct {
 
 	store store.Store
 	files blob.Store
+	// stopBackground ends the app's background work (the file sweeper).
+	stopBackground context.CancelFunc
 
 	server         *http.Server
 	ln             net.Listener
@@ -114,6 +116,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.files = files
 	a.Records.SetFiles(files)
 	a.Records.StartFileJanitor()
+	bg, stop := context.WithCancel(context.Background())
+	a.stopBackground = stop
+	a.Records.StartSweeper(bg)
 	a.Collections = collections.New(svc)
 	a.Auth = auth.New(svc, a.Records, sets)
 	a.Keys = apikeys.New(svc)
@@ -227,6 +232,7 @@ func (a *App) Serve() error {
 // Close stops accepting requests, lets in-flight ones finish (up to the
 // context's deadline) and closes the store, which waits for queued writes.
 func (a *App) Close(ctx context.Context) error {
+	a.stopBackground()
 	var errs []error
 	if a.server != nil {
 		if err := a.server.Shutdown(ctx); err != nil {

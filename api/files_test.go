@@ -301,3 +301,49 @@ func TestProtectedFiles(t *testing.T) {
 		}
 	})
 }
+
+// Files no record names (a crash between storing uploads and committing)
+// are swept; the files records name, and their thumbnails, stay.
+func TestSweepOrphans(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		cid := filesSchema(t, s)
+		status, rec := sendMultipart(t, s, "POST", "/api/collections/albums/records", "",
+			part{key: "title", data: []byte("kept")}, part{key: "cover", name: "c.png", data: pngOf(t, 30, 30)})
+		if status != 200 {
+			t.Fatalf("create: %d %v", status, rec)
+		}
+		id, cover := rec["id"].(string), rec["cover"].(string)
+		get(t, s.URL+"/api/files/albums/"+id+"/"+cover+"?thumb=20x20", nil) // makes a thumbnail
+		files := s.App.Records.Files()
+		ctx := context.Background()
+		for _, key := range []string{
+			cid + "/" + id + "/stray_abc.txt",            // a record's folder, a name it does not hold
+			cid + "/gonerecord00001/left.txt",            // a record that does not exist
+			"pbc_nosuchcoll/rec/whatever.txt",            // a collection that does not exist
+			cid + "/" + id + "/thumbs_x.png/20x20_x.png", // a thumbnail of a file it does not hold
+		} {
+			if err := files.Put(ctx, key, strings.NewReader("x"), 1, "text/plain"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := s.App.Records.SweepOrphans(ctx, 0)
+		if err != nil || n != 3 {
+			t.Fatalf("swept %d, %v; want 3", n, err)
+		}
+		if _, err := files.Stat(ctx, "pbc_nosuchcoll/rec/whatever.txt"); err != nil {
+			t.Errorf("another app's file: %v", err)
+		}
+		if resp, _ := get(t, s.URL+"/api/files/albums/"+id+"/"+cover, nil); resp.StatusCode != 200 {
+			t.Errorf("the record's own file: %d", resp.StatusCode)
+		}
+		if _, err := files.Stat(ctx, cid+"/"+id+"/thumbs_"+cover+"/20x20_"+cover); err != nil {
+			t.Errorf("its thumbnail: %v", err)
+		}
+		// Young files are spared: a write may still be committing them.
+		files.Put(ctx, cid+"/"+id+"/young.txt", strings.NewReader("y"), 1, "text/plain")
+		if n, err := s.App.Records.SweepOrphans(ctx, time.Hour); err != nil || n != 0 {
+			t.Errorf("young files swept: %d, %v", n, err)
+		}
+	})
+}

@@ -8,8 +8,10 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/tortoise-dev/tortoise/blob"
 	"github.com/tortoise-dev/tortoise/core"
@@ -405,4 +407,93 @@ func safeFileID(id string) bool {
 		}
 	}
 	return true
+}
+
+// SweepOrphans deletes the stored files no record names, in the folders of
+// this app's collections: left by a write whose process stopped between
+// storing its uploads and committing, or by a janitor that missed a
+// change. Only files older than minAge go, so uploads of writes still in
+// progress stay; folders of collections this app does not have are left
+// alone (a bucket may be shared). It returns how many it deleted.
+func (s *Service) SweepOrphans(ctx context.Context, minAge time.Duration) (int, error) {
+	files := s.Files()
+	if files == nil {
+		return 0, nil
+	}
+	cutoff := time.Now().Add(-minAge)
+	records := map[string]*core.Record{} // by collection/record folder; nil: none
+	var orphans []string
+	err := files.List(ctx, "", func(info blob.Info) error {
+		if info.ModTime.After(cutoff) {
+			return nil
+		}
+		parts := strings.SplitN(info.Key, "/", 3)
+		if len(parts) != 3 {
+			return nil // not ours
+		}
+		c := s.svc.Schema().ByID(parts[0])
+		if c == nil {
+			// Not a collection of this app: a bucket may be shared, and a
+			// deleted collection's folder is not ours to judge.
+			return nil
+		}
+		folder := parts[0] + "/" + parts[1]
+		rec, seen := records[folder]
+		if !seen {
+			r, err := s.store.Get(ctx, c, parts[1])
+			if err != nil && core.KindOf(err) != core.KindNotFound {
+				return err
+			}
+			rec = r
+			records[folder] = rec
+		}
+		name := parts[2]
+		if thumbs, rest, ok := strings.Cut(name, "/"); ok && strings.HasPrefix(thumbs, "thumbs_") && rest != "" {
+			name = strings.TrimPrefix(thumbs, "thumbs_")
+		}
+		if rec == nil || !namesFile(rec, name) {
+			orphans = append(orphans, info.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range orphans {
+		if err := files.Delete(ctx, k); err != nil {
+			return 0, err
+		}
+	}
+	return len(orphans), nil
+}
+
+// namesFile reports whether one of rec's file fields holds name.
+func namesFile(rec *core.Record, name string) bool {
+	for i := range rec.Collection.Fields {
+		f := &rec.Collection.Fields[i]
+		if f.Type == core.FieldFile && slices.Contains(rec.Strings(f.Name), name) {
+			return true
+		}
+	}
+	return false
+}
+
+// StartSweeper sweeps orphaned files (see SweepOrphans) an hour after
+// start and then every day, sparing files younger than an hour, until ctx
+// ends.
+func (s *Service) StartSweeper(ctx context.Context) {
+	go func() {
+		for wait := time.Hour; ; wait = 24 * time.Hour {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			if n, err := s.SweepOrphans(ctx, time.Hour); err != nil {
+				s.svc.Log().Warn("sweeping orphaned files failed", "err", err)
+			} else if n > 0 {
+				s.svc.Log().Info("swept orphaned files", "count", n)
+			}
+		}
+	}()
 }
