@@ -120,6 +120,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.stopBackground = stop
 	a.Records.StartSweeper(bg)
 	a.Collections = collections.New(svc)
+	a.Collections.OnDeleted(a.Records.DeleteCollectionFiles)
 	a.Auth = auth.New(svc, a.Records, sets)
 	a.Keys = apikeys.New(svc)
 	// Every feature has registered its system collections by now.

@@ -316,3 +316,22 @@ func (s *Server) oauth2Providers(w http.ResponseWriter, r *http.Request, req *se
 	writeJSON(w, http.StatusOK, oauth2.Presets())
 	return nil
 }
+
+// dryRunView answers POST /api/collections/meta/dry-run-view: the view
+// collection the body defines, its fields derived from its query, checked
+// and not saved.
+func (s *Server) dryRunView(w http.ResponseWriter, r *http.Request, req *service.Request) error {
+	b, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if err := s.keyRefusesSystemRefs(req, b); err != nil {
+		return err
+	}
+	c, err := s.collections.DryRunView(r.Context(), b)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}

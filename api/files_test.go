@@ -347,3 +347,21 @@ func TestSweepOrphans(t *testing.T) {
 		}
 	})
 }
+
+// Deleting a collection deletes its records' files.
+func TestDeleteCollectionFiles(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewServer(t, "sqlite")
+	cid := filesSchema(t, s)
+	if status, out := sendMultipart(t, s, "POST", "/api/collections/albums/records", "",
+		part{key: "title", data: []byte("x")}, part{key: "docs", name: "a.txt", data: []byte("a")}); status != 200 {
+		t.Fatalf("create: %d %v", status, out)
+	}
+	if blobCount(t, s, cid) != 1 {
+		t.Fatal("the upload is not stored")
+	}
+	s.Super("DELETE", "/api/collections/albums", nil, 204, nil)
+	if n := blobCount(t, s, cid); n != 0 {
+		t.Errorf("%d files of a deleted collection stay", n)
+	}
+}

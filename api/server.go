@@ -105,6 +105,7 @@ func (s *Server) routes() {
 	route("PUT /api/collections/import", s.superuser(s.importCollections))
 	// Paths of their own: a collection named "meta" keeps its routes.
 	route("GET /api/collections/meta/scaffolds", s.superuser(s.collectionScaffolds))
+	route("POST /api/collections/meta/dry-run-view", s.superuser(s.dryRunView))
 	route("GET /api/collections/meta/oauth2-providers", s.superuser(s.oauth2Providers))
 	route("GET /api/collections/{collection}", s.superuser(s.viewCollection))
 	route("PATCH /api/collections/{collection}", s.superuser(s.updateCollection))

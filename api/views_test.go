@@ -139,3 +139,23 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// A dry run derives a view's fields from its query and saves nothing.
+func TestViewDryRun(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewServer(t, "sqlite")
+	blogSchema(t, s)
+	var v struct {
+		Name   string
+		Fields []struct{ Name, Type string }
+	}
+	s.Super("POST", "/api/collections/meta/dry-run-view", map[string]any{
+		"name": "drafts", "viewQuery": "SELECT id, title, views FROM posts",
+	}, 200, &v)
+	if len(v.Fields) != 3 || v.Fields[1].Type != "text" || v.Fields[2].Type != "number" {
+		t.Errorf("dry run: %+v", v)
+	}
+	s.Super("GET", "/api/collections/drafts", nil, 404, nil)
+	s.Super("POST", "/api/collections/meta/dry-run-view", map[string]any{"name": "x", "viewQuery": "DELETE FROM posts"}, 400, nil)
+	s.Do("POST", "/api/collections/meta/dry-run-view", "", map[string]any{"name": "x", "viewQuery": "SELECT id FROM posts"}, 401, nil)
+}

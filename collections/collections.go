@@ -24,6 +24,15 @@ import (
 type Service struct {
 	svc   *service.Service
 	store store.Store
+	// deleted are called after a collection's deletion commits.
+	deleted []func(ctx context.Context, c *core.Collection)
+}
+
+// OnDeleted registers fn to be called after a collection's deletion
+// committed, for what lives outside the database (its files). Register
+// before serving.
+func (s *Service) OnDeleted(fn func(ctx context.Context, c *core.Collection)) {
+	s.deleted = append(s.deleted, fn)
 }
 
 // New returns the collections service over the service layer's shared part.
@@ -135,6 +144,9 @@ func (s *Service) Delete(ctx context.Context, nameOrID string) error {
 	}
 	if err := s.store.Update(ctx, func(tx store.Tx) error { return tx.DeleteCollection(ctx, c) }); err != nil {
 		return err
+	}
+	for _, fn := range s.deleted {
+		fn(ctx, c)
 	}
 	return s.afterSchemaChange(ctx, c)
 }

@@ -89,3 +89,32 @@ func viewField(name string, sources []*core.Collection) core.Field {
 }
 
 func quoted(s string) string { return `"` + s + `"` }
+
+// DryRunView checks a view collection's definition without saving it and
+// returns the collection as it would be stored, its fields derived from
+// the query: what an admin UI shows while a view query is being written.
+// The body is a collection's JSON form; with the id of an existing view
+// collection it is checked as an update of it. Errors: as Create's.
+func (s *Service) DryRunView(ctx context.Context, body []byte) (*core.Collection, error) {
+	next, err := decodeCollection(nil, body)
+	if err != nil {
+		return nil, err
+	}
+	next.Type = core.TypeView
+	sc := s.svc.Schema()
+	var prev *core.Collection
+	if next.ID != "" {
+		if prev = sc.ByID(next.ID); prev != nil && !prev.IsView() {
+			return nil, core.FieldInvalid("id", "validation_invalid_id", "The id is a collection that is not a view.")
+		}
+	} else {
+		next.ID = "pbc_" + core.RandomString(10, "0123456789")
+	}
+	if err := s.viewFields(ctx, sc, prev, next); err != nil {
+		return nil, err
+	}
+	if err := s.validateCollection(sc, prev, next); err != nil {
+		return nil, err
+	}
+	return next, nil
+}

@@ -497,3 +497,15 @@ func (s *Service) StartSweeper(ctx context.Context) {
 		}
 	}()
 }
+
+// DeleteCollectionFiles deletes the files of every record of c, after c
+// itself was deleted. A failure is logged: the files stay as orphans.
+func (s *Service) DeleteCollectionFiles(ctx context.Context, c *core.Collection) {
+	files := s.Files()
+	if files == nil || !hasFileField(c) {
+		return
+	}
+	if err := files.DeletePrefix(context.WithoutCancel(ctx), c.ID+"/"); err != nil {
+		s.svc.Log().Warn("could not delete a deleted collection's files", "collection", c.Name, "err", err)
+	}
+}
