@@ -317,9 +317,9 @@ func (s *Server) oauth2Providers(w http.ResponseWriter, r *http.Request, req *se
 	return nil
 }
 
-// dryRunView answers POST /api/collections/meta/dry-run-view: the view
-// collection the body defines, its fields derived from its query, checked
-// and not saved.
+// dryRunView answers POST /api/collections/meta/dry-run-view
+// {"query": "SELECT ..."}: a sample of the records the view query yields,
+// checked as a view collection's query, nothing saved.
 func (s *Server) dryRunView(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	b, err := readBody(r)
 	if err != nil {
@@ -328,10 +328,20 @@ func (s *Server) dryRunView(w http.ResponseWriter, r *http.Request, req *service
 	if err := s.keyRefusesSystemRefs(req, b); err != nil {
 		return err
 	}
-	c, err := s.collections.DryRunView(r.Context(), b)
+	var in struct {
+		Query     string `json:"query"`
+		ViewQuery string `json:"viewQuery"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return core.FieldInvalid("query", "validation_invalid_json", "The body must be a JSON object with the view query under \"query\".")
+	}
+	if in.Query == "" {
+		in.Query = in.ViewQuery
+	}
+	rows, err := s.collections.DryRunView(r.Context(), in.Query)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, c)
+	writeJSON(w, http.StatusOK, rows)
 	return nil
 }

@@ -3,10 +3,12 @@ package collections
 import (
 	"context"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/service"
+	"github.com/tortoise-dev/tortoise/store"
 )
 
 // sourceNames finds the collections a view query reads from, for typing
@@ -90,31 +92,34 @@ func viewField(name string, sources []*core.Collection) core.Field {
 
 func quoted(s string) string { return `"` + s + `"` }
 
-// DryRunView checks a view collection's definition without saving it and
-// returns the collection as it would be stored, its fields derived from
-// the query: what an admin UI shows while a view query is being written.
-// The body is a collection's JSON form; with the id of an existing view
-// collection it is checked as an update of it. Errors: as Create's.
-func (s *Service) DryRunView(ctx context.Context, body []byte) (*core.Collection, error) {
-	next, err := decodeCollection(nil, body)
+// dryRunRows is how many records DryRunView shows.
+const dryRunRows = 10
+
+// DryRunView checks a view query as a view collection's and returns a
+// sample of the records it yields (at most 10), each value as text (or
+// nil), saving nothing: what an admin UI shows while a view query is
+// being written (the SDK's collections.dryRunViewQuery). Errors:
+// KindInvalid naming "viewQuery", as Create's.
+func (s *Service) DryRunView(ctx context.Context, query string) ([]map[string]any, error) {
+	tmp := &core.Collection{ID: "pbc_dry_run", Name: "dry_run", Type: core.TypeView, ViewQuery: query}
+	if err := s.viewFields(ctx, s.svc.Schema(), nil, tmp); err != nil {
+		return nil, err
+	}
+	console, ok := s.store.(store.SQLConsole)
+	if !ok {
+		return nil, core.Internal(nil, "the store has no read-only console")
+	}
+	res, err := console.ConsoleQuery(ctx, "SELECT * FROM ("+tmp.ViewQuery+") AS "+store.QuoteIdent("_dry_run")+" LIMIT "+strconv.Itoa(dryRunRows), dryRunRows)
 	if err != nil {
 		return nil, err
 	}
-	next.Type = core.TypeView
-	sc := s.svc.Schema()
-	var prev *core.Collection
-	if next.ID != "" {
-		if prev = sc.ByID(next.ID); prev != nil && !prev.IsView() {
-			return nil, core.FieldInvalid("id", "validation_invalid_id", "The id is a collection that is not a view.")
+	out := make([]map[string]any, 0, len(res.Rows))
+	for _, row := range res.Rows {
+		rec := make(map[string]any, len(row))
+		for i, v := range row {
+			rec[res.Columns[i].Name] = v
 		}
-	} else {
-		next.ID = "pbc_" + core.RandomString(10, "0123456789")
+		out = append(out, rec)
 	}
-	if err := s.viewFields(ctx, sc, prev, next); err != nil {
-		return nil, err
-	}
-	if err := s.validateCollection(sc, prev, next); err != nil {
-		return nil, err
-	}
-	return next, nil
+	return out, nil
 }

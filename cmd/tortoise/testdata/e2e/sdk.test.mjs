@@ -493,6 +493,31 @@ test('superuser token refresh', opts, async () => {
   await rejects(guest.collection('_superusers').authRefresh(), 401);
 });
 
+test('scaffolds, OAuth2 presets and view collections', opts, async () => {
+  const scaffolds = await pb.collections.getScaffolds();
+  for (const type of ['base', 'auth', 'view']) {
+    assert.equal(scaffolds[type].type, type, `scaffold ${type}`);
+  }
+  assert.ok(scaffolds.auth.fields.some((f) => f.name === 'email'));
+  const providers = await pb.collections.getAllOAuth2Providers();
+  assert.ok(providers.some((p) => p.name === 'google'));
+
+  const sample = await pb.collections.dryRunViewQuery('SELECT id, name FROM authors');
+  assert.ok(sample.length > 0 && 'name' in sample[0]);
+  await rejects(pb.collections.dryRunViewQuery('DELETE FROM authors'), 400);
+
+  const view = await pb.collections.create({
+    name: 'author_names', type: 'view', listRule: '', viewRule: '',
+    viewQuery: 'SELECT id, name FROM authors',
+  });
+  assert.equal(view.type, 'view');
+  assert.deepEqual(view.fields.map((f) => f.name), ['id', 'name']);
+  const names = await pb.collection('author_names').getFullList({ sort: 'name' });
+  assert.ok(names.length > 0);
+  await rejects(pb.collection('author_names').create({ name: 'x' }), 400);
+  assert.equal(await pb.collections.delete('author_names'), true);
+});
+
 test('collections are deleted', opts, async () => {
   // posts is the target of comments.post, so it cannot go first.
   await rejects(pb.collections.delete('posts'), 400);
