@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tortoise-dev/tortoise/blob"
+	"github.com/tortoise-dev/tortoise/config"
 	"github.com/tortoise-dev/tortoise/internal/testkit"
 )
 
@@ -363,5 +364,50 @@ func TestDeleteCollectionFiles(t *testing.T) {
 	s.Super("DELETE", "/api/collections/albums", nil, 204, nil)
 	if n := blobCount(t, s, cid); n != 0 {
 		t.Errorf("%d files of a deleted collection stay", n)
+	}
+}
+
+// Malformed multipart bodies and bodies over the server's limit are
+// refused with a 4xx on the record and batch routes, and nothing is
+// stored.
+func TestMultipartBadInput(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewServer(t, "sqlite").Restart(func(c *config.Config) { c.MaxBodyBytes = 64 << 10 })
+	cid := filesSchema(t, s)
+	enableBatch(t, s)
+	send := func(path, ct string, body []byte) int {
+		req, _ := http.NewRequest("POST", s.URL+path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		req.Header.Set("Authorization", s.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	big, bigCT := multipartBody(t, part{key: "title", data: []byte("x")}, part{key: "docs", name: "big.txt", data: bytes.Repeat([]byte("a"), 100<<10)})
+	bigBody, _ := io.ReadAll(big)
+	for name, c := range map[string]struct {
+		ct   string
+		body []byte
+		want int
+	}{
+		"no boundary":         {"multipart/form-data", []byte("--x\r\n"), 400},
+		"truncated":           {"multipart/form-data; boundary=x", []byte("--x\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nhal"), 400},
+		"garbage":             {"multipart/form-data; boundary=x", []byte("not multipart at all"), 400},
+		"over the body limit": {bigCT, bigBody, 413},
+	} {
+		for _, path := range []string{"/api/collections/albums/records", "/api/batch"} {
+			if got := send(path, c.ct, c.body); got != c.want {
+				t.Errorf("%s %s: %d, want %d", name, path, got, c.want)
+			}
+		}
+	}
+	var l list
+	s.Super("GET", "/api/collections/albums/records", nil, 200, &l)
+	if l.TotalItems != 0 || blobCount(t, s, cid) != 0 {
+		t.Errorf("after refused bodies: %d records, %d files", l.TotalItems, blobCount(t, s, cid))
 	}
 }
