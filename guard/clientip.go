@@ -99,30 +99,7 @@ func (p *Proxies) ClientIP(r *http.Request) netip.Addr {
 		}
 		return peer
 	}
-	// cur is always an address a trusted hop vouched for (or the peer).
-	cur := peer
-	for i := len(vals) - 1; i >= 0; i-- {
-		v := vals[i]
-		if strings.TrimSpace(v) == "" {
-			continue
-		}
-		for {
-			j := strings.LastIndexByte(v, ',')
-			hop := parseHop(v[j+1:])
-			if !hop.IsValid() {
-				return cur
-			}
-			cur = hop
-			if !p.Trusted(cur) {
-				return cur
-			}
-			if j < 0 {
-				break
-			}
-			v = v[:j]
-		}
-	}
-	return cur
+	return p.walkLeft(peer, vals)
 }
 
 // parseHop parses one address as found in RemoteAddr or a forwarding header:
