@@ -132,20 +132,14 @@ func decodeBatch(r *http.Request) ([]batchItem, error) {
 	var files map[string][]*multipart.FileHeader
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "multipart/form-data" {
-		if err := r.ParseMultipartForm(32 << 20); err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, tooLarge(mbe.Limit)
-			}
-			return nil, core.Invalid("Malformed multipart body.")
+		form, err := parseMultipart(r)
+		if err != nil {
+			return nil, err
 		}
-		// The uploads are read when the batch runs; the form's temporary
-		// files go when the request ends.
-		context.AfterFunc(r.Context(), func() { r.MultipartForm.RemoveAll() })
-		if p := r.MultipartForm.Value["@jsonPayload"]; len(p) > 0 {
+		if p := form.Value["@jsonPayload"]; len(p) > 0 {
 			raw = []byte(p[0])
 		}
-		files = r.MultipartForm.File
+		files = form.File
 	} else {
 		var err error
 		if raw, err = readBody(r); err != nil {
@@ -167,13 +161,7 @@ func decodeBatch(r *http.Request) ([]batchItem, error) {
 		if in.Requests[i].Body == nil {
 			in.Requests[i].Body = map[string]any{}
 		}
-		body := in.Requests[i].Body
-		ups := anyUploads(uploadsOf(fhs))
-		if names, ok := body[field]; ok {
-			body[field] = append(anyList(names), ups...)
-		} else {
-			body[field] = ups
-		}
+		addUploads(in.Requests[i].Body, field, fhs)
 	}
 	return in.Requests, nil
 }

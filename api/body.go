@@ -111,17 +111,11 @@ func formValues(vals url.Values) map[string]any {
 }
 
 func decodeMultipart(r *http.Request) (map[string]any, error) {
-	if err := r.ParseMultipartForm(32 << 20); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, core.Errorf(core.KindTooLarge, "The request body is too large (limit %d bytes).", mbe.Limit)
-		}
-		return nil, core.Invalid("Malformed multipart body.")
+	form, err := parseMultipart(r)
+	if err != nil {
+		return nil, err
 	}
-	// The form's temporary files stay until the request ends: uploads are
-	// read from them when the record is written.
-	context.AfterFunc(r.Context(), func() { r.MultipartForm.RemoveAll() })
-	vals := url.Values(r.MultipartForm.Value)
+	vals := url.Values(form.Value)
 	var payload map[string]any
 	if p := vals.Get("@jsonPayload"); p != "" {
 		var err error
@@ -134,26 +128,46 @@ func decodeMultipart(r *http.Request) (map[string]any, error) {
 	for k, v := range payload {
 		m[k] = v
 	}
-	for k, fhs := range r.MultipartForm.File {
-		ups := uploadsOf(fhs)
-		if names, ok := m[k]; ok {
-			// Names of files the record keeps, sent beside new ones.
-			m[k] = append(anyList(names), anyUploads(ups)...)
-		} else {
-			m[k] = ups
-		}
+	for k, fhs := range form.File {
+		addUploads(m, k, fhs)
 	}
 	return m, nil
 }
 
-// uploadsOf turns a form's file parts into uploads.
-func uploadsOf(fhs []*multipart.FileHeader) []*records.Upload {
+// parseMultipart parses r's multipart form. Its temporary files stay
+// until the request ends: uploads are read from them when the record (or
+// the batch) is written.
+func parseMultipart(r *http.Request) (*multipart.Form, error) {
+	if err := r.ParseMultipartForm(32 << 20); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge(mbe.Limit)
+		}
+		return nil, core.Invalid("Malformed multipart body.")
+	}
+	form := r.MultipartForm
+	context.AfterFunc(r.Context(), func() { form.RemoveAll() })
+	return form, nil
+}
+
+// addUploads puts a form's file parts for key into body, after the names
+// of files the record keeps that body already holds under key.
+func addUploads(body map[string]any, key string, fhs []*multipart.FileHeader) {
 	ups := make([]*records.Upload, 0, len(fhs))
 	for _, fh := range fhs {
 		ups = append(ups, &records.Upload{Filename: fh.Filename, Size: fh.Size,
 			Open: func() (io.ReadCloser, error) { return fh.Open() }})
 	}
-	return ups
+	names, ok := body[key]
+	if !ok {
+		body[key] = ups
+		return
+	}
+	list := anyList(names)
+	for _, u := range ups {
+		list = append(list, u)
+	}
+	body[key] = list
 }
 
 // anyList is v as a list: itself if it is one, else a list of it.
@@ -165,14 +179,6 @@ func anyList(v any) []any {
 		return nil
 	}
 	return []any{v}
-}
-
-func anyUploads(ups []*records.Upload) []any {
-	out := make([]any, len(ups))
-	for i, u := range ups {
-		out[i] = u
-	}
-	return out
 }
 
 // queryMap flattens URL query values for @request.query.
