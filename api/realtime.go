@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,23 +15,36 @@ import (
 	"github.com/tortoise-dev/tortoise/store"
 )
 
-// realtimeIdle closes a realtime connection that received nothing for this
-// long; clients reconnect.
-const realtimeIdle = 5 * time.Minute
-
-// realtimeWrite is how long one realtime message may take to reach the
-// client: one that stops reading is dropped.
-const realtimeWrite = 30 * time.Second
-
-// realtimeConnect holds a server-sent-events stream open: first a
-// PB_CONNECT event with the client id, then the messages of the topics the
-// client subscribes to with POST /api/realtime.
+// realtimeConnect opens a server-sent-events stream: first a PB_CONNECT
+// event with the client id, then the messages of the topics the client
+// subscribes to with POST /api/realtime. A plain HTTP/1 connection is
+// handed over to the hub, which writes to it from then on (the response
+// has no length and ends when the connection closes, as HTTP/1 allows);
+// otherwise (HTTP/2, TLS) this goroutine serves the stream.
 func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) error {
-	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
+	if r.ProtoMajor == 1 && r.TLS == nil && (r.Body == nil || r.Body == http.NoBody) {
+		h.Set("Connection", "close")
+		head := []byte("HTTP/1.1 200 OK\r\n")
+		var hb bytes.Buffer
+		_ = h.Write(&hb)
+		head = append(append(head, hb.Bytes()...), "\r\n"...)
+		if nc, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			s.hub.Attach(nc, head)
+			return nil
+		}
+		h.Del("Connection")
+	}
+	return s.streamRealtime(w, r)
+}
+
+// streamRealtime serves a realtime stream from this goroutine, for
+// connections the hub cannot take over.
+func (s *Server) streamRealtime(w http.ResponseWriter, r *http.Request) error {
+	rc := http.NewResponseController(w)
 	// The stream outlives the server's read and write timeouts. Nothing
 	// more is read from the client, so no read deadline (when it passes,
 	// net/http cancels the request); each message gets its own write
@@ -39,29 +53,18 @@ func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) error {
 	_ = rc.SetReadDeadline(time.Time{})
 	id, ch, dropped := s.hub.Connect()
 	defer s.hub.Disconnect(id)
-	// Messages are written without fmt, and all those waiting go out in
-	// one flush (one write to the socket): when thousands of clients each
-	// get an event at once, a stream that fell behind catches up in fewer
-	// system calls instead of one per event.
+	// All messages waiting go out in one flush (one write to the socket):
+	// a stream that fell behind catches up in fewer system calls.
 	buf := make([]byte, 0, 512)
-	frame := func(m realtime.Message) {
-		buf = append(buf, "id:"...)
-		buf = append(buf, id...)
-		buf = append(buf, "\nevent:"...)
-		buf = append(buf, m.Topic...)
-		buf = append(buf, "\ndata:"...)
-		buf = append(buf, m.Data...)
-		buf = append(buf, "\n\n"...)
-	}
 	// The write deadline and the idle timer move at most once a second:
 	// re-arming two runtime timers for every event of every stream cost
 	// more than the write itself with thousands of streams. A stream stuck
-	// on a client that stopped reading still ends within realtimeWrite
+	// on a client that stopped reading still ends within the write timeout
 	// (plus a second), and the hub drops it sooner when its buffer fills.
 	var deadlineSet time.Time
 	flush := func() error {
 		if now := time.Now(); now.Sub(deadlineSet) > time.Second {
-			_ = rc.SetWriteDeadline(now.Add(realtimeWrite))
+			_ = rc.SetWriteDeadline(now.Add(realtime.WriteTimeout))
 			deadlineSet = now
 		}
 		_, err := w.Write(buf)
@@ -74,11 +77,11 @@ func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) error {
 	hello, _ := json.Marshal(map[string]string{"clientId": id})
 	// Once the stream has begun only events can be written: a failed send
 	// (the client stopped reading) ends it with nothing more to answer.
-	frame(realtime.Message{Topic: "PB_CONNECT", Data: hello})
+	buf = realtime.AppendFrame(buf, id, realtime.Message{Topic: "PB_CONNECT", Data: hello})
 	if flush() != nil {
 		return nil
 	}
-	idle := time.NewTimer(realtimeIdle)
+	idle := time.NewTimer(realtime.IdleTimeout)
 	defer idle.Stop()
 	idleSet := time.Now()
 	for {
@@ -92,12 +95,12 @@ func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) error {
 		case <-idle.C:
 			return nil
 		case m := <-ch:
-			frame(m)
+			buf = realtime.AppendFrame(buf, id, m)
 		more:
 			for len(buf) < 64<<10 {
 				select {
 				case m := <-ch:
-					frame(m)
+					buf = realtime.AppendFrame(buf, id, m)
 				default:
 					break more
 				}
@@ -106,7 +109,7 @@ func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) error {
 				return nil
 			}
 			if now := time.Now(); now.Sub(idleSet) > time.Second {
-				idle.Reset(realtimeIdle)
+				idle.Reset(realtime.IdleTimeout)
 				idleSet = now
 			}
 		}
@@ -197,18 +200,32 @@ func (s *Server) dispatch(ch store.Change) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dispatchTimeout)
 	defer cancel()
-	msgs := map[string][]byte{}
-	for _, sub := range subs {
-		key := realtime.Identity(sub.Auth) + "\x00" + sub.Topic.Name
-		msg, done := msgs[key]
-		if !done {
-			msg = s.realtimeMessage(ctx, ch, sub)
-			msgs[key] = msg
+	// Subscribers come grouped by client, and clients asking the same
+	// thing usually come in runs: compare with the last key before
+	// looking in the map.
+	type asked struct {
+		identity, topic string
+	}
+	msgs := map[asked][]byte{}
+	var last asked
+	var lastMsg []byte
+	out := make([]realtime.Delivery, 0, len(subs))
+	for i, sub := range subs {
+		key := asked{sub.Identity, sub.Topic.Name}
+		msg := lastMsg
+		if i == 0 || key != last {
+			var done bool
+			if msg, done = msgs[key]; !done {
+				msg = s.realtimeMessage(ctx, ch, sub)
+				msgs[key] = msg
+			}
+			last, lastMsg = key, msg
 		}
 		if msg != nil {
-			s.hub.SendTo(sub.ClientID, realtime.Message{Topic: sub.Topic.Name, Data: msg})
+			out = append(out, realtime.Delivery{Client: sub.Client, Msg: realtime.Message{Topic: sub.Topic.Name, Data: msg}})
 		}
 	}
+	s.hub.Deliver(out)
 }
 
 // realtimeMessage is the data of one change for one subscription, or nil

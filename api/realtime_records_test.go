@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"net/http/httptest"
 	"net/url"
 	"testing"
 	"time"
@@ -191,4 +192,29 @@ func TestRealtimeBadSubscriptions(t *testing.T) {
 	subscribe(t, s, a.Token, id, "notes/*")
 	s.Do("POST", "/api/realtime", b.Token, map[string]any{"clientId": id, "subscriptions": []string{"notes/*"}}, 403, nil)
 	s.Do("POST", "/api/realtime", "", map[string]any{"clientId": "nope", "subscriptions": []string{"notes/*"}}, 404, nil)
+}
+
+// Over HTTP/2 (and TLS) the stream cannot be handed to the hub's writers:
+// a goroutine of its own serves it, with the same events.
+func TestRealtimeOverHTTP2(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewServer(t, "sqlite")
+	s.Super("POST", "/api/collections", map[string]any{
+		"name": "notes", "type": "base", "listRule": "", "viewRule": "",
+		"fields": []map[string]any{{"name": "title", "type": "text"}},
+	}, 200, nil)
+	h2 := httptest.NewUnstartedServer(s.App.API)
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	t.Cleanup(h2.Close)
+	c, id := connectRealtimeVia(t, h2.Client(), h2.URL)
+	subscribe(t, s, "", id, "notes/*")
+	var rec map[string]any
+	s.Super("POST", "/api/collections/notes/records", map[string]any{"title": "over h2"}, 200, &rec)
+	if ev := c.nextRecord(t, "notes/*"); ev.Action != "create" || ev.Record["title"] != "over h2" {
+		t.Fatalf("event %+v", ev)
+	}
+	if c.proto != 2 {
+		t.Errorf("the stream was HTTP/%d, want 2", c.proto)
+	}
 }

@@ -19,20 +19,27 @@ import (
 type sseClient struct {
 	events chan [2]string // event name, data
 	cancel context.CancelFunc
+	proto  int // the HTTP major version it runs on
 }
 
 func connectRealtime(t *testing.T, s *testkit.Server) (*sseClient, string) {
 	t.Helper()
+	return connectRealtimeVia(t, http.DefaultClient, s.URL)
+}
+
+// connectRealtimeVia opens a stream at base with client.
+func connectRealtimeVia(t *testing.T, client *http.Client, base string) (*sseClient, string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", s.URL+"/api/realtime", nil)
-	resp, err := http.DefaultClient.Do(req)
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/realtime", nil)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
 		t.Fatalf("content type %q", ct)
 	}
-	c := &sseClient{events: make(chan [2]string, 16), cancel: cancel}
+	c := &sseClient{events: make(chan [2]string, 16), cancel: cancel, proto: resp.ProtoMajor}
 	t.Cleanup(func() { cancel(); resp.Body.Close() })
 	go func() {
 		sc := bufio.NewScanner(resp.Body)

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"bufio"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -151,7 +151,7 @@ func (b *rtBench) measure(ctx context.Context, n int) (*rtResult, error) {
 	res := &rtResult{Subscribers: n}
 	fmt.Fprintf(b.log, "realtime %6d subscribers: connecting ...", n)
 	epoch := time.Now()
-	pool := newRTPool(b.base, n, b.parallel, epoch)
+	pool := newRTPool(b.base, b.parallel, epoch)
 	streamCtx, cancel := context.WithCancel(ctx)
 	pool.open(streamCtx, n, func(done int) {
 		if done%1000 == 0 && done < n {
@@ -248,14 +248,16 @@ type delivery struct {
 	at time.Duration // when it was read, since the run's epoch
 }
 
-// rtPool is the subscribers of one count, on a transport of their own:
-// one HTTP/1.1 connection per stream, plus a few for the subscription
-// requests.
+// rtPool is the subscribers of one count: one HTTP/1.1 connection per
+// stream, read by the poller where there is one (Linux) and otherwise by a
+// goroutine per stream, plus a transport of a few connections for the
+// subscription requests.
 type rtPool struct {
 	base     string
 	parallel int // subscribers connecting at once
 	tr       *http.Transport
 	guest    *apiClient // sends the subscriptions, without a token, over tr
+	poller   *rtPoller  // nil: each stream's goroutine reads it
 	epoch    time.Time
 	subs     []*subscriber
 	wg       sync.WaitGroup // the streams' goroutines
@@ -266,29 +268,24 @@ type rtPool struct {
 	firstErr  error
 }
 
-func newRTPool(base string, n, parallel int, epoch time.Time) *rtPool {
+func newRTPool(base string, parallel int, epoch time.Time) *rtPool {
 	tr := &http.Transport{
 		Proxy:                 nil, // loopback only
 		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxConnsPerHost:       n + parallel, // every stream, and every subscription request in flight
+		MaxConnsPerHost:       parallel,
 		MaxIdleConns:          parallel,
 		MaxIdleConnsPerHost:   parallel,
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: 30 * time.Second,
 		DisableCompression:    true,
-		// Small buffers: there are thousands of connections, and an event
-		// is a few hundred bytes.
-		ReadBufferSize:  rtReadBuffer,
-		WriteBufferSize: rtReadBuffer,
-		// A non-nil empty map turns HTTP/2 off: one stream, one connection,
-		// as browsers' EventSource over HTTP/1.1.
-		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
+	poller, _ := newPoller(epoch) // none: goroutines read the streams
 	return &rtPool{
 		base:     base,
 		parallel: parallel,
 		tr:       tr,
 		guest:    &apiClient{base: base, http: &http.Client{Transport: tr, Timeout: time.Minute}},
+		poller:   poller,
 		epoch:    epoch,
 	}
 }
@@ -355,26 +352,26 @@ func (p *rtPool) counts() (connected, failed int, first string) {
 // the transport's idle connections.
 func (p *rtPool) close() {
 	p.wg.Wait()
+	if p.poller != nil {
+		p.poller.close()
+	}
 	p.tr.CloseIdleConnections()
 }
 
 // stream is one subscriber: it opens the event stream, reads PB_CONNECT,
 // subscribes, calls ready (with nil, or with why it could not), and then
-// records each record event until ctx ends or the server ends the stream.
+// records each record event until ctx ends or the server ends the stream:
+// itself, or by handing the stream to the pool's poller.
 func (p *rtPool) stream(ctx context.Context, s *subscriber, ready func(error)) {
 	const path = "/api/realtime"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.base+path, nil)
-	if err != nil {
-		ready(err)
-		return
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := p.tr.RoundTrip(req)
+	conn, br, resp, err := p.dial(ctx, path)
 	if err != nil {
 		ready(fmt.Errorf("GET %s: %w", path, err))
 		return
 	}
-	defer resp.Body.Close()
+	defer conn.Close() // harmless after a handover: the poller holds a duplicate
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		ready(&apiError{Method: http.MethodGet, Path: path, Status: resp.StatusCode, Body: snippet(body)})
@@ -386,6 +383,7 @@ func (p *rtPool) stream(ctx context.Context, s *subscriber, ready func(error)) {
 		ready(fmt.Errorf("GET %s: read PB_CONNECT: %w", path, err))
 		return
 	}
+	_ = conn.SetDeadline(time.Time{})
 	var hello struct {
 		ClientID string `json:"clientId"`
 	}
@@ -396,6 +394,20 @@ func (p *rtPool) stream(ctx context.Context, s *subscriber, ready func(error)) {
 	sub, _ := json.Marshal(map[string]any{"clientId": hello.ClientID, "subscriptions": []string{rtTopic}})
 	if err := p.guest.do(ctx, http.MethodPost, path, sub, nil); err != nil {
 		ready(err)
+		return
+	}
+	if p.poller != nil {
+		if !stop() {
+			ready(ctx.Err())
+			return
+		}
+		raw, _ := br.Peek(br.Buffered())
+		if err := p.poller.add(s, conn, r.buffered(), raw, slices.Contains(resp.TransferEncoding, "chunked")); err != nil {
+			ready(fmt.Errorf("GET %s: poll the stream: %w", path, err))
+			return
+		}
+		s.subscribed = true
+		ready(nil)
 		return
 	}
 	s.subscribed = true
@@ -418,6 +430,37 @@ func (p *rtPool) stream(ctx context.Context, s *subscriber, ready func(error)) {
 		id, _ := recordID(data)
 		s.got = append(s.got, delivery{id: string(id), at: at})
 	}
+}
+
+// dial opens one event stream as a browser's EventSource does: its own
+// HTTP/1.1 connection, which the stream then holds. The connection has a
+// deadline for the handshake, which the caller lifts.
+func (p *rtPool) dial(ctx context.Context, path string) (net.Conn, *bufio.Reader, *http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, p.base+path, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	host := req.URL.Host
+	if req.URL.Port() == "" {
+		host = net.JoinHostPort(req.URL.Hostname(), "80")
+	}
+	d := net.Dialer{Timeout: 30 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReaderSize(conn, rtReadBuffer)
+	var resp *http.Response
+	if err = req.Write(conn); err == nil {
+		resp, err = http.ReadResponse(br, req)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, nil, nil, err
+	}
+	return conn, br, resp, nil
 }
 
 // rtEvent is one create of the writer.

@@ -1,9 +1,11 @@
 package guard
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 )
 
 // LimitConnsPerIP wraps ln so that at most max connections from one peer
@@ -99,4 +101,13 @@ func (c *countedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)
 	return err
+}
+
+// SyscallConn reaches the socket under the count, for code that writes to
+// it directly (realtime streams); see syscall.Conn.
+func (c *countedConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
 }

@@ -3,6 +3,7 @@ package guard
 import (
 	"net"
 	"net/netip"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -98,5 +99,41 @@ func TestPeerKey(t *testing.T) {
 		if (c.want == "") == ok || ok && got.String() != c.want {
 			t.Errorf("peerKey(%v) = %v %v, want %q", c.addr, got, ok, c.want)
 		}
+	}
+}
+
+// A counted connection still reaches its socket, for the realtime streams
+// that write to it directly; closing it gives its slot back.
+func TestCountedConnSyscallConn(t *testing.T) {
+	t.Parallel()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := LimitConnsPerIP(inner, 1, nil)
+	defer ln.Close()
+	for range 2 { // the second fits only if the first gave its slot back
+		client, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, ok := c.(syscall.Conn)
+		if !ok {
+			t.Fatal("the counted conn hides its socket")
+		}
+		raw, err := sc.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd := -1
+		if err := raw.Control(func(f uintptr) { fd = int(f) }); err != nil || fd < 0 {
+			t.Fatalf("control: fd %d, %v", fd, err)
+		}
+		c.Close()
+		client.Close()
 	}
 }

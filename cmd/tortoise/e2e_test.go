@@ -71,23 +71,33 @@ func TestJSSDK(t *testing.T) {
 		runSDK(t, node, nodeArgs, "--db", testkit.PostgresDatabase(t))
 	})
 	// Files in S3 instead of the data folder, chosen in the settings as an
-	// operator would (the other scripts run too: they do not mind where
-	// files are).
-	t.Run("postgres+s3", func(t *testing.T) {
-		o := blobtest.S3Options(t)
-		// The S3 secret is kept sealed; on PostgreSQL the key comes from here.
-		t.Setenv("TORTOISE_ENCRYPTION_KEY", "e2e-test-encryption-key-0123456789")
-		useS3 = func(ctx context.Context, m *Main) error {
-			patch, _ := json.Marshal(map[string]any{"s3": map[string]any{
-				"enabled": true, "endpoint": o.Endpoint, "bucket": o.Bucket, "region": o.Region,
-				"accessKey": o.AccessKey, "secret": o.Secret, "forcePathStyle": true,
-			}})
-			_, err := m.App.Settings.UpdateSettings(ctx, patch)
-			return err
-		}
-		defer func() { useS3 = nil }()
-		runSDK(t, node, []string{"--test", "--test-reporter=spec", "files.test.mjs"}, "--db", testkit.PostgresDatabase(t))
+	// operator would, on both engines: the file script only, as the others
+	// do not touch files.
+	t.Run("sqlite+s3", func(t *testing.T) {
+		t.Setenv("TORTOISE_DATABASE_URL", "")
+		runSDKOnS3(t, node)
 	})
+	t.Run("postgres+s3", func(t *testing.T) {
+		runSDKOnS3(t, node, "--db", testkit.PostgresDatabase(t))
+	})
+}
+
+// runSDKOnS3 runs files.test.mjs against a server (with serve's extra
+// arguments) whose settings put files in the test S3 bucket.
+func runSDKOnS3(t *testing.T, node string, extra ...string) {
+	o := blobtest.S3Options(t)
+	// The S3 secret is kept sealed; on PostgreSQL the key comes from here.
+	t.Setenv("TORTOISE_ENCRYPTION_KEY", "e2e-test-encryption-key-0123456789")
+	useS3 = func(ctx context.Context, m *Main) error {
+		patch, _ := json.Marshal(map[string]any{"s3": map[string]any{
+			"enabled": true, "endpoint": o.Endpoint, "bucket": o.Bucket, "region": o.Region,
+			"accessKey": o.AccessKey, "secret": o.Secret, "forcePathStyle": true,
+		}})
+		_, err := m.App.Settings.UpdateSettings(ctx, patch)
+		return err
+	}
+	defer func() { useS3 = nil }()
+	runSDK(t, node, []string{"--test", "--test-reporter=spec", "files.test.mjs"}, extra...)
 }
 
 // useS3, when set, configures the server runSDK boots before Node runs.
