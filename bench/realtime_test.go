@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"slices"
 	"strings"
 	"sync"
@@ -64,30 +66,35 @@ func readEvents(stream string, size int) ([]sseEvent, error) {
 	}
 }
 
+// sseCases are event streams and the events in them.
+var sseCases = []struct {
+	name   string
+	stream string
+	want   []sseEvent
+}{
+	{"pocketbase frames",
+		"id:abc\nevent:PB_CONNECT\ndata:{\"clientId\":\"abc\"}\n\nid:abc\nevent:posts/*\ndata:{\"action\":\"create\"}\n\n",
+		[]sseEvent{{"PB_CONNECT", `{"clientId":"abc"}`}, {"posts/*", `{"action":"create"}`}}},
+	{"one space after the colon is dropped", "event: a\ndata:  b\n\n", []sseEvent{{"a", " b"}}},
+	{"crlf", "event:a\r\ndata:b\r\n\r\n", []sseEvent{{"a", "b"}}},
+	{"data lines joined", "data:one\ndata:two\n\n", []sseEvent{{"", "one\ntwo"}}},
+	{"empty data is an event", "event:ping\ndata:\n\n", []sseEvent{{"ping", ""}}},
+	{"no data is no event", "event:skipped\n\nevent:kept\ndata:x\n\n", []sseEvent{{"kept", "x"}}},
+	{"name does not leak into the next event", "event:a\ndata:1\n\ndata:2\n\n", []sseEvent{{"a", "1"}, {"", "2"}}},
+	{"comments and unknown fields", ": hello\nretry:100\nevent:a\nfoo\ndata:b\n\n", []sseEvent{{"a", "b"}}},
+	{"blank lines between events", "\n\n\ndata:a\n\n\n\ndata:b\n\n", []sseEvent{{"", "a"}, {"", "b"}}},
+	{"line longer than the buffer", "event:big\ndata:" + long + "\n\ndata:after\n\n", []sseEvent{{"big", long}, {"", "after"}}},
+	{"unfinished event dropped", "data:a\n\nevent:b\ndata:c\n", []sseEvent{{"", "a"}}},
+	{"unfinished line dropped", "data:a\n\ndata:c", []sseEvent{{"", "a"}}},
+	{"empty stream", "", nil},
+}
+
+// long is a line longer than the readers' small buffers.
+var long = strings.Repeat("x", 5000)
+
 func TestSSEReader(t *testing.T) {
 	t.Parallel()
-	long := strings.Repeat("x", 5000)
-	tests := []struct {
-		name   string
-		stream string
-		want   []sseEvent
-	}{
-		{"pocketbase frames",
-			"id:abc\nevent:PB_CONNECT\ndata:{\"clientId\":\"abc\"}\n\nid:abc\nevent:posts/*\ndata:{\"action\":\"create\"}\n\n",
-			[]sseEvent{{"PB_CONNECT", `{"clientId":"abc"}`}, {"posts/*", `{"action":"create"}`}}},
-		{"one space after the colon is dropped", "event: a\ndata:  b\n\n", []sseEvent{{"a", " b"}}},
-		{"crlf", "event:a\r\ndata:b\r\n\r\n", []sseEvent{{"a", "b"}}},
-		{"data lines joined", "data:one\ndata:two\n\n", []sseEvent{{"", "one\ntwo"}}},
-		{"empty data is an event", "event:ping\ndata:\n\n", []sseEvent{{"ping", ""}}},
-		{"no data is no event", "event:skipped\n\nevent:kept\ndata:x\n\n", []sseEvent{{"kept", "x"}}},
-		{"name does not leak into the next event", "event:a\ndata:1\n\ndata:2\n\n", []sseEvent{{"a", "1"}, {"", "2"}}},
-		{"comments and unknown fields", ": hello\nretry:100\nevent:a\nfoo\ndata:b\n\n", []sseEvent{{"a", "b"}}},
-		{"blank lines between events", "\n\n\ndata:a\n\n\n\ndata:b\n\n", []sseEvent{{"", "a"}, {"", "b"}}},
-		{"line longer than the buffer", "event:big\ndata:" + long + "\n\ndata:after\n\n", []sseEvent{{"big", long}, {"", "after"}}},
-		{"unfinished event dropped", "data:a\n\nevent:b\ndata:c\n", []sseEvent{{"", "a"}}},
-		{"unfinished line dropped", "data:a\n\ndata:c", []sseEvent{{"", "a"}}},
-		{"empty stream", "", nil},
-	}
+	tests := sseCases
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -102,6 +109,119 @@ func TestSSEReader(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pushEvents feeds stream to an ssePush in pieces of the given sizes, in
+// turn, and returns the events it finds.
+func pushEvents(stream []byte, sizes ...int) ([]sseEvent, error) {
+	var p ssePush
+	var out []sseEvent
+	emit := func(event, data []byte) { out = append(out, sseEvent{string(event), string(data)}) }
+	for i := 0; len(stream) > 0; i++ {
+		n := min(max(sizes[i%len(sizes)], 1), len(stream))
+		if err := p.feed(stream[:n], emit); err != nil {
+			return out, err
+		}
+		stream = stream[n:]
+	}
+	return out, nil
+}
+
+// The poller's parser, fed a stream in pieces of any size, finds what the
+// reader finds.
+func TestSSEPush(t *testing.T) {
+	t.Parallel()
+	for _, tt := range sseCases {
+		for _, sizes := range [][]int{{1}, {3, 7}, {1 << 20}} {
+			got, err := pushEvents([]byte(tt.stream), sizes...)
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Errorf("%s, pieces of %v: got %q (%v), want %q", tt.name, sizes, got, err, tt.want)
+			}
+		}
+	}
+	if _, err := pushEvents([]byte("data:"+strings.Repeat("x", maxSSELine+100)+"\n\n"), 4096); !errors.Is(err, errLongLine) {
+		t.Errorf("a line over %d bytes: err = %v, want errLongLine", maxSSELine, err)
+	}
+}
+
+// chunked encodes payload in HTTP/1.1 chunked coding, the given sizes of
+// chunks in turn.
+func chunked(payload []byte, sizes ...int) []byte {
+	var b bytes.Buffer
+	w := httputil.NewChunkedWriter(&b)
+	for i := 0; len(payload) > 0; i++ {
+		n := min(max(sizes[i%len(sizes)], 1), len(payload))
+		_, _ = w.Write(payload[:n])
+		payload = payload[n:]
+	}
+	_ = w.Close()
+	b.WriteString("\r\n")
+	return b.Bytes()
+}
+
+// decodeChunks feeds body to a chunkDecoder in pieces of the given size.
+func decodeChunks(body []byte, size int) ([]byte, bool, error) {
+	var d chunkDecoder
+	var out []byte
+	for len(body) > 0 {
+		n := min(size, len(body))
+		if err := d.decode(body[:n], func(p []byte) error { out = append(out, p...); return nil }); err != nil {
+			return out, d.done, err
+		}
+		body = body[n:]
+	}
+	return out, d.done, nil
+}
+
+func TestChunkDecoder(t *testing.T) {
+	t.Parallel()
+	payload := []byte("id:a\nevent:posts/*\ndata:{\"action\":\"create\"}\n\n" + long)
+	for _, chunks := range [][]int{{1}, {5, 300}, {1 << 20}} {
+		body := chunked(payload, chunks...)
+		for _, size := range []int{1, 2, 7, len(body)} {
+			got, done, err := decodeChunks(body, size)
+			if err != nil || !done || !bytes.Equal(got, payload) {
+				t.Errorf("chunks %v read %d at a time: %d bytes, done %t, %v; want the %d of the payload", chunks, size, len(got), done, err, len(payload))
+			}
+		}
+	}
+	for _, bad := range []string{"zz\r\nabc\r\n", "-1\r\n", strings.Repeat("1", 2000)} {
+		if _, _, err := decodeChunks([]byte(bad), 3); !errors.Is(err, errBadChunk) {
+			t.Errorf("%.20q: err = %v, want errBadChunk", bad, err)
+		}
+	}
+	// Chunk extensions are ignored; what follows the last chunk is not
+	// payload.
+	got, done, err := decodeChunks([]byte("3;ext=1\r\nabc\r\n0\r\n\r\nxyz"), 4)
+	if err != nil || !done || string(got) != "abc" {
+		t.Errorf("got %q, done %t, %v", got, done, err)
+	}
+}
+
+// FuzzChunkDecoder checks the decoder against net/http's chunked writer
+// for any payload and any way of cutting it.
+func FuzzChunkDecoder(f *testing.F) {
+	f.Add([]byte("data:x\n\n"), 3, 2)
+	f.Fuzz(func(t *testing.T, payload []byte, chunk, read int) {
+		chunk, read = max(chunk%64, 1), max(read%64, 1)
+		got, done, err := decodeChunks(chunked(payload, chunk), read)
+		if err != nil || !done || !bytes.Equal(got, payload) {
+			t.Fatalf("got %q, done %t, %v; want %q", got, done, err, payload)
+		}
+	})
+}
+
+// FuzzSSEPush checks that the poller's parser finds what the reader finds,
+// however the stream is cut.
+func FuzzSSEPush(f *testing.F) {
+	f.Add("id:abc\nevent:PB_CONNECT\ndata:{\"clientId\":\"abc\"}\n\n", 3)
+	f.Fuzz(func(t *testing.T, stream string, size int) {
+		want, _ := readEvents(stream, 4096)
+		got, err := pushEvents([]byte(stream), size%97)
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("push read %q (%v), reader %q", got, err, want)
+		}
+	})
 }
 
 func TestSSEReaderLineLimit(t *testing.T) {
@@ -292,6 +412,10 @@ type fakeRealtime struct {
 	maxStreams int // close streams beyond this many, as a per-address cap does
 	skip       int // the first this many clients miss every public record
 	leak       int // the first this many clients get every private record
+	// closeDelimited serves streams as Tortoise does: the connection is
+	// taken over and the body, not chunked, ends with it.
+	closeDelimited bool
+	done           chan struct{} // closed at the end of the test
 
 	mu         sync.Mutex
 	collection map[string]any // the bench_rt definition, nil if absent
@@ -374,6 +498,25 @@ func (f *fakeRealtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fakeRealtime) serveStream(w http.ResponseWriter, r *http.Request, c *fakeClient) {
+	if f.closeDelimited {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			f.t.Error(err)
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\nid:%s\nevent:PB_CONNECT\ndata:{\"clientId\":%q}\n\n", c.id, c.id)
+		for {
+			select {
+			case <-f.done:
+				return
+			case frame := <-c.ch:
+				if _, err := io.WriteString(conn, frame); err != nil {
+					return
+				}
+			}
+		}
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	fmt.Fprintf(w, "id:%s\nevent:PB_CONNECT\ndata:{\"clientId\":%q}\n\n", c.id, c.id)
 	w.(http.Flusher).Flush()
@@ -396,21 +539,26 @@ func TestRealtimeMeasure(t *testing.T) {
 	tests := []struct {
 		name                   string
 		maxStreams, skip, leak int // fakeRealtime's knobs
+		closeDelimited         bool
 		want                   rtResult
 	}{
-		{"clean", 100, 0, 0,
+		{"clean", 100, 0, 0, false,
 			rtResult{Connected: 5, Expected: 15, Delivered: 15}},
-		{"lost and leaked", 100, 1, 2,
+		{"body ends with the connection", 100, 0, 0, true,
+			rtResult{Connected: 5, Expected: 15, Delivered: 15}},
+		{"lost and leaked", 100, 1, 2, false,
 			rtResult{Connected: 5, Expected: 15, Delivered: 12, Lost: 3, PrivateDelivered: 6}},
-		{"per-address cap", 3, 0, 0,
+		{"per-address cap", 3, 0, 0, false,
 			rtResult{Connected: 3, ConnectFailed: 2, Expected: 9, Delivered: 9}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := &fakeRealtime{t: t, maxStreams: tt.maxStreams, skip: tt.skip, leak: tt.leak}
+			f := &fakeRealtime{t: t, maxStreams: tt.maxStreams, skip: tt.skip, leak: tt.leak,
+				closeDelimited: tt.closeDelimited, done: make(chan struct{})}
 			srv := httptest.NewServer(f)
 			defer srv.Close()
+			defer close(f.done)
 			api := newAPIClient(srv.URL, 4)
 			api.token = "su"
 			b := &rtBench{api: api, base: srv.URL, events: 6, rate: 200, parallel: 2,
