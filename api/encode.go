@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -228,11 +229,25 @@ func appendValue(b []byte, val any, sel *fieldSel) []byte {
 	return append(b, enc...)
 }
 
+// appendNumber writes f as encoding/json does (and so PocketBase):
+// 1234567.5, not 1.2345675e+06; exponents only below 1e-6 and from 1e21.
 func appendNumber(b []byte, f float64) []byte {
-	if f == float64(int64(f)) && f < 1e15 && f > -1e15 {
+	if f == float64(int64(f)) && f < 1e15 && f > -1e15 && (f != 0 || !math.Signbit(f)) {
 		return strconv.AppendInt(b, int64(f), 10)
 	}
-	return strconv.AppendFloat(b, f, 'g', -1, 64)
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// 1e-07 → 1e-7, as encoding/json writes it.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
 }
 
 const hexDigits = "0123456789abcdef"
