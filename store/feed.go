@@ -1,8 +1,10 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tortoise-dev/tortoise/core"
 )
@@ -183,9 +185,47 @@ func (p *Pending) Deleted(old *core.Record) {
 	p.changes = append(p.changes, Change{Action: ActionDelete, Collection: old.Collection, Record: old})
 }
 
+// Changes returns the changes recorded so far (the caller must not
+// change them).
+func (p *Pending) Changes() []Change { return p.changes }
+
 // Take returns the changes recorded so far and forgets them.
 func (p *Pending) Take() []Change {
 	ch := p.changes
 	p.changes, p.seen = nil, nil
 	return ch
+}
+
+// TxHooks is the list of a store's TxHook functions, safe to read while
+// hooks are added.
+type TxHooks struct{ list atomic.Pointer[[]TxHook] }
+
+// Add appends h.
+func (t *TxHooks) Add(h TxHook) {
+	for {
+		old := t.list.Load()
+		var next []TxHook
+		if old != nil {
+			next = append(next, *old...)
+		}
+		next = append(next, h)
+		if t.list.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
+
+// Run calls each hook with changes, unless there are none, and returns
+// the first error.
+func (t *TxHooks) Run(ctx context.Context, tx Tx, changes []Change) error {
+	hooks := t.list.Load()
+	if hooks == nil || len(changes) == 0 {
+		return nil
+	}
+	for _, h := range *hooks {
+		if err := h(ctx, tx, changes); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -119,6 +119,16 @@ type Tx interface {
 	SetParam(ctx context.Context, key string, value []byte) error
 }
 
+// TxHook takes part in every write transaction: it runs once the Update
+// function has returned nil, in the same transaction (on SQLite, the same
+// savepoint), with the record changes that function made, so that what it
+// writes commits or rolls back with them. It is how durable consumers of
+// the change path (webhook deliveries) enqueue their work without a
+// window in which a commit could happen without it. An error it returns
+// undoes the whole call and is what Update returns. On SQLite it runs on
+// the writer goroutine: it must not call Update, and should be quick.
+type TxHook func(ctx context.Context, tx Tx, changes []Change) error
+
 // Store is a database holding collections and records.
 type Store interface {
 	Reader
@@ -132,6 +142,9 @@ type Store interface {
 	// with synchronous=FULL). fn runs once; it must not have side effects
 	// outside tx, since its changes may still be rolled back.
 	Update(ctx context.Context, fn func(tx Tx) error) error
+	// AddTxHook adds h to every later write transaction with changes.
+	// Add hooks at start-up, before the first Update.
+	AddTxHook(h TxHook)
 	// Changes returns the change feed: every committed Insert, Update and
 	// Delete, published after its transaction commits (never for one that
 	// rolls back), in commit order. On PostgreSQL it carries the changes

@@ -50,8 +50,13 @@ type Store struct {
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
 
-	feed *feed // the change feed (feed.go)
+	feed  *feed         // the change feed (feed.go)
+	hooks store.TxHooks // run in each write transaction with changes
 }
+
+// AddTxHook adds h to every later write transaction with changes (see
+// store.TxHook): it runs after the Update function, before the commit.
+func (s *Store) AddTxHook(h store.TxHook) { s.hooks.Add(h) }
 
 type options struct {
 	readTimeout time.Duration
@@ -182,7 +187,11 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error)
 			panic(v)
 		}
 	}()
-	if err := fn(t); err != nil {
+	err = fn(t)
+	if err == nil {
+		err = s.hooks.Run(ctx, t, t.pending.Changes())
+	}
+	if err != nil {
 		t.done = true
 		ptx.Rollback(detached)
 		return err

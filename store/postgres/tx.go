@@ -22,6 +22,12 @@ type tx struct {
 	pending store.Pending // changes for the feed (feed.go)
 }
 
+// PgxTx returns the call's transaction, for code outside the store that
+// speaks pgx (River's driver inserts jobs with it), so that what it writes
+// commits or rolls back with the call's other changes. It is valid until
+// the Update function returns; do not commit or roll it back.
+func (t *tx) PgxTx() pgx.Tx { return t.tx }
+
 // before is the record as it is now, for the feed's "before" of an update
 // or delete: the copy kept when the transaction read or wrote it, else
 // read (and locked) now.

@@ -76,11 +76,17 @@ type Store struct {
 	w         writer               // the writer goroutine's own state (writer.go)
 	log       *slog.Logger         // never nil (WithLogger)
 	feed      *store.Feed          // committed changes, published by the writer
+	hooks     store.TxHooks        // run in each write call with changes (AddTxHook)
 }
 
 // Changes returns the feed of committed record changes. The writer
 // publishes each group's changes right after its COMMIT, in commit order.
 func (s *Store) Changes() *store.Feed { return s.feed }
+
+// AddTxHook adds h to every later write call with changes (see
+// store.TxHook): it runs in the call's savepoint, after the call's
+// function.
+func (s *Store) AddTxHook(h store.TxHook) { s.hooks.Add(h) }
 
 type config struct {
 	readers     int
@@ -163,7 +169,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 
 	var err error
-	if s.wdb, err = sql.Open("sqlite", dsn(path, cfg, false)); err != nil {
+	if s.wdb, err = openWriteDB(dsn(path, cfg, false)); err != nil {
 		return fail(err, "writer")
 	}
 	// The write connection lives as long as the Store: statements prepared

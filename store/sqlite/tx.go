@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 
@@ -21,6 +22,39 @@ type writeTx struct {
 	// pending holds this call's changes for the feed, published if the
 	// group commits.
 	pending store.Pending
+	// sqlTx is the call's savepoint as a *sql.Tx, once SQLTx made it.
+	sqlTx *sql.Tx
+}
+
+// SQLTx returns the call's transaction as a *sql.Tx, for code outside the
+// store that speaks database/sql (River's SQLite driver inserts jobs with
+// it): its statements run on the write connection inside the call's
+// savepoint, so they commit or roll back with the call's other changes.
+// Its Commit and Rollback do nothing (the group decides); it is valid
+// until the Update function returns, and only on the writer goroutine.
+// Errors: KindInternal after the call is over or the transaction lost.
+func (t *writeTx) SQLTx(ctx context.Context) (*sql.Tx, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, err
+	}
+	if t.sqlTx == nil {
+		tx, err := t.s.wconn.BeginTx(bg, nil) // joins: see join.go
+		if err != nil {
+			return nil, core.Internal(err, "Failed to join the write transaction.")
+		}
+		t.sqlTx = tx
+	}
+	return t.sqlTx, nil
+}
+
+// end closes the call: its methods refuse from now on, and database/sql
+// lets go of the write connection the joined *sql.Tx held.
+func (t *writeTx) end() {
+	t.done = true
+	if t.sqlTx != nil {
+		_ = t.sqlTx.Commit() // does nothing to the transaction
+		t.sqlTx = nil
+	}
 }
 
 var errTxDone = core.Internal(errors.New("tx used after its Update function returned"), "Internal transaction error.")

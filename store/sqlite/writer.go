@@ -215,7 +215,11 @@ func (s *Store) commitGroup(batch []*request) (rest []*request) {
 		}
 		tx := &writeTx{s: s, ctx: req.ctx, group: g, ops: countOps{}}
 		o := s.run(req.fn, tx)
-		tx.done = true
+		if o.err == nil && !o.panicked && !s.w.rolledBack {
+			// The hooks' writes go in the call's savepoint with its own.
+			o = s.run(func(store.Tx) error { return s.hooks.Run(req.ctx, tx, tx.pending.Changes()) }, tx)
+		}
+		tx.end()
 		answers = append(answers, answer{req, o})
 		if s.w.rolledBack {
 			abort(errTxLost)

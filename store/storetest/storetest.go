@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Params", func(t *testing.T) { t.Parallel(); testParams(t, open) })
 	t.Run("ReadTimeout", func(t *testing.T) { t.Parallel(); testReadTimeout(t, open) })
 	t.Run("Feed", func(t *testing.T) { t.Parallel(); testFeed(t, open) })
+	t.Run("TxHooks", func(t *testing.T) { t.Parallel(); testTxHooks(t, open) })
 }
 
 var memo sync.Map // memoKey → string
