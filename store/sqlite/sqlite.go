@@ -48,6 +48,7 @@ var _ store.Store = (*Store)(nil)
 // Store is a store.Store on one SQLite database file.
 type Store struct {
 	path string
+	cfg  config // as opened, for OpenSQL
 
 	wdb   *sql.DB   // holds the single write connection
 	wconn *sql.Conn // used only by the writer goroutine (and Open/Close)
@@ -144,6 +145,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 
 	s := &Store{
 		path:        path,
+		cfg:         cfg,
 		queue:       make(chan *request, queueSize),
 		writerDone:  make(chan struct{}),
 		feed:        store.NewFeed(),
@@ -323,4 +325,22 @@ func (s *Store) Collections(ctx context.Context) ([]*core.Collection, error) {
 		return nil, s.readErr(ctx, err)
 	}
 	return out, nil
+}
+
+// OpenSQL opens another pool on the same database file, for a co-tenant
+// that keeps tables of its own there and speaks database/sql (River, the
+// job queue): one connection, the store's pragmas, and transactions that
+// take the write lock when they begin, so that they wait (busy_timeout)
+// for the writer's group rather than fail when it commits first. Close it
+// before the store.
+func (s *Store) OpenSQL() (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn(s.path, s.cfg, false)+"&_txlock=immediate")
+	if err != nil {
+		return nil, core.Internal(err, "Failed to open the database.")
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
 }
