@@ -25,7 +25,9 @@ import (
 	"github.com/tortoise-dev/tortoise/collections"
 	"github.com/tortoise-dev/tortoise/config"
 	"github.com/tortoise-dev/tortoise/guard"
+	"github.com/tortoise-dev/tortoise/jobs"
 	"github.com/tortoise-dev/tortoise/mail"
+	"github.com/tortoise-dev/tortoise/outbound"
 	"github.com/tortoise-dev/tortoise/records"
 	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/settings"
@@ -58,7 +60,11 @@ type App struct {
 	Keys *apikeys.Service
 	// Settings reads and changes the runtime settings and sends mail.
 	Settings *settings.Service
-	API      *api.Server
+	// Jobs is the background job queue: Register kinds before StartJobs
+	// (serve calls it), Enqueue or EnqueueTx (in a record hook's Write.Tx)
+	// them. Built in: "http" and "email".
+	Jobs *jobs.Queue
+	API  *api.Server
 
 	store store.Store
 	files blob.Store
@@ -128,10 +134,46 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, err
 	}
-	a.API = api.New(api.Services{Core: svc, Settings: sets, Keys: a.Keys, Collections: a.Collections, Records: a.Records, Auth: a.Auth},
+	if a.Jobs, err = openJobs(ctx, cfg, st, sets, log); err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.API = api.New(api.Services{Core: svc, Settings: sets, Keys: a.Keys, Collections: a.Collections, Records: a.Records, Auth: a.Auth, Jobs: a.Jobs},
 		api.Options{Logger: log, MaxBody: cfg.MaxBodyBytes, Version: Version})
 	a.API.SetMaxFilteredReads(cfg.MaxFilteredReads)
 	return a, nil
+}
+
+// openJobs opens the job queue in the app's database, with the built-in
+// kinds registered.
+func openJobs(ctx context.Context, cfg config.Config, st store.Store, sets *settings.Service, log *slog.Logger) (*jobs.Queue, error) {
+	q, err := jobs.New(ctx, st, jobs.Config{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	allow := cfg.OutboundAllowHosts
+	kinds := []jobs.Kind{
+		jobs.HTTPKind(func(timeout time.Duration) *http.Client {
+			return outbound.NewClient(outbound.Options{Timeout: timeout, AllowHosts: allow, UserAgent: "Tortoise/" + Version})
+		}),
+		jobs.EmailKind(sets.SendMessage),
+	}
+	for _, k := range kinds {
+		if err := q.Register(k); err != nil {
+			q.Stop(ctx)
+			return nil, err
+		}
+	}
+	return q, nil
+}
+
+// StartJobs starts this process's job workers, unless its role is "api".
+// Register job kinds before. Close stops them.
+func (a *App) StartJobs(ctx context.Context) error {
+	if !a.Config.RunsJobs() {
+		return nil
+	}
+	return a.Jobs.Start(ctx)
 }
 
 // openFiles opens where file fields' files are kept: the folder
@@ -239,6 +281,11 @@ func (a *App) Close(ctx context.Context) error {
 		if err := a.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shutdown http: %w", err))
 		}
+	}
+	// Running jobs finish (or, once ctx ends, are cancelled to run again
+	// later) before the store closes under them.
+	if err := a.Jobs.Stop(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop jobs: %w", err))
 	}
 	if err := a.Auth.Close(ctx); err != nil {
 		errs = append(errs, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/tortoise-dev/tortoise/collections"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/guard"
+	"github.com/tortoise-dev/tortoise/jobs"
 	"github.com/tortoise-dev/tortoise/realtime"
 	"github.com/tortoise-dev/tortoise/records"
 	"github.com/tortoise-dev/tortoise/service"
@@ -43,6 +44,8 @@ type Services struct {
 	Collections *collections.Service
 	Records     *records.Service
 	Auth        *auth.Service
+	// Jobs is the job queue (nil: the job routes answer 503).
+	Jobs *jobs.Queue
 }
 
 // Server is the HTTP handler of the REST API.
@@ -53,6 +56,7 @@ type Server struct {
 	collections *collections.Service
 	records     *records.Service
 	auth        *auth.Service
+	jobs        *jobs.Queue
 	log         *slog.Logger
 	opts        Options
 	mux         *http.ServeMux
@@ -69,7 +73,7 @@ func New(parts Services, opts Options) *Server {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
 	}
-	s := &Server{svc: parts.Core, settings: parts.Settings, keys: parts.Keys, collections: parts.Collections, records: parts.Records, auth: parts.Auth, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub()}
+	s := &Server{svc: parts.Core, settings: parts.Settings, keys: parts.Keys, collections: parts.Collections, records: parts.Records, auth: parts.Auth, jobs: parts.Jobs, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub()}
 	s.routes()
 	go s.realtimeDispatch()
 	return s
@@ -93,6 +97,13 @@ func (s *Server) routes() {
 	route("GET /api/keys", s.superuserAccount(s.listAPIKeys))
 	route("POST /api/keys", s.superuserAccount(s.createAPIKey))
 	route("DELETE /api/keys/{id}", s.superuserAccount(s.revokeAPIKey))
+
+	route("GET /api/jobs", s.superuser(s.listJobs))
+	route("POST /api/jobs", s.superuser(s.enqueueJob))
+	route("GET /api/jobs/{id}", s.superuser(s.jobOp(jobGet)))
+	route("POST /api/jobs/{id}/retry", s.superuser(s.jobOp(jobRetry)))
+	route("POST /api/jobs/{id}/cancel", s.superuser(s.jobOp(jobCancel)))
+	route("DELETE /api/jobs/{id}", s.superuser(s.jobOp(jobDelete)))
 
 	route("GET /api/settings", s.superuser(s.getSettings))
 	route("PATCH /api/settings", s.superuser(s.updateSettings))

@@ -82,7 +82,32 @@ type Config struct {
 	// process-wide (the last App made sets it). Default GOMAXPROCS-1, at
 	// least 1: one core stays free for everything else.
 	MaxBcrypt int
+
+	// Role is what this process does: "all" (the default) serves the API
+	// and runs background jobs; "api" serves the API and only enqueues;
+	// "worker" runs jobs and serves no API. Several processes on one
+	// PostgreSQL database share the jobs; on SQLite one process serves a
+	// data folder, so use "all".
+	Role string
+	// OutboundAllowHosts are hosts (names or IPs, optionally host:port)
+	// that webhooks and http jobs may reach although they are private,
+	// loopback or link-local addresses; all others are refused. Default
+	// none.
+	OutboundAllowHosts []string
 }
+
+// Roles a process can have (Config.Role).
+const (
+	RoleAll    = "all"
+	RoleAPI    = "api"
+	RoleWorker = "worker"
+)
+
+// RunsJobs reports whether the role runs background jobs.
+func (c Config) RunsJobs() bool { return c.Role != RoleAPI }
+
+// ServesAPI reports whether the role serves HTTP.
+func (c Config) ServesAPI() bool { return c.Role != RoleWorker }
 
 // Env maps each TORTOISE_* environment variable onto its Config field. It is
 // the one place environment variables are read.
@@ -100,6 +125,16 @@ var Env = []struct {
 			return fmt.Errorf("TORTOISE_MAX_BODY_BYTES: %q is not a number", v)
 		}
 		c.MaxBodyBytes = n
+		return nil
+	}},
+	{"TORTOISE_ROLE", "all (API and jobs), api or worker", func(c *Config, v string) error { c.Role = v; return nil }},
+	{"TORTOISE_OUTBOUND_ALLOW_HOSTS", "comma-separated private hosts webhooks and http jobs may reach", func(c *Config, v string) error {
+		c.OutboundAllowHosts = nil
+		for _, h := range strings.Split(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				c.OutboundAllowHosts = append(c.OutboundAllowHosts, h)
+			}
+		}
 		return nil
 	}},
 	{"TORTOISE_LOG_LEVEL", "debug, info, warn or error", func(c *Config, v string) error { c.LogLevel = v; return nil }},
@@ -178,6 +213,9 @@ func (c Config) WithDefaults() Config {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
+	if c.Role == "" {
+		c.Role = RoleAll
+	}
 	if c.ReadHeaderTimeout == 0 {
 		c.ReadHeaderTimeout = 10 * time.Second
 	}
@@ -231,6 +269,11 @@ func (c Config) Validate() error {
 		if t.d < 0 {
 			return fmt.Errorf("%s timeout %s: must be positive", t.name, t.d)
 		}
+	}
+	switch c.Role {
+	case RoleAll, RoleAPI, RoleWorker:
+	default:
+		return fmt.Errorf("role %q: want all, api or worker", c.Role)
 	}
 	if c.MaxConnsPerIP < -1 {
 		return fmt.Errorf("max connections per IP %d: want a positive number, or -1 for no cap", c.MaxConnsPerIP)

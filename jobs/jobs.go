@@ -204,6 +204,9 @@ const (
 
 var kindName = regexp.MustCompile(`^[a-z0-9_.:-]{1,64}$`)
 
+// tagForm is what River accepts as a tag.
+var tagForm = regexp.MustCompile(`^\w[\w-]{1,253}\w$`)
+
 // Queue is the job queue of one app.
 type Queue struct {
 	cfg Config
@@ -332,6 +335,14 @@ func (q *Queue) enqueue(ctx context.Context, tx store.Tx, kind string, args any,
 		ins.opts.Priority = k.Priority
 	} else if ins.opts.Priority < 1 || ins.opts.Priority > 4 {
 		return nil, core.FieldInvalid("priority", "validation_invalid_priority", "Priority is 1 (first) to 4.")
+	}
+	if len(ins.opts.Tags) > 20 {
+		return nil, core.FieldInvalid("tags", "validation_too_many", "At most 20 tags.")
+	}
+	for _, tag := range ins.opts.Tags {
+		if !tagForm.MatchString(tag) {
+			return nil, core.FieldInvalid("tags", "validation_invalid_tag", fmt.Sprintf("Tag %q: 3 to 255 letters, digits, _ and -, not starting or ending with -.", tag))
+		}
 	}
 	if ins.opts.MaxAttempts == 0 {
 		ins.opts.MaxAttempts = k.MaxAttempts

@@ -76,3 +76,21 @@ func (s *Service) SendTestMail(ctx context.Context, kind tmail.Kind, to string) 
 		Extra: map[string]any{"Info": "This is a test email sent from the settings."},
 	})
 }
+
+// SendMessage sends a message of the caller's own (the "email" job kind's)
+// to to, from the sender of the settings, through the mailer mail goes
+// through now. Errors: KindInvalid for a malformed message or a refused
+// recipient, KindUnavailable when the mail server cannot be reached or
+// answers with a temporary failure, KindInternal.
+func (s *Service) SendMessage(ctx context.Context, to, subject, text, html string) error {
+	st, err := s.MailSettings(ctx)
+	if err != nil {
+		return err
+	}
+	m, err := s.mailer(st)
+	if err != nil {
+		return err
+	}
+	from := (&mail.Address{Name: st.Meta.SenderName, Address: st.Meta.SenderAddress}).String()
+	return m.Send(ctx, tmail.Message{From: from, To: to, Subject: subject, Text: text, HTML: html})
+}

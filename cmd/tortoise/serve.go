@@ -32,6 +32,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.SetOutput(m.Stderr)
 	var d dbFlags
 	httpAddr := fs.String("http", "", "address to listen on (default 127.0.0.1:8090, or TORTOISE_HTTP)")
+	role := fs.String("role", "", "all (API and background jobs, the default), api or worker (or TORTOISE_ROLE)")
 	d.register(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -44,6 +45,9 @@ func (m *Main) ParseFlags(args []string) error {
 		d.apply(c)
 		if *httpAddr != "" {
 			c.HTTP = *httpAddr
+		}
+		if *role != "" {
+			c.Role = *role
 		}
 	})
 	return err
@@ -58,7 +62,25 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	where := "sqlite " + m.Config.SQLitePath()
+	if m.Config.IsPostgres() {
+		where = "postgres"
+	}
+	if !m.Config.ServesAPI() {
+		if err := app.StartJobs(ctx); err != nil {
+			app.Close(ctx)
+			return err
+		}
+		m.App = app
+		log.Info("tortoise is running jobs", "role", m.Config.Role, "database", where, "version", tortoise.Version)
+		fmt.Fprintf(m.Stdout, "Tortoise %s running background jobs (role worker; data: %s)\n", tortoise.Version, where)
+		return nil
+	}
 	if err := app.Listen(); err != nil {
+		app.Close(ctx)
+		return err
+	}
+	if err := app.StartJobs(ctx); err != nil {
 		app.Close(ctx)
 		return err
 	}
@@ -68,10 +90,6 @@ func (m *Main) Run(ctx context.Context) error {
 			log.Error("http server stopped", "err", err)
 		}
 	}()
-	where := "sqlite " + m.Config.SQLitePath()
-	if m.Config.IsPostgres() {
-		where = "postgres"
-	}
 	log.Info("tortoise is serving", "addr", "http://"+app.Addr(), "database", where, "version", tortoise.Version)
 	fmt.Fprintf(m.Stdout, "Tortoise %s serving the REST API at http://%s/api/ (data: %s)\n", tortoise.Version, app.Addr(), where)
 	return nil
