@@ -151,3 +151,31 @@ func TestCLI(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// On SQLite one process serves a data folder: a second serve on it is
+// refused with a message saying why and what to do instead, and starts
+// once the first has stopped. (Two processes on PostgreSQL share the
+// work: see twoprocs_test.go.)
+func TestSecondServeOnSQLiteRefused(t *testing.T) {
+	t.Setenv("TORTOISE_DATABASE_URL", "")
+	dir := t.TempDir()
+	first, _ := startMain(t, dir)
+	second := NewMain()
+	var out bytes.Buffer
+	second.Stdout, second.Stderr = &out, &out
+	if err := second.ParseFlags([]string{"--http", "127.0.0.1:0", "--dir", dir}); err != nil {
+		t.Fatal(err)
+	}
+	err := second.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "in use by another Tortoise process") || !strings.Contains(err.Error(), "PostgreSQL") {
+		second.Close()
+		t.Fatalf("second serve: %v, want refused", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := startMain(t, dir)
+	if err := again.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

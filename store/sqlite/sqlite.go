@@ -48,7 +48,8 @@ var _ store.Store = (*Store)(nil)
 // Store is a store.Store on one SQLite database file.
 type Store struct {
 	path string
-	cfg  config // as opened, for OpenSQL
+	cfg  config   // as opened, for OpenSQL
+	lock *os.File // held open, the lock on path+".lock" (lock_unix.go)
 
 	wdb   *sql.DB   // holds the single write connection
 	wconn *sql.Conn // used only by the writer goroutine (and Open/Close)
@@ -142,6 +143,16 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 			return nil, core.Internal(err, "Failed to create the data directory.")
 		}
 	}
+	// One process per database file: the writer's group commit, the row
+	// counts and the change feed all assume they see every write.
+	lock, err := lockFile(path + ".lock")
+	if errors.Is(err, errLocked) {
+		return nil, &core.Error{Kind: core.KindUnavailable, Err: err,
+			Message: fmt.Sprintf("The database %s is in use by another Tortoise process. On SQLite one process serves a data folder; to run several, use PostgreSQL.", path)}
+	}
+	if err != nil {
+		return nil, core.Internal(err, "Failed to lock the database.")
+	}
 
 	s := &Store{
 		path:        path,
@@ -154,7 +165,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		wstmts:      make(map[string]*sql.Stmt),
 		log:         cmp.Or(cfg.log, slog.Default()),
 	}
+	s.lock = lock
 	release := func() {
+		defer lock.Close()
 		if s.wconn != nil {
 			s.wconn.Close()
 		}
@@ -170,7 +183,6 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, core.Internal(err, "Failed to open the database: %s.", what)
 	}
 
-	var err error
 	if s.wdb, err = openWriteDB(dsn(path, cfg, false)); err != nil {
 		return fail(err, "writer")
 	}
@@ -289,7 +301,7 @@ func (s *Store) Close() error {
 		for _, st := range s.wstmts {
 			st.Close()
 		}
-		errs := []error{s.rdb.Close(), s.wconn.Close(), s.wdb.Close()}
+		errs := []error{s.rdb.Close(), s.wconn.Close(), s.wdb.Close(), s.lock.Close()}
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = core.Internal(err, "Failed to close the database.")
 		}
@@ -326,6 +338,9 @@ func (s *Store) Collections(ctx context.Context) ([]*core.Collection, error) {
 	}
 	return out, nil
 }
+
+// errLocked: another process has the database open.
+var errLocked = errors.New("locked by another process")
 
 // OpenSQL opens another pool on the same database file, for a co-tenant
 // that keeps tables of its own there and speaks database/sql (River, the

@@ -33,6 +33,7 @@ func TestMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.RunMigrations(t, storetest.Engine{
+		SingleProcess: true,
 		Open: func(t *testing.T) (store.Store, error) {
 			return sqlite.Open(context.Background(), testPath(t))
 		},
