@@ -187,3 +187,76 @@ func TestJobsAPI(t *testing.T) {
 		})
 	}
 }
+
+// /api/crons: PocketBase's list and run-now, and our create, change and
+// delete, for superusers only.
+func TestCronsAPI(t *testing.T) {
+	t.Parallel()
+	for _, engine := range testkit.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			s := jobServer(t, engine)
+			var created jobs.CronStatus
+			s.Super("POST", "/api/crons", map[string]any{"id": "digest", "expression": "0 8 * * 1", "kind": "email",
+				"args": map[string]any{"to": "team@example.com", "subject": "Weekly", "text": "Digest"}}, 200, &created)
+			if created.Next == nil || created.Next.Weekday() != time.Monday || created.Next.Hour() != 8 {
+				t.Errorf("next run %v", created.Next)
+			}
+			s.Super("POST", "/api/crons", map[string]any{"id": "digest", "expression": "@daily", "kind": "email"}, 400, nil)
+
+			var list []map[string]any
+			s.Super("GET", "/api/crons", nil, 200, &list)
+			if len(list) != 1 || list[0]["id"] != "digest" || list[0]["expression"] != "0 8 * * 1" {
+				t.Fatalf("list %v", list)
+			}
+			// Run now (PocketBase's POST /api/crons/{id}): the job runs.
+			s.Super("POST", "/api/crons/digest", nil, 204, nil)
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				var st jobs.CronStatus
+				s.Super("GET", "/api/crons/digest", nil, 200, &st)
+				if st.Last != nil && st.Last.State == jobs.StateCompleted {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("last run %+v", st.Last)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if m, err := s.App.Settings.Mailbox().Latest("team@example.com"); err != nil || m.Subject != "Weekly" {
+				t.Errorf("mail %+v %v", m, err)
+			}
+
+			var changed jobs.CronStatus
+			s.Super("PATCH", "/api/crons/digest", map[string]any{"disabled": true}, 200, &changed)
+			if !changed.Disabled || changed.Next != nil || changed.Schedule != "0 8 * * 1" {
+				t.Errorf("changed %+v", changed)
+			}
+			s.Super("PATCH", "/api/crons/digest", map[string]any{"expression": "every day"}, 400, nil)
+			s.Super("PATCH", "/api/crons/digest", map[string]any{"id": "other"}, 400, nil)
+			s.Super("PATCH", "/api/crons/missing", map[string]any{"disabled": true}, 404, nil)
+			s.Super("POST", "/api/crons/missing", nil, 404, nil)
+			for _, bad := range []any{
+				map[string]any{"expression": "@daily", "kind": "email"},
+				map[string]any{"id": "x", "expression": "61 * * * *", "kind": "email"},
+				map[string]any{"id": "x", "expression": "@daily", "kind": "nope"},
+				map[string]any{"id": "x", "expression": "@daily", "kind": "email", "disabled": "yes"},
+				"nope",
+			} {
+				s.Super("POST", "/api/crons", bad, 400, nil)
+			}
+			usersSchema(t, s, "")
+			user := userToken(t, s)
+			s.Do("GET", "/api/crons", user, nil, 403, nil)
+			s.Do("POST", "/api/crons/digest", user, nil, 403, nil)
+			s.Do("GET", "/api/crons", "", nil, 401, nil)
+
+			s.Super("DELETE", "/api/crons/digest", nil, 204, nil)
+			s.Super("DELETE", "/api/crons/digest", nil, 404, nil)
+			s.Super("GET", "/api/crons", nil, 200, &list)
+			if len(list) != 0 {
+				t.Errorf("after delete: %v", list)
+			}
+		})
+	}
+}

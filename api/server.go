@@ -105,6 +105,13 @@ func (s *Server) routes() {
 	route("POST /api/jobs/{id}/cancel", s.superuser(s.jobOp(jobCancel)))
 	route("DELETE /api/jobs/{id}", s.superuser(s.jobOp(jobDelete)))
 
+	route("GET /api/crons", s.superuser(s.listCrons))
+	route("POST /api/crons", s.superuser(s.createCron))
+	route("GET /api/crons/{id}", s.superuser(s.getCron))
+	route("POST /api/crons/{id}", s.superuser(s.runCron))
+	route("PATCH /api/crons/{id}", s.superuser(s.updateCron))
+	route("DELETE /api/crons/{id}", s.superuser(s.deleteCron))
+
 	route("GET /api/settings", s.superuser(s.getSettings))
 	route("PATCH /api/settings", s.superuser(s.updateSettings))
 	route("POST /api/settings/test/email", s.superuser(s.testEmail))

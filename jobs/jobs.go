@@ -209,8 +209,12 @@ var tagForm = regexp.MustCompile(`^\w[\w-]{1,253}\w$`)
 
 // Queue is the job queue of one app.
 type Queue struct {
-	cfg Config
-	be  backend
+	cfg   Config
+	be    backend
+	st    store.Store
+	crons crons
+
+	stopCrons context.CancelFunc
 
 	mu      sync.RWMutex
 	kinds   map[string]*Kind
@@ -222,7 +226,7 @@ type Queue struct {
 // it cannot run on, KindInternal.
 func New(ctx context.Context, st store.Store, cfg Config) (*Queue, error) {
 	cfg = cfg.WithDefaults()
-	q := &Queue{cfg: cfg, kinds: map[string]*Kind{}}
+	q := &Queue{cfg: cfg, st: st, kinds: map[string]*Kind{}}
 	be, err := newBackend(ctx, st, q)
 	if err != nil {
 		return nil, err
@@ -360,6 +364,9 @@ func encodeArgs(args any) (json.RawMessage, error) {
 	case nil:
 		return json.RawMessage(`{}`), nil
 	case json.RawMessage:
+		if len(a) == 0 {
+			return json.RawMessage(`{}`), nil
+		}
 		raw = a
 	case []byte:
 		raw = a
@@ -400,21 +407,29 @@ type insert struct {
 // Start runs this process's workers (and, on the elected leader, the
 // queue's maintenance and scheduled jobs) until Stop.
 func (q *Queue) Start(ctx context.Context) error {
+	if err := q.be.start(ctx); err != nil {
+		return err
+	}
 	q.mu.Lock()
 	q.started = true
+	refresh, stop := context.WithCancel(context.WithoutCancel(ctx))
+	q.stopCrons = stop
 	q.mu.Unlock()
-	return q.be.start(ctx)
+	q.syncCrons(refresh)
+	go q.refreshCrons(refresh)
+	return nil
 }
 
 // Stop waits for running jobs to finish (until ctx ends, then cancels
 // them) and stops the workers. A queue never started stops at once.
 func (q *Queue) Stop(ctx context.Context) error {
 	q.mu.RLock()
-	started := q.started
+	started, stopCrons := q.started, q.stopCrons
 	q.mu.RUnlock()
 	if !started {
 		return q.be.close()
 	}
+	stopCrons()
 	err := q.be.stop(ctx)
 	return errors.Join(err, q.be.close())
 }
@@ -426,6 +441,8 @@ type ListParams struct {
 	Limit int
 	// After is the Cursor of the previous page ("" for the first).
 	After string
+
+	tagsAll []string // jobs carrying every one of these tags
 }
 
 // ListResult is one page of jobs, newest first.

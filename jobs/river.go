@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
+	"github.com/robfig/cron/v3"
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/store"
@@ -32,6 +33,8 @@ type backend interface {
 	retry(ctx context.Context, id int64) (*Job, error)
 	cancel(ctx context.Context, id int64) (*Job, error)
 	delete(ctx context.Context, id int64) (*Job, error)
+	addCron(id string, sched cron.Schedule, k *Kind, args json.RawMessage) error
+	removeCron(id string)
 	start(ctx context.Context) error
 	stop(ctx context.Context) error
 	close() error
@@ -258,6 +261,9 @@ func (b *riverBackend[TTx]) list(ctx context.Context, p ListParams) (*ListResult
 	if len(p.Queues) > 0 {
 		lp = lp.Queues(p.Queues...)
 	}
+	if len(p.tagsAll) > 0 {
+		lp = lp.TagsAll(p.tagsAll...)
+	}
 	if p.After != "" {
 		var c river.JobListCursor
 		if err := c.UnmarshalText([]byte(p.After)); err != nil {
@@ -310,6 +316,31 @@ func (b *riverBackend[TTx]) one(row *rivertype.JobRow, err error) (*Job, error) 
 	}
 	return jobOf(row), nil
 }
+
+// addCron has River's periodic enqueuer (which runs on the elected
+// leader only) add k's job with args at each tick of sched, unique within
+// the tick so that a tick fired again by a new leader adds nothing.
+func (b *riverBackend[TTx]) addCron(id string, sched cron.Schedule, k *Kind, args json.RawMessage) error {
+	utc := utcSchedule{sched}
+	job := river.NewPeriodicJob(utc, func() (river.JobArgs, *river.InsertOpts) {
+		return rawArgs{kind: k.Name, raw: args}, &river.InsertOpts{
+			Queue: CronQueue, Priority: k.Priority, MaxAttempts: k.MaxAttempts,
+			Tags:       []string{cronTag(id)},
+			UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: tickWindow(utc, time.Now())},
+		}
+	}, &river.PeriodicJobOpts{ID: cronTag(id)})
+	if _, err := b.client.PeriodicJobs().AddSafely(job); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (b *riverBackend[TTx]) removeCron(id string) { b.client.PeriodicJobs().RemoveByID(cronTag(id)) }
+
+// utcSchedule reads cron expressions in UTC whatever the machine's zone.
+type utcSchedule struct{ cron.Schedule }
+
+func (s utcSchedule) Next(t time.Time) time.Time { return s.Schedule.Next(t.UTC()) }
 
 func (b *riverBackend[TTx]) start(ctx context.Context) error {
 	if err := b.client.Start(ctx); err != nil {
