@@ -34,6 +34,7 @@ import (
 	"github.com/tortoise-dev/tortoise/store"
 	"github.com/tortoise-dev/tortoise/store/postgres"
 	"github.com/tortoise-dev/tortoise/store/sqlite"
+	"github.com/tortoise-dev/tortoise/webhooks"
 )
 
 // Version is the release, set at build time with -ldflags "-X".
@@ -64,7 +65,9 @@ type App struct {
 	// (serve calls it), Enqueue or EnqueueTx (in a record hook's Write.Tx)
 	// them. Built in: "http" and "email".
 	Jobs *jobs.Queue
-	API  *api.Server
+	// Webhooks notifies other systems of record changes, signed.
+	Webhooks *webhooks.Service
+	API      *api.Server
 
 	store store.Store
 	files blob.Store
@@ -138,7 +141,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, err
 	}
-	a.API = api.New(api.Services{Core: svc, Settings: sets, Keys: a.Keys, Collections: a.Collections, Records: a.Records, Auth: a.Auth, Jobs: a.Jobs},
+	a.Webhooks, err = webhooks.New(ctx, webhooks.Options{Store: st, Service: svc, Records: a.Records, Jobs: a.Jobs, Settings: sets,
+		Client: a.outboundClient, Logger: log})
+	if err != nil {
+		a.Jobs.Stop(ctx)
+		st.Close()
+		return nil, err
+	}
+	a.API = api.New(api.Services{Core: svc, Settings: sets, Keys: a.Keys, Collections: a.Collections, Records: a.Records, Auth: a.Auth, Jobs: a.Jobs, Webhooks: a.Webhooks},
 		api.Options{Logger: log, MaxBody: cfg.MaxBodyBytes, Version: Version})
 	a.API.SetMaxFilteredReads(cfg.MaxFilteredReads)
 	return a, nil
@@ -151,13 +161,8 @@ func openJobs(ctx context.Context, cfg config.Config, st store.Store, sets *sett
 	if err != nil {
 		return nil, err
 	}
-	allow := cfg.OutboundAllowHosts
-	kinds := []jobs.Kind{
-		jobs.HTTPKind(func(timeout time.Duration) *http.Client {
-			return outbound.NewClient(outbound.Options{Timeout: timeout, AllowHosts: allow, UserAgent: "Tortoise/" + Version})
-		}),
-		jobs.EmailKind(sets.SendMessage),
-	}
+	outbound := outboundClient(cfg)
+	kinds := []jobs.Kind{jobs.HTTPKind(outbound), jobs.EmailKind(sets.SendMessage)}
 	for _, k := range kinds {
 		if err := q.Register(k); err != nil {
 			q.Stop(ctx)
@@ -165,6 +170,19 @@ func openJobs(ctx context.Context, cfg config.Config, st store.Store, sets *sett
 		}
 	}
 	return q, nil
+}
+
+// outboundClient makes the clients for user-given URLs (http jobs,
+// webhooks): private addresses refused but for the configured hosts.
+func outboundClient(cfg config.Config) func(time.Duration) *http.Client {
+	allow := cfg.OutboundAllowHosts
+	return func(timeout time.Duration) *http.Client {
+		return outbound.NewClient(outbound.Options{Timeout: timeout, AllowHosts: allow, UserAgent: "Tortoise/" + Version})
+	}
+}
+
+func (a *App) outboundClient(timeout time.Duration) *http.Client {
+	return outboundClient(a.Config)(timeout)
 }
 
 // StartJobs starts this process's job workers, unless its role is "api".
@@ -282,6 +300,7 @@ func (a *App) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("shutdown http: %w", err))
 		}
 	}
+	a.Webhooks.Close()
 	// Running jobs finish (or, once ctx ends, are cancelled to run again
 	// later) before the store closes under them.
 	if err := a.Jobs.Stop(ctx); err != nil {

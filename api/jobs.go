@@ -13,7 +13,8 @@ import (
 )
 
 // The job routes (superusers, and superuser API keys): /api/jobs lists
-// with ?state=, ?kind=, ?queue= (each a comma-separated list), ?perPage=
+// with ?state=, ?kind=, ?queue=, ?tag= (each a comma-separated list; tags
+// must all be there), ?perPage=
 // and ?cursor= (the previous page's); POST enqueues; one job can be read,
 // retried, cancelled and deleted.
 
@@ -40,7 +41,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, _ *service.Req
 		}
 		return out
 	}
-	p := jobs.ListParams{States: list("state"), Kinds: list("kind"), Queues: list("queue"), After: v.Get("cursor")}
+	p := jobs.ListParams{States: list("state"), Kinds: list("kind"), Queues: list("queue"), Tags: list("tag"), After: v.Get("cursor")}
 	if pp := v.Get("perPage"); pp != "" {
 		n, err := strconv.Atoi(pp)
 		if err != nil || n < 1 || n > 500 {

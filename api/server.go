@@ -22,6 +22,7 @@ import (
 	"github.com/tortoise-dev/tortoise/records"
 	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/settings"
+	"github.com/tortoise-dev/tortoise/webhooks"
 )
 
 // DefaultMaxBody caps request bodies unless Options say otherwise.
@@ -46,6 +47,8 @@ type Services struct {
 	Auth        *auth.Service
 	// Jobs is the job queue (nil: the job routes answer 503).
 	Jobs *jobs.Queue
+	// Webhooks keeps the outgoing webhooks (nil: their routes answer 503).
+	Webhooks *webhooks.Service
 }
 
 // Server is the HTTP handler of the REST API.
@@ -57,6 +60,7 @@ type Server struct {
 	records     *records.Service
 	auth        *auth.Service
 	jobs        *jobs.Queue
+	webhooks    *webhooks.Service
 	log         *slog.Logger
 	opts        Options
 	mux         *http.ServeMux
@@ -73,7 +77,7 @@ func New(parts Services, opts Options) *Server {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
 	}
-	s := &Server{svc: parts.Core, settings: parts.Settings, keys: parts.Keys, collections: parts.Collections, records: parts.Records, auth: parts.Auth, jobs: parts.Jobs, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub()}
+	s := &Server{svc: parts.Core, settings: parts.Settings, keys: parts.Keys, collections: parts.Collections, records: parts.Records, auth: parts.Auth, jobs: parts.Jobs, webhooks: parts.Webhooks, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub()}
 	s.routes()
 	go s.realtimeDispatch()
 	return s
@@ -111,6 +115,15 @@ func (s *Server) routes() {
 	route("POST /api/crons/{id}", s.superuser(s.runCron))
 	route("PATCH /api/crons/{id}", s.superuser(s.updateCron))
 	route("DELETE /api/crons/{id}", s.superuser(s.deleteCron))
+
+	route("GET /api/webhooks", s.superuser(s.listWebhooks))
+	route("POST /api/webhooks", s.superuser(s.createWebhook))
+	route("GET /api/webhooks/{id}", s.superuser(s.getWebhook))
+	route("PATCH /api/webhooks/{id}", s.superuser(s.updateWebhook))
+	route("DELETE /api/webhooks/{id}", s.superuser(s.deleteWebhook))
+	route("POST /api/webhooks/{id}/secret", s.superuser(s.rotateWebhookSecret))
+	route("GET /api/webhooks/{id}/deliveries", s.superuser(s.webhookDeliveries))
+	route("POST /api/webhooks/{id}/deliveries/{job}/replay", s.superuser(s.replayDelivery))
 
 	route("GET /api/settings", s.superuser(s.getSettings))
 	route("PATCH /api/settings", s.superuser(s.updateSettings))

@@ -245,7 +245,7 @@ func (q *Queue) status(ctx context.Context, c Cron) (*CronStatus, error) {
 			st.Next = &next
 		}
 	}
-	res, err := q.be.list(ctx, ListParams{Kinds: []string{c.Kind}, Limit: 1, tagsAll: []string{cronTag(c.ID)}})
+	res, err := q.be.list(ctx, ListParams{Kinds: []string{c.Kind}, Limit: 1, Tags: []string{cronTag(c.ID)}})
 	if err != nil {
 		return nil, err
 	}

@@ -75,6 +75,8 @@ type Job struct {
 	MaxAttempts int             `json:"maxAttempts"`
 	Tags        []string        `json:"tags"`
 	Errors      []AttemptError  `json:"errors"`
+	// Output is what the handler recorded with RecordOutput (null if none).
+	Output      json.RawMessage `json:"output"`
 	CreatedAt   time.Time       `json:"created"`
 	ScheduledAt time.Time       `json:"scheduled"`
 	AttemptedAt *time.Time      `json:"attempted"`
@@ -132,6 +134,12 @@ type Enqueued struct {
 	// one, and nothing new was enqueued.
 	Duplicate bool
 }
+
+// RecordOutput keeps v (JSON-encoded) with the job being run in ctx, as
+// its Output, whether the run succeeds or fails: for the API's and the
+// admin's view of it (a webhook delivery keeps its response status and
+// time). Call it from a Handler. Errors: v does not encode.
+func RecordOutput(ctx context.Context, v any) error { return recordOutput(ctx, v) }
 
 // Cancel, returned by a handler, ends the job as cancelled: no retry.
 func Cancel(err error) error { return &control{cancel: true, err: err} }
@@ -441,8 +449,8 @@ type ListParams struct {
 	Limit int
 	// After is the Cursor of the previous page ("" for the first).
 	After string
-
-	tagsAll []string // jobs carrying every one of these tags
+	// Tags keeps jobs carrying every one of these tags.
+	Tags []string
 }
 
 // ListResult is one page of jobs, newest first.

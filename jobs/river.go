@@ -261,8 +261,8 @@ func (b *riverBackend[TTx]) list(ctx context.Context, p ListParams) (*ListResult
 	if len(p.Queues) > 0 {
 		lp = lp.Queues(p.Queues...)
 	}
-	if len(p.tagsAll) > 0 {
-		lp = lp.TagsAll(p.tagsAll...)
+	if len(p.Tags) > 0 {
+		lp = lp.TagsAll(p.Tags...)
 	}
 	if p.After != "" {
 		var c river.JobListCursor
@@ -379,8 +379,13 @@ func jobOf(r *rivertype.JobRow) *Job {
 	if j.Tags == nil {
 		j.Tags = []string{}
 	}
+	if out := r.Output(); len(out) > 0 {
+		j.Output = json.RawMessage(out)
+	}
 	for i, e := range r.Errors {
 		j.Errors[i] = AttemptError{Attempt: e.Attempt, At: e.At, Error: e.Error}
 	}
 	return j
 }
+
+func recordOutput(ctx context.Context, v any) error { return river.RecordOutput(ctx, v) }

@@ -49,8 +49,18 @@ func (s *Service) open(enc, key string) (string, error) {
 	return plain, nil
 }
 
+// Seal encrypts a secret of another feature (a webhook's signing secret)
+// under the encryption key, as the settings' own are; key names it in
+// errors and must be listed in secretNames. Errors: as seal.
+func (s *Service) Seal(plain, key string) (string, error) { return s.seal(plain, key) }
+
+// Open decrypts what Seal sealed. Errors: as open.
+func (s *Service) Open(enc, key string) (string, error) { return s.open(enc, key) }
+
 // secretNames name each secret, and what fails without it, in messages.
 var secretNames = map[string][2]string{
+	"webhook.secret":    {"a webhook's signing secret", "Webhooks cannot be delivered"},
+	"hook.secret":       {"an inbound hook's verification secret", "Inbound hooks cannot be verified"},
 	"smtp.password":     {"the SMTP password", "Mail cannot be sent"},
 	"s3.secret":         {"the S3 secret (s3.secret)", "Files on S3 cannot be reached"},
 	"backups.s3.secret": {"the backups' S3 secret (backups.s3.secret)", "Backups on S3 cannot be reached"},

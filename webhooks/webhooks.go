@@ -1,0 +1,526 @@
+// Package webhooks sends signed HTTP POSTs to other systems when records
+// change: per collection, on create, update and/or delete, optionally only
+// when a filter matches the record.
+//
+// A delivery is a job enqueued in the same transaction as the write that
+// causes it (a store.TxHook: the change path, below every handler), so a
+// committed write always gets its delivery and a rolled-back one never
+// does. Each delivery is signed as Standard Webhooks says (webhook-id,
+// webhook-timestamp, webhook-signature: HMAC-SHA256 of id.timestamp.body
+// with the webhook's secret, shown once when the webhook is created), sent
+// through the outbound client (private and metadata addresses refused),
+// retried with backoff, and kept as a job: its attempts, errors, response
+// status and time are the delivery log, and a delivery can be replayed.
+// Hidden fields, password hashes and token keys never leave.
+package webhooks
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/jobs"
+	"github.com/tortoise-dev/tortoise/records"
+	"github.com/tortoise-dev/tortoise/service"
+	"github.com/tortoise-dev/tortoise/settings"
+	"github.com/tortoise-dev/tortoise/store"
+	"github.com/tortoise-dev/tortoise/webhooksig"
+)
+
+// Events a webhook can be for.
+var Events = []string{store.ActionCreate, store.ActionUpdate, store.ActionDelete}
+
+// Webhook is one endpoint to notify.
+type Webhook struct {
+	ID string `json:"id"`
+	// Collection is the collection's name or id; system collections
+	// (names starting with "_") cannot have webhooks.
+	Collection string `json:"collection"`
+	// Events are among create, update and delete (default all three).
+	Events []string `json:"events"`
+	// Filter, when set, sends only changes whose record matches it (the
+	// filter language, on the record's own fields; on delete, the record
+	// as it was).
+	Filter   string `json:"filter"`
+	URL      string `json:"url"`
+	Disabled bool   `json:"disabled"`
+	// Secret signs the deliveries: shown only when created or rotated.
+	Secret  string    `json:"secret,omitempty"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+}
+
+// stored is a webhook as kept: its secret sealed.
+type stored struct {
+	Webhook
+	Sealed string `json:"sealed"`
+}
+
+// param is where the webhooks are kept (a store param).
+const param = "webhooks"
+
+// Kind is the job kind of deliveries.
+const Kind = "webhook"
+
+// Refresh is how often the webhooks are reread, to pick up changes made
+// through another process.
+const Refresh = 5 * time.Second
+
+// Options are what the service needs of the app.
+type Options struct {
+	Store    store.Store
+	Service  *service.Service
+	Records  *records.Service
+	Jobs     *jobs.Queue
+	Settings *settings.Service
+	// Client makes the HTTP client deliveries go through (the outbound
+	// client, so private addresses are refused).
+	Client func(timeout time.Duration) *http.Client
+	Logger *slog.Logger
+}
+
+// Service keeps the webhooks and delivers.
+type Service struct {
+	o    Options
+	snap atomic.Pointer[[]stored] // the webhooks as last read
+	mu   sync.Mutex               // serialises changes made here
+	stop context.CancelFunc
+}
+
+// New loads the webhooks, registers the delivery kind and joins every
+// write transaction of the store. Close stops its refresher.
+func New(ctx context.Context, o Options) (*Service, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Service{o: o}
+	if err := s.reload(ctx); err != nil {
+		return nil, err
+	}
+	if err := o.Jobs.Register(jobs.Kind{Name: Kind, Queue: jobs.WebhookQueue, MaxAttempts: 10, Timeout: time.Minute, Handler: s.deliver}); err != nil {
+		return nil, err
+	}
+	o.Store.AddTxHook(s.onChanges)
+	bg, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	go s.refresh(bg)
+	return s, nil
+}
+
+// Close stops rereading the webhooks.
+func (s *Service) Close() { s.stop() }
+
+func (s *Service) refresh(ctx context.Context) {
+	t := time.NewTicker(Refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.reload(ctx); err != nil && ctx.Err() == nil {
+				s.o.Logger.Warn("webhooks: could not reread the webhooks", "err", err)
+			}
+		}
+	}
+}
+
+// read returns the stored webhooks from r.
+func read(ctx context.Context, r store.Reader) ([]stored, error) {
+	raw, err := r.Param(ctx, param)
+	if core.KindOf(err) == core.KindNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []stored
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, core.Internal(err, "Failed to read the webhooks.")
+	}
+	return out, nil
+}
+
+func (s *Service) reload(ctx context.Context) error {
+	list, err := read(ctx, s.o.Store)
+	if err != nil {
+		return err
+	}
+	s.snap.Store(&list)
+	return nil
+}
+
+func (s *Service) current() []stored {
+	if p := s.snap.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// List returns the webhooks, without their secrets.
+func (s *Service) List(ctx context.Context) ([]Webhook, error) {
+	list, err := read(ctx, s.o.Store)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Webhook, len(list))
+	for i, w := range list {
+		out[i] = w.Webhook
+		out[i].Secret = ""
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, nil
+}
+
+// Get returns one webhook, without its secret. Errors: KindNotFound.
+func (s *Service) Get(ctx context.Context, id string) (*Webhook, error) {
+	list, err := s.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range list {
+		if w.ID == id {
+			return &w, nil
+		}
+	}
+	return nil, core.NotFound("The webhook wasn't found.")
+}
+
+// Input is what Create and Update take; nil fields are left as they are
+// (Create: defaults).
+type Input struct {
+	Collection *string   `json:"collection"`
+	Events     *[]string `json:"events"`
+	Filter     *string   `json:"filter"`
+	URL        *string   `json:"url"`
+	Disabled   *bool     `json:"disabled"`
+}
+
+// Create adds a webhook with a new secret, returned (only) here.
+// Errors: KindInvalid naming the field, KindInternal.
+func (s *Service) Create(ctx context.Context, in Input) (*Webhook, error) {
+	now := time.Now().UTC()
+	w := Webhook{ID: core.NewID(), Events: slices.Clone(Events), Created: now, Updated: now}
+	if err := s.apply(&w, in); err != nil {
+		return nil, err
+	}
+	if w.Collection == "" {
+		return nil, core.FieldInvalid("collection", "validation_required", "Give the collection.")
+	}
+	if w.URL == "" {
+		return nil, core.FieldInvalid("url", "validation_required", "Give the URL to deliver to.")
+	}
+	secret := webhooksig.NewSecret()
+	sealed, err := s.o.Settings.Seal(secret, "webhook.secret")
+	if err != nil {
+		return nil, err
+	}
+	err = s.change(ctx, func(list []stored) ([]stored, error) {
+		return append(list, stored{Webhook: w, Sealed: sealed}), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	w.Secret = secret
+	return &w, nil
+}
+
+// Update changes a webhook. Errors: KindNotFound, KindInvalid, KindInternal.
+func (s *Service) Update(ctx context.Context, id string, in Input) (*Webhook, error) {
+	var out Webhook
+	err := s.change(ctx, func(list []stored) ([]stored, error) {
+		for i := range list {
+			if list[i].ID != id {
+				continue
+			}
+			w := list[i].Webhook
+			if err := s.apply(&w, in); err != nil {
+				return nil, err
+			}
+			w.Updated = time.Now().UTC()
+			list[i].Webhook = w
+			out = w
+			return list, nil
+		}
+		return nil, core.NotFound("The webhook wasn't found.")
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.Secret = ""
+	return &out, nil
+}
+
+// RotateSecret gives a webhook a new secret, returned (only) here; later
+// deliveries are signed with it. Errors: KindNotFound, KindInternal.
+func (s *Service) RotateSecret(ctx context.Context, id string) (*Webhook, error) {
+	secret := webhooksig.NewSecret()
+	sealed, err := s.o.Settings.Seal(secret, "webhook.secret")
+	if err != nil {
+		return nil, err
+	}
+	var out Webhook
+	err = s.change(ctx, func(list []stored) ([]stored, error) {
+		for i := range list {
+			if list[i].ID == id {
+				list[i].Sealed = sealed
+				list[i].Updated = time.Now().UTC()
+				out = list[i].Webhook
+				return list, nil
+			}
+		}
+		return nil, core.NotFound("The webhook wasn't found.")
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.Secret = secret
+	return &out, nil
+}
+
+// Delete removes a webhook; its deliveries still waiting are cancelled
+// when their turn comes. Errors: KindNotFound, KindInternal.
+func (s *Service) Delete(ctx context.Context, id string) error {
+	return s.change(ctx, func(list []stored) ([]stored, error) {
+		for i := range list {
+			if list[i].ID == id {
+				return slices.Delete(list, i, i+1), nil
+			}
+		}
+		return nil, core.NotFound("The webhook wasn't found.")
+	})
+}
+
+// change applies fn to the stored list in a write transaction, then
+// refreshes this process's copy.
+func (s *Service) change(ctx context.Context, fn func([]stored) ([]stored, error)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.o.Store.Update(ctx, func(tx store.Tx) error {
+		list, err := read(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if list, err = fn(list); err != nil {
+			return err
+		}
+		b, err := json.Marshal(list)
+		if err != nil {
+			return core.Internal(err, "Failed to save the webhooks.")
+		}
+		return tx.SetParam(ctx, param, b)
+	})
+	if err != nil {
+		return err
+	}
+	return s.reload(ctx)
+}
+
+// apply checks in and sets it on w.
+func (s *Service) apply(w *Webhook, in Input) error {
+	if in.Collection != nil {
+		name := strings.TrimSpace(*in.Collection)
+		c, err := s.o.Service.Collection(name)
+		if err != nil {
+			return core.FieldInvalid("collection", "validation_unknown_collection", fmt.Sprintf("Unknown collection %q.", name))
+		}
+		if strings.HasPrefix(c.Name, "_") {
+			return core.FieldInvalid("collection", "validation_system_collection", "System collections cannot have webhooks.")
+		}
+		w.Collection = c.Name
+	}
+	if in.Events != nil {
+		if len(*in.Events) == 0 {
+			return core.FieldInvalid("events", "validation_required", "Give at least one of create, update, delete.")
+		}
+		var evs []string
+		for _, e := range *in.Events {
+			if !slices.Contains(Events, e) {
+				return core.FieldInvalid("events", "validation_invalid_event", fmt.Sprintf("Unknown event %q: use create, update or delete.", e))
+			}
+			if !slices.Contains(evs, e) {
+				evs = append(evs, e)
+			}
+		}
+		w.Events = evs
+	}
+	if in.URL != nil {
+		u := strings.TrimSpace(*in.URL)
+		if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") || len(u) > 2048 {
+			return core.FieldInvalid("url", "validation_invalid_url", "The URL must be http:// or https:// (at most 2048 characters).")
+		}
+		w.URL = u
+	}
+	if in.Filter != nil {
+		w.Filter = strings.TrimSpace(*in.Filter)
+	}
+	if in.Disabled != nil {
+		w.Disabled = *in.Disabled
+	}
+	if w.Filter != "" && w.Collection != "" {
+		c, err := s.o.Service.Collection(w.Collection)
+		if err == nil {
+			if _, err := s.o.Service.Compile(w.Filter, s.o.Service.Env(c, superuser, true)); err != nil {
+				msg := err.Error()
+				if e := core.AsError(err); e != nil {
+					msg = e.Message
+				}
+				return core.FieldInvalid("filter", "validation_invalid_filter", msg)
+			}
+		}
+	}
+	return nil
+}
+
+// superuser is who filters are evaluated as: only the filter applies.
+var superuser = &service.Request{Superuser: true, Method: http.MethodGet}
+
+// delivery is the args of a delivery job.
+type delivery struct {
+	Webhook string          `json:"webhook"`
+	ID      string          `json:"id"` // the webhook-id header: the same on every attempt
+	Body    json.RawMessage `json:"body"`
+}
+
+// onChanges enqueues, in the write's transaction, a delivery for each
+// change a webhook asks for.
+func (s *Service) onChanges(ctx context.Context, tx store.Tx, changes []store.Change) error {
+	hooks := s.current()
+	if len(hooks) == 0 {
+		return nil
+	}
+	for _, ch := range changes {
+		c := ch.Collection
+		for _, h := range hooks {
+			if h.Disabled || (h.Collection != c.Name && h.Collection != c.ID) || !slices.Contains(h.Events, ch.Action) {
+				continue
+			}
+			if h.Filter != "" {
+				ok, err := s.o.Records.Visible(ctx, superuser, c, ch.Record, ch.Action == store.ActionDelete, true, h.Filter)
+				if err != nil {
+					s.o.Logger.Warn("webhooks: the filter of a webhook failed; nothing sent", "webhook", h.ID, "err", err)
+					continue
+				}
+				if !ok {
+					continue
+				}
+			}
+			id := "msg_" + core.RandomString(24, core.Alphanumeric)
+			body, err := payload(id, ch)
+			if err != nil {
+				return err
+			}
+			_, err = s.o.Jobs.EnqueueTx(ctx, tx, Kind, delivery{Webhook: h.ID, ID: id, Body: body},
+				&jobs.Options{Queue: jobs.WebhookQueue, Tags: []string{Tag(h.ID)}})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Tag tags the deliveries of webhook id.
+func Tag(id string) string { return "webhook-" + id }
+
+// payload is the JSON body of one delivery.
+func payload(id string, ch store.Change) ([]byte, error) {
+	out := map[string]any{
+		"id":         id,
+		"event":      ch.Action,
+		"collection": ch.Collection.Name,
+		"record":     public(ch.Record),
+		"timestamp":  time.Now().UTC().Format(time.RFC3339Nano),
+	}
+	if ch.Action == store.ActionUpdate && ch.Old != nil {
+		out["previous"] = public(ch.Old)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		return nil, core.Internal(err, "Failed to encode a webhook delivery.")
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// public is a record without what must never leave: hidden fields,
+// password hashes and token keys.
+func public(r *core.Record) map[string]any {
+	if r == nil {
+		return nil
+	}
+	out := map[string]any{"collectionId": r.Collection.ID, "collectionName": r.Collection.Name}
+	for i := range r.Collection.Fields {
+		f := &r.Collection.Fields[i]
+		if f.Hidden || f.Def().Secret() || (r.Collection.IsAuth() && f.Name == "tokenKey") {
+			continue
+		}
+		out[f.Name] = r.Data[f.Name]
+	}
+	return out
+}
+
+// deliver is the handler of delivery jobs.
+func (s *Service) deliver(ctx context.Context, j *jobs.Job) error {
+	var d delivery
+	if err := json.Unmarshal(j.Args, &d); err != nil {
+		return jobs.Cancel(fmt.Errorf("args: %w", err))
+	}
+	h, err := s.find(ctx, d.Webhook)
+	if err != nil {
+		return err
+	}
+	if h.Disabled {
+		return jobs.Cancel(fmt.Errorf("the webhook is disabled"))
+	}
+	secret, err := s.o.Settings.Open(h.Sealed, "webhook.secret")
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(d.Body))
+	if err != nil {
+		return jobs.Cancel(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if err := webhooksig.SetHeaders(req.Header, d.ID, time.Now(), d.Body, secret); err != nil {
+		return jobs.Cancel(err)
+	}
+	start := time.Now()
+	status, err := jobs.Send(s.o.Client(30*time.Second), req)
+	took := time.Since(start)
+	_ = jobs.RecordOutput(ctx, map[string]any{"status": status, "ms": took.Milliseconds(), "url": h.URL})
+	if err != nil {
+		return fmt.Errorf("after %d ms: %w", took.Milliseconds(), err)
+	}
+	return nil
+}
+
+// find returns the webhook id, rereading the store if this process does
+// not know it yet; a webhook that is gone cancels the delivery.
+func (s *Service) find(ctx context.Context, id string) (*stored, error) {
+	for _, h := range s.current() {
+		if h.ID == id {
+			return &h, nil
+		}
+	}
+	if err := s.reload(ctx); err != nil {
+		return nil, err
+	}
+	for _, h := range s.current() {
+		if h.ID == id {
+			return &h, nil
+		}
+	}
+	return nil, jobs.Cancel(fmt.Errorf("webhook %s was deleted", id))
+}
