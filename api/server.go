@@ -125,6 +125,13 @@ func (s *Server) routes() {
 	route("GET /api/webhooks/{id}/deliveries", s.superuser(s.webhookDeliveries))
 	route("POST /api/webhooks/{id}/deliveries/{job}/replay", s.superuser(s.replayDelivery))
 
+	route("POST /api/hooks/{name}", s.receiveHook)
+	route("GET /api/hooks", s.superuser(s.listHookSources))
+	route("POST /api/hooks", s.superuser(s.saveHookSource(true)))
+	route("GET /api/hooks/{name}", s.superuser(s.getHookSource))
+	route("PATCH /api/hooks/{name}", s.superuser(s.saveHookSource(false)))
+	route("DELETE /api/hooks/{name}", s.superuser(s.deleteHookSource))
+
 	route("GET /api/settings", s.superuser(s.getSettings))
 	route("PATCH /api/settings", s.superuser(s.updateSettings))
 	route("POST /api/settings/test/email", s.superuser(s.testEmail))

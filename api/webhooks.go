@@ -2,6 +2,8 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -178,5 +180,102 @@ func (s *Server) replayDelivery(w http.ResponseWriter, r *http.Request, _ *servi
 		return err
 	}
 	writeJSON(w, http.StatusOK, j)
+	return nil
+}
+
+// maxHookBody caps an inbound webhook's body.
+const maxHookBody = 4 << 20
+
+// receiveHook is /api/hooks/{name}: an inbound webhook, verified and kept
+// (see webhooks.Service.Receive). Public: the signature is the auth.
+func (s *Server) receiveHook(w http.ResponseWriter, r *http.Request) error {
+	ws, err := s.webhookService()
+	if err != nil {
+		return err
+	}
+	if r.ContentLength > maxHookBody {
+		return tooLarge(maxHookBody)
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHookBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge(maxHookBody)
+		}
+		return core.Invalid("Failed to read the request body.")
+	}
+	res, err := ws.Receive(r.Context(), r.PathValue("name"), r.Header, b)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (s *Server) listHookSources(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
+	ws, err := s.webhookService()
+	if err != nil {
+		return err
+	}
+	list, err := ws.Sources(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}
+
+func (s *Server) getHookSource(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
+	ws, err := s.webhookService()
+	if err != nil {
+		return err
+	}
+	src, err := ws.GetSource(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, src)
+	return nil
+}
+
+func (s *Server) saveHookSource(create bool) callerHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
+		ws, err := s.webhookService()
+		if err != nil {
+			return err
+		}
+		b, err := readBody(r)
+		if err != nil {
+			return err
+		}
+		var in struct {
+			webhooks.SourceInput
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal(b, &in); err != nil {
+			return core.DecodeError(err, "body")
+		}
+		name := r.PathValue("name")
+		if create {
+			name = in.Name
+		}
+		src, err := ws.SaveSource(r.Context(), name, create, in.SourceInput)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, src)
+		return nil
+	}
+}
+
+func (s *Server) deleteHookSource(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
+	ws, err := s.webhookService()
+	if err != nil {
+		return err
+	}
+	if err := ws.DeleteSource(r.Context(), r.PathValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

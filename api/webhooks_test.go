@@ -203,3 +203,128 @@ func TestWebhooks(t *testing.T) {
 		})
 	}
 }
+
+// Inbound webhooks: /api/hooks/{name} verifies Stripe's and Standard
+// Webhooks' signatures with the source's secret and tolerance, keeps each
+// event as a job, and acknowledges a replayed event without keeping it
+// again; sources are managed by superusers and never show their secret.
+func TestInboundHooks(t *testing.T) {
+	t.Parallel()
+	for _, engine := range testkit.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			s := testkit.NewServer(t, engine).Restart(func(c *config.Config) { c.EncryptionKey = "inbound-test-key-0123456789abcdef" })
+			const stripeSecret = "whsec_stripe_test_secret"
+			standardSecret := webhooksig.NewSecret()
+			s.Super("POST", "/api/hooks", map[string]any{"name": "stripe", "scheme": "stripe", "secret": stripeSecret}, 200, nil)
+			s.Super("POST", "/api/hooks", map[string]any{"name": "partner", "secret": standardSecret, "toleranceSeconds": 60}, 200, nil)
+			var sources []map[string]any
+			s.Super("GET", "/api/hooks", nil, 200, &sources)
+			if len(sources) != 2 || sources[0]["secret"] != nil || sources[1]["kind"] != "hook" {
+				t.Fatalf("sources %v", sources)
+			}
+
+			post := func(name string, header http.Header, body string) testkit.Response {
+				t.Helper()
+				req, _ := http.NewRequest("POST", s.URL+"/api/hooks/"+name, strings.NewReader(body))
+				for k, v := range header {
+					req.Header[k] = v
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return testkit.Response{Status: resp.StatusCode, Body: b}
+			}
+			stripeHeader := func(body string, at time.Time) http.Header {
+				sig, err := webhooksig.SignStripe(stripeSecret, at, []byte(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return http.Header{"Stripe-Signature": {sig}}
+			}
+			event := `{"id":"evt_1","type":"charge.succeeded","data":{"amount":100}}`
+			var got struct {
+				EventID   string `json:"eventId"`
+				Duplicate bool   `json:"duplicate"`
+			}
+			r := post("stripe", stripeHeader(event, time.Now()), event)
+			if r.Status != 200 || json.Unmarshal(r.Body, &got) != nil || got.EventID != "evt_1" || got.Duplicate {
+				t.Fatalf("first: %d %s", r.Status, r.Body)
+			}
+			r = post("stripe", stripeHeader(event, time.Now()), event) // replayed (signed anew)
+			if r.Status != 200 || json.Unmarshal(r.Body, &got) != nil || !got.Duplicate {
+				t.Fatalf("replay: %d %s", r.Status, r.Body)
+			}
+			for name, h := range map[string]http.Header{
+				"tampered":  stripeHeader(event, time.Now()),
+				"too old":   stripeHeader(`{"id":"evt_2"}`, time.Now().Add(-10*time.Minute)),
+				"no header": {},
+				"other key": {"Stripe-Signature": {"t=" + strconv.FormatInt(time.Now().Unix(), 10) + ",v1=00ff"}},
+			} {
+				body := `{"id":"evt_2"}`
+				if name == "tampered" {
+					body = strings.Replace(event, "100", "1000000", 1)
+				}
+				if r := post("stripe", h, body); r.Status != 401 {
+					t.Errorf("%s: %d %s", name, r.Status, r.Body)
+				}
+			}
+			if r := post("nope", stripeHeader(event, time.Now()), event); r.Status != 404 {
+				t.Errorf("unknown source: %d", r.Status)
+			}
+
+			// Standard Webhooks, as our outgoing webhooks sign.
+			body := `{"type":"user.created","user":"u1"}`
+			h := http.Header{}
+			if err := webhooksig.SetHeaders(h, "msg_abc", time.Now(), []byte(body), standardSecret); err != nil {
+				t.Fatal(err)
+			}
+			if r := post("partner", h, body); r.Status != 200 {
+				t.Fatalf("standard: %d %s", r.Status, r.Body)
+			}
+			if r := post("partner", h, body); r.Status != 200 || json.Unmarshal(r.Body, &got) != nil || !got.Duplicate {
+				t.Errorf("standard replay: %d %s", r.Status, r.Body)
+			}
+			old := http.Header{}
+			_ = webhooksig.SetHeaders(old, "msg_old", time.Now().Add(-2*time.Minute), []byte(body), standardSecret)
+			if r := post("partner", old, body); r.Status != 401 {
+				t.Errorf("outside the 60 s tolerance: %d %s", r.Status, r.Body)
+			}
+
+			// The events are kept as jobs, once each.
+			var page jobs.ListResult
+			s.Super("GET", "/api/jobs?tag=hook-stripe", nil, 200, &page)
+			if len(page.Jobs) != 1 || !strings.Contains(string(page.Jobs[0].Args), "charge.succeeded") {
+				t.Errorf("stripe events kept: %+v", page.Jobs)
+			}
+
+			for _, bad := range []map[string]any{
+				{"name": "stripe", "secret": "x"},
+				{"name": "Bad Name", "secret": "x"},
+				{"name": "n1"},
+				{"name": "n2", "secret": "x", "scheme": "github"},
+				{"name": "n3", "secret": "x", "kind": "nope"},
+				{"name": "n4", "secret": "x", "toleranceSeconds": 0},
+			} {
+				s.Super("POST", "/api/hooks", bad, 400, nil)
+			}
+			var changed map[string]any
+			s.Super("PATCH", "/api/hooks/partner", map[string]any{"toleranceSeconds": 600}, 200, &changed)
+			if changed["toleranceSeconds"] != 600.0 || changed["secret"] != nil {
+				t.Errorf("changed %v", changed)
+			}
+			if r := post("partner", old, `{"type":"user.created","user":"u1"}`); r.Status != 200 {
+				t.Errorf("within the new tolerance: %d %s", r.Status, r.Body)
+			}
+			usersSchema(t, s, "")
+			s.Do("GET", "/api/hooks", userToken(t, s), nil, 403, nil)
+			s.Super("DELETE", "/api/hooks/partner", nil, 204, nil)
+			if r := post("partner", h, body); r.Status != 404 {
+				t.Errorf("deleted source: %d", r.Status)
+			}
+		})
+	}
+}

@@ -110,6 +110,9 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if err := o.Jobs.Register(jobs.Kind{Name: Kind, Queue: jobs.WebhookQueue, MaxAttempts: 10, Timeout: time.Minute, Handler: s.deliver}); err != nil {
 		return nil, err
 	}
+	if err := s.registerInbound(); err != nil {
+		return nil, err
+	}
 	o.Store.AddTxHook(s.onChanges)
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
