@@ -157,7 +157,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 // openJobs opens the job queue in the app's database, with the built-in
 // kinds registered.
 func openJobs(ctx context.Context, cfg config.Config, st store.Store, sets *settings.Service, log *slog.Logger) (*jobs.Queue, error) {
-	q, err := jobs.New(ctx, st, jobs.Config{Logger: log})
+	q, err := jobs.New(ctx, st, jobs.Config{Logger: log, RescueAfter: cfg.JobsRescueAfter})
 	if err != nil {
 		return nil, err
 	}
@@ -223,6 +223,9 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.
 		return nil, fmt.Errorf("create data folder: %w", err)
 	}
 	opts := []sqlite.Option{sqlite.WithLogger(log)}
+	if cfg.Exclusive {
+		opts = append(opts, sqlite.WithExclusive())
+	}
 	if cfg.QueryTimeout != 0 {
 		opts = append(opts, sqlite.WithReadTimeout(cfg.QueryTimeout))
 	}

@@ -89,6 +89,15 @@ type Config struct {
 	// PostgreSQL database share the jobs; on SQLite one process serves a
 	// data folder, so use "all".
 	Role string
+	// Exclusive makes the process hold the data folder's SQLite database
+	// for itself: another exclusive process is refused. serve sets it;
+	// short commands (superuser upsert) do not, so they work beside a
+	// running server.
+	Exclusive bool
+	// JobsRescueAfter is how long a job may stay running before it counts
+	// as abandoned by a process that died, and runs again. Default 1h
+	// (keep it above the longest job); TORTOISE_JOBS_RESCUE_AFTER.
+	JobsRescueAfter time.Duration
 	// OutboundAllowHosts are hosts (names or IPs, optionally host:port)
 	// that webhooks and http jobs may reach although they are private,
 	// loopback or link-local addresses; all others are refused. Default
@@ -127,6 +136,7 @@ var Env = []struct {
 		c.MaxBodyBytes = n
 		return nil
 	}},
+	{"TORTOISE_JOBS_RESCUE_AFTER", "a job running this long counts as abandoned by a dead process and runs again (default 1h)", duration("TORTOISE_JOBS_RESCUE_AFTER", func(c *Config) *time.Duration { return &c.JobsRescueAfter })},
 	{"TORTOISE_ROLE", "all (API and jobs), api or worker", func(c *Config, v string) error { c.Role = v; return nil }},
 	{"TORTOISE_OUTBOUND_ALLOW_HOSTS", "comma-separated private hosts webhooks and http jobs may reach", func(c *Config, v string) error {
 		c.OutboundAllowHosts = nil

@@ -152,9 +152,9 @@ func TestCLI(t *testing.T) {
 	resp.Body.Close()
 }
 
-// On SQLite one process serves a data folder: a second serve on it is
+// On SQLite one server serves a data folder: a second serve on it is
 // refused with a message saying why and what to do instead, and starts
-// once the first has stopped. (Two processes on PostgreSQL share the
+// once the first has stopped; superuser upsert works beside it. (Two processes on PostgreSQL share the
 // work: see twoprocs_test.go.)
 func TestSecondServeOnSQLiteRefused(t *testing.T) {
 	t.Setenv("TORTOISE_DATABASE_URL", "")
@@ -167,9 +167,14 @@ func TestSecondServeOnSQLiteRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := second.Run(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "in use by another Tortoise process") || !strings.Contains(err.Error(), "PostgreSQL") {
+	if err == nil || !strings.Contains(err.Error(), "in use by another Tortoise server") || !strings.Contains(err.Error(), "PostgreSQL") {
 		second.Close()
 		t.Fatalf("second serve: %v, want refused", err)
+	}
+	// A short command still works beside the server.
+	var cli bytes.Buffer
+	if err := run(context.Background(), []string{"superuser", "upsert", "beside@example.com", "a-long-password-1", "--dir", dir}, &cli, &cli); err != nil {
+		t.Fatalf("superuser upsert beside a running server: %v\n%s", err, cli.String())
 	}
 	if err := first.Close(); err != nil {
 		t.Fatal(err)

@@ -49,6 +49,7 @@ func (m *Main) ParseFlags(args []string) error {
 		if *role != "" {
 			c.Role = *role
 		}
+		c.Exclusive = true // one server per SQLite data folder
 	})
 	return err
 }

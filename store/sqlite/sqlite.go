@@ -49,7 +49,7 @@ var _ store.Store = (*Store)(nil)
 type Store struct {
 	path string
 	cfg  config   // as opened, for OpenSQL
-	lock *os.File // held open, the lock on path+".lock" (lock_unix.go)
+	lock *os.File // with WithExclusive, held open: the lock on path+".lock"
 
 	wdb   *sql.DB   // holds the single write connection
 	wconn *sql.Conn // used only by the writer goroutine (and Open/Close)
@@ -96,7 +96,16 @@ type config struct {
 	busyTimeout time.Duration
 	readTimeout time.Duration
 	log         *slog.Logger
+	exclusive   bool
 }
+
+// WithExclusive makes Open refuse (KindUnavailable) a database another
+// store holds open with WithExclusive, and hold it so until Close: for
+// a server, whose group commit, row counts and change feed assume they
+// see every write. Short-lived tools open without it, beside a server.
+// The lock is the file path+".lock" (flock on Unix; none elsewhere); the
+// kernel releases it when the process dies.
+func WithExclusive() Option { return func(c *config) { c.exclusive = true } }
 
 // Option adjusts how Open sets up a Store.
 type Option func(*config)
@@ -143,15 +152,17 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 			return nil, core.Internal(err, "Failed to create the data directory.")
 		}
 	}
-	// One process per database file: the writer's group commit, the row
-	// counts and the change feed all assume they see every write.
-	lock, err := lockFile(path + ".lock")
-	if errors.Is(err, errLocked) {
-		return nil, &core.Error{Kind: core.KindUnavailable, Err: err,
-			Message: fmt.Sprintf("The database %s is in use by another Tortoise process. On SQLite one process serves a data folder; to run several, use PostgreSQL.", path)}
-	}
-	if err != nil {
-		return nil, core.Internal(err, "Failed to lock the database.")
+	var lock *os.File
+	if cfg.exclusive {
+		var err error
+		lock, err = lockFile(path + ".lock")
+		if errors.Is(err, errLocked) {
+			return nil, &core.Error{Kind: core.KindUnavailable, Err: err,
+				Message: fmt.Sprintf("The database %s is in use by another Tortoise server. On SQLite one server process serves a data folder; to run several, use PostgreSQL.", path)}
+		}
+		if err != nil {
+			return nil, core.Internal(err, "Failed to lock the database.")
+		}
 	}
 
 	s := &Store{
@@ -167,7 +178,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	s.lock = lock
 	release := func() {
-		defer lock.Close()
+		if lock != nil {
+			defer lock.Close()
+		}
 		if s.wconn != nil {
 			s.wconn.Close()
 		}
@@ -183,6 +196,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, core.Internal(err, "Failed to open the database: %s.", what)
 	}
 
+	var err error
 	if s.wdb, err = openWriteDB(dsn(path, cfg, false)); err != nil {
 		return fail(err, "writer")
 	}
@@ -301,7 +315,10 @@ func (s *Store) Close() error {
 		for _, st := range s.wstmts {
 			st.Close()
 		}
-		errs := []error{s.rdb.Close(), s.wconn.Close(), s.wdb.Close(), s.lock.Close()}
+		errs := []error{s.rdb.Close(), s.wconn.Close(), s.wdb.Close()}
+		if s.lock != nil {
+			errs = append(errs, s.lock.Close())
+		}
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = core.Internal(err, "Failed to close the database.")
 		}

@@ -33,7 +33,6 @@ func TestMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.RunMigrations(t, storetest.Engine{
-		SingleProcess: true,
 		Open: func(t *testing.T) (store.Store, error) {
 			return sqlite.Open(context.Background(), testPath(t))
 		},
