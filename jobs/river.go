@@ -126,7 +126,7 @@ func newRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], q *Q
 		CompletedJobRetentionPeriod: q.cfg.KeepCompleted,
 		CancelledJobRetentionPeriod: q.cfg.KeepFailed,
 		DiscardedJobRetentionPeriod: q.cfg.KeepFailed,
-		JobTimeout:                  time.Minute,
+		JobTimeout:                  min(time.Minute, q.cfg.RescueAfter), // River wants rescue after it; kinds set their own
 		MaxAttempts:                 10,
 		Logger:                      log,
 	})
