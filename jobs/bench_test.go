@@ -37,7 +37,7 @@ import (
 
 const (
 	// benchBatch is the jobs enqueued, then waited for, per iteration.
-	benchBatch = 2000
+	benchBatch = 10000
 	// benchEnqueuers is how many goroutines enqueue at once, as the
 	// requests of a busy app would.
 	benchEnqueuers = 16
@@ -54,7 +54,7 @@ type benchEngine struct {
 
 var benchEngines = []benchEngine{
 	{name: "sqlite", cooldown: 5 * time.Millisecond, poll: 250 * time.Millisecond},
-	{name: "postgres", cooldown: 10 * time.Millisecond, poll: time.Second},
+	{name: "postgres", cooldown: time.Millisecond, poll: time.Second},
 }
 
 // benchLog keeps River's and the queue's warnings, as Tortoise's log does.
@@ -147,15 +147,27 @@ func BenchmarkJobThroughput(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { stopQueue(b, q) })
-			runBatches(b, c, func(ctx context.Context, i int) error {
-				_, err := q.Enqueue(ctx, "bench", benchArgs{N: i}, nil)
-				return err
-			})
+			for _, per := range benchPerCall {
+				b.Run(fmt.Sprintf("%d-per-call", per), func(b *testing.B) {
+					runBatches(b, c, per, func(ctx context.Context, first, n int) error {
+						if n == 1 {
+							_, err := q.Enqueue(ctx, "bench", benchArgs{N: first}, nil)
+							return err
+						}
+						items := make([]jobs.Item, n)
+						for i := range items {
+							items[i] = jobs.Item{Kind: "bench", Args: benchArgs{N: first + i}}
+						}
+						_, err := q.EnqueueMany(ctx, items)
+						return err
+					})
+				})
+			}
 		})
 		b.Run(e.name+"/river", func(b *testing.B) {
 			st := benchStore(b, e)
 			c := newDoneCounter()
-			var insert func(context.Context, int) error
+			var insert func(context.Context, int, int) error
 			switch s := st.(type) {
 			case *sqlite.Store:
 				db, err := s.OpenSQL() // River's own pool on the file, as newBackend opens it
@@ -167,15 +179,21 @@ func BenchmarkJobThroughput(b *testing.B) {
 			case *postgres.Store:
 				insert = bareRiver(b, riverpgxv5.New(s.Pool()), e, c)
 			}
-			runBatches(b, c, insert)
+			for _, per := range benchPerCall {
+				b.Run(fmt.Sprintf("%d-per-call", per), func(b *testing.B) { runBatches(b, c, per, insert) })
+			}
 		})
 	}
 }
 
+// benchPerCall are the jobs per enqueue call: one (Enqueue, Insert), and
+// a hundred (EnqueueMany, InsertMany), as an importer or fan-out would.
+var benchPerCall = []int{1, 100}
+
 // bareRiver starts a River client on driver configured as newRiver
 // configures the jobs layer's, with one worker counting into c, and
 // returns a function inserting one job. The client stops when b ends.
-func bareRiver[TTx any](b *testing.B, driver riverdriver.Driver[TTx], e benchEngine, c *doneCounter) func(context.Context, int) error {
+func bareRiver[TTx any](b *testing.B, driver riverdriver.Driver[TTx], e benchEngine, c *doneCounter) func(context.Context, int, int) error {
 	b.Helper()
 	ctx := context.Background()
 	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: benchLog})
@@ -218,8 +236,16 @@ func bareRiver[TTx any](b *testing.B, driver riverdriver.Driver[TTx], e benchEng
 			b.Errorf("stop river: %v", err)
 		}
 	})
-	return func(ctx context.Context, i int) error {
-		_, err := client.Insert(ctx, benchArgs{N: i}, nil)
+	return func(ctx context.Context, first, n int) error {
+		if n == 1 {
+			_, err := client.Insert(ctx, benchArgs{N: first}, nil)
+			return err
+		}
+		params := make([]river.InsertManyParams, n)
+		for i := range params {
+			params[i] = river.InsertManyParams{Args: benchArgs{N: first + i}}
+		}
+		_, err := client.InsertMany(ctx, params)
 		return err
 	}
 }
@@ -232,17 +258,19 @@ func stopQueue(b *testing.B, q *jobs.Queue) {
 	}
 }
 
-// runBatches times batches of benchBatch jobs: each enqueued by one
-// call of insert, from benchEnqueuers goroutines, then waited for on c.
-func runBatches(b *testing.B, c *doneCounter, insert func(context.Context, int) error) {
+// runBatches times batches of benchBatch jobs, enqueued per at a time
+// by insert(ctx, first, n) from benchEnqueuers goroutines, then waited
+// for on c.
+func runBatches(b *testing.B, c *doneCounter, per int, insert func(context.Context, int, int) error) {
 	ctx := context.Background()
 	var enqueueing time.Duration
 	batches := 0
+	base := c.n.Load() // sub-benchmarks share a queue and its counter
 	for b.Loop() {
 		batches++
-		c.want.Store(int64(batches * benchBatch))
+		c.want.Store(base + int64(batches*benchBatch))
 		start := time.Now()
-		if err := enqueueBatch(ctx, batches*benchBatch, insert); err != nil {
+		if err := enqueueBatch(ctx, int(base)+batches*benchBatch, per, insert); err != nil {
 			b.Fatal(err)
 		}
 		enqueueing += time.Since(start)
@@ -257,9 +285,10 @@ func runBatches(b *testing.B, c *doneCounter, insert func(context.Context, int) 
 	b.ReportMetric(jobsRun/enqueueing.Seconds(), "enqueued/s")
 }
 
-// enqueueBatch calls insert benchBatch times from benchEnqueuers
-// goroutines, with args numbered up to end; it returns the first error.
-func enqueueBatch(ctx context.Context, end int, insert func(context.Context, int) error) error {
+// enqueueBatch enqueues benchBatch jobs, per at a time, from
+// benchEnqueuers goroutines, with args numbered up to end; it returns the
+// first error.
+func enqueueBatch(ctx context.Context, end, per int, insert func(context.Context, int, int) error) error {
 	var next atomic.Int64
 	next.Store(int64(end - benchBatch))
 	var wg sync.WaitGroup
@@ -267,8 +296,14 @@ func enqueueBatch(ctx context.Context, end int, insert func(context.Context, int
 	var first error
 	for range benchEnqueuers {
 		wg.Go(func() {
-			for i := next.Add(1); i <= int64(end); i = next.Add(1) {
-				if err := insert(ctx, int(i)); err != nil {
+			for {
+				last := next.Add(int64(per))
+				from := last - int64(per) + 1
+				if from > int64(end) {
+					return
+				}
+				n := int(min(last, int64(end)) - from + 1)
+				if err := insert(ctx, int(from), n); err != nil {
 					once.Do(func() { first = err })
 					return
 				}

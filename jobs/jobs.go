@@ -186,7 +186,7 @@ type Config struct {
 // WithDefaults fills the zero fields.
 func (c Config) WithDefaults() Config {
 	if len(c.Queues) == 0 {
-		c.Queues = map[string]int{DefaultQueue: 50, CronQueue: 10, WebhookQueue: 20}
+		c.Queues = map[string]int{DefaultQueue: 200, CronQueue: 10, WebhookQueue: 20}
 	}
 	if c.RescueAfter <= 0 {
 		c.RescueAfter = time.Hour
@@ -326,42 +326,98 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx store.Tx, kind string, args an
 }
 
 func (q *Queue) enqueue(ctx context.Context, tx store.Tx, kind string, args any, opts *Options) (*Enqueued, error) {
-	k, err := q.kind(kind)
+	out, err := q.enqueueMany(ctx, tx, []Item{{Kind: kind, Args: args, Options: opts}})
 	if err != nil {
 		return nil, err
 	}
-	raw, err := encodeArgs(args)
+	return out[0], nil
+}
+
+// Item is one job for EnqueueMany.
+type Item struct {
+	Kind    string
+	Args    any
+	Options *Options
+}
+
+// EnqueueMany adds several jobs in one transaction of their own: all or
+// none. Errors: as Enqueue, for the first item at fault.
+func (q *Queue) EnqueueMany(ctx context.Context, items []Item) ([]*Enqueued, error) {
+	return q.enqueueMany(ctx, nil, items)
+}
+
+// EnqueueManyTx adds several jobs in tx (see EnqueueTx).
+func (q *Queue) EnqueueManyTx(ctx context.Context, tx store.Tx, items []Item) ([]*Enqueued, error) {
+	if tx == nil {
+		return nil, core.Invalid("EnqueueManyTx needs a transaction.")
+	}
+	return q.enqueueMany(ctx, tx, items)
+}
+
+func (q *Queue) enqueueMany(ctx context.Context, tx store.Tx, items []Item) ([]*Enqueued, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	ins := make([]insert, len(items))
+	for i, it := range items {
+		var err error
+		if ins[i], err = q.prepare(it); err != nil {
+			return nil, err
+		}
+	}
+	if tx == nil && q.be.viaStore() {
+		// On SQLite the store's writer commits concurrent enqueues in one
+		// group, one fsync for all, where River's own pool would commit
+		// (and fsync) each.
+		var out []*Enqueued
+		err := q.st.Update(ctx, func(tx store.Tx) error {
+			var err error
+			out, err = q.be.insert(ctx, tx, ins)
+			return err
+		})
+		return out, err
+	}
+	return q.be.insert(ctx, tx, ins)
+}
+
+// prepare checks one item against its kind and fills in the defaults.
+func (q *Queue) prepare(it Item) (insert, error) {
+	k, err := q.kind(it.Kind)
 	if err != nil {
-		return nil, err
+		return insert{}, err
+	}
+	raw, err := encodeArgs(it.Args)
+	if err != nil {
+		return insert{}, err
 	}
 	ins := insert{kind: k, args: raw}
-	if opts != nil {
-		ins.opts = *opts
+	if it.Options != nil {
+		ins.opts = *it.Options
 	}
 	if ins.opts.Queue == "" {
 		ins.opts.Queue = k.Queue
 	} else if _, ok := q.cfg.Queues[ins.opts.Queue]; !ok {
-		return nil, core.FieldInvalid("queue", "validation_unknown_queue", fmt.Sprintf("Queue %q is not configured.", ins.opts.Queue))
+		return insert{}, core.FieldInvalid("queue", "validation_unknown_queue", fmt.Sprintf("Queue %q is not configured.", ins.opts.Queue))
 	}
 	if ins.opts.Priority == 0 {
 		ins.opts.Priority = k.Priority
 	} else if ins.opts.Priority < 1 || ins.opts.Priority > 4 {
-		return nil, core.FieldInvalid("priority", "validation_invalid_priority", "Priority is 1 (first) to 4.")
+		return insert{}, core.FieldInvalid("priority", "validation_invalid_priority", "Priority is 1 (first) to 4.")
 	}
 	if len(ins.opts.Tags) > 20 {
-		return nil, core.FieldInvalid("tags", "validation_too_many", "At most 20 tags.")
+		return insert{}, core.FieldInvalid("tags", "validation_too_many", "At most 20 tags.")
 	}
 	for _, tag := range ins.opts.Tags {
 		if !tagForm.MatchString(tag) {
-			return nil, core.FieldInvalid("tags", "validation_invalid_tag", fmt.Sprintf("Tag %q: 3 to 255 letters, digits, _ and -, not starting or ending with -.", tag))
+			return insert{}, core.FieldInvalid("tags", "validation_invalid_tag", fmt.Sprintf("Tag %q: 3 to 255 letters, digits, _ and -, not starting or ending with -.", tag))
 		}
 	}
 	if ins.opts.MaxAttempts == 0 {
 		ins.opts.MaxAttempts = k.MaxAttempts
 	} else if ins.opts.MaxAttempts < 0 || ins.opts.MaxAttempts > 1000 {
-		return nil, core.FieldInvalid("maxAttempts", "validation_invalid_max_attempts", "maxAttempts is 1 to 1000.")
+		return insert{}, core.FieldInvalid("maxAttempts", "validation_invalid_max_attempts", "maxAttempts is 1 to 1000.")
 	}
-	return q.be.insert(ctx, tx, ins)
+	return ins, nil
 }
 
 // encodeArgs turns args into a JSON object or array (River stores args

@@ -27,7 +27,10 @@ import (
 // backend is River on one engine.
 type backend interface {
 	register(k *Kind) error
-	insert(ctx context.Context, tx store.Tx, ins insert) (*Enqueued, error)
+	insert(ctx context.Context, tx store.Tx, ins []insert) ([]*Enqueued, error)
+	// viaStore: enqueues outside a transaction go through the store's
+	// writer (SQLite's group commit) rather than River's own connection.
+	viaStore() bool
 	list(ctx context.Context, p ListParams) (*ListResult, error)
 	get(ctx context.Context, id int64) (*Job, error)
 	retry(ctx context.Context, id int64) (*Job, error)
@@ -56,9 +59,10 @@ func newBackend(ctx context.Context, st store.Store, q *Queue) (backend, error) 
 			db.Close()
 			return nil, err
 		}
+		b.groupCommit = true
 		return b, nil
 	case *postgres.Store:
-		return newRiver(ctx, riverpgxv5.New(s.Pool()), q, pgxTx, riverTuning{cooldown: 10 * time.Millisecond, poll: time.Second}, nil)
+		return newRiver(ctx, riverpgxv5.New(s.Pool()), q, pgxTx, riverTuning{cooldown: time.Millisecond, poll: time.Second}, nil)
 	}
 	return nil, core.Invalid("Background jobs need an SQLite or PostgreSQL store, not %T.", st)
 }
@@ -91,11 +95,12 @@ type riverTuning struct {
 }
 
 type riverBackend[TTx any] struct {
-	q       *Queue
-	client  *river.Client[TTx]
-	workers *river.Workers
-	txOf    func(context.Context, store.Tx) (TTx, error)
-	closeFn func() error
+	q           *Queue
+	groupCommit bool // SQLite: enqueue through the store's writer
+	client      *river.Client[TTx]
+	workers     *river.Workers
+	txOf        func(context.Context, store.Tx) (TTx, error)
+	closeFn     func() error
 }
 
 func newRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], q *Queue, txOf func(context.Context, store.Tx) (TTx, error), tune riverTuning, closeFn func() error) (*riverBackend[TTx], error) {
@@ -217,18 +222,21 @@ func (b *riverBackend[TTx]) register(k *Kind) (err error) {
 	return nil
 }
 
-func (b *riverBackend[TTx]) insert(ctx context.Context, tx store.Tx, ins insert) (*Enqueued, error) {
-	opts := &river.InsertOpts{
-		Queue:       ins.opts.Queue,
-		Priority:    ins.opts.Priority,
-		MaxAttempts: ins.opts.MaxAttempts,
-		ScheduledAt: ins.opts.RunAt,
-		Tags:        ins.opts.Tags,
+func (b *riverBackend[TTx]) insert(ctx context.Context, tx store.Tx, ins []insert) ([]*Enqueued, error) {
+	params := make([]river.InsertManyParams, len(ins))
+	for i, in := range ins {
+		opts := &river.InsertOpts{
+			Queue:       in.opts.Queue,
+			Priority:    in.opts.Priority,
+			MaxAttempts: in.opts.MaxAttempts,
+			ScheduledAt: in.opts.RunAt,
+			Tags:        in.opts.Tags,
+		}
+		if u := in.opts.Unique; u != nil {
+			opts.UniqueOpts = river.UniqueOpts{ByArgs: u.ByArgs, ByQueue: u.ByQueue, ByPeriod: u.Period}
+		}
+		params[i] = river.InsertManyParams{Args: rawArgs{kind: in.kind.Name, raw: in.args}, InsertOpts: opts}
 	}
-	if u := ins.opts.Unique; u != nil {
-		opts.UniqueOpts = river.UniqueOpts{ByArgs: u.ByArgs, ByQueue: u.ByQueue, ByPeriod: u.Period}
-	}
-	params := []river.InsertManyParams{{Args: rawArgs{kind: ins.kind.Name, raw: ins.args}, InsertOpts: opts}}
 	var res []*rivertype.JobInsertResult
 	var err error
 	if tx == nil {
@@ -243,8 +251,14 @@ func (b *riverBackend[TTx]) insert(ctx context.Context, tx store.Tx, ins insert)
 	if err != nil {
 		return nil, core.Internal(err, "Failed to enqueue the job.")
 	}
-	return &Enqueued{Job: jobOf(res[0].Job), Duplicate: res[0].UniqueSkippedAsDuplicate}, nil
+	out := make([]*Enqueued, len(res))
+	for i, r := range res {
+		out[i] = &Enqueued{Job: jobOf(r.Job), Duplicate: r.UniqueSkippedAsDuplicate}
+	}
+	return out, nil
 }
+
+func (b *riverBackend[TTx]) viaStore() bool { return b.groupCommit }
 
 func (b *riverBackend[TTx]) list(ctx context.Context, p ListParams) (*ListResult, error) {
 	lp := river.NewJobListParams().First(p.Limit).OrderBy(river.JobListOrderByID, river.SortOrderDesc)

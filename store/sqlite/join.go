@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"strings"
 
 	sqlite "modernc.org/sqlite"
 )
@@ -35,12 +36,104 @@ type sqliteConn interface {
 }
 
 // joinConn is a write connection whose transactions join the writer's.
-type joinConn struct{ sqliteConn }
+//
+// It also keeps the statements of QueryContext prepared: the store's own
+// statements are prepared once already (wstmt), but River's queries come
+// as text each time, and parsing its long INSERT cost more than running
+// it. A statement whose rows are still open is not reused (a second one
+// is prepared meanwhile), and only single statements are kept.
+type joinConn struct {
+	sqliteConn
+	stmts map[string]*joinStmt
+}
 
-func (joinConn) BeginTx(context.Context, driver.TxOptions) (driver.Tx, error) { return joinedTx{}, nil }
+type joinStmt struct {
+	st    driver.Stmt
+	inUse bool
+}
+
+// maxCachedStmts bounds the statements kept; beyond it they are dropped.
+const maxCachedStmts = 64
+
+func (*joinConn) BeginTx(context.Context, driver.TxOptions) (driver.Tx, error) {
+	return joinedTx{}, nil
+}
 
 //lint:ignore SA1019 database/sql calls BeginTx; Begin completes driver.Conn.
-func (joinConn) Begin() (driver.Tx, error) { return joinedTx{}, nil }
+func (*joinConn) Begin() (driver.Tx, error) { return joinedTx{}, nil }
+
+func (c *joinConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if strings.Contains(strings.TrimRight(strings.TrimSpace(query), ";"), ";") {
+		return c.sqliteConn.QueryContext(ctx, query, args)
+	}
+	cs := c.stmts[query]
+	if cs == nil || cs.inUse {
+		st, err := c.sqliteConn.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		if cs != nil { // in use: a statement for this query alone
+			rows, err := st.(driver.StmtQueryContext).QueryContext(ctx, args)
+			if err != nil {
+				st.Close()
+				return nil, err
+			}
+			return &ownRows{Rows: rows, st: st}, nil
+		}
+		if len(c.stmts) >= maxCachedStmts {
+			c.dropStmts()
+		}
+		cs = &joinStmt{st: st}
+		c.stmts[query] = cs
+	}
+	rows, err := cs.st.(driver.StmtQueryContext).QueryContext(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	cs.inUse = true
+	return &cachedRows{Rows: rows, cs: cs}, nil
+}
+
+func (c *joinConn) dropStmts() {
+	for q, cs := range c.stmts {
+		if !cs.inUse {
+			cs.st.Close()
+			delete(c.stmts, q)
+		}
+	}
+}
+
+func (c *joinConn) Close() error {
+	for q, cs := range c.stmts {
+		cs.st.Close()
+		delete(c.stmts, q)
+	}
+	return c.sqliteConn.Close()
+}
+
+// cachedRows frees its cached statement when closed.
+type cachedRows struct {
+	driver.Rows
+	cs *joinStmt
+}
+
+func (r *cachedRows) Close() error {
+	err := r.Rows.Close()
+	r.cs.inUse = false
+	return err
+}
+
+// ownRows closes its statement with it.
+type ownRows struct {
+	driver.Rows
+	st driver.Stmt
+}
+
+func (r *ownRows) Close() error {
+	err := r.Rows.Close()
+	r.st.Close()
+	return err
+}
 
 // joinedTx leaves the transaction to the writer.
 type joinedTx struct{}
@@ -62,7 +155,7 @@ func (c joinConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		dc.Close()
 		return nil, fmt.Errorf("sqlite connection %T lacks a method the writer needs", dc)
 	}
-	return joinConn{sc}, nil
+	return &joinConn{sqliteConn: sc, stmts: map[string]*joinStmt{}}, nil
 }
 
 // openWriteDB opens the pool of the single write connection.
