@@ -82,3 +82,35 @@ func TestAPIKeys(t *testing.T) {
 		s.Do("GET", "/api/keys", "", nil, 401, nil)
 	})
 }
+
+// An API key with the jobs scope reaches the job and cron routes, one with
+// the webhooks scope the webhook and hook routes; neither reaches the
+// other's routes or the settings, and a records key reaches none.
+func TestAPIKeyScopes(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		var jobsKey, hooksKey, postsKey keyAnswer
+		s.Super("POST", "/api/keys", map[string]any{"name": "worker", "scopes": []string{"jobs"}}, 200, &jobsKey)
+		s.Super("POST", "/api/keys", map[string]any{"name": "integrations", "scopes": []string{"webhooks"}}, 200, &hooksKey)
+		blogSchema(t, s)
+		s.Super("POST", "/api/keys", map[string]any{"name": "reader", "collections": []string{"posts"}}, 200, &postsKey)
+		bearer := func(k keyAnswer) string { return "Bearer " + k.Key }
+		s.Do("GET", "/api/jobs", bearer(jobsKey), nil, 200, nil)
+		s.Do("GET", "/api/crons", bearer(jobsKey), nil, 200, nil)
+		s.Do("POST", "/api/jobs", bearer(jobsKey), map[string]any{"kind": "email", "args": map[string]any{"to": "a@example.com", "text": "x"}, "runAt": "2040-01-01T00:00:00Z"}, 200, nil)
+		s.Do("GET", "/api/webhooks", bearer(jobsKey), nil, 403, nil)
+		s.Do("GET", "/api/hooks", bearer(jobsKey), nil, 403, nil)
+		s.Do("GET", "/api/settings", bearer(jobsKey), nil, 403, nil)
+
+		s.Do("GET", "/api/webhooks", bearer(hooksKey), nil, 200, nil)
+		s.Do("GET", "/api/hooks", bearer(hooksKey), nil, 200, nil)
+		s.Do("GET", "/api/jobs", bearer(hooksKey), nil, 403, nil)
+		s.Do("GET", "/api/crons", bearer(hooksKey), nil, 403, nil)
+
+		s.Do("GET", "/api/jobs", bearer(postsKey), nil, 403, nil)
+		s.Do("GET", "/api/jobs", "Bearer tk_nope", nil, 401, nil)
+
+		s.Super("POST", "/api/keys", map[string]any{"name": "bad", "scopes": []string{"everything"}}, 400, nil)
+		s.Super("POST", "/api/keys", map[string]any{"name": "empty"}, 400, nil)
+	})
+}

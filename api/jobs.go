@@ -12,7 +12,7 @@ import (
 	"github.com/tortoise-dev/tortoise/service"
 )
 
-// The job routes (superusers, and superuser API keys): /api/jobs lists
+// The job routes (superusers, and API keys with the jobs scope): /api/jobs lists
 // with ?state=, ?kind=, ?queue=, ?tag= (each a comma-separated list; tags
 // must all be there), ?perPage=
 // and ?cursor= (the previous page's); POST enqueues; one job can be read,

@@ -102,35 +102,35 @@ func (s *Server) routes() {
 	route("POST /api/keys", s.superuserAccount(s.createAPIKey))
 	route("DELETE /api/keys/{id}", s.superuserAccount(s.revokeAPIKey))
 
-	route("GET /api/jobs", s.superuser(s.listJobs))
-	route("POST /api/jobs", s.superuser(s.enqueueJob))
-	route("GET /api/jobs/{id}", s.superuser(s.jobOp(jobGet)))
-	route("POST /api/jobs/{id}/retry", s.superuser(s.jobOp(jobRetry)))
-	route("POST /api/jobs/{id}/cancel", s.superuser(s.jobOp(jobCancel)))
-	route("DELETE /api/jobs/{id}", s.superuser(s.jobOp(jobDelete)))
+	route("GET /api/jobs", s.scoped(service.ScopeJobs, s.listJobs))
+	route("POST /api/jobs", s.scoped(service.ScopeJobs, s.enqueueJob))
+	route("GET /api/jobs/{id}", s.scoped(service.ScopeJobs, s.jobOp(jobGet)))
+	route("POST /api/jobs/{id}/retry", s.scoped(service.ScopeJobs, s.jobOp(jobRetry)))
+	route("POST /api/jobs/{id}/cancel", s.scoped(service.ScopeJobs, s.jobOp(jobCancel)))
+	route("DELETE /api/jobs/{id}", s.scoped(service.ScopeJobs, s.jobOp(jobDelete)))
 
-	route("GET /api/crons", s.superuser(s.listCrons))
-	route("POST /api/crons", s.superuser(s.createCron))
-	route("GET /api/crons/{id}", s.superuser(s.getCron))
-	route("POST /api/crons/{id}", s.superuser(s.runCron))
-	route("PATCH /api/crons/{id}", s.superuser(s.updateCron))
-	route("DELETE /api/crons/{id}", s.superuser(s.deleteCron))
+	route("GET /api/crons", s.scoped(service.ScopeJobs, s.listCrons))
+	route("POST /api/crons", s.scoped(service.ScopeJobs, s.createCron))
+	route("GET /api/crons/{id}", s.scoped(service.ScopeJobs, s.getCron))
+	route("POST /api/crons/{id}", s.scoped(service.ScopeJobs, s.runCron))
+	route("PATCH /api/crons/{id}", s.scoped(service.ScopeJobs, s.updateCron))
+	route("DELETE /api/crons/{id}", s.scoped(service.ScopeJobs, s.deleteCron))
 
-	route("GET /api/webhooks", s.superuser(s.listWebhooks))
-	route("POST /api/webhooks", s.superuser(s.createWebhook))
-	route("GET /api/webhooks/{id}", s.superuser(s.getWebhook))
-	route("PATCH /api/webhooks/{id}", s.superuser(s.updateWebhook))
-	route("DELETE /api/webhooks/{id}", s.superuser(s.deleteWebhook))
-	route("POST /api/webhooks/{id}/secret", s.superuser(s.rotateWebhookSecret))
-	route("GET /api/webhooks/{id}/deliveries", s.superuser(s.webhookDeliveries))
-	route("POST /api/webhooks/{id}/deliveries/{job}/replay", s.superuser(s.replayDelivery))
+	route("GET /api/webhooks", s.scoped(service.ScopeWebhooks, s.listWebhooks))
+	route("POST /api/webhooks", s.scoped(service.ScopeWebhooks, s.createWebhook))
+	route("GET /api/webhooks/{id}", s.scoped(service.ScopeWebhooks, s.getWebhook))
+	route("PATCH /api/webhooks/{id}", s.scoped(service.ScopeWebhooks, s.updateWebhook))
+	route("DELETE /api/webhooks/{id}", s.scoped(service.ScopeWebhooks, s.deleteWebhook))
+	route("POST /api/webhooks/{id}/secret", s.scoped(service.ScopeWebhooks, s.rotateWebhookSecret))
+	route("GET /api/webhooks/{id}/deliveries", s.scoped(service.ScopeWebhooks, s.webhookDeliveries))
+	route("POST /api/webhooks/{id}/deliveries/{job}/replay", s.scoped(service.ScopeWebhooks, s.replayDelivery))
 
 	route("POST /api/hooks/{name}", s.receiveHook)
-	route("GET /api/hooks", s.superuser(s.listHookSources))
-	route("POST /api/hooks", s.superuser(s.saveHookSource(true)))
-	route("GET /api/hooks/{name}", s.superuser(s.getHookSource))
-	route("PATCH /api/hooks/{name}", s.superuser(s.saveHookSource(false)))
-	route("DELETE /api/hooks/{name}", s.superuser(s.deleteHookSource))
+	route("GET /api/hooks", s.scoped(service.ScopeWebhooks, s.listHookSources))
+	route("POST /api/hooks", s.scoped(service.ScopeWebhooks, s.saveHookSource(true)))
+	route("GET /api/hooks/{name}", s.scoped(service.ScopeWebhooks, s.getHookSource))
+	route("PATCH /api/hooks/{name}", s.scoped(service.ScopeWebhooks, s.saveHookSource(false)))
+	route("DELETE /api/hooks/{name}", s.scoped(service.ScopeWebhooks, s.deleteHookSource))
 
 	route("GET /api/settings", s.superuser(s.getSettings))
 	route("PATCH /api/settings", s.superuser(s.updateSettings))
@@ -253,6 +253,22 @@ func (s *Server) caller(r *http.Request) *service.Request {
 	req.Auth, req.Refreshable = rec, refreshable
 	req.Superuser = rec.Collection.Name == core.SuperusersName
 	return req
+}
+
+// scoped guards a route for superusers and API keys with scope: 401
+// without a valid token or key, 403 otherwise.
+func (s *Server) scoped(scope string, h callerHandler) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		req := s.caller(r)
+		switch {
+		case req.Superuser, req.Key != nil && req.Key.HasScope(scope):
+			return h(w, r, req)
+		case req.Auth == nil && req.Key == nil:
+			return core.Unauthorized("The request requires valid superuser authorization token.")
+		default:
+			return core.Forbidden("The authorized record is not allowed to perform this action.")
+		}
+	}
 }
 
 // superuser guards a route for superusers: 401 without a valid token, 403

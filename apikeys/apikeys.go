@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,6 +66,8 @@ type Input struct {
 	Superuser   bool     `json:"superuser"`
 	Collections []string `json:"collections"` // names or ids
 	Write       bool     `json:"write"`
+	// Scopes: "jobs", "webhooks" (see service.APIKey.Scopes).
+	Scopes []string `json:"scopes"`
 }
 
 // Create makes a key and returns it in clear, once; only its hash is
@@ -77,9 +80,16 @@ func (s *Service) Create(ctx context.Context, in Input) (string, *service.APIKey
 		errs.Add("name", "validation_required", "Give the key a name (at most 100 characters).")
 	}
 	key := &service.APIKey{Name: in.Name, Superuser: in.Superuser, Write: in.Write, Collections: []string{}}
+	for i, sc := range in.Scopes {
+		if sc != service.ScopeJobs && sc != service.ScopeWebhooks {
+			errs.Add(fmt.Sprintf("scopes.%d", i), "validation_invalid_scope", fmt.Sprintf("Unknown scope %q: use jobs or webhooks.", sc))
+		} else if !in.Superuser && !slices.Contains(key.Scopes, sc) {
+			key.Scopes = append(key.Scopes, sc)
+		}
+	}
 	if !in.Superuser {
-		if len(in.Collections) == 0 {
-			errs.Add("collections", "validation_required", "Name the collections the key may use, or make it a superuser key.")
+		if len(in.Collections) == 0 && len(in.Scopes) == 0 {
+			errs.Add("collections", "validation_required", "Name the collections (or scopes) the key may use, or make it a superuser key.")
 		}
 		for i, n := range in.Collections {
 			c := s.svc.Schema().CollectionByNameOrID(n)

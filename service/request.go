@@ -1,6 +1,7 @@
 package service
 
 import (
+	"slices"
 	"time"
 
 	"github.com/tortoise-dev/tortoise/core"
@@ -94,6 +95,20 @@ type APIKey struct {
 	Superuser   bool     `json:"superuser"`
 	Collections []string `json:"collections"` // collection ids
 	Write       bool     `json:"write"`
+	// Scopes are the routes beyond records the key may use: "jobs"
+	// (/api/jobs, /api/crons), "webhooks" (/api/webhooks, /api/hooks).
+	Scopes []string `json:"scopes,omitempty"`
+}
+
+// API key scopes.
+const (
+	ScopeJobs     = "jobs"
+	ScopeWebhooks = "webhooks"
+)
+
+// HasScope reports whether the key may use the routes of scope.
+func (k *APIKey) HasScope(scope string) bool {
+	return k.Superuser || slices.Contains(k.Scopes, scope)
 }
 
 // Allows reports whether the key may read (or, with write, change) the
