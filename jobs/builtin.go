@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -55,7 +56,7 @@ func HTTPKind(client func(timeout time.Duration) *http.Client) Kind {
 			if a.Timeout > 0 {
 				timeout = time.Duration(min(a.Timeout, 300)) * time.Second
 			}
-			req, err := http.NewRequestWithContext(ctx, strings.ToUpper(cmpStr(a.Method, http.MethodGet)), a.URL, strings.NewReader(a.Body))
+			req, err := http.NewRequestWithContext(ctx, strings.ToUpper(cmp.Or(a.Method, http.MethodGet)), a.URL, strings.NewReader(a.Body))
 			if err != nil {
 				return Cancel(err)
 			}
@@ -90,13 +91,6 @@ func Send(client *http.Client, req *http.Request) (status int, err error) {
 	default:
 		return s, Cancel(fmt.Errorf("%s answered %d: %s", req.URL.Redacted(), s, bytes.TrimSpace(head)))
 	}
-}
-
-func cmpStr(s, fallback string) string {
-	if s == "" {
-		return fallback
-	}
-	return s
 }
 
 // EmailArgs are the args of an "email" job.

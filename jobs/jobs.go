@@ -26,6 +26,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
@@ -520,7 +521,7 @@ type ListResult struct {
 // KindInternal.
 func (q *Queue) List(ctx context.Context, p ListParams) (*ListResult, error) {
 	for _, s := range p.States {
-		if !validState(s) {
+		if !slices.Contains(States, s) {
 			return nil, core.FieldInvalid("state", "validation_invalid_state", fmt.Sprintf("Unknown job state %q.", s))
 		}
 	}
@@ -529,15 +530,6 @@ func (q *Queue) List(ctx context.Context, p ListParams) (*ListResult, error) {
 	}
 	p.Limit = min(p.Limit, 500)
 	return q.be.list(ctx, p)
-}
-
-func validState(s string) bool {
-	for _, st := range States {
-		if s == st {
-			return true
-		}
-	}
-	return false
 }
 
 // Get returns one job. Errors: KindNotFound, KindInternal.

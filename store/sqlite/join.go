@@ -63,10 +63,10 @@ func (*joinConn) BeginTx(context.Context, driver.TxOptions) (driver.Tx, error) {
 func (*joinConn) Begin() (driver.Tx, error) { return joinedTx{}, nil }
 
 func (c *joinConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if strings.Contains(strings.TrimRight(strings.TrimSpace(query), ";"), ";") {
+	cs := c.stmts[query] // only single statements are kept: no check needed then
+	if cs == nil && strings.Contains(strings.TrimRight(strings.TrimSpace(query), ";"), ";") {
 		return c.sqliteConn.QueryContext(ctx, query, args)
 	}
-	cs := c.stmts[query]
 	if cs == nil || cs.inUse {
 		st, err := c.sqliteConn.PrepareContext(ctx, query)
 		if err != nil {
