@@ -16,11 +16,7 @@ import (
 // PATCH and deleted; those defined in Go code are read-only.
 
 func (s *Server) listCrons(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	q, err := s.jobQueue()
-	if err != nil {
-		return err
-	}
-	list, err := q.Crons(r.Context())
+	list, err := s.jobs.Crons(r.Context())
 	if err != nil {
 		return err
 	}
@@ -29,11 +25,7 @@ func (s *Server) listCrons(w http.ResponseWriter, r *http.Request, _ *service.Re
 }
 
 func (s *Server) getCron(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	q, err := s.jobQueue()
-	if err != nil {
-		return err
-	}
-	c, err := q.CronStatus(r.Context(), r.PathValue("id"))
+	c, err := s.jobs.CronStatus(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -42,11 +34,7 @@ func (s *Server) getCron(w http.ResponseWriter, r *http.Request, _ *service.Requ
 }
 
 func (s *Server) runCron(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	q, err := s.jobQueue()
-	if err != nil {
-		return err
-	}
-	if _, err := q.RunCron(r.Context(), r.PathValue("id")); err != nil {
+	if _, err := s.jobs.RunCron(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -91,10 +79,6 @@ func (in *cronInput) apply(c *jobs.Cron) {
 }
 
 func (s *Server) createCron(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	q, err := s.jobQueue()
-	if err != nil {
-		return err
-	}
 	in, err := readCronInput(r)
 	if err != nil {
 		return err
@@ -102,14 +86,14 @@ func (s *Server) createCron(w http.ResponseWriter, r *http.Request, _ *service.R
 	if in.ID == nil || *in.ID == "" {
 		return core.FieldInvalid("id", "validation_required", "Give the cron an id.")
 	}
-	if _, err := q.CronStatus(r.Context(), *in.ID); err == nil {
+	if _, err := s.jobs.CronStatus(r.Context(), *in.ID); err == nil {
 		return core.FieldInvalid("id", "validation_cron_taken", "A cron with this id exists.")
 	} else if core.KindOf(err) != core.KindNotFound {
 		return err
 	}
 	c := jobs.Cron{ID: *in.ID}
 	in.apply(&c)
-	st, err := q.SaveCron(r.Context(), c)
+	st, err := s.jobs.SaveCron(r.Context(), c)
 	if err != nil {
 		return err
 	}
@@ -118,15 +102,11 @@ func (s *Server) createCron(w http.ResponseWriter, r *http.Request, _ *service.R
 }
 
 func (s *Server) updateCron(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	q, err := s.jobQueue()
-	if err != nil {
-		return err
-	}
 	in, err := readCronInput(r)
 	if err != nil {
 		return err
 	}
-	cur, err := q.CronStatus(r.Context(), r.PathValue("id"))
+	cur, err := s.jobs.CronStatus(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -135,7 +115,7 @@ func (s *Server) updateCron(w http.ResponseWriter, r *http.Request, _ *service.R
 	}
 	c := cur.Cron
 	in.apply(&c)
-	st, err := q.SaveCron(r.Context(), c)
+	st, err := s.jobs.SaveCron(r.Context(), c)
 	if err != nil {
 		return err
 	}
@@ -144,11 +124,7 @@ func (s *Server) updateCron(w http.ResponseWriter, r *http.Request, _ *service.R
 }
 
 func (s *Server) deleteCron(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	q, err := s.jobQueue()
-	if err != nil {
-		return err
-	}
-	if err := q.DeleteCron(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.jobs.DeleteCron(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -18,19 +19,7 @@ import (
 // and ?cursor= (the previous page's); POST enqueues; one job can be read,
 // retried, cancelled and deleted.
 
-// jobQueue returns the queue, or an error when the app runs none.
-func (s *Server) jobQueue() (*jobs.Queue, error) {
-	if s.jobs == nil {
-		return nil, &core.Error{Kind: core.KindUnavailable, Message: "This server runs no job queue."}
-	}
-	return s.jobs, nil
-}
-
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	q, err := s.jobQueue()
-	if err != nil {
-		return err
-	}
 	v := r.URL.Query()
 	list := func(key string) []string {
 		var out []string
@@ -41,7 +30,14 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, _ *service.Req
 		}
 		return out
 	}
-	p := jobs.ListParams{States: list("state"), Kinds: list("kind"), Queues: list("queue"), Tags: list("tag"), After: v.Get("cursor")}
+	return s.writeJobList(w, r, jobs.ListParams{States: list("state"), Kinds: list("kind"), Queues: list("queue"), Tags: list("tag")})
+}
+
+// writeJobList answers one page of the jobs p selects, after the
+// request's ?cursor=, ?perPage= of them.
+func (s *Server) writeJobList(w http.ResponseWriter, r *http.Request, p jobs.ListParams) error {
+	v := r.URL.Query()
+	p.After = v.Get("cursor")
 	if pp := v.Get("perPage"); pp != "" {
 		n, err := strconv.Atoi(pp)
 		if err != nil || n < 1 || n > 500 {
@@ -49,7 +45,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, _ *service.Req
 		}
 		p.Limit = n
 	}
-	res, err := q.List(r.Context(), p)
+	res, err := s.jobs.List(r.Context(), p)
 	if err != nil {
 		return err
 	}
@@ -60,10 +56,6 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, _ *service.Req
 // enqueueJob adds a job: {kind, args, queue, priority, maxAttempts,
 // runAt, unique: {byArgs, byQueue, period}, tags}.
 func (s *Server) enqueueJob(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	q, err := s.jobQueue()
-	if err != nil {
-		return err
-	}
 	b, err := readBody(r)
 	if err != nil {
 		return err
@@ -110,7 +102,7 @@ func (s *Server) enqueueJob(w http.ResponseWriter, r *http.Request, _ *service.R
 	if len(in.Args) > 0 {
 		args = in.Args
 	}
-	e, err := q.Enqueue(r.Context(), in.Kind, args, opts)
+	e, err := s.jobs.Enqueue(r.Context(), in.Kind, args, opts)
 	if err != nil {
 		return err
 	}
@@ -118,38 +110,19 @@ func (s *Server) enqueueJob(w http.ResponseWriter, r *http.Request, _ *service.R
 	return nil
 }
 
-// jobOp applies one operation to the job named in the path.
-func (s *Server) jobOp(op func(q *jobs.Queue) func(r *http.Request, id int64) (*jobs.Job, error)) callerHandler {
+// jobOp applies one operation of the queue, such as (*jobs.Queue).Retry,
+// to the job named in the path.
+func (s *Server) jobOp(op func(*jobs.Queue, context.Context, int64) (*jobs.Job, error)) callerHandler {
 	return func(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-		q, err := s.jobQueue()
-		if err != nil {
-			return err
-		}
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil || id < 1 {
 			return core.NotFound("The job wasn't found.")
 		}
-		j, err := op(q)(r, id)
+		j, err := op(s.jobs, r.Context(), id)
 		if err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, j)
 		return nil
 	}
-}
-
-func jobGet(q *jobs.Queue) func(*http.Request, int64) (*jobs.Job, error) {
-	return func(r *http.Request, id int64) (*jobs.Job, error) { return q.Get(r.Context(), id) }
-}
-
-func jobRetry(q *jobs.Queue) func(*http.Request, int64) (*jobs.Job, error) {
-	return func(r *http.Request, id int64) (*jobs.Job, error) { return q.Retry(r.Context(), id) }
-}
-
-func jobCancel(q *jobs.Queue) func(*http.Request, int64) (*jobs.Job, error) {
-	return func(r *http.Request, id int64) (*jobs.Job, error) { return q.Cancel(r.Context(), id) }
-}
-
-func jobDelete(q *jobs.Queue) func(*http.Request, int64) (*jobs.Job, error) {
-	return func(r *http.Request, id int64) (*jobs.Job, error) { return q.Delete(r.Context(), id) }
 }

@@ -45,9 +45,10 @@ type Services struct {
 	Collections *collections.Service
 	Records     *records.Service
 	Auth        *auth.Service
-	// Jobs is the job queue (nil: the job routes answer 503).
+	// Jobs is the job queue (nil: no job and cron routes).
 	Jobs *jobs.Queue
-	// Webhooks keeps the outgoing webhooks (nil: their routes answer 503).
+	// Webhooks keeps the webhooks and hooks (nil: no routes for them; set
+	// it only with Jobs, which deliveries use).
 	Webhooks *webhooks.Service
 }
 
@@ -102,35 +103,13 @@ func (s *Server) routes() {
 	route("POST /api/keys", s.superuserAccount(s.createAPIKey))
 	route("DELETE /api/keys/{id}", s.superuserAccount(s.revokeAPIKey))
 
-	route("GET /api/jobs", s.scoped(service.ScopeJobs, s.listJobs))
-	route("POST /api/jobs", s.scoped(service.ScopeJobs, s.enqueueJob))
-	route("GET /api/jobs/{id}", s.scoped(service.ScopeJobs, s.jobOp(jobGet)))
-	route("POST /api/jobs/{id}/retry", s.scoped(service.ScopeJobs, s.jobOp(jobRetry)))
-	route("POST /api/jobs/{id}/cancel", s.scoped(service.ScopeJobs, s.jobOp(jobCancel)))
-	route("DELETE /api/jobs/{id}", s.scoped(service.ScopeJobs, s.jobOp(jobDelete)))
-
-	route("GET /api/crons", s.scoped(service.ScopeJobs, s.listCrons))
-	route("POST /api/crons", s.scoped(service.ScopeJobs, s.createCron))
-	route("GET /api/crons/{id}", s.scoped(service.ScopeJobs, s.getCron))
-	route("POST /api/crons/{id}", s.scoped(service.ScopeJobs, s.runCron))
-	route("PATCH /api/crons/{id}", s.scoped(service.ScopeJobs, s.updateCron))
-	route("DELETE /api/crons/{id}", s.scoped(service.ScopeJobs, s.deleteCron))
-
-	route("GET /api/webhooks", s.scoped(service.ScopeWebhooks, s.listWebhooks))
-	route("POST /api/webhooks", s.scoped(service.ScopeWebhooks, s.createWebhook))
-	route("GET /api/webhooks/{id}", s.scoped(service.ScopeWebhooks, s.getWebhook))
-	route("PATCH /api/webhooks/{id}", s.scoped(service.ScopeWebhooks, s.updateWebhook))
-	route("DELETE /api/webhooks/{id}", s.scoped(service.ScopeWebhooks, s.deleteWebhook))
-	route("POST /api/webhooks/{id}/secret", s.scoped(service.ScopeWebhooks, s.rotateWebhookSecret))
-	route("GET /api/webhooks/{id}/deliveries", s.scoped(service.ScopeWebhooks, s.webhookDeliveries))
-	route("POST /api/webhooks/{id}/deliveries/{job}/replay", s.scoped(service.ScopeWebhooks, s.replayDelivery))
-
-	route("POST /api/hooks/{name}", s.receiveHook)
-	route("GET /api/hooks", s.scoped(service.ScopeWebhooks, s.listHookSources))
-	route("POST /api/hooks", s.scoped(service.ScopeWebhooks, s.saveHookSource(true)))
-	route("GET /api/hooks/{name}", s.scoped(service.ScopeWebhooks, s.getHookSource))
-	route("PATCH /api/hooks/{name}", s.scoped(service.ScopeWebhooks, s.saveHookSource(false)))
-	route("DELETE /api/hooks/{name}", s.scoped(service.ScopeWebhooks, s.deleteHookSource))
+	// Without a job queue (or webhooks) their routes are not there: 404.
+	if s.jobs != nil {
+		s.jobRoutes(route)
+	}
+	if s.webhooks != nil {
+		s.webhookRoutes(route)
+	}
 
 	route("GET /api/settings", s.superuser(s.getSettings))
 	route("PATCH /api/settings", s.superuser(s.updateSettings))
@@ -174,6 +153,40 @@ func (s *Server) routes() {
 	route("/api/", func(http.ResponseWriter, *http.Request) error {
 		return core.NotFound("The requested resource wasn't found.")
 	})
+}
+
+// jobRoutes are the routes of jobs and crons.
+func (s *Server) jobRoutes(route func(string, handler)) {
+	route("GET /api/jobs", s.scoped(service.ScopeJobs, s.listJobs))
+	route("POST /api/jobs", s.scoped(service.ScopeJobs, s.enqueueJob))
+	route("GET /api/jobs/{id}", s.scoped(service.ScopeJobs, s.jobOp((*jobs.Queue).Get)))
+	route("POST /api/jobs/{id}/retry", s.scoped(service.ScopeJobs, s.jobOp((*jobs.Queue).Retry)))
+	route("POST /api/jobs/{id}/cancel", s.scoped(service.ScopeJobs, s.jobOp((*jobs.Queue).Cancel)))
+	route("DELETE /api/jobs/{id}", s.scoped(service.ScopeJobs, s.jobOp((*jobs.Queue).Delete)))
+	route("GET /api/crons", s.scoped(service.ScopeJobs, s.listCrons))
+	route("POST /api/crons", s.scoped(service.ScopeJobs, s.createCron))
+	route("GET /api/crons/{id}", s.scoped(service.ScopeJobs, s.getCron))
+	route("POST /api/crons/{id}", s.scoped(service.ScopeJobs, s.runCron))
+	route("PATCH /api/crons/{id}", s.scoped(service.ScopeJobs, s.updateCron))
+	route("DELETE /api/crons/{id}", s.scoped(service.ScopeJobs, s.deleteCron))
+}
+
+// webhookRoutes are the routes of outgoing webhooks and inbound hooks.
+func (s *Server) webhookRoutes(route func(string, handler)) {
+	route("GET /api/webhooks", s.scoped(service.ScopeWebhooks, s.listWebhooks))
+	route("POST /api/webhooks", s.scoped(service.ScopeWebhooks, s.createWebhook))
+	route("GET /api/webhooks/{id}", s.scoped(service.ScopeWebhooks, s.getWebhook))
+	route("PATCH /api/webhooks/{id}", s.scoped(service.ScopeWebhooks, s.updateWebhook))
+	route("DELETE /api/webhooks/{id}", s.scoped(service.ScopeWebhooks, s.deleteWebhook))
+	route("POST /api/webhooks/{id}/secret", s.scoped(service.ScopeWebhooks, s.rotateWebhookSecret))
+	route("GET /api/webhooks/{id}/deliveries", s.scoped(service.ScopeWebhooks, s.webhookDeliveries))
+	route("POST /api/webhooks/{id}/deliveries/{job}/replay", s.scoped(service.ScopeWebhooks, s.replayDelivery))
+	route("POST /api/hooks/{name}", s.receiveHook)
+	route("GET /api/hooks", s.scoped(service.ScopeWebhooks, s.listHookSources))
+	route("POST /api/hooks", s.scoped(service.ScopeWebhooks, s.saveHookSource(true)))
+	route("GET /api/hooks/{name}", s.scoped(service.ScopeWebhooks, s.getHookSource))
+	route("PATCH /api/hooks/{name}", s.scoped(service.ScopeWebhooks, s.saveHookSource(false)))
+	route("DELETE /api/hooks/{name}", s.scoped(service.ScopeWebhooks, s.deleteHookSource))
 }
 
 // Shutdown ends the long-lived realtime streams, so a graceful shutdown

@@ -19,19 +19,8 @@ import (
 // log of one webhook (its delivery jobs, newest first, with each attempt's
 // error and the last response's status and time) and replay.
 
-func (s *Server) webhookService() (*webhooks.Service, error) {
-	if s.webhooks == nil {
-		return nil, &core.Error{Kind: core.KindUnavailable, Message: "This server runs no webhooks."}
-	}
-	return s.webhooks, nil
-}
-
 func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	ws, err := s.webhookService()
-	if err != nil {
-		return err
-	}
-	list, err := ws.List(r.Context())
+	list, err := s.webhooks.List(r.Context())
 	if err != nil {
 		return err
 	}
@@ -40,11 +29,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, _ *service
 }
 
 func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	ws, err := s.webhookService()
-	if err != nil {
-		return err
-	}
-	h, err := ws.Get(r.Context(), r.PathValue("id"))
+	h, err := s.webhooks.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -65,15 +50,11 @@ func readWebhookInput(r *http.Request) (webhooks.Input, error) {
 }
 
 func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	ws, err := s.webhookService()
-	if err != nil {
-		return err
-	}
 	in, err := readWebhookInput(r)
 	if err != nil {
 		return err
 	}
-	h, err := ws.Create(r.Context(), in)
+	h, err := s.webhooks.Create(r.Context(), in)
 	if err != nil {
 		return err
 	}
@@ -82,15 +63,11 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, _ *servic
 }
 
 func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	ws, err := s.webhookService()
-	if err != nil {
-		return err
-	}
 	in, err := readWebhookInput(r)
 	if err != nil {
 		return err
 	}
-	h, err := ws.Update(r.Context(), r.PathValue("id"), in)
+	h, err := s.webhooks.Update(r.Context(), r.PathValue("id"), in)
 	if err != nil {
 		return err
 	}
@@ -99,11 +76,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, _ *servic
 }
 
 func (s *Server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	ws, err := s.webhookService()
-	if err != nil {
-		return err
-	}
-	h, err := ws.RotateSecret(r.Context(), r.PathValue("id"))
+	h, err := s.webhooks.RotateSecret(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -112,11 +85,7 @@ func (s *Server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, _ *
 }
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	ws, err := s.webhookService()
-	if err != nil {
-		return err
-	}
-	if err := ws.Delete(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.webhooks.Delete(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -126,57 +95,32 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, _ *servic
 // webhookDeliveries lists a webhook's deliveries (?perPage=, ?cursor=,
 // ?state=).
 func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	ws, err := s.webhookService()
-	if err != nil {
-		return err
-	}
-	q, err := s.jobQueue()
-	if err != nil {
-		return err
-	}
 	id := r.PathValue("id")
-	if _, err := ws.Get(r.Context(), id); err != nil {
+	if _, err := s.webhooks.Get(r.Context(), id); err != nil {
 		return err
 	}
-	v := r.URL.Query()
-	p := jobs.ListParams{Kinds: []string{webhooks.Kind}, Tags: []string{webhooks.Tag(id)}, After: v.Get("cursor")}
-	if st := v.Get("state"); st != "" {
+	p := jobs.ListParams{Kinds: []string{webhooks.Kind}, Tags: []string{webhooks.Tag(id)}}
+	if st := r.URL.Query().Get("state"); st != "" {
 		p.States = []string{st}
 	}
-	if pp := v.Get("perPage"); pp != "" {
-		n, err := strconv.Atoi(pp)
-		if err != nil || n < 1 || n > 500 {
-			return core.FieldInvalid("perPage", "validation_invalid_per_page", "perPage is 1 to 500.")
-		}
-		p.Limit = n
-	}
-	res, err := q.List(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, res)
-	return nil
+	return s.writeJobList(w, r, p)
 }
 
 // replayDelivery sends a delivery again (the same message id, so a
 // receiver that already has it can tell).
 func (s *Server) replayDelivery(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	q, err := s.jobQueue()
-	if err != nil {
-		return err
-	}
 	jobID, err := strconv.ParseInt(r.PathValue("job"), 10, 64)
 	if err != nil {
 		return core.NotFound("The delivery wasn't found.")
 	}
-	j, err := q.Get(r.Context(), jobID)
+	j, err := s.jobs.Get(r.Context(), jobID)
 	if err != nil {
 		return err
 	}
 	if j.Kind != webhooks.Kind || !slices.Contains(j.Tags, webhooks.Tag(r.PathValue("id"))) {
 		return core.NotFound("The delivery wasn't found.")
 	}
-	if j, err = q.Retry(r.Context(), jobID); err != nil {
+	if j, err = s.jobs.Retry(r.Context(), jobID); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, j)
@@ -189,10 +133,6 @@ const maxHookBody = 4 << 20
 // receiveHook is /api/hooks/{name}: an inbound webhook, verified and kept
 // (see webhooks.Service.Receive). Public: the signature is the auth.
 func (s *Server) receiveHook(w http.ResponseWriter, r *http.Request) error {
-	ws, err := s.webhookService()
-	if err != nil {
-		return err
-	}
 	if r.ContentLength > maxHookBody {
 		return tooLarge(maxHookBody)
 	}
@@ -204,7 +144,7 @@ func (s *Server) receiveHook(w http.ResponseWriter, r *http.Request) error {
 		}
 		return core.Invalid("Failed to read the request body.")
 	}
-	res, err := ws.Receive(r.Context(), r.PathValue("name"), r.Header, b)
+	res, err := s.webhooks.Receive(r.Context(), r.PathValue("name"), r.Header, b)
 	if err != nil {
 		return err
 	}
@@ -213,11 +153,7 @@ func (s *Server) receiveHook(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listHookSources(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	ws, err := s.webhookService()
-	if err != nil {
-		return err
-	}
-	list, err := ws.Sources(r.Context())
+	list, err := s.webhooks.Sources(r.Context())
 	if err != nil {
 		return err
 	}
@@ -226,11 +162,7 @@ func (s *Server) listHookSources(w http.ResponseWriter, r *http.Request, _ *serv
 }
 
 func (s *Server) getHookSource(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	ws, err := s.webhookService()
-	if err != nil {
-		return err
-	}
-	src, err := ws.GetSource(r.Context(), r.PathValue("name"))
+	src, err := s.webhooks.GetSource(r.Context(), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -240,10 +172,6 @@ func (s *Server) getHookSource(w http.ResponseWriter, r *http.Request, _ *servic
 
 func (s *Server) saveHookSource(create bool) callerHandler {
 	return func(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-		ws, err := s.webhookService()
-		if err != nil {
-			return err
-		}
 		b, err := readBody(r)
 		if err != nil {
 			return err
@@ -259,7 +187,7 @@ func (s *Server) saveHookSource(create bool) callerHandler {
 		if create {
 			name = in.Name
 		}
-		src, err := ws.SaveSource(r.Context(), name, create, in.SourceInput)
+		src, err := s.webhooks.SaveSource(r.Context(), name, create, in.SourceInput)
 		if err != nil {
 			return err
 		}
@@ -269,11 +197,7 @@ func (s *Server) saveHookSource(create bool) callerHandler {
 }
 
 func (s *Server) deleteHookSource(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
-	ws, err := s.webhookService()
-	if err != nil {
-		return err
-	}
-	if err := ws.DeleteSource(r.Context(), r.PathValue("name")); err != nil {
+	if err := s.webhooks.DeleteSource(r.Context(), r.PathValue("name")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
