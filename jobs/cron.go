@@ -113,18 +113,8 @@ func (q *Queue) AddCron(c Cron) error {
 
 // stored reads the crons saved at run time.
 func (q *Queue) stored(ctx context.Context, r store.Reader) (map[string]Cron, error) {
-	raw, err := r.Param(ctx, cronParam)
-	if core.KindOf(err) == core.KindNotFound {
-		return map[string]Cron{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	out := map[string]Cron{}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, core.Internal(err, "Failed to read the crons.")
-	}
-	return out, nil
+	return out, store.ReadParamJSON(ctx, r, cronParam, &out)
 }
 
 // all returns every cron, code's first, by id.
@@ -159,13 +149,13 @@ func (q *Queue) SaveCron(ctx context.Context, c Cron) (*CronStatus, error) {
 		return nil, core.FieldInvalid("id", "validation_cron_in_code", fmt.Sprintf("Cron %q is defined in code.", c.ID))
 	}
 	err := q.st.Update(ctx, func(tx store.Tx) error {
-		saved, err := q.stored(ctx, tx)
-		if err != nil {
-			return err
-		}
-		saved[c.ID] = c
-		b, _ := json.Marshal(saved)
-		return tx.SetParam(ctx, cronParam, b)
+		return store.UpdateParamJSON(ctx, tx, cronParam, func(saved *map[string]Cron) error {
+			if *saved == nil {
+				*saved = map[string]Cron{}
+			}
+			(*saved)[c.ID] = c
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -181,16 +171,13 @@ func (q *Queue) DeleteCron(ctx context.Context, id string) error {
 		return core.FieldInvalid("id", "validation_cron_in_code", fmt.Sprintf("Cron %q is defined in code.", id))
 	}
 	err := q.st.Update(ctx, func(tx store.Tx) error {
-		saved, err := q.stored(ctx, tx)
-		if err != nil {
-			return err
-		}
-		if _, ok := saved[id]; !ok {
-			return core.NotFound("The cron wasn't found.")
-		}
-		delete(saved, id)
-		b, _ := json.Marshal(saved)
-		return tx.SetParam(ctx, cronParam, b)
+		return store.UpdateParamJSON(ctx, tx, cronParam, func(saved *map[string]Cron) error {
+			if _, ok := (*saved)[id]; !ok {
+				return core.NotFound("The cron wasn't found.")
+			}
+			delete(*saved, id)
+			return nil
+		})
 	})
 	if err != nil {
 		return err

@@ -73,18 +73,8 @@ func (s *Service) registerInbound() error {
 }
 
 func readSources(ctx context.Context, r store.Reader) ([]storedSource, error) {
-	raw, err := r.Param(ctx, sourcesParam)
-	if core.KindOf(err) == core.KindNotFound {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var out []storedSource
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, core.Internal(err, "Failed to read the hook sources.")
-	}
-	return out, nil
+	return out, store.ReadParamJSON(ctx, r, sourcesParam, &out)
 }
 
 // Sources lists the inbound sources, without secrets.
@@ -144,50 +134,49 @@ func (s *Service) SaveSource(ctx context.Context, name string, create bool, in S
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.o.Store.Update(ctx, func(tx store.Tx) error {
-		list, err := readSources(ctx, tx)
-		if err != nil {
-			return err
-		}
-		i := slices.IndexFunc(list, func(src storedSource) bool { return src.Name == name })
-		now := time.Now().UTC()
-		switch {
-		case create && i >= 0:
-			return core.FieldInvalid("name", "validation_hook_taken", "A hook source with this name exists.")
-		case !create && i < 0:
-			return core.NotFound("The hook source wasn't found.")
-		case create:
-			if sealed == "" {
-				return core.FieldInvalid("secret", "validation_required", "Give the sender's signing secret.")
+		return store.UpdateParamJSON(ctx, tx, sourcesParam, func(sources *[]storedSource) error {
+			list := *sources
+			defer func() { *sources = list }()
+			i := slices.IndexFunc(list, func(src storedSource) bool { return src.Name == name })
+			now := time.Now().UTC()
+			switch {
+			case create && i >= 0:
+				return core.FieldInvalid("name", "validation_hook_taken", "A hook source with this name exists.")
+			case !create && i < 0:
+				return core.NotFound("The hook source wasn't found.")
+			case create:
+				if sealed == "" {
+					return core.FieldInvalid("secret", "validation_required", "Give the sender's signing secret.")
+				}
+				list = append(list, storedSource{Source: Source{Name: name, Scheme: SchemeStandard, Kind: KindHook, ToleranceSeconds: 300, Created: now}})
+				i = len(list) - 1
 			}
-			list = append(list, storedSource{Source: Source{Name: name, Scheme: SchemeStandard, Kind: KindHook, ToleranceSeconds: 300, Created: now}})
-			i = len(list) - 1
-		}
-		src := &list[i]
-		if in.Scheme != nil {
-			if *in.Scheme != SchemeStandard && *in.Scheme != SchemeStripe {
-				return core.FieldInvalid("scheme", "validation_invalid_scheme", "The scheme is standard (Standard Webhooks) or stripe.")
+			src := &list[i]
+			if in.Scheme != nil {
+				if *in.Scheme != SchemeStandard && *in.Scheme != SchemeStripe {
+					return core.FieldInvalid("scheme", "validation_invalid_scheme", "The scheme is standard (Standard Webhooks) or stripe.")
+				}
+				src.Scheme = *in.Scheme
 			}
-			src.Scheme = *in.Scheme
-		}
-		if in.Kind != nil {
-			if !slices.Contains(s.o.Jobs.Kinds(), *in.Kind) {
-				return core.FieldInvalid("kind", "validation_unknown_kind", fmt.Sprintf("Unknown job kind %q.", *in.Kind))
+			if in.Kind != nil {
+				if !slices.Contains(s.o.Jobs.Kinds(), *in.Kind) {
+					return core.FieldInvalid("kind", "validation_unknown_kind", fmt.Sprintf("Unknown job kind %q.", *in.Kind))
+				}
+				src.Kind = *in.Kind
 			}
-			src.Kind = *in.Kind
-		}
-		if in.ToleranceSeconds != nil {
-			if *in.ToleranceSeconds < 1 || *in.ToleranceSeconds > 3600 {
-				return core.FieldInvalid("toleranceSeconds", "validation_invalid_tolerance", "The tolerance is 1 to 3600 seconds.")
+			if in.ToleranceSeconds != nil {
+				if *in.ToleranceSeconds < 1 || *in.ToleranceSeconds > 3600 {
+					return core.FieldInvalid("toleranceSeconds", "validation_invalid_tolerance", "The tolerance is 1 to 3600 seconds.")
+				}
+				src.ToleranceSeconds = *in.ToleranceSeconds
 			}
-			src.ToleranceSeconds = *in.ToleranceSeconds
-		}
-		if sealed != "" {
-			src.Sealed = sealed
-		}
-		src.Updated = now
-		out = src.Source
-		b, _ := json.Marshal(list)
-		return tx.SetParam(ctx, sourcesParam, b)
+			if sealed != "" {
+				src.Sealed = sealed
+			}
+			src.Updated = now
+			out = src.Source
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -201,17 +190,14 @@ func (s *Service) DeleteSource(ctx context.Context, name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.o.Store.Update(ctx, func(tx store.Tx) error {
-		list, err := readSources(ctx, tx)
-		if err != nil {
-			return err
-		}
-		i := slices.IndexFunc(list, func(src storedSource) bool { return src.Name == name })
-		if i < 0 {
-			return core.NotFound("The hook source wasn't found.")
-		}
-		list = slices.Delete(list, i, i+1)
-		b, _ := json.Marshal(list)
-		return tx.SetParam(ctx, sourcesParam, b)
+		return store.UpdateParamJSON(ctx, tx, sourcesParam, func(list *[]storedSource) error {
+			i := slices.IndexFunc(*list, func(src storedSource) bool { return src.Name == name })
+			if i < 0 {
+				return core.NotFound("The hook source wasn't found.")
+			}
+			*list = slices.Delete(*list, i, i+1)
+			return nil
+		})
 	})
 }
 

@@ -140,18 +140,8 @@ func (s *Service) refresh(ctx context.Context) {
 
 // read returns the stored webhooks from r.
 func read(ctx context.Context, r store.Reader) ([]stored, error) {
-	raw, err := r.Param(ctx, param)
-	if core.KindOf(err) == core.KindNotFound {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var out []stored
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, core.Internal(err, "Failed to read the webhooks.")
-	}
-	return out, nil
+	return out, store.ReadParamJSON(ctx, r, param, &out)
 }
 
 func (s *Service) reload(ctx context.Context) error {
@@ -310,18 +300,11 @@ func (s *Service) change(ctx context.Context, fn func([]stored) ([]stored, error
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.o.Store.Update(ctx, func(tx store.Tx) error {
-		list, err := read(ctx, tx)
-		if err != nil {
+		return store.UpdateParamJSON(ctx, tx, param, func(list *[]stored) error {
+			next, err := fn(*list)
+			*list = next
 			return err
-		}
-		if list, err = fn(list); err != nil {
-			return err
-		}
-		b, err := json.Marshal(list)
-		if err != nil {
-			return core.Internal(err, "Failed to save the webhooks.")
-		}
-		return tx.SetParam(ctx, param, b)
+		})
 	})
 	if err != nil {
 		return err
