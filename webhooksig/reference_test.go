@@ -3,11 +3,8 @@ package webhooksig
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tortoise-dev/tortoise/internal/nodetest"
 )
 
 // refDir holds the reference side: package.json pins the Standard Webhooks
@@ -51,9 +50,10 @@ type refSign struct {
 // under CI.
 func TestReferenceImplementation(t *testing.T) {
 	t.Parallel()
-	node := lookTool(t, "node")
-	npm := lookTool(t, "npm")
-	installReference(t, npm)
+	const need = "checking against the Standard Webhooks reference library needs Node.js and npm"
+	node := nodetest.Tool(t, "node", need)
+	npm := nodetest.Tool(t, "npm", need)
+	nodetest.Install(t, npm, refDir, "standardwebhooks/package.json")
 	// go test caches results by the files the test reads: read the script
 	// so that changing it runs the test again.
 	if _, err := os.ReadFile(filepath.Join(refDir, "ref.mjs")); err != nil {
@@ -170,53 +170,5 @@ func runNode(t *testing.T, node string, in, out any) {
 	}
 	if err := json.Unmarshal(stdout, out); err != nil {
 		t.Fatalf("node ref.mjs output: %v\n%s", err, stdout)
-	}
-}
-
-// lookTool finds a program the test needs. Without it the test skips,
-// except under CI, where it fails: CI must run every test.
-func lookTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		msg := fmt.Sprintf("%s not found in PATH: checking against the Standard Webhooks reference library needs Node.js and npm", name)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + "; skipping")
-	}
-	return p
-}
-
-// installReference runs `npm ci` in refDir unless node_modules was already
-// installed from the same package files, which a stamp in node_modules
-// records by their hash.
-func installReference(t *testing.T, npm string) {
-	t.Helper()
-	h := sha256.New()
-	for _, name := range []string{"package.json", "package-lock.json"} {
-		b, err := os.ReadFile(filepath.Join(refDir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Write(b)
-	}
-	want := hex.EncodeToString(h.Sum(nil))
-	stamp := filepath.Join(refDir, "node_modules", ".webhooksig-stamp")
-	if got, err := os.ReadFile(stamp); err == nil && string(got) == want {
-		return
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund")
-	cmd.Dir = refDir
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in %s: %v\n%s", refDir, err, out)
-	}
-	t.Logf("npm ci: installed the reference library in %v", time.Since(start).Round(time.Millisecond))
-	if err := os.WriteFile(stamp, []byte(want), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -3,10 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tortoise-dev/tortoise/internal/nodetest"
 
 	"github.com/tortoise-dev/tortoise/blob/blobtest"
 	"github.com/tortoise-dev/tortoise/internal/testkit"
@@ -45,8 +44,9 @@ const (
 // It is not parallel: each run is a server plus a Node process, and one at
 // a time is plenty for a small machine.
 func TestJSSDK(t *testing.T) {
-	node := lookTool(t, "node")
-	npm := lookTool(t, "npm")
+	const need = "the PocketBase JS SDK test needs Node.js 18+ and npm"
+	node := nodetest.Tool(t, "node", need)
+	npm := nodetest.Tool(t, "npm", need)
 	nodeArgs := []string{"--test", "--test-reporter=spec"}
 	if major, minor := checkNodeVersion(t, node); major > 20 || major == 20 && minor >= 10 {
 		// One file at a time (Node runs them in parallel by default): the
@@ -54,7 +54,7 @@ func TestJSSDK(t *testing.T) {
 		nodeArgs = append(nodeArgs, "--test-concurrency=1")
 	}
 	nodeArgs = append(nodeArgs, e2eScripts...)
-	installSDK(t, npm)
+	nodetest.Install(t, npm, e2eDir, "pocketbase/package.json")
 	// Node reads the scripts, not this process: read them here too, so that
 	// go test's result cache notices when they change.
 	for _, name := range e2eScripts {
@@ -104,21 +104,6 @@ func runSDKOnS3(t *testing.T, node string, extra ...string) {
 // useS3, when set, configures the server runSDK boots before Node runs.
 var useS3 func(ctx context.Context, m *Main) error
 
-// lookTool finds a program the test needs. Without it the test skips,
-// except under CI, where it fails: CI must run every test.
-func lookTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		msg := fmt.Sprintf("%s not found in PATH: the PocketBase JS SDK test needs Node.js 18+ and npm", name)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + "; skipping")
-	}
-	return p
-}
-
 // checkNodeVersion skips (or fails, under CI) on a Node.js older than 18
 // and returns its major and minor version.
 func checkNodeVersion(t *testing.T, node string) (major, minor int) {
@@ -142,60 +127,6 @@ func checkNodeVersion(t *testing.T, node string) (major, minor int) {
 		t.Skip(msg + "; skipping")
 	}
 	return major, minor
-}
-
-// installSDK runs `npm ci` (or `npm install` without a lock file) when
-// node_modules is missing or was installed from other package files. A
-// stamp in node_modules records the hash of the files it was installed from.
-func installSDK(t *testing.T, npm string) {
-	t.Helper()
-	stamp := filepath.Join(e2eDir, "node_modules", ".tortoise-e2e-stamp")
-	want, haveLock := packageHash(t)
-	if got, err := os.ReadFile(stamp); err == nil && string(got) == want {
-		if _, err := os.Stat(filepath.Join(e2eDir, "node_modules", "pocketbase", "package.json")); err == nil {
-			return
-		}
-	}
-	args := []string{"ci", "--no-audit", "--no-fund"}
-	if !haveLock {
-		args[0] = "install"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, args...)
-	cmd.Dir = e2eDir
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("npm %s in %s: %v\n%s", strings.Join(args, " "), e2eDir, err, out)
-	}
-	t.Logf("npm %s: installed the SDK in %v", args[0], time.Since(start).Round(time.Millisecond))
-	want, _ = packageHash(t) // npm install may have written the lock file
-	if err := os.WriteFile(stamp, []byte(want), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// packageHash hashes package.json and package-lock.json, and reports
-// whether the lock file exists.
-func packageHash(t *testing.T) (string, bool) {
-	t.Helper()
-	h := sha256.New()
-	haveLock := true
-	for _, name := range []string{"package.json", "package-lock.json"} {
-		b, err := os.ReadFile(filepath.Join(e2eDir, name))
-		if errors.Is(err, os.ErrNotExist) && name == "package-lock.json" {
-			haveLock = false
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(h, "%s %d\n", name, len(b))
-		h.Write(b)
-	}
-	return hex.EncodeToString(h.Sum(nil)), haveLock
 }
 
 // runSDK boots a server in a fresh data folder with the extra serve flags,
