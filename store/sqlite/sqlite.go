@@ -364,9 +364,10 @@ var errLocked = errors.New("locked by another process")
 // job queue): one connection, the store's pragmas, and transactions that
 // take the write lock when they begin, so that they wait (busy_timeout)
 // for the writer's group rather than fail when it commits first. Close it
-// before the store.
+// before the store. Its connection keeps the statements it is given as
+// text prepared (keptConn).
 func (s *Store) OpenSQL() (*sql.DB, error) {
-	db, err := sql.Open("sqlite", dsn(s.path, s.cfg, false)+"&_txlock=immediate")
+	db, err := openKeptDB(dsn(s.path, s.cfg, false)+"&_txlock=immediate", nil)
 	if err != nil {
 		return nil, core.Internal(err, "Failed to open the database.")
 	}
