@@ -60,6 +60,7 @@ func newBackend(ctx context.Context, st store.Store, q *Queue) (backend, error) 
 			return nil, err
 		}
 		b.groupCommit = true
+		b.lean = sqliteInsertLean
 		return b, nil
 	case *postgres.Store:
 		return newRiver(ctx, riverpgxv5.New(s.Pool()), q, pgxTx, riverTuning{cooldown: time.Millisecond, poll: time.Second}, nil)
@@ -97,6 +98,9 @@ type riverTuning struct {
 type riverBackend[TTx any] struct {
 	q           *Queue
 	groupCommit bool // SQLite: enqueue through the store's writer
+	// lean inserts jobs without uniqueness in a store transaction, where
+	// the engine has a cheaper way than River's (see sqlite_insert.go).
+	lean func(context.Context, store.Tx, []insert) ([]*Enqueued, error)
 	client      *river.Client[TTx]
 	workers     *river.Workers
 	txOf        func(context.Context, store.Tx) (TTx, error)
@@ -223,6 +227,9 @@ func (b *riverBackend[TTx]) register(k *Kind) (err error) {
 }
 
 func (b *riverBackend[TTx]) insert(ctx context.Context, tx store.Tx, ins []insert) ([]*Enqueued, error) {
+	if tx != nil && b.lean != nil && leanInsertable(ins) {
+		return b.lean(ctx, tx, ins)
+	}
 	params := make([]river.InsertManyParams, len(ins))
 	for i, in := range ins {
 		opts := &river.InsertOpts{
