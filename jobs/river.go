@@ -100,11 +100,11 @@ type riverBackend[TTx any] struct {
 	groupCommit bool // SQLite: enqueue through the store's writer
 	// lean inserts jobs without uniqueness in a store transaction, where
 	// the engine has a cheaper way than River's (see sqlite_insert.go).
-	lean func(context.Context, store.Tx, []insert) ([]*Enqueued, error)
-	client      *river.Client[TTx]
-	workers     *river.Workers
-	txOf        func(context.Context, store.Tx) (TTx, error)
-	closeFn     func() error
+	lean    func(context.Context, store.Tx, []insert) ([]*Enqueued, error)
+	client  *river.Client[TTx]
+	workers *river.Workers
+	txOf    func(context.Context, store.Tx) (TTx, error)
+	closeFn func() error
 }
 
 func newRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], q *Queue, txOf func(context.Context, store.Tx) (TTx, error), tune riverTuning, closeFn func() error) (*riverBackend[TTx], error) {

@@ -156,4 +156,3 @@ func jobJSON(j any) string {
 	b, _ := json.MarshalIndent(j, "", "  ")
 	return string(b)
 }
-
