@@ -1,4 +1,4 @@
-package jobs_test
+package main
 
 import (
 	"context"
@@ -30,7 +30,7 @@ import (
 // TORTOISE_TEST_POSTGRES is set, on a fresh PostgreSQL database (else
 // that half skips with a message):
 //
-//	go test -run '^$' -bench . -benchtime 3x ./jobs
+//	go test -run '^$' -bench 'JobThroughput|EnqueueTx' -benchtime 3x ./bench
 //
 // One iteration of BenchmarkJobThroughput is a batch of benchBatch jobs,
 // so -benchtime counts batches (1x is a smoke run).
