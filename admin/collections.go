@@ -1,0 +1,4 @@
+package admin
+
+// collectionRoutes registers the collections pages.
+func (a *Admin) collectionRoutes() {}

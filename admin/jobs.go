@@ -1,0 +1,4 @@
+package admin
+
+// jobRoutes registers the jobs pages.
+func (a *Admin) jobRoutes() {}

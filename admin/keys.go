@@ -1,0 +1,4 @@
+package admin
+
+// keyRoutes registers the keys pages.
+func (a *Admin) keyRoutes() {}

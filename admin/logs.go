@@ -1,0 +1,4 @@
+package admin
+
+// logRoutes registers the logs pages.
+func (a *Admin) logRoutes() {}

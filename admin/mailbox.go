@@ -1,0 +1,4 @@
+package admin
+
+// mailboxRoutes registers the mailbox pages.
+func (a *Admin) mailboxRoutes() {}

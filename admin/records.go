@@ -1,0 +1,4 @@
+package admin
+
+// recordRoutes registers the records pages.
+func (a *Admin) recordRoutes() {}

@@ -1,0 +1,4 @@
+package admin
+
+// settingsRoutes registers the settings pages.
+func (a *Admin) settingsRoutes() {}

@@ -1,0 +1,4 @@
+package admin
+
+// superuserRoutes registers the superusers pages.
+func (a *Admin) superuserRoutes() {}
