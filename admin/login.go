@@ -97,6 +97,18 @@ func (a *Admin) loginOTP(w http.ResponseWriter, r *http.Request) error {
 		return a.loginFailed(w, r, v, err)
 	}
 	rec, tok, err := a.opts.Auth.AuthWithOTP(r.Context(), col, v.OTPID, strings.TrimSpace(r.PostFormValue("code")), v.MFAID)
+	if core.KindOf(err) == core.KindInvalid && v.MFAID != "" {
+		// A code allows one guess; the first factor still stands, so a
+		// new code is mailed for another (the throttle above bounds how
+		// many).
+		otpID, err := a.opts.Auth.RequestOTP(r.Context(), col, v.Email)
+		if err != nil {
+			return a.loginFailed(w, r, v, err)
+		}
+		v.OTPID, v.Error = otpID, "That code was wrong or has expired. We emailed you a new one."
+		a.render(w, r, http.StatusBadRequest, "login.html", nil, v)
+		return nil
+	}
 	if err != nil {
 		return a.loginFailed(w, r, v, err)
 	}
