@@ -532,6 +532,21 @@ func (q *Queue) List(ctx context.Context, p ListParams) (*ListResult, error) {
 	return q.be.list(ctx, p)
 }
 
+// Counts returns how many jobs are in each state (StateAvailable …),
+// every state present. It counts the whole table, as River keeps it: the
+// finished states hold what the retention periods keep. Errors:
+// KindInternal.
+func (q *Queue) Counts(ctx context.Context) (map[string]int, error) {
+	c, err := q.be.counts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range States {
+		c[s] += 0
+	}
+	return c, nil
+}
+
 // Get returns one job. Errors: KindNotFound, KindInternal.
 func (q *Queue) Get(ctx context.Context, id int64) (*Job, error) { return q.be.get(ctx, id) }
 

@@ -364,3 +364,34 @@ func TestListPages(t *testing.T) {
 		}
 	})
 }
+
+// Counts tells how many jobs are in each state, every state present.
+func TestCounts(t *testing.T) {
+	t.Parallel()
+	eachEngine(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, err := jobs.New(ctx, st, jobs.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { q.Stop(context.Background()) })
+		if err := q.Register(jobs.Kind{Name: "count_me", Handler: func(context.Context, *jobs.Job) error { return nil }}); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := q.Enqueue(ctx, "count_me", nil, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := q.Enqueue(ctx, "count_me", nil, &jobs.Options{RunAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		c, err := q.Counts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c[jobs.StateAvailable] != 3 || c[jobs.StateScheduled] != 1 || len(c) != len(jobs.States) {
+			t.Errorf("counts %v, want 3 available, 1 scheduled, every state", c)
+		}
+	})
+}

@@ -32,6 +32,7 @@ type backend interface {
 	// writer (SQLite's group commit) rather than River's own connection.
 	viaStore() bool
 	list(ctx context.Context, p ListParams) (*ListResult, error)
+	counts(ctx context.Context) (map[string]int, error)
 	get(ctx context.Context, id int64) (*Job, error)
 	retry(ctx context.Context, id int64) (*Job, error)
 	cancel(ctx context.Context, id int64) (*Job, error)
@@ -266,6 +267,18 @@ func (b *riverBackend[TTx]) insert(ctx context.Context, tx store.Tx, ins []inser
 }
 
 func (b *riverBackend[TTx]) viaStore() bool { return b.groupCommit }
+
+func (b *riverBackend[TTx]) counts(ctx context.Context) (map[string]int, error) {
+	byState, err := b.client.Driver().GetExecutor().JobCountByAllStates(ctx, &riverdriver.JobCountByAllStatesParams{})
+	if err != nil {
+		return nil, core.Internal(err, "Failed to count the jobs.")
+	}
+	out := make(map[string]int, len(byState))
+	for s, n := range byState {
+		out[string(s)] = n
+	}
+	return out, nil
+}
 
 func (b *riverBackend[TTx]) list(ctx context.Context, p ListParams) (*ListResult, error) {
 	lp := river.NewJobListParams().First(p.Limit).OrderBy(river.JobListOrderByID, river.SortOrderDesc)
