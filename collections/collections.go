@@ -378,13 +378,8 @@ func (s *Service) validateCollection(sc *service.Snapshot, prev, next *core.Coll
 		if r.rule == nil || strings.TrimSpace(*r.rule) == "" {
 			continue
 		}
-		env := &filter.Env{Schema: future, Collection: next, Request: &filter.Request{}, Now: time.Now(), AllowHidden: true}
-		if _, err := filter.Compile(*r.rule, env, s.store.Dialect()); err != nil {
-			msg := err.Error()
-			if e := core.AsError(err); e != nil {
-				msg = e.Message
-			}
-			errs.Add(r.name, "validation_invalid_rule", msg)
+		if err := s.compileRule(future, next, *r.rule); err != nil {
+			errs.Add(r.name, "validation_invalid_rule", ruleMessage(err))
 		}
 	}
 	if next.Auth != nil {
