@@ -103,6 +103,11 @@ type Config struct {
 	// loopback or link-local addresses; all others are refused. Default
 	// none.
 	OutboundAllowHosts []string
+	// LogsDays is how many days the request log keeps each API request
+	// (logs.db in Dir, or the table _request_logs on PostgreSQL).
+	// Default 7; -1 turns request logging off, as TORTOISE_LOGS_DAYS=0
+	// does (PocketBase's logs maxDays 0).
+	LogsDays int
 }
 
 // Roles a process can have (Config.Role).
@@ -117,6 +122,10 @@ func (c Config) RunsJobs() bool { return c.Role != RoleAPI }
 
 // ServesAPI reports whether the role serves HTTP.
 func (c Config) ServesAPI() bool { return c.Role != RoleWorker }
+
+// LogsRequests reports whether API requests are recorded in the request
+// log.
+func (c Config) LogsRequests() bool { return c.LogsDays > 0 }
 
 // Env maps each TORTOISE_* environment variable onto its Config field. It is
 // the one place environment variables are read.
@@ -168,6 +177,17 @@ var Env = []struct {
 			return fmt.Errorf("TORTOISE_MAX_FILTERED_READS: %q is not a number", v)
 		}
 		c.MaxFilteredReads = n
+		return nil
+	}},
+	{"TORTOISE_LOGS_DAYS", "days the request log keeps API requests (default 7, 0: no request log)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("TORTOISE_LOGS_DAYS: %q is not a number of days (0 turns the request log off)", v)
+		}
+		if n == 0 {
+			n = -1
+		}
+		c.LogsDays = n
 		return nil
 	}},
 	{"TORTOISE_MAX_BCRYPT", "bcrypt computations at once (default: CPUs - 1, at least 1)", func(c *Config, v string) error {
@@ -250,6 +270,9 @@ func (c Config) WithDefaults() Config {
 	if c.MaxBcrypt == 0 {
 		c.MaxBcrypt = max(1, runtime.GOMAXPROCS(0)-1)
 	}
+	if c.LogsDays == 0 {
+		c.LogsDays = 7
+	}
 	return c
 }
 
@@ -293,6 +316,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBcrypt < 1 {
 		return fmt.Errorf("max bcrypt %d: want a positive number", c.MaxBcrypt)
+	}
+	if c.LogsDays < -1 {
+		return fmt.Errorf("logs days %d: want a positive number of days, or -1 for no request log", c.LogsDays)
 	}
 	return nil
 }
