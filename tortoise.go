@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tortoise-dev/tortoise/admin"
 	"github.com/tortoise-dev/tortoise/api"
 	"github.com/tortoise-dev/tortoise/apikeys"
 	"github.com/tortoise-dev/tortoise/auth"
@@ -29,6 +30,7 @@ import (
 	"github.com/tortoise-dev/tortoise/mail"
 	"github.com/tortoise-dev/tortoise/outbound"
 	"github.com/tortoise-dev/tortoise/records"
+	"github.com/tortoise-dev/tortoise/reqlog"
 	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/settings"
 	"github.com/tortoise-dev/tortoise/store"
@@ -67,7 +69,13 @@ type App struct {
 	Jobs *jobs.Queue
 	// Webhooks notifies other systems of record changes, signed.
 	Webhooks *webhooks.Service
-	API      *api.Server
+	// Logs is the request log: every API request, kept
+	// Config.LogsDays days, and the dashboard's figures (nil when
+	// TORTOISE_LOGS_DAYS=0, and in a worker).
+	Logs *reqlog.Log
+	API  *api.Server
+	// Admin is the management app, served at /admin/ beside the API.
+	Admin *admin.Admin
 
 	store store.Store
 	files blob.Store
@@ -148,10 +156,33 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, err
 	}
-	a.API = api.New(api.Services{Core: svc, Settings: sets, Keys: a.Keys, Collections: a.Collections, Records: a.Records, Auth: a.Auth, Jobs: a.Jobs, Webhooks: a.Webhooks},
+	if a.Logs, err = openLogs(ctx, cfg, st, log); err != nil {
+		a.Webhooks.Close()
+		a.Jobs.Stop(ctx)
+		st.Close()
+		return nil, err
+	}
+	a.API = api.New(api.Services{Core: svc, Settings: sets, Keys: a.Keys, Collections: a.Collections, Records: a.Records, Auth: a.Auth, Jobs: a.Jobs, Webhooks: a.Webhooks, Logs: a.Logs},
 		api.Options{Logger: log, MaxBody: cfg.MaxBodyBytes, Version: Version})
 	a.API.SetMaxFilteredReads(cfg.MaxFilteredReads)
+	a.mountAdmin(st)
 	return a, nil
+}
+
+// mountAdmin serves the admin app at /admin/ through the API server, so
+// the settings' rate limits and superuser addresses hold there too; /_/
+// (PocketBase's admin address) leads to it.
+func (a *App) mountAdmin(st store.Store) {
+	engine := "sqlite"
+	if a.Config.IsPostgres() {
+		engine = "postgres"
+	}
+	a.Admin = admin.New(admin.Options{Service: a.Service, Store: st, Settings: a.Settings, Keys: a.Keys,
+		Collections: a.Collections, Records: a.Records, Auth: a.Auth, Gate: a.API, Jobs: a.Jobs, Webhooks: a.Webhooks,
+		Logs: a.Logs, Logger: a.Log, Version: Version, Engine: engine, Started: time.Now()})
+	a.API.Mount("/admin/", a.Admin)
+	a.API.Mount("/admin", a.Admin)
+	a.API.Mount("/_/", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 }
 
 // openJobs opens the job queue in the app's database, with the built-in
@@ -192,6 +223,21 @@ func (a *App) StartJobs(ctx context.Context) error {
 		return nil
 	}
 	return a.Jobs.Start(ctx)
+}
+
+// openLogs opens the request log, unless it is turned off or the process
+// serves no API: in its own SQLite file, logs.db in the data folder, so
+// that its writes never queue behind (or slow) the data's; on PostgreSQL
+// in tables of its own in the app's database, through the store's pool.
+func openLogs(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) (*reqlog.Log, error) {
+	if !cfg.LogsRequests() || !cfg.ServesAPI() {
+		return nil, nil
+	}
+	opts := reqlog.Options{Days: cfg.LogsDays, Logger: log, ReadTimeout: cfg.QueryTimeout}
+	if pg, ok := st.(*postgres.Store); ok {
+		return reqlog.OpenPostgres(ctx, pg.Pool(), opts)
+	}
+	return reqlog.OpenSQLite(ctx, filepath.Join(cfg.Dir, "logs.db"), opts)
 }
 
 // openFiles opens where file fields' files are kept: the folder
@@ -301,6 +347,12 @@ func (a *App) Close(ctx context.Context) error {
 	if a.server != nil {
 		if err := a.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shutdown http: %w", err))
+		}
+	}
+	// No request comes in any more: what the request log holds is written.
+	if a.Logs != nil {
+		if err := a.Logs.Close(ctx); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	a.Webhooks.Close()

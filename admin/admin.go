@@ -30,6 +30,7 @@ import (
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/jobs"
 	"github.com/tortoise-dev/tortoise/records"
+	"github.com/tortoise-dev/tortoise/reqlog"
 	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/settings"
 	"github.com/tortoise-dev/tortoise/store"
@@ -65,6 +66,7 @@ type Options struct {
 	Gate        Gate
 	Jobs        *jobs.Queue       // nil: no job pages
 	Webhooks    *webhooks.Service // nil: no webhook pages
+	Logs        *reqlog.Log       // nil: the request log is off
 	Logger      *slog.Logger
 	Version     string
 	Engine      string // "sqlite" or "postgres", for the dashboard

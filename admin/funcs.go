@@ -42,6 +42,8 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
 	"bytes": humanBytes,
+	// list makes a slice of its arguments, for ranging over constants.
+	"list": func(v ...string) []string { return v },
 }
 
 // humanDuration is d rounded to its largest unit: 45s, 12m, 3h, 2d.

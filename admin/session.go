@@ -106,8 +106,11 @@ var errCSRF = core.Forbidden("The form has expired or did not come from this sit
 // checkCSRF refuses a state-changing request from another origin or
 // without want, the token of the session (or pre-session) cookie, in its
 // X-CSRF-Token header (htmx) or csrf form field. It reads the form, so
-// call it before reading the body otherwise; multipart forms are parsed
-// here with their limit.
+// call it before reading the body otherwise. A multipart form is parsed
+// here, 8 MiB in memory and the rest in temporary files, within the body
+// limit the API server puts on every request (TORTOISE_MAX_BODY_BYTES),
+// which the admin is mounted behind; a handler's own smaller limit
+// (parseForm) then applies only to urlencoded forms.
 func checkCSRF(r *http.Request, want string) error {
 	if !sameOrigin(r) {
 		return errCSRF

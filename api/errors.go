@@ -9,6 +9,7 @@ import (
 	"github.com/tortoise-dev/tortoise/auth"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/guard"
+	"github.com/tortoise-dev/tortoise/reqlog"
 	"github.com/tortoise-dev/tortoise/service"
 )
 
@@ -26,6 +27,9 @@ type callerHandler func(http.ResponseWriter, *http.Request, *service.Request) er
 // answer.
 func (s *Server) handle(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if e := reqlog.FromContext(r.Context()); e != nil {
+			s.noteRoute(e, r)
+		}
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
@@ -78,6 +82,9 @@ type mfaBody struct {
 // logged, with their detail; their message is generic.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, body, retryAfter := s.errorAnswer(r, err)
+	if e := reqlog.FromContext(r.Context()); e != nil {
+		noteError(e, status, body, err)
+	}
 	if retryAfter != "" {
 		h := w.Header()
 		h.Set("Retry-After", retryAfter)
@@ -149,3 +156,30 @@ func writeRaw(w http.ResponseWriter, status int, b []byte) {
 }
 
 var jsonContentType = []string{"application/json"}
+
+// noteRoute tells the request log the route that serves r and, behind
+// trusted proxies, the client's address (the log knows only the peer's).
+func (s *Server) noteRoute(e *reqlog.Entry, r *http.Request) {
+	e.Route = r.Pattern
+	if p := s.pol.Load(); p != nil && p.proxies != nil {
+		e.UserIP = p.clientIP(r).String()
+	}
+}
+
+// noteError tells the request log what a request was answered with: the
+// message, and for a 5xx the cause, which only the log (superusers) sees.
+func noteError(e *reqlog.Entry, status int, body any, err error) {
+	var msg string
+	switch b := body.(type) {
+	case errorBody:
+		msg = b.Message
+	case mfaBody:
+		msg = b.Message
+	case batchFailedBody:
+		msg = b.Message
+	}
+	if status < 500 {
+		err = nil
+	}
+	e.SetError(msg, err)
+}

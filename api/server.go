@@ -20,6 +20,7 @@ import (
 	"github.com/tortoise-dev/tortoise/jobs"
 	"github.com/tortoise-dev/tortoise/realtime"
 	"github.com/tortoise-dev/tortoise/records"
+	"github.com/tortoise-dev/tortoise/reqlog"
 	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/settings"
 	"github.com/tortoise-dev/tortoise/webhooks"
@@ -50,6 +51,9 @@ type Services struct {
 	// Webhooks keeps the webhooks and hooks (nil: no routes for them; set
 	// it only with Jobs, which deliveries use).
 	Webhooks *webhooks.Service
+	// Logs is the request log: every /api/ request is recorded in it,
+	// and /api/logs reads it (nil: nothing recorded, no log routes).
+	Logs *reqlog.Log
 }
 
 // Server is the HTTP handler of the REST API.
@@ -62,6 +66,8 @@ type Server struct {
 	auth        *auth.Service
 	jobs        *jobs.Queue
 	webhooks    *webhooks.Service
+	logs        *reqlog.Log
+	entry       http.Handler // serve, behind the request log when there is one
 	log         *slog.Logger
 	opts        Options
 	mux         *http.ServeMux
@@ -79,6 +85,11 @@ func New(parts Services, opts Options) *Server {
 		opts.MaxBody = DefaultMaxBody
 	}
 	s := &Server{svc: parts.Core, settings: parts.Settings, keys: parts.Keys, collections: parts.Collections, records: parts.Records, auth: parts.Auth, jobs: parts.Jobs, webhooks: parts.Webhooks, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub()}
+	s.entry = http.HandlerFunc(s.serve)
+	if parts.Logs != nil {
+		s.logs = parts.Logs
+		s.entry = parts.Logs.Handler(s.entry)
+	}
 	s.routes()
 	go s.realtimeDispatch()
 	return s
@@ -109,6 +120,9 @@ func (s *Server) routes() {
 	}
 	if s.webhooks != nil {
 		s.webhookRoutes(route)
+	}
+	if s.logs != nil {
+		s.logRoutes(route)
 	}
 
 	route("GET /api/settings", s.superuser(s.getSettings))
@@ -193,10 +207,13 @@ func (s *Server) webhookRoutes(route func(string, handler)) {
 // does not wait on them. Register it with http.Server.RegisterOnShutdown.
 func (s *Server) Shutdown() { s.hub.Close() }
 
-// ServeHTTP applies the cross-cutting concerns (panic recovery, security
+// ServeHTTP serves r, recorded in the request log when there is one.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.entry.ServeHTTP(w, r) }
+
+// serve applies the cross-cutting concerns (panic recovery, security
 // headers, CORS, body limit, then the settings' superuser addresses and
 // rate limits: see admit) and routes the request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	// Every answer, errors and 404s included: browsers must not guess a
 	// type other than the one declared (a JSON error echoing input as HTML).
@@ -213,7 +230,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, core.Internal(fmt.Errorf("panic: %v", p), "panic"))
 		}
 	}()
-	if origin := r.Header.Get("Origin"); origin != "" {
+	// CORS is the API's: the admin (mounted beside it) is same-origin only.
+	if origin := r.Header.Get("Origin"); origin != "" && strings.HasPrefix(r.URL.Path, "/api/") {
 		h.Set("Access-Control-Allow-Origin", "*")
 		if r.Method == http.MethodOptions {
 			h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE")
@@ -238,8 +256,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // caller identifies who sent r. An invalid or expired token makes the caller
-// a guest, as in PocketBase; routes that need an identity then refuse.
+// a guest, as in PocketBase; routes that need an identity then refuse. The
+// request log learns who it was.
 func (s *Server) caller(r *http.Request) *service.Request {
+	req := s.identify(r)
+	if e := reqlog.FromContext(r.Context()); e != nil {
+		switch {
+		case req.Auth != nil:
+			e.Auth, e.AuthID = req.Auth.Collection.Name, req.Auth.ID()
+		case req.Key != nil:
+			e.Auth, e.AuthID = apikeys.CollectionName, req.Key.ID
+		}
+	}
+	return req
+}
+
+// identify is caller without the request log.
+func (s *Server) identify(r *http.Request) *service.Request {
 	if req, ok := knownCaller(r); ok {
 		return req
 	}
