@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tortoise-dev/tortoise/api"
 	"github.com/tortoise-dev/tortoise/apikeys"
 	"github.com/tortoise-dev/tortoise/auth"
 	"github.com/tortoise-dev/tortoise/collections"
@@ -174,18 +175,6 @@ func (a *Admin) serve(h handler) http.HandlerFunc {
 	}
 }
 
-// statusOf maps error kinds to HTTP statuses, as the API's table does.
-var statusOf = map[core.Kind]int{
-	core.KindInvalid:      http.StatusBadRequest,
-	core.KindUnauthorized: http.StatusUnauthorized,
-	core.KindForbidden:    http.StatusForbidden,
-	core.KindNotFound:     http.StatusNotFound,
-	core.KindTooLarge:     http.StatusRequestEntityTooLarge,
-	core.KindTooMany:      http.StatusTooManyRequests,
-	core.KindUnavailable:  http.StatusServiceUnavailable,
-	core.KindInternal:     http.StatusInternalServerError,
-}
-
 func (a *Admin) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	kind := core.KindOf(err)
 	if kind == core.KindUnauthorized {
@@ -199,10 +188,7 @@ func (a *Admin) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if kind == core.KindInternal {
 		a.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	status := statusOf[kind]
-	if status == 0 {
-		status = http.StatusInternalServerError
-	}
+	status := api.Status(kind)
 	sess, _ := a.currentSession(r)
 	a.render(w, r, status, "error.html", sess, map[string]any{"Status": status, "Message": msg})
 }

@@ -48,6 +48,15 @@ var statusOf = map[core.Kind]int{
 	core.KindInternal:     http.StatusInternalServerError,
 }
 
+// Status is the HTTP status of an error kind: the one table, which the
+// admin answers with too.
+func Status(k core.Kind) int {
+	if s := statusOf[k]; s != 0 {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
 // statusClientClosed answers a request whose client went away before it
 // was answered (nginx's 499): nobody reads it, but logs and metrics tell
 // it from a failure.
