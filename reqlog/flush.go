@@ -16,10 +16,11 @@ import (
 // sender never finds a receiver waiting.
 const (
 	tick = 100 * time.Millisecond
-	// rowsPerInsert bounds one INSERT: 100 rows of 16 values is 1,600
-	// parameters, far under SQLite's and PostgreSQL's limits, and one
-	// prepared statement serves every full chunk.
-	rowsPerInsert = 100
+	// rowsPerInsert bounds one INSERT: on PostgreSQL 100 rows of 15
+	// values, on SQLite 250 rows of 4, far under the engines' parameter
+	// limits; one prepared statement serves every full chunk.
+	pgRowsPerInsert     = 100
+	sqliteRowsPerInsert = 250
 	// retainChunk bounds the rows one retention DELETE removes, so that
 	// it holds SQLite's writer for a few tens of milliseconds at most;
 	// the flusher deletes a chunk per tick until nothing is left.
@@ -33,7 +34,11 @@ const (
 // no lock, and on SQLite it is the single writer the file wants.
 func (l *Log) flusher() {
 	defer close(l.done)
-	f := &flushState{l: l, ids: newIDs(), agg: map[aggKey]*aggRow{}, lastWrite: l.opts.now()}
+	span, rows := uint64(sqliteCounterSpan), sqliteRowsPerInsert
+	if l.d == query.Postgres {
+		span, rows = pgCounterSpan, pgRowsPerInsert
+	}
+	f := &flushState{l: l, ids: newIDs(span), rowsPerInsert: rows, agg: map[aggKey]*aggRow{}, lastWrite: l.opts.now()}
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
@@ -73,6 +78,11 @@ type flushState struct {
 	lastWrite time.Time
 	insert    *sql.Stmt // the INSERT of rowsPerInsert entries, prepared once
 	args      []any
+	keys      []int64 // the batch's row keys (SQLite)
+	packed    []byte  // the batch's packed fields (SQLite), end to end
+	ends      []int   // where each entry's packed fields end in packed
+	// rowsPerInsert is the rows of one INSERT for the engine.
+	rowsPerInsert int
 	// retention: the next search for old entries, and whether the last
 	// chunk found a full one (more to delete).
 	nextRetain time.Time
@@ -103,8 +113,17 @@ drain:
 	}
 	now := l.opts.now()
 	f.lastWrite = now
+	f.keys, f.packed, f.ends = f.keys[:0], f.packed[:0], f.ends[:0]
 	for _, e := range f.batch {
-		e.ID = f.ids.next(e.Created)
+		ms, n := f.ids.next(e.Created)
+		if l.d == query.SQLite {
+			// The id is the key's text, made when it is read.
+			f.keys = append(f.keys, rowKey(ms, n))
+			f.packed = appendPacked(f.packed, e)
+			f.ends = append(f.ends, len(f.packed))
+		} else {
+			e.ID = formatID(ms, n)
+		}
 		f.aggregate(e)
 	}
 	rows := f.rollup(now, current)
@@ -123,10 +142,15 @@ drain:
 func (f *flushState) commit(ctx context.Context, rows []*aggRow) error {
 	l := f.l
 	pg := l.d == query.Postgres
-	if f.insert == nil && len(f.batch) >= rowsPerInsert {
+	cols := sqliteColumns
+	if pg {
+		cols = pgColumns
+	}
+	per := f.rowsPerInsert
+	if f.insert == nil && len(f.batch) >= per {
 		// Before the transaction: on SQLite it holds the one connection.
 		var err error
-		if f.insert, err = l.wdb.PrepareContext(ctx, insertSQL(pg, logsTable, logColumns, rowsPerInsert)); err != nil {
+		if f.insert, err = l.wdb.PrepareContext(ctx, insertSQL(pg, logsTable, cols, per)); err != nil {
 			return fmt.Errorf("prepare insert: %w", err)
 		}
 	}
@@ -135,25 +159,34 @@ func (f *flushState) commit(ctx context.Context, rows []*aggRow) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	for i := 0; i < len(f.batch); i += rowsPerInsert {
-		chunk := f.batch[i:min(i+rowsPerInsert, len(f.batch))]
+	for i := 0; i < len(f.batch); i += per {
+		end := min(i+per, len(f.batch))
 		f.args = f.args[:0]
-		for _, e := range chunk {
-			f.args = append(f.args, e.ID, core.FormatTime(e.Created), e.Level(), e.Method, e.URL, e.Route,
-				e.Status, e.ExecTime(), e.RemoteIP, e.UserIP, e.Auth, e.AuthID, e.UserAgent, e.Referer, e.Error, e.Details)
+		for j := i; j < end; j++ {
+			e := f.batch[j]
+			if pg {
+				f.args = append(f.args, e.ID, core.FormatTime(e.Created), e.Method, e.URL, e.Route,
+					e.Status, e.ExecTime(), e.RemoteIP, e.UserIP, e.Auth, e.AuthID, e.UserAgent, e.Referer, e.Error, e.Details)
+				continue
+			}
+			start := 0
+			if j > 0 {
+				start = f.ends[j-1]
+			}
+			f.args = append(f.args, f.keys[j], e.Status, e.ExecTime(), f.packed[start:f.ends[j]])
 		}
-		if len(chunk) == rowsPerInsert {
+		if end-i == per {
 			_, err = tx.StmtContext(ctx, f.insert).ExecContext(ctx, f.args...)
 		} else {
-			_, err = tx.ExecContext(ctx, insertSQL(pg, logsTable, logColumns, len(chunk)), f.args...)
+			_, err = tx.ExecContext(ctx, insertSQL(pg, logsTable, cols, end-i), f.args...)
 		}
 		if err != nil {
 			return fmt.Errorf("insert entries: %w", err)
 		}
 	}
 	// The rollup's rows are few (a row per route and minute).
-	for i := 0; i < len(rows); i += rowsPerInsert / 4 {
-		chunk := rows[i:min(i+rowsPerInsert/4, len(rows))]
+	for i := 0; i < len(rows); i += 25 {
+		chunk := rows[i:min(i+25, len(rows))]
 		f.args = f.args[:0]
 		for _, r := range chunk {
 			f.args = append(f.args, r.minute, r.route, r.requests, r.clientErrors, r.serverErrors, r.totalMS, r.maxMS)
@@ -179,7 +212,8 @@ func (f *flushState) retain(now time.Time) {
 		return
 	}
 	l := f.l
-	cutoff := now.Add(-time.Duration(l.opts.Days) * 24 * time.Hour)
+	// At a minute, where the rollup's rows are cut too (see total).
+	cutoff := now.Add(-time.Duration(l.opts.Days) * 24 * time.Hour).Truncate(time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	n, err := l.deleteBefore(ctx, cutoff, l.opts.retainChunk)
@@ -198,7 +232,11 @@ func (f *flushState) retain(now time.Time) {
 // rollup rows of the minutes before it, returning the entries deleted.
 func (l *Log) deleteBefore(ctx context.Context, cutoff time.Time, limit int) (int, error) {
 	q, qs := l.retentionSQL()
-	res, err := l.wdb.ExecContext(ctx, l.numbered(q), core.FormatTime(cutoff), limit)
+	var before any = core.FormatTime(cutoff)
+	if l.d == query.SQLite {
+		before = rowKey(cutoff.UnixMilli(), 0)
+	}
+	res, err := l.wdb.ExecContext(ctx, l.numbered(q), before, limit)
 	if err != nil {
 		return 0, err
 	}
@@ -212,11 +250,15 @@ func (l *Log) deleteBefore(ctx context.Context, cutoff time.Time, limit int) (in
 	return int(n), nil
 }
 
-// retentionSQL deletes a chunk of entries created before a time (through
-// the created index; a LIMIT of rows, as DELETE … LIMIT is not in every
-// SQLite nor in PostgreSQL), and the rollup rows before a minute.
+// retentionSQL deletes a chunk of entries created before a time, oldest
+// first (through the key on SQLite, the created index on PostgreSQL; a
+// LIMIT of ids, as DELETE … LIMIT is in neither everywhere), and the
+// rollup rows before a minute.
 func (l *Log) retentionSQL() (entries, rollup string) {
-	return `DELETE FROM ` + logsTable + ` WHERE ` + l.seqCol + ` IN (SELECT ` + l.seqCol + ` FROM ` + logsTable +
-			` WHERE created < ? ORDER BY created LIMIT ?)`,
+	where := "created < ? ORDER BY created"
+	if l.d == query.SQLite {
+		where = "id < ? ORDER BY id"
+	}
+	return `DELETE FROM ` + logsTable + ` WHERE id IN (SELECT id FROM ` + logsTable + ` WHERE ` + where + ` LIMIT ?)`,
 		`DELETE FROM ` + statsTable + ` WHERE minute < ?`
 }

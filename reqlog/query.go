@@ -24,10 +24,6 @@ const (
 	MaxPerPage     = 500
 )
 
-// entryColumns are the columns scanEntry reads, in its order.
-var entryColumns = []string{"id", "created", "method", "url", "route", "status", "exec_time",
-	"remote_ip", "user_ip", "auth", "auth_id", "user_agent", "referer", "error", "details"}
-
 // How filters and sorts see the log. PocketBase's log filters name id,
 // created, updated, level, message and data.<key>; the filter language
 // reads data.<key> as a key path inside a json field, which a database
@@ -70,34 +66,57 @@ var logView = func() *core.Collection {
 	return c
 }()
 
+// levelSQL is an entry's level from its status.
+const levelSQL = "CASE WHEN status >= 500 THEN 8 WHEN status >= 400 THEN 4 ELSE 0 END"
+
 // viewSQL is the FROM clause of filtered queries: the table seen with the
-// pseudo collection's columns, and _seq, the order of insertion.
+// pseudo collection's columns, and _seq, the order of insertion (the id:
+// on SQLite the time-ordered row key, on PostgreSQL the text id, which
+// sorts the same way). On SQLite the packed fields come out through
+// fnField, evaluated only where the query reads them.
 func (l *Log) viewSQL() string {
 	var b strings.Builder
-	b.WriteString(`(SELECT id, created, created AS updated, level, method || ' ' || url AS message, ` + l.seqCol + ` AS _seq`)
-	for _, d := range dataKeys {
-		b.WriteString(", " + d.col + ` AS "data_` + d.key + `"`)
+	if l.d == query.SQLite {
+		field := func(i int) string { return fnField + "(data, " + strconv.Itoa(i) + ")" }
+		b.WriteString(`(SELECT ` + fnID + `(id) AS id, ` + fnTime + `(id) AS created, ` + fnTime + `(id) AS updated, ` +
+			levelSQL + ` AS level, ` + field(pMethod) + ` || ' ' || ` + field(pURL) + ` AS message, id AS _seq, data AS _data`)
+		for _, d := range dataKeys {
+			col := d.col
+			if i := slices.Index(packedNames[:], d.key); i >= 0 {
+				col = field(i)
+			}
+			b.WriteString(", " + col + ` AS "data_` + d.key + `"`)
+		}
+	} else {
+		b.WriteString(`(SELECT id, created, created AS updated, ` + levelSQL + ` AS level, method || ' ' || url AS message, id AS _seq`)
+		for _, d := range dataKeys {
+			b.WriteString(", " + d.col + ` AS "data_` + d.key + `"`)
+		}
 	}
 	b.WriteString(" FROM " + logsTable + ") " + query.MainAlias)
 	return b.String()
 }
 
-// viewEntryColumns are entryColumns as the view names them.
-var viewEntryColumns = func() []string {
-	back := map[string]string{}
-	for _, d := range dataKeys {
-		back[d.col] = d.key
+// entryColumns are what scanEntry reads of the view (in its order).
+func (l *Log) entryColumns() []string {
+	if l.d == query.SQLite {
+		return []string{"_seq", `"data_status"`, `"data_execTime"`, "_data"}
 	}
-	out := make([]string, len(entryColumns))
-	for i, c := range entryColumns {
-		if k, ok := back[c]; ok {
-			out[i] = query.MainAlias + `."data_` + k + `"`
-		} else {
-			out[i] = query.MainAlias + "." + c
-		}
+	out := []string{"id", "created"}
+	for _, k := range []string{"method", "url", "route", "status", "execTime", "remoteIP", "userIP", "auth", "authId", "userAgent", "referer", "error", "details"} {
+		out = append(out, `"data_`+k+`"`)
 	}
 	return out
-}()
+}
+
+// selectEntries is the SELECT list of entries from the view.
+func (l *Log) selectEntries() string {
+	cols := l.entryColumns()
+	for i, c := range cols {
+		cols[i] = query.MainAlias + "." + c
+	}
+	return "SELECT " + strings.Join(cols, ", ")
+}
 
 // noSchema answers the filter language's questions about other
 // collections: there are none here.
@@ -228,12 +247,13 @@ func (l *Log) where(src string) (*query.SQL, error) {
 // orderBy compiles PocketBase's sort parameter over the view: id,
 // created, updated, level, message, data.<key>, @random, and rowid (the
 // order of insertion). Ties are broken by insertion order, in the
-// direction of the last key, so pages are stable and an index on created
-// serves the common -created. The default is newest first.
+// direction of the last key, so pages are stable and the order of the key
+// (SQLite) or the created index (PostgreSQL) serves the common -created.
+// The default is newest first.
 func (l *Log) orderBy(src string) (string, error) {
 	seq := query.MainAlias + "._seq"
 	if strings.TrimSpace(src) == "" {
-		return query.MainAlias + ".created DESC, " + seq + " DESC", nil
+		src = "-created"
 	}
 	items := strings.Split(src, ",")
 	if len(items) > filter.MaxSortFields {
@@ -254,7 +274,9 @@ func (l *Log) orderBy(src string) (string, error) {
 		}
 		bySeq = false
 		switch {
-		case key == "rowid" || key == "@rowid":
+		case key == "rowid" || key == "@rowid",
+			// On SQLite the key is the time: its order is created's.
+			l.d == query.SQLite && (key == "created" || key == "updated"):
 			out = append(out, seq+dir)
 			bySeq = true
 			continue
@@ -331,8 +353,13 @@ func (l *Log) List(ctx context.Context, p ListParams) (*ListResult, error) {
 	}
 	if !p.SkipTotal {
 		var n int64
-		if err := l.rdb.QueryRowContext(ctx, l.numbered(count), args...).Scan(&n); err != nil {
-			return nil, l.readErr(ctx, err)
+		if where == nil {
+			n, err = l.total(ctx)
+		} else if err = l.rdb.QueryRowContext(ctx, l.numbered(count), args...).Scan(&n); err != nil {
+			err = l.readErr(ctx, err)
+		}
+		if err != nil {
+			return nil, err
 		}
 		res.TotalItems = int(n)
 		res.TotalPages = (res.TotalItems + p.PerPage - 1) / p.PerPage
@@ -347,23 +374,54 @@ func (l *Log) listSQL(where *query.SQL, order string) (list, count string) {
 	if where != nil {
 		from += " WHERE " + where.Text
 	}
-	return "SELECT " + strings.Join(viewEntryColumns, ", ") + from + " ORDER BY " + order + " LIMIT ? OFFSET ?", "SELECT count(*)" + from
+	return l.selectEntries() + from + " ORDER BY " + order + " LIMIT ? OFFSET ?", "SELECT count(*)" + from
+}
+
+// total counts every entry as Stats does without a filter: the rollup
+// for the minutes before the previous one, the entries for the rest, so
+// that the count costs a row per minute and route instead of a row per
+// request. It agrees with the entries: each is written with its rollup in
+// one transaction, and retention cuts both at the same minute.
+func (l *Log) total(ctx context.Context) (int64, error) {
+	cut := l.opts.now().Truncate(time.Minute).Add(-time.Minute)
+	var n, recent int64
+	q := "SELECT CAST(COALESCE(sum(requests), 0) AS bigint) FROM " + statsTable + " WHERE minute < ?"
+	if err := l.rdb.QueryRowContext(ctx, l.numbered(q), cut.Unix()/60).Scan(&n); err != nil {
+		return 0, l.readErr(ctx, err)
+	}
+	q, arg := "SELECT count(*) FROM "+logsTable+" WHERE created >= ?", any(core.FormatTime(cut))
+	if l.d == query.SQLite {
+		q, arg = "SELECT count(*) FROM "+logsTable+" WHERE id >= ?", rowKey(cut.UnixMilli(), 0)
+	}
+	if err := l.rdb.QueryRowContext(ctx, l.numbered(q), arg).Scan(&recent); err != nil {
+		return 0, l.readErr(ctx, err)
+	}
+	return n + recent, nil
 }
 
 // Get returns one entry. Errors: KindNotFound, KindInternal.
 func (l *Log) Get(ctx context.Context, id string) (*Entry, error) {
 	ctx, cancel := l.readCtx(ctx)
 	defer cancel()
-	q := "SELECT " + strings.Join(entryColumns, ", ") + " FROM " + logsTable + " WHERE id = ?"
-	list, err := l.queryEntries(ctx, l.numbered(q), id)
+	var key any = id
+	if l.d == query.SQLite {
+		k, ok := keyOfID(id)
+		if !ok {
+			return nil, errNoEntry
+		}
+		key = k
+	}
+	list, err := l.queryEntries(ctx, l.numbered(l.selectEntries()+" FROM "+l.viewSQL()+" WHERE "+query.MainAlias+"._seq = ?"), key)
 	if err != nil {
 		return nil, err
 	}
-	if len(list) == 0 {
-		return nil, core.NotFound("The requested resource wasn't found.")
+	if len(list) == 0 || list[0].ID != id {
+		return nil, errNoEntry
 	}
 	return list[0], nil
 }
+
+var errNoEntry = core.NotFound("The requested resource wasn't found.")
 
 // StatPoint is the number of entries of one hour (Date, its start in
 // core.DateLayout), PocketBase's log stats item.
@@ -395,24 +453,39 @@ func (l *Log) Stats(ctx context.Context, filterSrc string) ([]StatPoint, error) 
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var hour string
+			var hour any
 			var n int64
 			if err := rows.Scan(&hour, &n); err != nil {
 				return l.readErr(ctx, err)
 			}
-			hours[hour] += n
+			switch h := hour.(type) {
+			case int64: // SQLite: Unix hours
+				hours[hourKey(h)] += n
+			case string:
+				hours[h] += n
+			}
 		}
 		if err := rows.Err(); err != nil {
 			return l.readErr(ctx, err)
 		}
 		return nil
 	}
-	byHour := "SELECT substr(" + query.MainAlias + ".created, 1, 13), count(*) FROM " + l.viewSQL()
+	// The hour of an entry: on SQLite from its key, as Unix hours; on
+	// PostgreSQL the start of its created text.
+	hour := "substr(" + query.MainAlias + ".created, 1, 13)"
+	recent := query.MainAlias + ".created >= ?"
+	cut := l.opts.now().Truncate(time.Minute).Add(-time.Minute)
+	var cutArg any = core.FormatTime(cut)
+	if l.d == query.SQLite {
+		hour = "((" + query.MainAlias + "._seq >> " + strconv.Itoa(counterBits) + ") + " + strconv.Itoa(keyEpochMS) + ") / 3600000"
+		recent = query.MainAlias + "._seq >= ?"
+		cutArg = rowKey(cut.UnixMilli(), 0)
+	}
+	byHour := "SELECT " + hour + ", count(*) FROM " + l.viewSQL()
 	if where != nil {
 		err = count(byHour+" WHERE "+where.Text+" GROUP BY 1", where.Args...)
 	} else {
-		cut := l.opts.now().Truncate(time.Minute).Add(-time.Minute)
-		err = count(byHour+" WHERE "+query.MainAlias+".created >= ? GROUP BY 1", core.FormatTime(cut))
+		err = count(byHour+" WHERE "+recent+" GROUP BY 1", cutArg)
 		if err == nil {
 			err = l.rollupHours(ctx, cut.Unix()/60, hours)
 		}
@@ -430,6 +503,9 @@ func (l *Log) Stats(ctx context.Context, filterSrc string) ([]StatPoint, error) 
 
 // rollupHours adds the rollup's requests per hour of the minutes before
 // cut to hours (keyed as substr(created, 1, 13)).
+// hourKey is a Unix hour as substr(created, 1, 13) reads it.
+func hourKey(h int64) string { return core.FormatTime(time.Unix(h*3600, 0))[:13] }
+
 func (l *Log) rollupHours(ctx context.Context, cut int64, hours map[string]int64) error {
 	rows, err := l.rdb.QueryContext(ctx, l.numbered("SELECT minute / 60, CAST(sum(requests) AS bigint) FROM "+statsTable+" WHERE minute < ? GROUP BY 1"), cut)
 	if err != nil {
@@ -441,7 +517,7 @@ func (l *Log) rollupHours(ctx context.Context, cut int64, hours map[string]int64
 		if err := rows.Scan(&h, &n); err != nil {
 			return l.readErr(ctx, err)
 		}
-		hours[core.FormatTime(time.Unix(h*3600, 0))[:13]] += n
+		hours[hourKey(h)] += n
 	}
 	if err := rows.Err(); err != nil {
 		return l.readErr(ctx, err)
@@ -458,7 +534,7 @@ func (l *Log) queryEntries(ctx context.Context, q string, args ...any) ([]*Entry
 	defer rows.Close()
 	out := []*Entry{}
 	for rows.Next() {
-		e, err := scanEntry(rows)
+		e, err := l.scanEntry(rows)
 		if err != nil {
 			return nil, l.readErr(ctx, err)
 		}
@@ -470,19 +546,33 @@ func (l *Log) queryEntries(ctx context.Context, q string, args ...any) ([]*Entry
 	return out, nil
 }
 
-func scanEntry(rows *sql.Rows) (*Entry, error) {
+func (l *Log) scanEntry(rows *sql.Rows) (*Entry, error) {
 	var e Entry
-	var created string
 	var status, ms float64
-	if err := rows.Scan(&e.ID, &created, &e.Method, &e.URL, &e.Route, &status, &ms, &e.RemoteIP, &e.UserIP,
-		&e.Auth, &e.AuthID, &e.UserAgent, &e.Referer, &e.Error, &e.Details); err != nil {
-		return nil, err
+	if l.d == query.SQLite {
+		var key int64
+		var data []byte
+		if err := rows.Scan(&key, &status, &ms, &data); err != nil {
+			return nil, err
+		}
+		if err := unpack(data, &e); err != nil {
+			return nil, err
+		}
+		created := keyMS(key)
+		e.ID, e.Created = formatID(created, uint64(key&(sqliteCounterSpan-1))), time.UnixMilli(created).UTC()
+	} else {
+		var created string
+		if err := rows.Scan(&e.ID, &created, &e.Method, &e.URL, &e.Route, &status, &ms, &e.RemoteIP, &e.UserIP,
+			&e.Auth, &e.AuthID, &e.UserAgent, &e.Referer, &e.Error, &e.Details); err != nil {
+			return nil, err
+		}
+		t, err := time.Parse(core.DateLayout, created)
+		if err != nil {
+			return nil, err
+		}
+		e.Created = t
 	}
-	t, err := time.Parse(core.DateLayout, created)
-	if err != nil {
-		return nil, err
-	}
-	e.Created, e.Status, e.Duration = t, int(status), time.Duration(ms*float64(time.Millisecond))
+	e.Status, e.Duration = int(status), time.Duration(ms*float64(time.Millisecond))
 	return &e, nil
 }
 

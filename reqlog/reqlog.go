@@ -53,8 +53,8 @@ const (
 // Details) through FromContext while the request is served. Once the
 // request is answered the entry belongs to the log and must not change.
 type Entry struct {
-	// ID is set when the entry is written: 15 characters that sort in
-	// the order of Created.
+	// ID is 15 characters that sort in the order of Created; entries
+	// read from the log have it.
 	ID      string
 	Created time.Time // when the request arrived
 	Method  string
@@ -212,14 +212,11 @@ func (o Options) withDefaults() Options {
 // Log is an open request log: the recorder, the flusher and the queries.
 // Its methods are safe for concurrent use.
 type Log struct {
-	wdb *sql.DB // writes: on SQLite its one connection
-	rdb *sql.DB // reads: on SQLite a read-only pool; on PostgreSQL wdb
-	d   query.Dialect
-	// seqCol is the column of insertion order: SQLite's rowid; on
-	// PostgreSQL the id, whose order is Created's (see ids).
-	seqCol string
-	opts   Options
-	log    *slog.Logger
+	wdb  *sql.DB // writes: on SQLite its one connection
+	rdb  *sql.DB // reads: on SQLite a read-only pool; on PostgreSQL wdb
+	d    query.Dialect
+	opts Options
+	log  *slog.Logger
 
 	queue    chan *Entry
 	flushReq chan chan error
@@ -270,7 +267,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Log, error) {
 		return nil, core.Internal(err, "Failed to open the request log.")
 	}
 	rdb.SetMaxOpenConns(2) // the log's readers are superusers and the dashboard
-	return start(wdb, rdb, query.SQLite, "rowid", opts), nil
+	return start(wdb, rdb, query.SQLite, opts), nil
 }
 
 // OpenPostgres opens the log in the table _request_logs (and its rollup
@@ -284,11 +281,11 @@ func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Log, 
 		db.Close()
 		return nil, core.Wrap(core.KindUnavailable, err, "Failed to create the request log's table.")
 	}
-	return start(db, db, query.Postgres, "id", opts), nil
+	return start(db, db, query.Postgres, opts), nil
 }
 
-func start(wdb, rdb *sql.DB, d query.Dialect, seqCol string, opts Options) *Log {
-	l := &Log{wdb: wdb, rdb: rdb, d: d, seqCol: seqCol, opts: opts, log: opts.Logger,
+func start(wdb, rdb *sql.DB, d query.Dialect, opts Options) *Log {
+	l := &Log{wdb: wdb, rdb: rdb, d: d, opts: opts, log: opts.Logger,
 		queue: make(chan *Entry, opts.QueueSize), flushReq: make(chan chan error),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go l.flusher()
@@ -536,27 +533,54 @@ const idAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 // ids makes entry ids: 9 characters of the creation time in milliseconds
 // (base 36, good until the year 5138), then 6 of a counter that starts at
-// a random value, so ids sort by creation time, never repeat within a
-// process and practically never across processes (which also insert with
-// ON CONFLICT DO NOTHING). Ordered ids keep the id index append-only.
-type ids struct{ n uint64 }
+// a random value and wraps at span, so ids sort by creation time, never
+// repeat within a process and practically never across processes (which
+// also insert with ON CONFLICT DO NOTHING). On SQLite the span is
+// sqliteCounterSpan, so that an id is also an integer row key (rowKey).
+type ids struct{ n, span uint64 }
 
-const idCounterSpan = 36 * 36 * 36 * 36 * 36 * 36
+// pgCounterSpan is 36^6, all six characters.
+const pgCounterSpan = 36 * 36 * 36 * 36 * 36 * 36
 
-func newIDs() *ids { return &ids{n: rand.Uint64N(idCounterSpan)} }
+func newIDs(span uint64) *ids { return &ids{n: rand.Uint64N(span), span: span} }
 
-func (g *ids) next(t time.Time) string {
+// next returns the time in milliseconds and the counter of the id of an
+// entry created at t (formatID makes its text).
+func (g *ids) next(t time.Time) (ms int64, n uint64) {
+	g.n = (g.n + 1) % g.span
+	return max(t.UnixMilli(), 0), g.n
+}
+
+func formatID(ms int64, n uint64) string {
 	var b [15]byte
-	ms := uint64(max(t.UnixMilli(), 0))
+	m := uint64(ms)
 	for i := 8; i >= 0; i-- {
-		b[i] = idAlphabet[ms%36]
-		ms /= 36
+		b[i] = idAlphabet[m%36]
+		m /= 36
 	}
-	g.n = (g.n + 1) % idCounterSpan
-	n := g.n
 	for i := 14; i >= 9; i-- {
 		b[i] = idAlphabet[n%36]
 		n /= 36
 	}
 	return string(b[:])
+}
+
+// parseID reverses formatID.
+func parseID(id string) (ms int64, n uint64, ok bool) {
+	if len(id) != 15 {
+		return 0, 0, false
+	}
+	var v [2]uint64
+	for i := range 15 {
+		d := strings.IndexByte(idAlphabet, id[i])
+		if d < 0 {
+			return 0, 0, false
+		}
+		k := 0
+		if i >= 9 {
+			k = 1
+		}
+		v[k] = v[k]*36 + uint64(d)
+	}
+	return int64(v[0]), v[1], true
 }

@@ -16,9 +16,13 @@ const (
 	statsTable = "_request_stats"
 )
 
-// logColumns are _request_logs' columns in the order rows are inserted.
-var logColumns = []string{"id", "created", "level", "method", "url", "route", "status", "exec_time",
-	"remote_ip", "user_ip", "auth", "auth_id", "user_agent", "referer", "error", "details"}
+// The columns rows are inserted with: on SQLite the packed row (see
+// lean.go), on PostgreSQL a column per field.
+var (
+	sqliteColumns = []string{"id", "status", "exec_time", "data"}
+	pgColumns     = []string{"id", "created", "method", "url", "route", "status", "exec_time",
+		"remote_ip", "user_ip", "auth", "auth_id", "user_agent", "referer", "error", "details"}
+)
 
 // bins are the upper bounds, in milliseconds, of the latency histogram of
 // the rollup; a last, open bin holds slower requests. They step by about
@@ -41,36 +45,22 @@ var statsColumns = func() []string {
 	return cols
 }()
 
-// createSQLite creates the tables in the log's own SQLite file. Indexes:
-// id (GET /api/logs/{id}; ids grow with time, so the index is
-// append-only), created (the default order, time filters and
-// retention), status (filters such as data.status >= 400), and errors
-// alone by time (the dashboard's recent errors, a partial index kept
-// small by holding 4xx and 5xx only).
+// createSQLite creates the tables in the log's own SQLite file. The
+// entries' table is keyed by time (lean.go), which serves the default
+// order, the time bounds of the stats and the dashboard, and retention
+// without an index; the one index holds the 4xx and 5xx alone, by time:
+// the dashboard's recent errors and the common filter data.status >= 400,
+// kept small since errors are few. A filter on another field, created
+// included, reads the table (bounded by the read timeout).
 func createSQLite(ctx context.Context, db *sql.DB) error {
 	var b strings.Builder
 	b.WriteString(`CREATE TABLE IF NOT EXISTS ` + logsTable + ` (
-	id TEXT NOT NULL,
-	created TEXT NOT NULL,
-	level INTEGER NOT NULL,
-	method TEXT NOT NULL,
-	url TEXT NOT NULL,
-	route TEXT NOT NULL,
+	id INTEGER PRIMARY KEY,
 	status INTEGER NOT NULL,
 	exec_time REAL NOT NULL,
-	remote_ip TEXT NOT NULL,
-	user_ip TEXT NOT NULL,
-	auth TEXT NOT NULL,
-	auth_id TEXT NOT NULL,
-	user_agent TEXT NOT NULL,
-	referer TEXT NOT NULL,
-	error TEXT NOT NULL,
-	details TEXT NOT NULL
+	data BLOB NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS _request_logs_id ON ` + logsTable + ` (id);
-CREATE INDEX IF NOT EXISTS _request_logs_created ON ` + logsTable + ` (created);
-CREATE INDEX IF NOT EXISTS _request_logs_status ON ` + logsTable + ` (status);
-CREATE INDEX IF NOT EXISTS _request_logs_errors ON ` + logsTable + ` (created) WHERE status >= 400;
+CREATE INDEX IF NOT EXISTS _request_logs_errors ON ` + logsTable + ` (id) WHERE status >= 400;
 CREATE TABLE IF NOT EXISTS ` + statsTable + ` (
 	minute INTEGER NOT NULL,
 	route TEXT NOT NULL,
@@ -89,7 +79,9 @@ CREATE INDEX IF NOT EXISTS _request_stats_minute ON ` + statsTable + ` (minute);
 	return err
 }
 
-// createPostgres creates the tables in the application's database, under
+// createPostgres creates the tables in the application's database, a
+// column per field and indexes on created (the default order, time
+// filters, retention), status and the errors alone by time, under
 // an advisory lock so that processes starting together do not race on
 // CREATE TABLE IF NOT EXISTS (which is not safe concurrently). Text is
 // COLLATE "C", the order the filter language compares in, so that its
@@ -100,7 +92,6 @@ func createPostgres(ctx context.Context, db *sql.DB) error {
 	b.WriteString(`CREATE TABLE IF NOT EXISTS ` + logsTable + ` (
 	id text COLLATE "C" PRIMARY KEY,
 	created text COLLATE "C" NOT NULL,
-	level integer NOT NULL,
 	method text COLLATE "C" NOT NULL,
 	url text COLLATE "C" NOT NULL,
 	route text COLLATE "C" NOT NULL,
@@ -138,7 +129,7 @@ CREATE INDEX IF NOT EXISTS _request_stats_minute ON ` + statsTable + ` (minute);
 	}
 	defer tx.Rollback()
 	// Any constant will do, as long as it is ours: "reqlog" in ASCII.
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(126896527895399)`); err != nil {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(125780020195175)`); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, b.String()); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/query"
 )
 
 // The rollup. The flusher adds every entry it writes to a row per minute
@@ -260,17 +261,24 @@ func (l *Log) Summary(ctx context.Context, window time.Duration) (*Summary, erro
 	})
 	s.SlowRoutes = s.SlowRoutes[:min(len(s.SlowRoutes), MaxRoutes)]
 
-	if s.RecentErrors, err = l.queryEntries(ctx, l.numbered(recentErrorsSQL), core.FormatTime(from)); err != nil {
+	q, since := l.recentErrorsSQL(from)
+	if s.RecentErrors, err = l.queryEntries(ctx, l.numbered(q), since); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// recentErrorsSQL reads the latest 4xx and 5xx since a time. The literal
-// 400 is the partial index's own condition, so the planner can always use
-// that index, a bound parameter leaving it to the value.
-var recentErrorsSQL = `SELECT ` + strings.Join(entryColumns, ", ") + ` FROM ` + logsTable +
-	` WHERE status >= 400 AND created >= ? ORDER BY created DESC LIMIT ` + fmt.Sprint(MaxRecentErrors)
+// recentErrorsSQL reads the latest 4xx and 5xx since a time, through
+// the partial index of errors. The literal 400 is that index's own
+// condition, so the planner can always use it, where a bound parameter
+// would leave it to the value.
+func (l *Log) recentErrorsSQL(since time.Time) (string, any) {
+	q := l.selectEntries() + " FROM " + l.viewSQL() + " WHERE " + query.MainAlias + ".data_status >= 400 AND "
+	if l.d == query.SQLite {
+		return q + query.MainAlias + "._seq >= ? ORDER BY " + query.MainAlias + "._seq DESC LIMIT " + fmt.Sprint(MaxRecentErrors), rowKey(since.UnixMilli(), 0)
+	}
+	return q + query.MainAlias + ".created >= ? ORDER BY " + query.MainAlias + ".created DESC LIMIT " + fmt.Sprint(MaxRecentErrors), core.FormatTime(since)
+}
 
 // sumColumns sums the rollup's columns for aggRow.dest.
 func sumColumns() string {
