@@ -61,7 +61,7 @@ func (l *Log) flusher() {
 			now := l.opts.now()
 			if len(l.queue) >= l.opts.BatchSize || now.Sub(f.lastWrite) >= l.opts.FlushEvery {
 				if err := f.write(context.Background(), false); err != nil {
-					l.log.Warn("request log: a batch could not be written", "err", err)
+					f.warn(now, "request log: a batch could not be written", err)
 				}
 			}
 			f.retain(now)
@@ -87,6 +87,17 @@ type flushState struct {
 	// chunk found a full one (more to delete).
 	nextRetain time.Time
 	retaining  bool
+	lastWarn   time.Time // of warn
+}
+
+// warn logs a failed write at most once a minute: a database that is
+// down fails every tick.
+func (f *flushState) warn(now time.Time, msg string, err error) {
+	if now.Sub(f.lastWarn) < time.Minute {
+		return
+	}
+	f.lastWarn = now
+	f.l.log.Warn(msg, "err", err)
 }
 
 func (f *flushState) close() {
@@ -218,7 +229,7 @@ func (f *flushState) retain(now time.Time) {
 	defer cancel()
 	n, err := l.deleteBefore(ctx, cutoff, l.opts.retainChunk)
 	if err != nil {
-		l.log.Warn("request log: old entries could not be deleted", "err", err)
+		f.warn(now, "request log: old entries could not be deleted", err)
 		f.retaining, f.nextRetain = false, now.Add(time.Minute)
 		return
 	}

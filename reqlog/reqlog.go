@@ -257,9 +257,13 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Log, error) {
 		return nil, core.Internal(err, "Failed to open the request log.")
 	}
 	wdb.SetMaxOpenConns(1) // SQLite has one writer; the flusher is it
-	if err := createSQLite(ctx, wdb); err != nil {
+	reset, err := createSQLite(ctx, wdb)
+	if err != nil {
 		wdb.Close()
 		return nil, core.Internal(err, "Failed to create the request log's tables in %s.", path)
+	}
+	if reset {
+		opts.Logger.Warn("request log: the file had another layout and was emptied", "path", path)
 	}
 	rdb, err := sql.Open("sqlite", dsn(true))
 	if err != nil {

@@ -2,6 +2,7 @@ package reqlog_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
@@ -559,4 +560,43 @@ func binOf(ms float64) int {
 		}
 	}
 	return len(reqlog.Bins)
+}
+
+// TestSQLiteOtherLayout opens a logs.db an earlier build left with
+// another layout: it is emptied and used, not misread or refused.
+func TestSQLiteOtherLayout(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "logs.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE _request_logs (id TEXT PRIMARY KEY, created TEXT, level INTEGER); INSERT INTO _request_logs VALUES ('x', 'y', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	var logs strings.Builder
+	l, err := reqlog.OpenSQLite(context.Background(), path, atBase(reqlog.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	if !strings.Contains(logs.String(), "another layout") {
+		t.Errorf("no warning: %q", logs.String())
+	}
+	record(t, l, fixture()[:2])
+	res, err := l.List(context.Background(), reqlog.ListParams{})
+	if err != nil || res.TotalItems != 2 {
+		t.Fatalf("after the reset: %v %v", res, err)
+	}
+	// Opened again, it keeps what it has.
+	l.Close(context.Background())
+	again, err := reqlog.OpenSQLite(context.Background(), path, atBase(reqlog.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close(context.Background())
+	if res, err := again.List(context.Background(), reqlog.ListParams{}); err != nil || res.TotalItems != 2 {
+		t.Fatalf("opened again: %v %v", res, err)
+	}
 }

@@ -52,8 +52,24 @@ var statsColumns = func() []string {
 // the dashboard's recent errors and the common filter data.status >= 400,
 // kept small since errors are few. A filter on another field, created
 // included, reads the table (bounded by the read timeout).
-func createSQLite(ctx context.Context, db *sql.DB) error {
+//
+// The file's user_version is the layout's version: a file of another
+// layout (an earlier build's) is emptied rather than misread, as a log is
+// worth less than a clear start. It reports whether it emptied one.
+func createSQLite(ctx context.Context, db *sql.DB) (reset bool, err error) {
+	var version int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return false, err
+	}
+	if version == sqliteLayout {
+		return false, nil
+	}
+	var tables int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('"+logsTable+"', '"+statsTable+"')").Scan(&tables); err != nil {
+		return false, err
+	}
 	var b strings.Builder
+	b.WriteString("BEGIN;\nDROP TABLE IF EXISTS " + logsTable + ";\nDROP TABLE IF EXISTS " + statsTable + ";\n")
 	b.WriteString(`CREATE TABLE IF NOT EXISTS ` + logsTable + ` (
 	id INTEGER PRIMARY KEY,
 	status INTEGER NOT NULL,
@@ -74,10 +90,15 @@ CREATE TABLE IF NOT EXISTS ` + statsTable + ` (
 	}
 	b.WriteString(`
 );
-CREATE INDEX IF NOT EXISTS _request_stats_minute ON ` + statsTable + ` (minute);`)
-	_, err := db.ExecContext(ctx, b.String())
-	return err
+CREATE INDEX IF NOT EXISTS _request_stats_minute ON ` + statsTable + ` (minute);
+PRAGMA user_version = ` + fmt.Sprint(sqliteLayout) + `;
+COMMIT;`)
+	_, err = db.ExecContext(ctx, b.String())
+	return tables > 0, err
 }
+
+// sqliteLayout is the version of logs.db's layout (its user_version).
+const sqliteLayout = 1
 
 // createPostgres creates the tables in the application's database, a
 // column per field and indexes on created (the default order, time
