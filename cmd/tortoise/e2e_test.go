@@ -27,9 +27,10 @@ const e2eDir = "testdata/e2e"
 // e2eScripts are the test files Node runs: sdk.test.mjs covers collections
 // and records, auth.test.mjs sign-up, owner-only rules and the flows by
 // mail, realtime.test.mjs subscriptions, batch.test.mjs batches,
-// files.test.mjs file fields, jobs.test.mjs jobs and crons. Each makes its
-// own collections, so none depends on another or on the order they run in.
-var e2eScripts = []string{"sdk.test.mjs", "auth.test.mjs", "realtime.test.mjs", "batch.test.mjs", "files.test.mjs", "jobs.test.mjs"}
+// files.test.mjs file fields, jobs.test.mjs jobs and crons, logs.test.mjs
+// the request log. Each makes its own collections, so none depends on
+// another or on the order they run in.
+var e2eScripts = []string{"sdk.test.mjs", "auth.test.mjs", "realtime.test.mjs", "batch.test.mjs", "files.test.mjs", "jobs.test.mjs", "logs.test.mjs"}
 
 const (
 	e2eEmail    = "e2e@example.com"
