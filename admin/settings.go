@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tortoise-dev/tortoise/api"
 	"github.com/tortoise-dev/tortoise/core"
-	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/settings"
 )
 
@@ -239,7 +239,7 @@ func (a *Admin) settingsSave(w http.ResponseWriter, r *http.Request, sess *sessi
 	if err != nil {
 		return core.Internal(err, "encode settings")
 	}
-	if _, err := a.opts.Settings.UpdateSettingsChecked(r.Context(), body, superuserLockout(r)); err != nil {
+	if _, err := a.opts.Settings.UpdateSettingsChecked(r.Context(), body, api.SuperuserLockout(r)); err != nil {
 		fields, msg, ok := opsInvalid(err)
 		if !ok {
 			return err
@@ -252,30 +252,6 @@ func (a *Admin) settingsSave(w http.ResponseWriter, r *http.Request, sess *sessi
 	a.log.Info("admin changed settings", "section", section, "superuser", sess.rec.ID())
 	opsSeeOther(w, r, "/admin/settings#"+section, "The settings were saved.")
 	return nil
-}
-
-// superuserLockout refuses settings whose superuser addresses would
-// refuse the superuser saving them, as the client address of r reads under
-// the new proxy settings: PATCH /api/settings refuses them too, so that
-// nobody locks themselves out by mistake.
-func superuserLockout(r *http.Request) func(*settings.Settings) error {
-	return func(next *settings.Settings) error {
-		if len(next.SuperuserIPs) == 0 {
-			return nil
-		}
-		proxies, err := guard.ParseProxies(next.TrustedProxies)
-		if err != nil {
-			proxies = nil // validated already; trust nobody if not
-		}
-		ip := proxies.ClientIPWith(r, guard.Forwarding{Headers: next.TrustedProxy.Headers, Leftmost: next.TrustedProxy.UseLeftmostIP}).Unmap()
-		for _, s := range next.SuperuserIPs {
-			if p, ok := settings.ParseAddress(s); ok && p.Contains(ip) {
-				return nil
-			}
-		}
-		return core.FieldInvalid("superuserIPs", "validation_superuser_ip_lockout",
-			fmt.Sprintf("These addresses would refuse your own (%s): include it, or make the change from an address in the list.", ip))
-	}
 }
 
 // settingsTestEmail sends a sample mail through the mailer mail goes

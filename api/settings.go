@@ -34,19 +34,27 @@ func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request, req *ser
 	if err != nil {
 		return err
 	}
-	st, err := s.settings.UpdateSettingsChecked(r.Context(), b, func(next *settings.Settings) error {
+	st, err := s.settings.UpdateSettingsChecked(r.Context(), b, SuperuserLockout(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+// SuperuserLockout refuses settings whose superuser addresses would
+// refuse r's superuser, as r's client address reads under the new proxy
+// settings, so nobody locks themselves out by mistake: the check of PATCH
+// /api/settings, which the admin's settings form makes too.
+func SuperuserLockout(r *http.Request) func(*settings.Settings) error {
+	return func(next *settings.Settings) error {
 		p := newPolicy(next)
 		if ip := p.clientIP(r); !p.superuserAllowed(ip) {
 			return core.FieldInvalid("superuserIPs", "validation_superuser_ip_lockout",
 				fmt.Sprintf("These addresses would refuse your own (%s): include it, or send the change from an address in the list.", ip))
 		}
 		return nil
-	})
-	if err != nil {
-		return err
 	}
-	writeJSON(w, http.StatusOK, st)
-	return nil
 }
 
 // decodeBody decodes a JSON object body into in; an empty body leaves in
