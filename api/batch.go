@@ -161,7 +161,7 @@ func decodeBatch(r *http.Request) ([]batchItem, error) {
 		if in.Requests[i].Body == nil {
 			in.Requests[i].Body = map[string]any{}
 		}
-		addUploads(in.Requests[i].Body, field, fhs)
+		records.AddUploads(in.Requests[i].Body, field, fhs)
 	}
 	return in.Requests, nil
 }

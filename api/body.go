@@ -129,7 +129,7 @@ func decodeMultipart(r *http.Request) (map[string]any, error) {
 		m[k] = v
 	}
 	for k, fhs := range form.File {
-		addUploads(m, k, fhs)
+		records.AddUploads(m, k, fhs)
 	}
 	return m, nil
 }
@@ -148,37 +148,6 @@ func parseMultipart(r *http.Request) (*multipart.Form, error) {
 	form := r.MultipartForm
 	context.AfterFunc(r.Context(), func() { form.RemoveAll() })
 	return form, nil
-}
-
-// addUploads puts a form's file parts for key into body, after the names
-// of files the record keeps that body already holds under key.
-func addUploads(body map[string]any, key string, fhs []*multipart.FileHeader) {
-	ups := make([]*records.Upload, 0, len(fhs))
-	for _, fh := range fhs {
-		ups = append(ups, &records.Upload{Filename: fh.Filename, Size: fh.Size,
-			Open: func() (io.ReadCloser, error) { return fh.Open() }})
-	}
-	names, ok := body[key]
-	if !ok {
-		body[key] = ups
-		return
-	}
-	list := anyList(names)
-	for _, u := range ups {
-		list = append(list, u)
-	}
-	body[key] = list
-}
-
-// anyList is v as a list: itself if it is one, else a list of it.
-func anyList(v any) []any {
-	switch v := v.(type) {
-	case []any:
-		return v
-	case nil:
-		return nil
-	}
-	return []any{v}
 }
 
 // queryMap flattens URL query values for @request.query.
