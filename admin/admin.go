@@ -13,6 +13,7 @@
 package admin
 
 import (
+	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -254,14 +255,14 @@ func (a *Admin) render(w http.ResponseWriter, r *http.Request, status int, file 
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	var b strings.Builder
+	var b bytes.Buffer
 	if err := t.ExecuteTemplate(&b, name, v); err != nil {
 		a.log.Error("admin template", "file", file, "err", err)
 		http.Error(w, "template error", http.StatusInternalServerError)
 		return
 	}
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(b.String()))
+	_, _ = b.WriteTo(w)
 }
 
 // template parses layout.html with file once.
