@@ -93,10 +93,14 @@ type Store struct {
 	sweepErr  error         // what that sweep returned; read after swept
 }
 
+// sweepMargin is how much older than the time of opening a leftover must
+// be for Open's sweep to remove it.
+const sweepMargin = 2 * time.Second
+
 // Open opens the folder dir as a blob store, creating it (mode 0700) when
 // missing, and starts sweeping, in the background, what Puts and Deletes
-// interrupted by a crash left there before now (see Sweep). Close stops
-// the sweep.
+// interrupted by a crash left there more than two seconds before now (see
+// Sweep). Close stops the sweep.
 func Open(dir string) (*Store, error) {
 	if dir == "" {
 		return nil, core.Invalid("The storage folder is not set.")
@@ -110,7 +114,10 @@ func Open(dir string) (*Store, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Store{root: root, seed: maphash.MakeSeed(), stopSweep: cancel, swept: make(chan struct{})}
-	before := time.Now()
+	// A file's times come from the kernel's coarse clock, which can lag
+	// time.Now by a clock tick: a Put made just after Open may carry a
+	// time before it. The margin keeps the sweep off such files.
+	before := time.Now().Add(-sweepMargin)
 	go func() {
 		defer close(s.swept)
 		s.sweepErr = s.Sweep(ctx, before)
