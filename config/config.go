@@ -108,6 +108,17 @@ type Config struct {
 	// Default 7; -1 turns request logging off, as TORTOISE_LOGS_DAYS=0
 	// does (PocketBase's logs maxDays 0).
 	LogsDays int
+
+	// RedisURL (redis://[user:pass@]host:port/db or rediss:// for TLS)
+	// moves the record cache and the rate limits onto Redis, so that
+	// several processes share them; empty (the default) keeps both in
+	// process.
+	RedisURL string
+	// CacheMB caps the in-process record cache, in MiB of encoded
+	// responses. Default 64; -1 turns the record cache off (as
+	// TORTOISE_CACHE_MB=0 does). With RedisURL, Redis holds the entries
+	// and this is unused.
+	CacheMB int
 }
 
 // Roles a process can have (Config.Role).
@@ -188,6 +199,18 @@ var Env = []struct {
 			n = -1
 		}
 		c.LogsDays = n
+		return nil
+	}},
+	{"TORTOISE_REDIS_URL", "Redis for the record cache and rate limits shared by several processes (default: none, both in process)", func(c *Config, v string) error { c.RedisURL = v; return nil }},
+	{"TORTOISE_CACHE_MB", "MiB of encoded record responses cached in process (default 64, 0: no record cache)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("TORTOISE_CACHE_MB: %q is not a number of MiB (0 turns the record cache off)", v)
+		}
+		if n == 0 {
+			n = -1
+		}
+		c.CacheMB = n
 		return nil
 	}},
 	{"TORTOISE_MAX_BCRYPT", "bcrypt computations at once (default: CPUs - 1, at least 1)", func(c *Config, v string) error {
@@ -273,6 +296,9 @@ func (c Config) WithDefaults() Config {
 	if c.LogsDays == 0 {
 		c.LogsDays = 7
 	}
+	if c.CacheMB == 0 {
+		c.CacheMB = 64
+	}
 	return c
 }
 
@@ -319,6 +345,15 @@ func (c Config) Validate() error {
 	}
 	if c.LogsDays < -1 {
 		return fmt.Errorf("logs days %d: want a positive number of days, or -1 for no request log", c.LogsDays)
+	}
+	if c.CacheMB < -1 {
+		return fmt.Errorf("cache MB %d: want a positive number of MiB, or -1 for no record cache", c.CacheMB)
+	}
+	if c.RedisURL != "" {
+		u := strings.ToLower(c.RedisURL)
+		if !strings.HasPrefix(u, "redis://") && !strings.HasPrefix(u, "rediss://") && !strings.HasPrefix(u, "unix://") {
+			return fmt.Errorf("redis URL must start with redis://, rediss:// or unix://")
+		}
 	}
 	return nil
 }
