@@ -342,6 +342,7 @@ func (s *Service) validateCollection(sc *service.Snapshot, prev, next *core.Coll
 		errs.Add("id", "validation_invalid_id", "Use 1-100 letters, digits or underscores.")
 	}
 	s.validateFields(sc, prev, next, errs)
+	validateSearch(prev, next, errs)
 	if err := errs.Err(); err != nil {
 		return err
 	}

@@ -37,6 +37,9 @@ type Collection struct {
 	// ViewQuery is the SELECT a view collection's records come from; ""
 	// for other types.
 	ViewQuery string `json:"viewQuery,omitempty"`
+	// Search makes the collection's text searchable (see SearchOptions);
+	// nil when it is not.
+	Search *SearchOptions `json:"search,omitempty"`
 
 	// Auth holds the options of an auth collection; nil for other types.
 	Auth *AuthOptions `json:"-"`
@@ -222,6 +225,11 @@ func (c *Collection) Clone() *Collection {
 		n.Fields[i].Thumbs = append([]string(nil), f.Thumbs...)
 	}
 	n.Indexes = append([]string(nil), c.Indexes...)
+	if c.Search != nil {
+		so := *c.Search
+		so.Fields = append([]SearchField(nil), so.Fields...)
+		n.Search = &so
+	}
 	if c.Auth != nil {
 		a := *c.Auth
 		a.PasswordAuth.IdentityFields = append([]string(nil), a.PasswordAuth.IdentityFields...)

@@ -62,6 +62,10 @@ type Query struct {
 	Limit, Offset int
 	// WithTotal asks for the number of rows matching Where, ignoring Limit and Offset.
 	WithTotal bool
+	// Search, when set, keeps only the rows its query matches (ANDed with
+	// Where) and orders them by relevance unless OrderBy is given. The
+	// collection must have a search option (core.SearchOptions).
+	Search *SearchQuery
 }
 
 // Result is what Find returns.
@@ -69,6 +73,10 @@ type Result struct {
 	Records []*core.Record
 	// Total is the number of matching rows when Query.WithTotal was set, else -1.
 	Total int
+	// Highlights holds, when Query.Search asked for them, the matching
+	// text of the returned records: record id → field → snippet, the
+	// matched words between SearchQuery.Marks.
+	Highlights map[string]map[string]string
 }
 
 // Reader reads records. Outside a Tx, a read that runs longer than the
@@ -157,4 +165,29 @@ type Store interface {
 	ViewColumns(ctx context.Context, query string) ([]string, error)
 	// Close waits for queued writes and releases the database.
 	Close() error
+}
+
+// SearchQuery is the full-text part of a Query (see Query.Search).
+type SearchQuery struct {
+	// Query builds the engine's text for the parsed query (package
+	// search's Query does): an FTS5 MATCH expression restricted to
+	// columns, or to_tsquery text restricted to weight labels.
+	Query SearchMatcher
+	// Columns are the searchable fields the caller may search and see
+	// highlighted: the records layer leaves hidden fields out for anyone
+	// but a superuser. An empty list matches nothing.
+	Columns []string
+	// Fuzzy lets each word match with one typo.
+	Fuzzy bool
+	// Highlights asks for Result.Highlights, for the returned rows only.
+	Highlights bool
+	// Marks enclose the matched words in highlights (search.MarkStart
+	// and search.MarkEnd).
+	Marks [2]string
+}
+
+// SearchMatcher is a parsed search query as drivers need it.
+type SearchMatcher interface {
+	FTS5(columns []string, fuzzy bool) string
+	TSQuery(labels string, fuzzy bool) string
 }

@@ -42,7 +42,10 @@ func (t *writeTx) CreateCollection(ctx context.Context, c *core.Collection) erro
 		if _, err := t.s.wexec(store.CreateTableSQL(store.SQLite, c, c.Name)); err != nil {
 			return t.s.writeErr(err, "Failed to create the collection's table.")
 		}
-		return t.createIndexes(idx, c.Name)
+		if err := t.createIndexes(idx, c.Name); err != nil {
+			return err
+		}
+		return t.searchCreate(c)
 	})
 	if err != nil {
 		return err
@@ -105,8 +108,18 @@ func (t *writeTx) UpdateCollection(ctx context.Context, prev, next *core.Collect
 		if next.IsView() {
 			return nil // its view is created again with the others (see ddl)
 		}
+		// The search index goes first and comes back last (search.go).
+		redoSearch := searchRedo(prev, next, renamed || rebuild)
+		if redoSearch {
+			if err := t.searchDrop(prev); err != nil {
+				return err
+			}
+		}
 		if rebuild {
-			return t.rebuild(prev, next, kept, idx)
+			if err := t.rebuild(prev, next, kept, idx); err != nil || !redoSearch {
+				return err
+			}
+			return t.searchCreate(next)
 		}
 		drop, create := store.DiffIndexes(store.SQLite, next.Name, store.StoredIndexes(prev), idx)
 		for _, name := range drop {
@@ -125,7 +138,10 @@ func (t *writeTx) UpdateCollection(ctx context.Context, prev, next *core.Collect
 				return t.s.writeErr(err, "Failed to add a column.")
 			}
 		}
-		return t.createIndexes(create, next.Name)
+		if err := t.createIndexes(create, next.Name); err != nil || !redoSearch {
+			return err
+		}
+		return t.searchCreate(next)
 	})
 }
 
@@ -207,6 +223,9 @@ func (t *writeTx) DeleteCollection(ctx context.Context, c *core.Collection) erro
 			return t.s.writeErr(err, "Failed to delete the collection.")
 		} else if n == 0 {
 			return core.NotFound("Missing collection %q.", c.Name)
+		}
+		if err := t.searchDrop(c); err != nil {
+			return err
 		}
 		if _, err := t.s.wexec("DROP TABLE IF EXISTS " + store.QuoteIdent(c.Name)); err != nil {
 			return t.s.writeErr(err, "Failed to drop the collection's table.")

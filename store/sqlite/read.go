@@ -38,6 +38,9 @@ func (s *Store) Find(ctx context.Context, q store.Query) (*store.Result, error) 
 	if q.Collection == nil {
 		return nil, errNoCollection
 	}
+	if q.Search != nil {
+		return s.searchFind(ctx, q) // search.go
+	}
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	list, count, args := findSQL(q)

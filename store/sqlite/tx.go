@@ -111,6 +111,9 @@ func (t *writeTx) Find(ctx context.Context, q store.Query) (*store.Result, error
 	if q.Collection == nil {
 		return nil, errNoCollection
 	}
+	if q.Search != nil {
+		return t.searchFind(ctx, q) // search.go
+	}
 	list, count, args := findSQL(q)
 	res := &store.Result{Total: -1}
 	if q.WithTotal {

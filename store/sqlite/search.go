@@ -1,0 +1,330 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/store"
+)
+
+// Full-text search on SQLite: a collection with a search option gets an
+// FTS5 table, "_search_<collection id>" (ids, unlike names, never change),
+// whose content is the collection's own table (external content: the
+// text is not stored twice, snippets read it back by rowid), one column
+// per searchable field, named as the field so the query's column filter
+// names fields. AFTER INSERT, UPDATE and DELETE triggers on the
+// collection's table keep it in step within the same statement, hence the
+// same savepoint and commit as the write: a search never sees a record
+// that is not committed, nor misses one that is.
+//
+// The index is keyed by the table's rowid. Tortoise never VACUUMs, and
+// every change that could renumber rowids (a table rebuilt or renamed)
+// drops the index and builds it again (see searchUpdate). A VACUUM run
+// by hand on a file would need the index rebuilt ('rebuild' command).
+//
+// Weights are applied when querying (bm25's per-column weights), so
+// changing only weights rebuilds nothing.
+
+// searchTable is the FTS5 table of c.
+func searchTable(c *core.Collection) string { return "_search_" + c.ID }
+
+// searchColumns are the FTS5 table's columns: c's searchable fields in the
+// option's order.
+func searchColumns(c *core.Collection) []string {
+	if c.Search == nil {
+		return nil
+	}
+	cols := make([]string, 0, len(c.Search.Fields))
+	for _, sf := range c.Search.Fields {
+		if c.Field(sf.Name) != nil {
+			cols = append(cols, sf.Name)
+		}
+	}
+	return cols
+}
+
+// searchKey says what the index's layout depends on (besides the table,
+// see searchUpdate): the columns and the tokenizer.
+func searchKey(c *core.Collection) string {
+	if c == nil || c.Search == nil || c.IsView() {
+		return ""
+	}
+	return c.Search.Language + "|" + strings.Join(searchColumns(c), ",")
+}
+
+// searchCreate creates c's FTS5 table and triggers and indexes the rows
+// already in c's table, in the current transaction.
+func (t *writeTx) searchCreate(c *core.Collection) error {
+	if searchKey(c) == "" {
+		return nil
+	}
+	fts := store.QuoteIdent(searchTable(c))
+	table := store.QuoteIdent(c.Name)
+	cols := searchColumns(c)
+	quoted := make([]string, len(cols))
+	newVals := make([]string, len(cols))
+	oldVals := make([]string, len(cols))
+	changed := make([]string, len(cols))
+	for i, col := range cols {
+		q := store.QuoteIdent(col)
+		quoted[i] = q
+		newVals[i] = "new." + q
+		oldVals[i] = "old." + q
+		changed[i] = "old." + q + " IS NOT new." + q
+	}
+	tokenize := "unicode61 remove_diacritics 2"
+	if c.Search.Language == "english" {
+		tokenize = "porter " + tokenize
+	}
+	list := strings.Join(quoted, ", ")
+	trig := func(suffix string) string { return store.QuoteIdent(searchTable(c) + suffix) }
+	stmts := []string{
+		"CREATE VIRTUAL TABLE " + fts + " USING fts5(" + list + ", content=" + sqlString(c.Name) +
+			", content_rowid='rowid', tokenize=" + sqlString(tokenize) + ", prefix='2 3')",
+		"CREATE TRIGGER " + trig("_ai") + " AFTER INSERT ON " + table + " BEGIN INSERT INTO " + fts +
+			"(rowid, " + list + ") VALUES (new.rowid, " + strings.Join(newVals, ", ") + "); END",
+		"CREATE TRIGGER " + trig("_ad") + " AFTER DELETE ON " + table + " BEGIN INSERT INTO " + fts +
+			"(" + fts + ", rowid, " + list + ") VALUES ('delete', old.rowid, " + strings.Join(oldVals, ", ") + "); END",
+		// Records are updated whole (every column is SET): WHEN skips the
+		// index when no searchable text changed.
+		"CREATE TRIGGER " + trig("_au") + " AFTER UPDATE ON " + table + " WHEN " + strings.Join(changed, " OR ") +
+			" BEGIN INSERT INTO " + fts + "(" + fts + ", rowid, " + list + ") VALUES ('delete', old.rowid, " +
+			strings.Join(oldVals, ", ") + "); INSERT INTO " + fts + "(rowid, " + list + ") VALUES (new.rowid, " +
+			strings.Join(newVals, ", ") + "); END",
+		// Index the rows already there.
+		"INSERT INTO " + fts + "(" + fts + ") VALUES ('rebuild')",
+	}
+	for _, q := range stmts {
+		if _, err := t.s.wexec(q); err != nil {
+			return t.s.writeErr(err, "Failed to build the search index.")
+		}
+	}
+	return nil
+}
+
+// searchDrop removes c's FTS5 table and triggers, if any.
+func (t *writeTx) searchDrop(c *core.Collection) error {
+	if c == nil {
+		return nil
+	}
+	name := searchTable(c)
+	for _, q := range []string{
+		"DROP TRIGGER IF EXISTS " + store.QuoteIdent(name+"_ai"),
+		"DROP TRIGGER IF EXISTS " + store.QuoteIdent(name+"_ad"),
+		"DROP TRIGGER IF EXISTS " + store.QuoteIdent(name+"_au"),
+		"DROP TABLE IF EXISTS " + store.QuoteIdent(name),
+	} {
+		if _, err := t.s.wexec(q); err != nil {
+			return t.s.writeErr(err, "Failed to drop the search index.")
+		}
+	}
+	return nil
+}
+
+// searchRedo reports whether an update of prev to next needs the index
+// built again: its columns or tokenizer changed, or the table was renamed
+// (the index names its content table) or rebuilt (rowids renumbered).
+func searchRedo(prev, next *core.Collection, tableChanged bool) bool {
+	pk, nk := searchKey(prev), searchKey(next)
+	return pk != nk || (nk != "" && tableChanged)
+}
+
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// searchSQL builds a search's list statement, its count statement and
+// the list's arguments (the count's are all but the last two, LIMIT and
+// OFFSET), as findSQL does for a plain query. The MATCH goes first so the
+// two statements share their leading arguments.
+func searchSQL(q store.Query) (list, count string, args []any) {
+	c := q.Collection
+	sq := q.Search
+	fts := store.QuoteIdent(searchTable(c))
+	alias := store.QuoteIdent("_s")
+	from := store.FromClause(c) + " JOIN " + fts + " AS " + alias + " ON " + alias + ".rowid = " +
+		store.QuoteIdent(store.MainAlias) + ".rowid"
+	where := " WHERE 0"
+	if len(sq.Columns) > 0 {
+		where = " WHERE " + alias + "." + fts + " MATCH ?"
+		args = append(args, sq.Query.FTS5(sq.Columns, sq.Fuzzy))
+	}
+	if q.Where != nil && strings.TrimSpace(q.Where.Text) != "" {
+		where += " AND (" + q.Where.Text + ")"
+		args = append(args, q.Where.Args...)
+	}
+	count = "SELECT COUNT(*)" + from + where
+	list = store.SelectColumns(c) + from + where
+	if strings.TrimSpace(q.OrderBy) != "" {
+		list += " ORDER BY " + q.OrderBy
+	} else if len(sq.Columns) > 0 {
+		list += " ORDER BY " + bm25(c, alias+"."+fts) + ", " + store.QuoteIdent(store.MainAlias) + `."id"`
+	}
+	list += " LIMIT ? OFFSET ?"
+	limit := int64(-1)
+	if q.Limit > 0 {
+		limit = int64(q.Limit)
+	}
+	args = append(args, limit, int64(max(q.Offset, 0)))
+	return list, count, args
+}
+
+// bm25 is the rank of a match (lower is better) with the fields' weights.
+func bm25(c *core.Collection, hidden string) string {
+	var b strings.Builder
+	b.WriteString("bm25(" + hidden)
+	for _, col := range searchColumns(c) {
+		b.WriteString(", " + strconv.FormatFloat(c.SearchWeight(col), 'g', -1, 64))
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// searchHighlightSQL selects, for the records whose ids are given as a
+// JSON array, each allowed column's snippet. It starts from the ids, so
+// the work is one index seek per record of the page, however many
+// records match.
+func searchHighlightSQL(c *core.Collection, columns []string) string {
+	fts := store.QuoteIdent(searchTable(c))
+	s := store.QuoteIdent("_s")
+	r := store.QuoteIdent(store.MainAlias)
+	var b strings.Builder
+	b.WriteString("SELECT " + r + `."id"`)
+	for i, col := range searchColumns(c) {
+		if containsString(columns, col) {
+			b.WriteString(", snippet(" + s + "." + fts + ", " + strconv.Itoa(i) + ", ?1, ?2, '…', 24)")
+		}
+	}
+	b.WriteString(" FROM json_each(?3) AS " + store.QuoteIdent("_ids") + " CROSS JOIN " + store.QuoteIdent(c.Name) +
+		" AS " + r + " CROSS JOIN " + fts + " AS " + s + " WHERE " + r + `."id" = ` + store.QuoteIdent("_ids") +
+		".value AND " + s + ".rowid = " + r + ".rowid AND " + s + "." + fts + " MATCH ?4")
+	return b.String()
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// querier is what a search runs on: a read transaction or the write
+// connection.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// runSearch runs a search query on qr: the total, the page and its
+// highlights.
+func runSearch(ctx context.Context, qr querier, q store.Query) (*store.Result, error) {
+	list, count, args := searchSQL(q)
+	res := &store.Result{Total: -1}
+	if q.WithTotal {
+		var n int64
+		if err := qr.QueryRowContext(ctx, count, args[:len(args)-2]...).Scan(&n); err != nil {
+			return nil, err
+		}
+		res.Total = int(n)
+	}
+	rows, err := qr.QueryContext(ctx, pageSQL(list), args...)
+	if err != nil {
+		return nil, err
+	}
+	if res.Records, err = scanRecords(q.Collection, rows); err != nil {
+		return nil, err
+	}
+	sq := q.Search
+	if !sq.Highlights || len(res.Records) == 0 || len(sq.Columns) == 0 {
+		return res, nil
+	}
+	ids := make([]string, len(res.Records))
+	for i, r := range res.Records {
+		ids[i] = r.ID()
+	}
+	idJSON, _ := json.Marshal(ids)
+	var cols []string
+	for _, col := range searchColumns(q.Collection) {
+		if containsString(sq.Columns, col) {
+			cols = append(cols, col)
+		}
+	}
+	hrows, err := qr.QueryContext(ctx, searchHighlightSQL(q.Collection, sq.Columns),
+		sq.Marks[0], sq.Marks[1], string(idJSON), sq.Query.FTS5(sq.Columns, sq.Fuzzy))
+	if err != nil {
+		return nil, err
+	}
+	defer hrows.Close()
+	res.Highlights = map[string]map[string]string{}
+	vals := make([]sql.NullString, len(cols)+1)
+	dest := make([]any, len(vals))
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	for hrows.Next() {
+		if err := hrows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		for i, col := range cols {
+			if s := vals[i+1].String; strings.Contains(s, sq.Marks[0]) {
+				if res.Highlights[vals[0].String] == nil {
+					res.Highlights[vals[0].String] = map[string]string{}
+				}
+				res.Highlights[vals[0].String][col] = s
+			}
+		}
+	}
+	return res, hrows.Err()
+}
+
+// searchFind is Find for a query with Search: one read transaction for
+// the total, the page and its highlights.
+func (s *Store) searchFind(ctx context.Context, q store.Query) (*store.Result, error) {
+	if err := searchCheck(q); err != nil {
+		return nil, err
+	}
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, s.readErr(ctx, err)
+	}
+	defer tx.Rollback()
+	res, err := runSearch(ctx, tx, q)
+	if err != nil {
+		return nil, s.findErr(ctx, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, s.readErr(ctx, err)
+	}
+	return res, nil
+}
+
+// searchFind is Find with Search inside a write call.
+func (t *writeTx) searchFind(ctx context.Context, q store.Query) (*store.Result, error) {
+	if err := searchCheck(q); err != nil {
+		return nil, err
+	}
+	if t.s.w.rolledBack {
+		return nil, errTxLost
+	}
+	res, err := runSearch(bg, t.s.wconn, q)
+	if err != nil {
+		return nil, t.s.findErr(ctx, err)
+	}
+	return res, nil
+}
+
+func searchCheck(q store.Query) error {
+	if searchKey(q.Collection) == "" {
+		return core.FieldInvalid("search", "validation_not_searchable", "The collection has no searchable fields.")
+	}
+	if q.Search.Query == nil {
+		return core.FieldInvalid("search", "validation_required", "Missing search query.")
+	}
+	return nil
+}

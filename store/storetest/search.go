@@ -1,0 +1,303 @@
+package storetest
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/store"
+)
+
+// words is a SearchMatcher for the suite: every word must match, the
+// last as a prefix when prefix is set. It stands in for package search's
+// Query, whose parsing and typo variants are tested there; the suite
+// checks what the drivers do with the text.
+type words struct {
+	list   []string
+	prefix bool
+}
+
+func (w words) FTS5(columns []string, _ bool) string {
+	parts := make([]string, len(w.list))
+	for i, x := range w.list {
+		parts[i] = `"` + x + `"`
+		if w.prefix && i == len(w.list)-1 {
+			parts[i] += "*"
+		}
+	}
+	return "{" + strings.Join(columns, " ") + "} : (" + strings.Join(parts, " AND ") + ")"
+}
+
+func (w words) TSQuery(labels string, _ bool) string {
+	parts := make([]string, len(w.list))
+	for i, x := range w.list {
+		parts[i] = "'" + x + "':"
+		if w.prefix && i == len(w.list)-1 {
+			parts[i] += "*"
+		}
+		parts[i] += labels
+	}
+	return strings.Join(parts, " & ")
+}
+
+var testMarks = [2]string{"\ue000", "\ue001"}
+
+func (h *harness) search(c *core.Collection, q string, columns []string, mod func(*store.Query)) *store.Result {
+	h.t.Helper()
+	w := words{list: strings.Fields(q)}
+	if strings.HasSuffix(q, "*") {
+		w.prefix = true
+		w.list[len(w.list)-1] = strings.TrimSuffix(w.list[len(w.list)-1], "*")
+	}
+	sq := store.Query{Collection: c, WithTotal: true, Search: &store.SearchQuery{
+		Query: w, Columns: columns, Highlights: true, Marks: testMarks}}
+	if mod != nil {
+		mod(&sq)
+	}
+	return h.find(sq)
+}
+
+func wantIDs(t *testing.T, res *store.Result, want ...string) {
+	t.Helper()
+	if got := ids(res.Records); !slices.Equal(got, want) {
+		t.Fatalf("ids = %v, want %v", got, want)
+	}
+}
+
+// searchable returns a collection posts(title, body, secret hidden, n)
+// searchable on title (weight 3), body, and secret.
+func searchable(name string) *core.Collection {
+	secret := text("secret")
+	secret.Hidden = true
+	c := newCollection(name, text("title"), text("body"), secret, number("n"), sel("tags", 3))
+	c.Search = &core.SearchOptions{Fields: []core.SearchField{{Name: "title", Weight: 3}, {Name: "body"}, {Name: "secret"}, {Name: "tags"}}}
+	return c
+}
+
+var visibleCols = []string{"title", "body", "tags"}
+
+func testSearch(t *testing.T, open func(t *testing.T) store.Store) {
+	h := setup(t, open)
+	c := searchable("posts")
+	h.createCollection(c)
+	h.insert(
+		record(c, "body1", "title", "Garden notes", "body", "The tortoise sleeps in winter", "n", 1.0),
+		record(c, "title1", "title", "Tortoise care", "body", "Food and water", "n", 2.0),
+		record(c, "other", "title", "Hares", "body", "Fast animals & more", "n", 3.0, "secret", "tortoise password"),
+		record(c, "tags1", "title", "Tagged", "tags", []string{"a", "c"}, "n", 4.0),
+	)
+
+	t.Run("ranking by field weight", func(t *testing.T) {
+		res := h.search(c, "tortoise", visibleCols, nil)
+		wantIDs(t, res, "title1", "body1")
+		if res.Total != 2 {
+			t.Errorf("total = %d, want 2", res.Total)
+		}
+	})
+	t.Run("prefix", func(t *testing.T) {
+		wantIDs(t, h.search(c, "tort*", visibleCols, nil), "title1", "body1")
+		wantIDs(t, h.search(c, "gard*", visibleCols, nil), "body1")
+		wantIDs(t, h.search(c, "tort", visibleCols, nil)) // no prefix: no match
+	})
+	t.Run("all words", func(t *testing.T) {
+		wantIDs(t, h.search(c, "tortoise winter", visibleCols, nil), "body1")
+	})
+	t.Run("hidden column only when allowed", func(t *testing.T) {
+		wantIDs(t, h.search(c, "password", visibleCols, nil))
+		res := h.search(c, "password", append(slices.Clone(visibleCols), "secret"), nil)
+		wantIDs(t, res, "other")
+		if got := res.Highlights["other"]["secret"]; !strings.Contains(got, testMarks[0]+"password"+testMarks[1]) {
+			t.Errorf("highlight = %q", got)
+		}
+		// Allowed to see the hidden field's class but asked about visible
+		// text: tortoise in "other"'s secret is found for a superuser only.
+		wantIDs(t, h.search(c, "tortoise", visibleCols, nil), "title1", "body1")
+		all := ids(h.search(c, "tortoise", []string{"title", "body", "secret", "tags"}, nil).Records)
+		if len(all) != 3 || all[0] != "title1" || !slices.Contains(all, "other") {
+			t.Errorf("with the hidden field: %v, want title1 first, then body1 and other", all)
+		}
+	})
+	t.Run("no allowed columns matches nothing", func(t *testing.T) {
+		res := h.search(c, "tortoise", nil, nil)
+		wantIDs(t, res)
+		if res.Total != 0 {
+			t.Errorf("total = %d", res.Total)
+		}
+	})
+	t.Run("highlights", func(t *testing.T) {
+		res := h.search(c, "tortoise", visibleCols, nil)
+		hl := res.Highlights
+		if got := hl["title1"]["title"]; got != testMarks[0]+"Tortoise"+testMarks[1]+" care" {
+			t.Errorf("title1 title = %q", got)
+		}
+		if _, ok := hl["title1"]["body"]; ok {
+			t.Errorf("title1 body highlighted without a match: %q", hl["title1"]["body"])
+		}
+		if got := hl["body1"]["body"]; !strings.Contains(got, testMarks[0]+"tortoise"+testMarks[1]+" sleeps") {
+			t.Errorf("body1 body = %q", got)
+		}
+		res = h.search(c, "tortoise", visibleCols, func(q *store.Query) { q.Search.Highlights = false })
+		if res.Highlights != nil {
+			t.Errorf("highlights without asking: %v", res.Highlights)
+		}
+		res = h.search(c, "animals", visibleCols, nil)
+		if got := res.Highlights["other"]["body"]; !strings.Contains(got, testMarks[0]+"animals"+testMarks[1]+" & more") {
+			t.Errorf("raw text not kept for the HTML step: %q", got)
+		}
+	})
+	t.Run("multiple select", func(t *testing.T) {
+		wantIDs(t, h.search(c, "c", visibleCols, nil), "tags1")
+	})
+	t.Run("where, order and paging", func(t *testing.T) {
+		where := &store.SQL{Text: `"_r"."n" >= ?`, Args: []any{2.0}}
+		res := h.search(c, "tortoise", visibleCols, func(q *store.Query) { q.Where = where })
+		wantIDs(t, res, "title1")
+		if res.Total != 1 {
+			t.Errorf("total = %d", res.Total)
+		}
+		res = h.search(c, "tort*", visibleCols, func(q *store.Query) { q.OrderBy = `"_r"."n" ASC`; q.Limit = 1 })
+		wantIDs(t, res, "body1")
+		if res.Total != 2 {
+			t.Errorf("total = %d, want 2", res.Total)
+		}
+		if _, ok := res.Highlights["title1"]; ok {
+			t.Errorf("highlights beyond the page: %v", res.Highlights)
+		}
+		res = h.search(c, "tort*", visibleCols, func(q *store.Query) { q.OrderBy = `"_r"."n" ASC`; q.Limit = 1; q.Offset = 1 })
+		wantIDs(t, res, "title1")
+	})
+	t.Run("writes keep the index", func(t *testing.T) {
+		h.insert(record(c, "new1", "title", "Tortoise shell", "n", 9.0))
+		wantIDs(t, h.search(c, "shell", visibleCols, nil), "new1")
+		h.update(func(tx store.Tx) error {
+			return tx.Update(h.ctx, record(c, "new1", "title", "Turtle shell", "n", 9.0))
+		})
+		wantIDs(t, h.search(c, "tortoise", visibleCols, nil), "title1", "body1")
+		wantIDs(t, h.search(c, "turtle", visibleCols, nil), "new1")
+		// A rolled-back write leaves nothing in the index.
+		err := h.s.Update(h.ctx, func(tx store.Tx) error {
+			if err := tx.Insert(h.ctx, record(c, "gone", "title", "Phantom")); err != nil {
+				return err
+			}
+			return errBoom
+		})
+		if err != errBoom {
+			t.Fatalf("Update: %v", err)
+		}
+		wantIDs(t, h.search(c, "phantom", visibleCols, nil))
+		h.update(func(tx store.Tx) error { return tx.Delete(h.ctx, c, "new1") })
+		wantIDs(t, h.search(c, "turtle", visibleCols, nil))
+		// Search inside a write transaction sees its own writes.
+		h.update(func(tx store.Tx) error {
+			if err := tx.Insert(h.ctx, record(c, "intx", "title", "Inside")); err != nil {
+				return err
+			}
+			res, err := tx.Find(h.ctx, store.Query{Collection: c, WithTotal: true, Search: &store.SearchQuery{
+				Query: words{list: []string{"inside"}}, Columns: visibleCols, Highlights: true, Marks: testMarks}})
+			if err != nil {
+				return err
+			}
+			wantIDs(t, res, "intx")
+			return tx.Delete(h.ctx, c, "intx")
+		})
+	})
+	t.Run("not searchable", func(t *testing.T) {
+		plain := newCollection("plain", text("title"))
+		h.createCollection(plain)
+		_, err := h.s.Find(h.ctx, store.Query{Collection: plain, Search: &store.SearchQuery{Query: words{list: []string{"x"}}, Columns: []string{"title"}}})
+		e := wantKind(t, err, core.KindInvalid)
+		if _, ok := e.Fields["search"]; !ok {
+			t.Errorf("error fields = %v, want search", e.Fields)
+		}
+	})
+	t.Run("schema changes", func(t *testing.T) {
+		c2 := searchable("notes")
+		h.createCollection(c2)
+		h.insert(record(c2, "n1", "title", "Alpha", "body", "beta gamma"), record(c2, "n2", "title", "Delta"))
+
+		// Rename the collection.
+		next := c2.Clone()
+		next.Name = "notes2"
+		h.migrate(c2, next)
+		c2 = next
+		wantIDs(t, h.search(c2, "beta", visibleCols, nil), "n1")
+		h.insert(record(c2, "n3", "body", "beta again"))
+		wantIDs(t, h.search(c2, "again", visibleCols, nil), "n3")
+
+		// Rename a searchable field (the collections service renames it
+		// in the search option too).
+		next = c2.Clone()
+		next.Field("body").Name = "content"
+		next.Search.Fields[1].Name = "content"
+		h.migrate(c2, next)
+		c2 = next
+		cols := []string{"title", "content"}
+		wantIDs(t, h.search(c2, "gamma", cols, nil), "n1")
+		h.insert(record(c2, "n4", "content", "gamma ray"))
+		got := ids(h.search(c2, "gamma", cols, nil).Records)
+		slices.Sort(got)
+		if !slices.Equal(got, []string{"n1", "n4"}) {
+			t.Fatalf("after field rename: %v", got)
+		}
+
+		// Add a field and make it searchable: existing records are found by it.
+		next = c2.Clone()
+		next.Fields = append(next.Fields, core.Field{ID: "text_extra", Name: "extra", Type: core.FieldText})
+		h.migrate(c2, next)
+		c2 = next
+		h.update(func(tx store.Tx) error {
+			return tx.Update(h.ctx, record(c2, "n2", "title", "Delta", "extra", "epsilon"))
+		})
+		next = c2.Clone()
+		next.Search.Fields = append(next.Search.Fields, core.SearchField{Name: "extra", Weight: 2})
+		next.Search.Language = "english"
+		h.migrate(c2, next)
+		c2 = next
+		cols = append(cols, "extra")
+		wantIDs(t, h.search(c2, "epsilon", cols, nil), "n2")
+		wantIDs(t, h.search(c2, "ray", cols, nil), "n4")
+		// english stems: "rays" finds "ray".
+		wantIDs(t, h.search(c2, "rays", cols, nil), "n4")
+
+		// Weights alone change the order, not the index.
+		h.insert(record(c2, "w1", "title", "zeta"), record(c2, "w2", "extra", "zeta"))
+		wantIDs(t, h.search(c2, "zeta", cols, nil), "w1", "w2")
+		next = c2.Clone()
+		next.Search.Fields[0].Weight = 1
+		next.Search.Fields[3].Weight = 5
+		h.migrate(c2, next)
+		c2 = next
+		wantIDs(t, h.search(c2, "zeta", cols, nil), "w2", "w1")
+
+		// Search off: the index goes; on again: it comes back filled.
+		next = c2.Clone()
+		next.Search = nil
+		h.migrate(c2, next)
+		c2 = next
+		_, err := h.s.Find(h.ctx, store.Query{Collection: c2, Search: &store.SearchQuery{Query: words{list: []string{"zeta"}}, Columns: cols}})
+		wantKind(t, err, core.KindInvalid)
+		h.insert(record(c2, "w3", "title", "zeta"))
+		next = c2.Clone()
+		next.Search = &core.SearchOptions{Fields: []core.SearchField{{Name: "title"}}}
+		h.migrate(c2, next)
+		c2 = next
+		got = ids(h.search(c2, "zeta", []string{"title"}, nil).Records)
+		slices.Sort(got)
+		if !slices.Equal(got, []string{"w1", "w3"}) {
+			t.Fatalf("after search on again: %v", got)
+		}
+
+		// Truncate and delete.
+		h.update(func(tx store.Tx) error { return tx.Truncate(h.ctx, c2) })
+		wantIDs(t, h.search(c2, "zeta", []string{"title"}, nil))
+		h.insert(record(c2, "w4", "title", "zeta"))
+		wantIDs(t, h.search(c2, "zeta", []string{"title"}, nil), "w4")
+		h.update(func(tx store.Tx) error { return tx.DeleteCollection(h.ctx, c2) })
+		again := searchable("notes2")
+		again.ID = c2.ID // same id, so the same index names
+		h.createCollection(again)
+		h.insert(record(again, "x1", "title", "zeta"))
+		wantIDs(t, h.search(again, "zeta", visibleCols, nil), "x1")
+	})
+}
