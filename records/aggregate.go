@@ -90,7 +90,7 @@ func (s *Service) Aggregate(ctx context.Context, req *service.Request, c *core.C
 	}
 	q := store.AggregateQuery{Collection: c}
 	var cols []aggColumn
-	if cols, q.Groups, err = s.aggGroups(req, c, p.GroupBy); err != nil {
+	if cols, q.Groups, err = aggGroups(req, c, p.GroupBy); err != nil {
 		return nil, err
 	}
 	switch strings.TrimSpace(p.Count) {
@@ -134,7 +134,7 @@ func (s *Service) Aggregate(ctx context.Context, req *service.Request, c *core.C
 				param = string(cols[i].fn)
 			}
 			if j < len(q.Groups) && i >= len(q.Groups) {
-				return nil, aggError("groupBy", "the group field %q has the name of the result key %q", col.key, col.key)
+				return nil, aggError("groupBy", "cannot group by %q: it is also the key of a computed value", col.key)
 			}
 			return nil, aggError(param, "%q is listed twice", col.key)
 		}
@@ -196,7 +196,7 @@ func (s *Service) Aggregate(ctx context.Context, req *service.Request, c *core.C
 }
 
 // aggGroups reads the groupBy parameter.
-func (s *Service) aggGroups(req *service.Request, c *core.Collection, param string) ([]aggColumn, []store.AggregateGroup, error) {
+func aggGroups(req *service.Request, c *core.Collection, param string) ([]aggColumn, []store.AggregateGroup, error) {
 	names, err := aggNames("groupBy", param)
 	if err != nil {
 		return nil, nil, err
