@@ -5,6 +5,8 @@ package tortoise
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -23,9 +26,14 @@ import (
 	"github.com/tortoise-dev/tortoise/auth/passwords"
 	"github.com/tortoise-dev/tortoise/blob"
 	"github.com/tortoise-dev/tortoise/blob/local"
+	"github.com/tortoise-dev/tortoise/cache"
+	memorycache "github.com/tortoise-dev/tortoise/cache/memory"
+	rediscache "github.com/tortoise-dev/tortoise/cache/redis"
 	"github.com/tortoise-dev/tortoise/collections"
 	"github.com/tortoise-dev/tortoise/config"
+	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/guard"
+	"github.com/tortoise-dev/tortoise/guard/redislimit"
 	"github.com/tortoise-dev/tortoise/jobs"
 	"github.com/tortoise-dev/tortoise/mail"
 	"github.com/tortoise-dev/tortoise/outbound"
@@ -37,6 +45,8 @@ import (
 	"github.com/tortoise-dev/tortoise/store/postgres"
 	"github.com/tortoise-dev/tortoise/store/sqlite"
 	"github.com/tortoise-dev/tortoise/webhooks"
+
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // Version is the release, set at build time with -ldflags "-X".
@@ -78,6 +88,12 @@ type App struct {
 	Admin *admin.Admin
 
 	store store.Store
+	// cache is the record cache (nil when off): see openCache.
+	cache cache.Cache
+	// rateRedis is the Redis client of the shared rate limits (nil
+	// without cfg.RedisURL): see openRateLimits.
+	rateRedis *goredis.Client
+
 	files blob.Store
 	// stopBackground ends the app's background work (the file sweeper).
 	stopBackground context.CancelFunc
@@ -162,8 +178,24 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, err
 	}
+	if a.cache, err = openCache(cfg, svc, log); err != nil {
+		a.Webhooks.Close()
+		a.Jobs.Stop(ctx)
+		st.Close()
+		return nil, err
+	}
+	rates, err := a.openRateLimits(cfg, svc, log)
+	if err != nil {
+		if a.cache != nil {
+			a.cache.Close()
+		}
+		a.Webhooks.Close()
+		a.Jobs.Stop(ctx)
+		st.Close()
+		return nil, err
+	}
 	a.API = api.New(api.Services{Core: svc, Settings: sets, Keys: a.Keys, Collections: a.Collections, Records: a.Records, Auth: a.Auth, Jobs: a.Jobs, Webhooks: a.Webhooks, Logs: a.Logs},
-		api.Options{Logger: log, MaxBody: cfg.MaxBodyBytes, Version: Version})
+		api.Options{Logger: log, MaxBody: cfg.MaxBodyBytes, Version: Version, Cache: a.cache, RateLimiter: rates})
 	a.API.SetMaxFilteredReads(cfg.MaxFilteredReads)
 	a.mountAdmin(st)
 	return a, nil
@@ -183,6 +215,83 @@ func (a *App) mountAdmin(st store.Store) {
 	a.API.Mount("/admin/", a.Admin)
 	a.API.Mount("/admin", a.Admin)
 	a.API.Mount("/_/", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
+}
+
+// openCache opens the record cache and has the change feed bump it: in
+// Redis when cfg.RedisURL is set (in every role, since a worker's writes
+// must bump the generations the API processes read), else in process
+// (only where the API is served) bounded by cfg.CacheMB; none when
+// CacheMB is -1. Redis keys start with a prefix naming the database (a
+// hash of when its superusers collection was created, which every
+// process on it reads alike), so databases sharing one Redis never share
+// entries, even for collections with the same ids.
+func openCache(cfg config.Config, svc *service.Service, log *slog.Logger) (cache.Cache, error) {
+	if cfg.CacheMB < 0 {
+		return nil, nil
+	}
+	var c cache.Cache
+	switch {
+	case cfg.RedisURL != "":
+		ns := "tortoise"
+		if su, err := svc.Collection(core.SuperusersName); err == nil {
+			sum := sha256.Sum256([]byte(su.ID + "\x00" + su.Created))
+			ns = hex.EncodeToString(sum[:6])
+		}
+		rc, err := rediscache.Open(cfg.RedisURL, rediscache.Options{Prefix: "tortoise:" + ns + ":"})
+		if err != nil {
+			return nil, err
+		}
+		c = rc
+	case cfg.ServesAPI():
+		mc, err := memorycache.New(cfg.CacheMB)
+		if err != nil {
+			return nil, fmt.Errorf("open the record cache: %w", err)
+		}
+		c = mc
+	default:
+		return nil, nil
+	}
+	cache.Follow(svc.Changes(), c, log)
+	return c, nil
+}
+
+// openRateLimits returns the API's rate limiter: in Redis when
+// cfg.RedisURL is set, so limits hold across processes (nil: in process).
+// Unless the URL says otherwise, a call gives up after 200ms (the client
+// honours the context's deadline) and the limiter decides in process
+// until Redis answers again (see guard/redislimit). Keys start with
+// "tortoise:", the database's namespace and "limits:", so that processes
+// share allowances only with processes on the same database. Errors:
+// KindInvalid (a malformed URL).
+func (a *App) openRateLimits(cfg config.Config, svc *service.Service, log *slog.Logger) (guard.RateLimiter, error) {
+	if cfg.RedisURL == "" {
+		return nil, nil
+	}
+	o, err := goredis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, core.Invalid("TORTOISE_REDIS_URL: %v", err)
+	}
+	o.ContextTimeoutEnabled = true
+	if !strings.Contains(cfg.RedisURL, "dial_timeout=") {
+		o.DialTimeout = time.Second
+	}
+	if !strings.Contains(cfg.RedisURL, "max_retries=") {
+		o.MaxRetries = 1
+	}
+	a.rateRedis = goredis.NewClient(o)
+	prefix := "tortoise:" + redisNamespace(svc) + ":limits:"
+	return redislimit.New(a.rateRedis, redislimit.Options{Prefix: prefix, Logger: log}), nil
+}
+
+// redisNamespace names the database in Redis keys: a hash of when its
+// superusers collection was made, which every process on it reads alike.
+func redisNamespace(svc *service.Service) string {
+	su, err := svc.Collection(core.SuperusersName)
+	if err != nil {
+		return "tortoise"
+	}
+	sum := sha256.Sum256([]byte(su.ID + "\x00" + su.Created))
+	return hex.EncodeToString(sum[:6])
 }
 
 // openJobs opens the job queue in the app's database, with the built-in
@@ -367,8 +476,17 @@ func (a *App) Close(ctx context.Context) error {
 	if err := a.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}
+	// After the store: its last commits still bump the cache.
+	if a.cache != nil {
+		if err := a.cache.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close record cache: %w", err))
+		}
+	}
 	if err := a.files.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close file storage: %w", err))
+	}
+	if a.rateRedis != nil {
+		a.rateRedis.Close()
 	}
 	return errors.Join(errs...)
 }

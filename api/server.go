@@ -11,9 +11,11 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/tortoise-dev/tortoise/apikeys"
 	"github.com/tortoise-dev/tortoise/auth"
+	"github.com/tortoise-dev/tortoise/cache"
 	"github.com/tortoise-dev/tortoise/collections"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/guard"
@@ -36,6 +38,13 @@ type Options struct {
 	MaxBody int64
 	// Version is reported by the health route.
 	Version string
+	// Cache holds encoded record reads (GET one, list pages); nil: none
+	// (see cache.go).
+	Cache cache.Cache
+	// RateLimiter applies the rate limits (default: in this process
+	// alone; guard/redislimit shares them between processes). The cap on
+	// requests in progress stays in process whatever it is.
+	RateLimiter guard.RateLimiter
 }
 
 // Services are the parts of the service layer the API serves.
@@ -71,9 +80,13 @@ type Server struct {
 	log         *slog.Logger
 	opts        Options
 	mux         *http.ServeMux
-	limiter     *guard.Limiter
+	limiter     *guard.Limiter    // the in-process cap on requests in progress (InFlight)
+	rates       guard.RateLimiter // the rate limits (Options.RateLimiter, throttle.go)
 	hub         *realtime.Hub
 	pol         atomic.Pointer[policy] // what requests consult of the settings (throttle.go)
+	cache       cache.Cache            // the record cache, or nil (cache.go)
+	cacheLog    *cache.LogLimit
+	schemaSum   atomic.Pointer[schemaSum]
 }
 
 // New returns the API handler over the service layer's parts.
@@ -85,6 +98,11 @@ func New(parts Services, opts Options) *Server {
 		opts.MaxBody = DefaultMaxBody
 	}
 	s := &Server{svc: parts.Core, settings: parts.Settings, keys: parts.Keys, collections: parts.Collections, records: parts.Records, auth: parts.Auth, jobs: parts.Jobs, webhooks: parts.Webhooks, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub()}
+	s.cache, s.cacheLog = opts.Cache, cache.NewLogLimit(opts.Logger, time.Minute)
+	s.rates = opts.RateLimiter
+	if s.rates == nil {
+		s.rates = guard.InProcess(s.limiter)
+	}
 	s.entry = http.HandlerFunc(s.serve)
 	if parts.Logs != nil {
 		s.logs = parts.Logs
@@ -143,9 +161,10 @@ func (s *Server) routes() {
 	route("DELETE /api/collections/{collection}", s.superuser(s.deleteCollection))
 	route("DELETE /api/collections/{collection}/truncate", s.superuser(s.truncateCollection))
 
-	route("GET /api/collections/{collection}/records", s.listRecords)
+	route("GET /api/collections/{collection}/records", s.cachedRead(cacheList, s.listRecords))
+	route("GET /api/collections/{collection}/aggregate", s.aggregateRecords)
 	route("POST /api/collections/{collection}/records", s.createRecord)
-	route("GET /api/collections/{collection}/records/{id}", s.viewRecord)
+	route("GET /api/collections/{collection}/records/{id}", s.cachedRead(cacheView, s.viewRecord))
 	route("PATCH /api/collections/{collection}/records/{id}", s.updateRecord)
 	route("DELETE /api/collections/{collection}/records/{id}", s.deleteRecord)
 

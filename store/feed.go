@@ -41,6 +41,48 @@ type Feed struct {
 	mu     sync.Mutex
 	subs   map[*Sub]struct{}
 	closed bool
+
+	// Observers (OnPublish, OnLost), called synchronously by Publish.
+	onPublish atomic.Pointer[[]func([]Change)]
+	onLost    atomic.Pointer[[]func()]
+}
+
+// OnPublish adds fn to what Publish calls, synchronously, before the
+// subscribers get the changes: in commit order, on the publishing
+// driver's goroutine, so on SQLite (the writer after COMMIT) and on
+// PostgreSQL (the listener, which the writer's Update waits for) before
+// the writer's caller hears of the commit. fn must be quick and must not
+// modify the changes; it is how the record cache is bumped in time.
+func (f *Feed) OnPublish(fn func([]Change)) { addObserver(&f.onPublish, fn) }
+
+// OnLost adds fn to what Lost and Lagged call: changes may have been
+// committed without being published to this process in time.
+func (f *Feed) OnLost(fn func()) { addObserver(&f.onLost, fn) }
+
+func addObserver[F any](p *atomic.Pointer[[]F], fn F) {
+	for {
+		old := p.Load()
+		var next []F
+		if old != nil {
+			next = append(next, *old...)
+		}
+		next = append(next, fn)
+		if p.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
+
+// Lost tells the OnLost observers that changes may have been committed
+// without being published in time (a PostgreSQL writer stopped waiting
+// for its listener), without ending the subscriptions, which get the
+// changes late.
+func (f *Feed) Lost() {
+	if fns := f.onLost.Load(); fns != nil {
+		for _, fn := range *fns {
+			fn()
+		}
+	}
 }
 
 // NewFeed returns a feed with no subscribers.
@@ -84,10 +126,16 @@ func (f *Feed) Subscribe(buffer int) *Sub {
 	return s
 }
 
-// Publish hands changes to every subscriber, in order.
+// Publish hands changes to the OnPublish observers, then to every
+// subscriber, in order.
 func (f *Feed) Publish(changes ...Change) {
 	if len(changes) == 0 {
 		return
+	}
+	if fns := f.onPublish.Load(); fns != nil {
+		for _, fn := range *fns {
+			fn(changes)
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -105,8 +153,10 @@ func (f *Feed) Publish(changes ...Change) {
 }
 
 // Lagged ends every subscription with ErrLagged: the publisher lost
-// changes (PostgreSQL's notification connection dropped).
+// changes (PostgreSQL's notification connection dropped). The OnLost
+// observers are told first.
 func (f *Feed) Lagged() {
+	f.Lost()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for s := range f.subs {

@@ -90,13 +90,16 @@ func (s *Store) startFeed(ctx context.Context) error {
 				return
 			}
 			// Notifications sent while we were away are lost to us.
+			// Subscribers and observers (the record cache) hear it before
+			// the writers waiting on their own changes are let go, so no
+			// writer returns before the cache has dropped what it held.
+			f.Lagged()
 			f.mu.Lock()
 			for xid, l := range f.local {
 				close(l.published)
 				delete(f.local, xid)
 			}
 			f.mu.Unlock()
-			f.Lagged()
 			for conn = nil; conn == nil; {
 				select {
 				case <-lctx.Done():
@@ -294,7 +297,7 @@ func (f *feed) forget(xid string) {
 // the committed transaction xid, so that, as on SQLite, a subscriber sees
 // a change before the writer hears of its commit. It gives up after
 // publishWait (the listener is reconnecting: subscribers are then told
-// they lag).
+// they lag; observers are told at once that changes were lost).
 func (f *feed) awaitPublished(xid string) {
 	if xid == "" {
 		return
@@ -308,6 +311,10 @@ func (f *feed) awaitPublished(xid string) {
 	select {
 	case <-l.published:
 	case <-time.After(publishWait):
+		// The writer's caller is about to hear of a commit the feed's
+		// observers have not seen: they drop what they hold (the record
+		// cache must not serve what came before this write).
+		f.Lost()
 	}
 }
 

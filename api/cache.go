@@ -1,0 +1,333 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/tortoise-dev/tortoise/cache"
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/service"
+)
+
+// The record cache in front of GET one record and list pages (searches
+// included): see package cache for why a cached answer is never older
+// than a write its reader has seen acknowledged. Here is what a response
+// depends on, which goes into its key:
+//
+//   - the schema: a hash of every collection's stored definition (rules,
+//     fields, hidden flags), computed once per schema snapshot, so any
+//     schema change moves every key;
+//   - the caller's rule context: superuser or not, the auth record
+//     (collection and id), the API key; guests share one context;
+//   - the route (view or list), the record id, and the query string
+//     normalised (parameters sorted), which covers page, perPage, sort,
+//     filter, fields, expand, search and skipTotal;
+//   - the generation of the collection, or the global one when the rule,
+//     filter, sort or expand can read other collections (see cacheDep).
+//
+// Not cached at all: rules or filters with date macros or anything else
+// that changes without a write (@now, @random …: cacheDep), rules or
+// filters reading @request.headers, requests with a body, and any answer
+// but a 200. Every answer of these routes carries a strong ETag (304 on a
+// matching If-None-Match) and Cache-Control no-cache: public for a guest's
+// answer (browsers and CDNs may keep it but must revalidate), private
+// otherwise.
+
+// cacheHeader tells operators (and tests) what the cache did: "hit",
+// "miss" (answered from the database and stored), "bypass" (not
+// cacheable, or the cache is unreachable); absent when there is no cache.
+const cacheHeader = "X-Tortoise-Cache"
+
+// cacheKind tells the two cached routes apart in keys.
+type cacheKind byte
+
+const (
+	cacheView cacheKind = 'v'
+	cacheList cacheKind = 'l'
+)
+
+// cachedRead wraps a record read handler: it answers from the cache when
+// it can and fills the cache with the handler's 200 answers otherwise.
+// The generation is taken (by the lookup) before the handler queries the
+// database.
+func (s *Server) cachedRead(kind cacheKind, h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		c, err := s.svc.Collection(r.PathValue("collection"))
+		if err != nil {
+			return h(w, r) // the handler answers the error
+		}
+		req := s.caller(r)
+		// The handler finds the caller identified (knownCaller) instead of
+		// authenticating the request a second time.
+		r = r.WithContext(context.WithValue(r.Context(), callerKey{}, req))
+		var slot string
+		if s.cache != nil {
+			state := "bypass"
+			if dep, key, ok := s.cacheKey(r, c, req, kind); ok {
+				e, sl, hit, err := s.cache.Get(r.Context(), dep, key)
+				switch {
+				case err != nil:
+					s.cacheLog.Warn("record cache unavailable: reads go to the database", "err", err)
+				case hit:
+					w.Header().Set(cacheHeader, "hit")
+					writeCacheable(w, r, req, e)
+					return nil
+				default:
+					slot, state = sl, "miss"
+				}
+			}
+			w.Header().Set(cacheHeader, state)
+		}
+		cw := &captureWriter{header: w.Header()}
+		if err := h(cw, r); err != nil {
+			return err
+		}
+		if cw.status != http.StatusOK {
+			if cw.status != 0 {
+				w.WriteHeader(cw.status)
+			}
+			_, _ = w.Write(cw.body.Bytes())
+			return nil
+		}
+		e := cache.Entry{ETag: strongETag(cw.body.Bytes()), Body: cw.body.Bytes()}
+		if slot != "" {
+			if err := s.cache.Set(r.Context(), slot, e); err != nil {
+				s.cacheLog.Warn("record cache unavailable: reads go to the database", "err", err)
+			}
+		}
+		writeCacheable(w, r, req, e)
+		return nil
+	}
+}
+
+// captureWriter keeps what a handler answers, headers aside (they go to
+// the real writer's map).
+type captureWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (c *captureWriter) Header() http.Header { return c.header }
+
+func (c *captureWriter) WriteHeader(status int) {
+	if c.status == 0 {
+		c.status = status
+	}
+}
+
+func (c *captureWriter) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	return c.body.Write(b)
+}
+
+// writeCacheable answers a 200 with its validators: a matching
+// If-None-Match gets a 304 without a body.
+func writeCacheable(w http.ResponseWriter, r *http.Request, req *service.Request, e cache.Entry) {
+	h := w.Header()
+	h.Set("ETag", e.ETag)
+	if req.Auth == nil && req.Key == nil && !req.Superuser {
+		h.Set("Cache-Control", "public, no-cache")
+	} else {
+		h.Set("Cache-Control", "private, no-cache")
+	}
+	// Shared caches must not answer one caller with another's response.
+	h.Add("Vary", "Authorization")
+	if etagMatches(r.Header.Get("If-None-Match"), e.ETag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	writeRaw(w, http.StatusOK, e.Body)
+}
+
+// strongETag is a quoted hash of the body.
+func strongETag(body []byte) string {
+	sum := sha256.Sum256(body)
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
+}
+
+// etagMatches applies If-None-Match's weak comparison: "*", or any listed
+// tag equal to etag once W/ prefixes are set aside.
+func etagMatches(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// cacheKey returns the dependency and the key of r's answer, or false
+// when it must not be cached.
+func (s *Server) cacheKey(r *http.Request, c *core.Collection, req *service.Request, kind cacheKind) (dep, key string, ok bool) {
+	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+		return "", "", false
+	}
+	q := r.URL.Query()
+	rule := c.ViewRule
+	if kind == cacheList {
+		rule = c.ListRule
+	}
+	var ruleText string
+	if rule != nil && !req.Superuser {
+		ruleText = *rule
+	}
+	dep, ok = cacheDep(c, q.Get("expand"), ruleText, q.Get("filter"), q.Get("sort"))
+	if !ok {
+		return "", "", false
+	}
+	hs := sha256.New()
+	var b []byte
+	b = append(b, byte(kind), 0)
+	b = append(b, s.schemaHash()...)
+	b = append(b, 0)
+	b = append(b, c.ID...)
+	b = append(b, 0)
+	if kind == cacheView {
+		b = append(b, r.PathValue("id")...)
+	}
+	b = append(b, 0)
+	if req.Superuser {
+		b = append(b, 's')
+	}
+	b = append(b, 0)
+	if req.Auth != nil {
+		b = append(b, req.Auth.Collection.ID...)
+		b = append(b, '/')
+		b = append(b, req.Auth.ID()...)
+	}
+	b = append(b, 0)
+	if req.Key != nil {
+		b = append(b, req.Key.ID...)
+	}
+	b = append(b, 0)
+	b = append(b, q.Encode()...) // sorted by parameter name
+	hs.Write(b)
+	return dep, hex.EncodeToString(hs.Sum(nil)), true
+}
+
+// cacheDep says what an answer under these expand, rule, filter and sort
+// depends on: its collection, or cache.Global when it may read other
+// collections (any expand, a view collection's query, relation paths
+// "a.b", @collection, back-relations "_via_", fields of the auth record
+// other than its id, which a write to that record changes). It refuses
+// (false) what no write announces a change of: date macros (@now,
+// @today …), @random, anything else starting with "@" but @request and
+// @collection; and @request.headers, which vary between requests of one
+// key. The scan is of the texts with their quoted strings taken out; it
+// errs on the safe side (a json field's path "data.x" counts as a
+// relation path).
+func cacheDep(c *core.Collection, expand string, texts ...string) (string, bool) {
+	dep := c.ID
+	if expand != "" || c.IsView() {
+		dep = cache.Global
+	}
+	for _, t := range texts {
+		if t == "" {
+			continue
+		}
+		t, ok := unquote(t)
+		if !ok {
+			return "", false
+		}
+		if strings.Contains(t, "_via_") {
+			dep = cache.Global
+		}
+		for tok := range strings.FieldsFuncSeq(t, func(r rune) bool {
+			return !(r == '@' || r == '.' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+		}) {
+			switch {
+			case strings.HasPrefix(tok, "@request.headers"):
+				return "", false
+			case strings.HasPrefix(tok, "@request.auth."):
+				switch strings.TrimPrefix(tok, "@request.auth.") {
+				case "id", "collectionId", "collectionName":
+				default:
+					dep = cache.Global
+				}
+			case strings.HasPrefix(tok, "@request."):
+				// query (in the key), method, context, body (none): fixed per key.
+			case strings.HasPrefix(tok, "@collection."):
+				dep = cache.Global
+			case tok == "@rowid":
+			case strings.HasPrefix(tok, "@"):
+				return "", false // a date macro, @random, or unknown
+			case strings.Contains(tok, "."):
+				if strings.Trim(tok, "0123456789.") != "" { // not a number
+					dep = cache.Global
+				}
+			}
+		}
+	}
+	return dep, true
+}
+
+// unquote blanks out the quoted strings of a filter or rule (a string's
+// "@now" or "a.b" is text, not a macro or a path); false when a quote is
+// left open.
+func unquote(t string) (string, bool) {
+	if !strings.ContainsAny(t, `'"`) {
+		return t, true
+	}
+	b := []byte(t)
+	var quote byte
+	for i := 0; i < len(b); i++ {
+		switch {
+		case quote == 0 && (b[i] == '\'' || b[i] == '"'):
+			quote = b[i]
+		case quote != 0 && b[i] == '\\':
+			b[i] = ' '
+			if i+1 < len(b) {
+				i++
+				b[i] = ' '
+			}
+		case quote != 0 && b[i] == quote:
+			quote = 0
+		case quote != 0:
+			b[i] = ' '
+		}
+	}
+	return string(b), quote == 0
+}
+
+// schemaHash is a hash of every collection's definition, computed once
+// per schema snapshot (the snapshot's list is its identity).
+func (s *Server) schemaHash() string {
+	list := s.svc.Collections()
+	var id **core.Collection
+	if len(list) > 0 {
+		id = &list[0]
+	}
+	if h := s.schemaSum.Load(); h != nil && h.list == id {
+		return h.sum
+	}
+	hs := sha256.New()
+	enc := json.NewEncoder(hs)
+	for _, c := range list {
+		if err := enc.Encode(c); err != nil {
+			// Unencodable: a key of its own that no other schema shares.
+			hs.Write([]byte(core.RandomString(16, core.Alphanumeric)))
+		}
+	}
+	h := &schemaSum{list: id, sum: hex.EncodeToString(hs.Sum(nil)[:16])}
+	s.schemaSum.Store(h)
+	return h.sum
+}
+
+// schemaSum is schemaHash's memo.
+type schemaSum struct {
+	list **core.Collection
+	sum  string
+}
