@@ -221,6 +221,27 @@ func TestCacheWritesInvalidateBeforeTheyReturn(t *testing.T) {
 	})
 }
 
+// Truncating a collection (no change per record on the feed) empties
+// what the cache answers before the truncate's answer leaves.
+func TestCacheTruncate(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		cacheSchema(t, s)
+		create(t, s, "items", map[string]any{"title": "one"})
+		list := "/api/collections/items/records"
+		cacheGet(t, s, list, "", nil)
+		if cacheGet(t, s, list, "", nil).Header.Get(cacheHeader) != "hit" {
+			t.Fatal("not cached")
+		}
+		s.Super("DELETE", "/api/collections/items/truncate", nil, 204, nil)
+		var l struct{ TotalItems int }
+		_ = json.Unmarshal(cacheGet(t, s, list, "", nil).Body, &l)
+		if l.TotalItems != 0 {
+			t.Errorf("list after truncate: %d items", l.TotalItems)
+		}
+	})
+}
+
 // A rule change (a schema change) moves every key.
 func TestCacheRuleChangeInvalidates(t *testing.T) {
 	t.Parallel()
