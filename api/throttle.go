@@ -259,7 +259,7 @@ func (s *Server) admit(r *http.Request) (*http.Request, error) {
 	if coll != nil && !strings.Contains(rule.label, "/") {
 		key += "|" + coll.ID // a tag rule counts per collection, as in PocketBase
 	}
-	if ok, wait := s.limiter.Allow(guard.IPKey(key, ip), rule.rule, time.Now()); !ok {
+	if ok, wait := s.rates.Allow(r.Context(), guard.IPKey(key, ip), rule.rule, time.Now()); !ok {
 		return r, tooMany(wait)
 	}
 	return r, nil
@@ -288,8 +288,8 @@ func knownCaller(r *http.Request) (*service.Request, bool) {
 // ("auth", "signup", "otp", "reset") when one fits the caller, else
 // guard's default; the per-account limits are guard's defaults. Nothing
 // is limited while rateLimits.enabled is off, and the excludedIPs are not
-// limited per IP. Limits are per process: scaled-out deployments divide
-// them by the number of processes (a shared limiter is future work).
+// limited per IP. Limits are per process unless the server was given a
+// shared RateLimiter (Options.RateLimiter: Redis when configured).
 func (s *Server) throttle(r *http.Request, label, collection, account string) (*http.Request, error) {
 	p, err := s.policy(r.Context())
 	if err != nil {
@@ -318,12 +318,12 @@ func (s *Server) throttle(r *http.Request, label, collection, account string) (*
 				break
 			}
 		}
-		if ok, wait := s.limiter.Allow(guard.IPKey(label, ip), perIP, now); !ok {
+		if ok, wait := s.rates.Allow(r.Context(), guard.IPKey(label, ip), perIP, now); !ok {
 			return r, tooMany(wait)
 		}
 	}
 	if account != "" {
-		if ok, wait := s.limiter.Allow(guard.AccountKey(label, collection, account), limits.PerAccount, now); !ok {
+		if ok, wait := s.rates.Allow(r.Context(), guard.AccountKey(label, collection, account), limits.PerAccount, now); !ok {
 			return r, tooMany(wait)
 		}
 	}
