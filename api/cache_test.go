@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tortoise-dev/tortoise"
 	"github.com/tortoise-dev/tortoise/config"
 	"github.com/tortoise-dev/tortoise/internal/testkit"
@@ -485,6 +487,80 @@ func cacheCount(reads, hits *sync.Map, r testkit.Response) {
 	inc(reads, "all")
 	if r.Header.Get(cacheHeader) == "hit" {
 		inc(hits, "hit")
+	}
+}
+
+// When a process's notification connection drops, the changes other
+// processes commit meanwhile never reach its in-process cache: on
+// reconnecting it drops everything (store.Feed's OnLost), so it does not
+// go on serving what they changed; and a writer whose own change cannot
+// come back through its listener drops its cache before it answers.
+func TestCacheListenerLostDropsAll(t *testing.T) {
+	t.Parallel()
+	a, b := twoApps(t, "")
+	a.Super("POST", "/api/collections", map[string]any{
+		"name": "counters", "listRule": "", "viewRule": "", "updateRule": "",
+		"fields": []map[string]any{{"name": "n", "type": "number"}},
+	}, 200, nil)
+	id := create(t, a, "counters", map[string]any{"n": 0})["id"].(string)
+	path := "/api/collections/counters/records/" + id
+	for _, s := range []*testkit.Server{a, b} {
+		cacheGet(t, s, path, "", nil)
+		if cacheGet(t, s, path, "", nil).Header.Get(cacheHeader) != "hit" {
+			t.Fatal("not cached")
+		}
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, a.App.Config.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// Both apps' listening connections (their last statements are the
+	// LISTEN or reads of the outbox).
+	var pids []int32
+	rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()
+		AND (query LIKE 'LISTEN%' OR query LIKE '%FROM _changes%')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pids, err = pgx.CollectRows(rows, pgx.RowTo[int32]); err != nil {
+		t.Fatal(err)
+	}
+	if len(pids) < 2 {
+		t.Fatalf("found %d listening connections, want both apps'", len(pids))
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid`, pids); err != nil {
+		t.Fatal(err)
+	}
+	// Gone for sure (the apps wait a second before they listen again).
+	for gone := false; !gone; {
+		if err := conn.QueryRow(ctx, `SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = ANY($1))`, pids).Scan(&gone); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Written while nobody listens: the notification is lost to b.
+	a.Super("PATCH", path, map[string]any{"n": 1}, 200, nil)
+	// The writer's own cache is fresh the moment it answers, though its
+	// listener never brought the change back (its Update stopped waiting,
+	// or the listener came back: either way it dropped its cache first).
+	var mine struct{ N int }
+	_ = json.Unmarshal(cacheGet(t, a, path, "", nil).Body, &mine)
+	if mine.N != 1 {
+		t.Errorf("the writing app answers n=%d after its write of n=1 was acknowledged", mine.N)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var rec struct{ N int }
+		_ = json.Unmarshal(cacheGet(t, b, path, "", nil).Body, &rec)
+		if rec.N == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second app still answers n=0 from its cache long after its listener came back")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
