@@ -3,8 +3,9 @@
 // this process. Processes sharing one PostgreSQL database each keep their
 // own; one bumps its generations when another's write reaches it through
 // LISTEN/NOTIFY, so it may serve an entry older than that write for the
-// notification's delay (see docs: a few milliseconds). Use the redis
-// driver where that matters.
+// notification's delay (BenchmarkCacheStaleWindow in api: p50 0.4 ms,
+// p99 40 ms, max 0.2 s on a busy two-core machine). Use the redis driver
+// where that matters.
 package memory
 
 import (

@@ -8,7 +8,9 @@
 // entries readable.
 //
 // The scripts build entry keys from the generations they read, so the
-// cache needs one Redis (or a primary with replicas), not a Redis Cluster.
+// cache needs one Redis (or a primary with replicas), not a Redis Cluster;
+// and they write after reading Redis's clock, which takes Redis 5 or
+// later (scripts replicated by their effects).
 package redis
 
 import (
