@@ -29,14 +29,15 @@ func (s *Server) SetMaxFilteredReads(n int) {
 
 // enterFilteredRead admits a list request under the cap on filtered reads
 // per client address, or returns a KindTooMany error (429). A client's
-// filter or sort may cost each request up to the store's read timeout of
+// filter, sort or full-text search may cost each request up to the store's read timeout of
 // a database connection, well within any sane request rate, so it is the
 // requests in progress that are capped. Requests without either, and
 // superusers', are not limited. The client address honours the trusted
 // proxies of the settings: behind a proxy that is not trusted, every
 // client shares the proxy's allowance. Call release when done.
 func (s *Server) enterFilteredRead(r *http.Request, req *service.Request) (release func(), err error) {
-	if req.Superuser || strings.TrimSpace(req.Query["filter"]) == "" && strings.TrimSpace(req.Query["sort"]) == "" {
+	if req.Superuser || strings.TrimSpace(req.Query["filter"]) == "" && strings.TrimSpace(req.Query["sort"]) == "" &&
+		strings.TrimSpace(req.Query["search"]) == "" {
 		return func() {}, nil
 	}
 	ip, err := s.clientIP(r)

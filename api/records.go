@@ -72,6 +72,7 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p.Sort, p.Filter, p.SkipTotal = q["sort"], q["filter"], boolParam(q, "skipTotal")
+	p.Search = q["search"] // full-text (search_fts.go)
 	sel, err := parseFields(q["fields"])
 	if err != nil {
 		return err
@@ -100,6 +101,7 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) error {
 	b = strconv.AppendInt(b, int64(res.TotalItems), 10)
 	b = append(b, `,"totalPages":`...)
 	b = strconv.AppendInt(b, int64(res.TotalPages), 10)
+	b = appendHighlights(b, res.Highlights)
 	b = append(b, '}')
 	writeRaw(w, http.StatusOK, b)
 	return nil

@@ -70,6 +70,8 @@ type ListParams struct {
 	Page, PerPage int
 	Sort, Filter  string
 	SkipTotal     bool
+	// Search is a full-text query (see records/search.go); "" lists.
+	Search string
 }
 
 // ListResult is one page of records.
@@ -79,6 +81,9 @@ type ListResult struct {
 	TotalItems int            `json:"totalItems"`
 	TotalPages int            `json:"totalPages"`
 	Items      []*core.Record `json:"items"`
+	// Highlights is set (possibly empty) when the list was a search:
+	// record id → field → HTML snippet with the matches in <mark>.
+	Highlights map[string]map[string]string `json:"highlights,omitempty"`
 }
 
 // List returns one page of a collection's records that the list rule and
@@ -112,7 +117,11 @@ func (s *Service) List(ctx context.Context, req *service.Request, c *core.Collec
 	if p.PerPage > MaxPerPage {
 		p.PerPage = MaxPerPage
 	}
-	if order == "" {
+	sq, err := searchQuery(req, c, p.Search) // search.go
+	if err != nil {
+		return nil, err
+	}
+	if order == "" && sq == nil { // a search orders by relevance
 		order = query.StableOrder(s.store.Dialect())
 		if c.IsView() {
 			order = query.Asc("id") // a view has no rowid
@@ -123,12 +132,17 @@ func (s *Service) List(ctx context.Context, req *service.Request, c *core.Collec
 	if p.Page > maxOffset/p.PerPage {
 		offset = maxOffset
 	}
-	res, err := s.store.Find(ctx, store.Query{Collection: c, Where: query.And(rule, where), OrderBy: order,
-		Limit: p.PerPage, Offset: offset, WithTotal: !p.SkipTotal})
+	fq := store.Query{Collection: c, Where: query.And(rule, where), OrderBy: order,
+		Limit: p.PerPage, Offset: offset, WithTotal: !p.SkipTotal, Search: sq}
+	find := s.store.Find
+	if sq != nil {
+		find = s.findSearch
+	}
+	res, err := find(ctx, fq)
 	if err != nil {
 		return nil, err
 	}
-	out := &ListResult{Page: p.Page, PerPage: p.PerPage, TotalItems: -1, TotalPages: -1, Items: res.Records}
+	out := &ListResult{Page: p.Page, PerPage: p.PerPage, TotalItems: -1, TotalPages: -1, Items: res.Records, Highlights: res.Highlights}
 	if out.Items == nil {
 		out.Items = []*core.Record{}
 	}

@@ -4,8 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/store"
@@ -28,6 +32,21 @@ import (
 //
 // Weights are applied when querying (bm25's per-column weights), so
 // changing only weights rebuilds nothing.
+//
+// Building the index over existing rows: a table of at most
+// searchInlineRows rows is indexed in the transaction that creates the
+// index. A larger one is filled online, so the single writer is never
+// held for long: the transaction creates the empty index and its
+// triggers and records a fill in _params (key "search_fill:<id>": the
+// rowids (cursor, top] not yet indexed); then a goroutine indexes
+// searchFillBatch rows per store.Update, each a short write call that
+// queues with everyone else's, and removes the record when done. The
+// triggers leave alone the rows the fill has not reached (it indexes
+// them as they are when it gets there), so a write during the fill is
+// indexed exactly once. While a fill runs, a search finds the records
+// written since the index was created and those the fill has reached,
+// not yet the others. A fill stopped by a restart goes on when the
+// collection is next searched (searchResume).
 
 // searchTable is the FTS5 table of c.
 func searchTable(c *core.Collection) string { return "_search_" + c.ID }
@@ -82,28 +101,154 @@ func (t *writeTx) searchCreate(c *core.Collection) error {
 	}
 	list := strings.Join(quoted, ", ")
 	trig := func(suffix string) string { return store.QuoteIdent(searchTable(c) + suffix) }
+	// Rows the online fill has yet to reach are its to index.
+	pending := func(rec string) string {
+		return "NOT EXISTS (SELECT 1 FROM _params WHERE key = " + sqlString(searchFillKey(c)) + " AND " +
+			rec + ".rowid > json_extract(value, '$.cursor') AND " + rec + ".rowid <= json_extract(value, '$.top'))"
+	}
+	var rows int64
+	if err := t.s.wconn.QueryRowContext(bg, "SELECT COUNT(*) FROM (SELECT 1 FROM "+table+" LIMIT "+
+		strconv.Itoa(searchInlineRows+1)+")").Scan(&rows); err != nil {
+		return t.s.writeErr(err, "Failed to build the search index.")
+	}
+	online := rows > searchInlineRows
+	fill := "INSERT INTO " + fts + "(" + fts + ") VALUES ('rebuild')" // index the rows already there
+	var gen string
+	if online {
+		gen = core.RandomString(12, "abcdefghijklmnopqrstuvwxyz0123456789")
+		fill = "INSERT INTO _params (key, value) SELECT " + sqlString(searchFillKey(c)) +
+			", json_object('gen', " + sqlString(gen) + ", 'cursor', 0, 'top', COALESCE(MAX(rowid), 0)) FROM " + table +
+			" WHERE 1 ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+	}
 	stmts := []string{
 		"CREATE VIRTUAL TABLE " + fts + " USING fts5(" + list + ", content=" + sqlString(c.Name) +
 			", content_rowid='rowid', tokenize=" + sqlString(tokenize) + ", prefix='2 3')",
-		"CREATE TRIGGER " + trig("_ai") + " AFTER INSERT ON " + table + " BEGIN INSERT INTO " + fts +
+		"CREATE TRIGGER " + trig("_ai") + " AFTER INSERT ON " + table + " WHEN " + pending("new") + " BEGIN INSERT INTO " + fts +
 			"(rowid, " + list + ") VALUES (new.rowid, " + strings.Join(newVals, ", ") + "); END",
-		"CREATE TRIGGER " + trig("_ad") + " AFTER DELETE ON " + table + " BEGIN INSERT INTO " + fts +
+		"CREATE TRIGGER " + trig("_ad") + " AFTER DELETE ON " + table + " WHEN " + pending("old") + " BEGIN INSERT INTO " + fts +
 			"(" + fts + ", rowid, " + list + ") VALUES ('delete', old.rowid, " + strings.Join(oldVals, ", ") + "); END",
 		// Records are updated whole (every column is SET): WHEN skips the
 		// index when no searchable text changed.
-		"CREATE TRIGGER " + trig("_au") + " AFTER UPDATE ON " + table + " WHEN " + strings.Join(changed, " OR ") +
+		"CREATE TRIGGER " + trig("_au") + " AFTER UPDATE ON " + table + " WHEN (" + strings.Join(changed, " OR ") + ") AND " + pending("old") +
 			" BEGIN INSERT INTO " + fts + "(" + fts + ", rowid, " + list + ") VALUES ('delete', old.rowid, " +
 			strings.Join(oldVals, ", ") + "); INSERT INTO " + fts + "(rowid, " + list + ") VALUES (new.rowid, " +
 			strings.Join(newVals, ", ") + "); END",
-		// Index the rows already there.
-		"INSERT INTO " + fts + "(" + fts + ") VALUES ('rebuild')",
+		fill,
 	}
 	for _, q := range stmts {
 		if _, err := t.s.wexec(q); err != nil {
 			return t.s.writeErr(err, "Failed to build the search index.")
 		}
 	}
+	if online {
+		go t.s.searchFill(c.Clone(), gen)
+	}
 	return nil
+}
+
+// searchInlineRows is the most rows indexed in the transaction that
+// creates an index; searchFillBatch the rows an online fill indexes per
+// write call (a few milliseconds of the writer's time).
+const (
+	searchInlineRows = 1000
+	searchFillBatch  = 500
+)
+
+func searchFillKey(c *core.Collection) string { return "search_fill:" + c.ID }
+
+// searchFills holds the online fills running in this process, by store
+// and fill generation, so a search does not start a second one.
+var searchFills sync.Map
+
+type searchFillState struct {
+	Gen    string `json:"gen"`
+	Cursor int64  `json:"cursor"`
+	Top    int64  `json:"top"`
+}
+
+// searchFill indexes the rows of c's table that the fill gen has yet to
+// reach, searchFillBatch rows per write call, until it is done or its
+// record is gone or replaced (the index was dropped or rebuilt: its
+// transaction rolled back, the collection changed or was deleted).
+func (s *Store) searchFill(c *core.Collection, gen string) {
+	key := fmt.Sprintf("%p/%s/%s", s, c.ID, gen)
+	if _, running := searchFills.LoadOrStore(key, true); running {
+		return
+	}
+	defer searchFills.Delete(key)
+	fts := store.QuoteIdent(searchTable(c))
+	cols := searchColumns(c)
+	quoted := make([]string, len(cols))
+	for i, col := range cols {
+		quoted[i] = store.QuoteIdent(col)
+	}
+	list := strings.Join(quoted, ", ")
+	insert := "INSERT INTO " + fts + "(rowid, " + list + ") SELECT rowid, " + list + " FROM " +
+		store.QuoteIdent(c.Name) + " WHERE rowid > ? AND rowid <= ?"
+	for missing := 0; ; {
+		done, found := false, false
+		err := s.Update(context.Background(), func(tx store.Tx) error {
+			t := tx.(*writeTx)
+			var st searchFillState
+			b, err := t.Param(bg, searchFillKey(c))
+			if err != nil {
+				if core.KindOf(err) == core.KindNotFound {
+					return nil
+				}
+				return err
+			}
+			if json.Unmarshal(b, &st) != nil || st.Gen != gen {
+				done = true // another fill's, or garbage: not ours to go on with
+				return nil
+			}
+			found = true
+			end := min(st.Cursor+searchFillBatch, st.Top)
+			if _, err := t.s.wexec(insert, st.Cursor, end); err != nil {
+				return t.s.writeErr(err, "Failed to fill the search index.")
+			}
+			if end >= st.Top {
+				done = true
+				_, err := t.s.wexec(`DELETE FROM _params WHERE key = ?`, searchFillKey(c))
+				return err
+			}
+			st.Cursor = end
+			b, _ = json.Marshal(st)
+			return t.SetParam(bg, searchFillKey(c), b)
+		})
+		switch {
+		case err != nil && (errors.Is(err, errClosed) || s.isClosed()):
+			return
+		case err != nil:
+			s.log.Warn("search: filling the index failed; retrying", "collection", c.Name, "err", err)
+			time.Sleep(time.Second)
+		case done:
+			return
+		case !found:
+			// Not committed yet (or rolled back): give the creating call
+			// a moment, then give up.
+			if missing++; missing > 50 {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// searchResume goes on with a fill of c's index that a restart stopped.
+// It reads the fill's record once per store, collection and index layout.
+func (s *Store) searchResume(ctx context.Context, c *core.Collection) {
+	key := fmt.Sprintf("%p/%s/resume/%s", s, c.ID, searchKey(c))
+	if _, seen := searchFills.LoadOrStore(key, true); seen {
+		return
+	}
+	b, err := s.Param(ctx, searchFillKey(c))
+	if err != nil {
+		return
+	}
+	var st searchFillState
+	if json.Unmarshal(b, &st) == nil && st.Gen != "" {
+		go s.searchFill(c.Clone(), st.Gen)
+	}
 }
 
 // searchDrop removes c's FTS5 table and triggers, if any.
@@ -112,6 +257,9 @@ func (t *writeTx) searchDrop(c *core.Collection) error {
 		return nil
 	}
 	name := searchTable(c)
+	if _, err := t.s.wexec(`DELETE FROM _params WHERE key = ?`, searchFillKey(c)); err != nil {
+		return t.s.writeErr(err, "Failed to drop the search index.")
+	}
 	for _, q := range []string{
 		"DROP TRIGGER IF EXISTS " + store.QuoteIdent(name+"_ai"),
 		"DROP TRIGGER IF EXISTS " + store.QuoteIdent(name+"_ad"),
@@ -287,6 +435,7 @@ func (s *Store) searchFind(ctx context.Context, q store.Query) (*store.Result, e
 	if err := searchCheck(q); err != nil {
 		return nil, err
 	}
+	s.searchResume(ctx, q.Collection)
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/store"
@@ -201,6 +202,56 @@ func testSearch(t *testing.T, open func(t *testing.T) store.Store) {
 			wantIDs(t, res, "intx")
 			return tx.Delete(h.ctx, c, "intx")
 		})
+	})
+	t.Run("online rebuild", func(t *testing.T) {
+		// More rows than a driver indexes in the changing transaction:
+		// the index fills after it, while writes go on.
+		big := searchable("big")
+		big.Search.Fields = []core.SearchField{{Name: "title"}}
+		h.createCollection(big)
+		const n = 1300
+		recs := make([]*core.Record, n)
+		for i := range recs {
+			recs[i] = record(big, fmtID("b", i), "title", "row", "body", "needle")
+		}
+		h.insert(recs...)
+		next := big.Clone()
+		next.Search.Fields = append(next.Search.Fields, core.SearchField{Name: "body"})
+		h.migrate(big, next)
+		big = next
+		cols := []string{"title", "body"}
+		h.update(func(tx store.Tx) error {
+			for i := range 10 {
+				if err := tx.Delete(h.ctx, big, fmtID("b", i)); err != nil {
+					return err
+				}
+				if err := tx.Update(h.ctx, record(big, fmtID("b", n-1-i), "title", "row", "body", "haystack")); err != nil {
+					return err
+				}
+				if err := tx.Insert(h.ctx, record(big, fmtID("z", i), "body", "needle")); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			res := h.search(big, "needle", cols, func(q *store.Query) { q.Limit = 1 })
+			if res.Total > n {
+				t.Fatalf("needle total %d > %d: a row indexed twice", res.Total, n)
+			}
+			if res.Total == n-20+10 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("needle total %d, want %d", res.Total, n-20+10)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if res := h.search(big, "haystack", cols, nil); res.Total != 10 {
+			t.Errorf("haystack total %d, want 10", res.Total)
+		}
+		wantIDs(t, h.search(big, "needle", cols, func(q *store.Query) { q.Where = &store.SQL{Text: `"_r"."id" = ?`, Args: []any{fmtID("b", 0)}} }))
 	})
 	t.Run("not searchable", func(t *testing.T) {
 		plain := newCollection("plain", text("title"))
