@@ -650,20 +650,23 @@ func BenchmarkCacheStaleWindow(b *testing.B) {
 
 // BenchmarkRecordCache is what the record cache saves: a record read and
 // a list page (20 records with totals) served by App.API in process, from
-// parallel guests, with the cache off (TORTOISE_CACHE_MB=0) and on, on
-// each engine. Reads without writes: every read after the first of its
+// parallel guests, with the cache off (TORTOISE_CACHE_MB=0), in process
+// and in Redis (TORTOISE_TEST_REDIS), on each engine. Reads without writes: every read after the first of its
 // key is a hit. Alternate the modes on a busy machine:
 //
 //	go test -run '^$' -bench RecordCache -benchtime 2s ./api
 func BenchmarkRecordCache(b *testing.B) {
 	for _, engine := range testkit.Engines() {
-		for _, mode := range []string{"off", "on"} {
+		for _, mode := range []string{"off", "on", "redis"} {
 			b.Run(engine+"/"+mode, func(b *testing.B) {
 				s := testkit.NewServer(b, engine)
 				s = s.Restart(func(c *config.Config) {
 					c.LogsDays = -1 // the request log's own writes are not what is measured
-					if mode == "off" {
+					switch mode {
+					case "off":
 						c.CacheMB = -1
+					case "redis":
+						c.RedisURL = testkit.RedisURL(b)
 					}
 				})
 				s.Super("POST", "/api/collections", map[string]any{
