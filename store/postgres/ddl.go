@@ -35,7 +35,13 @@ func (t *tx) CreateCollection(ctx context.Context, c *core.Collection) error {
 		if _, err := t.tx.Exec(ctx, store.CreateTableSQL(store.Postgres, c, c.Name)); err != nil {
 			return t.tableErr(ctx, err, "Failed to create the collection's table.")
 		}
-		return t.createIndexes(ctx, idx, c.Name)
+		if err := t.attachCount(ctx, c); err != nil {
+			return err
+		}
+		if err := t.createIndexes(ctx, idx, c.Name); err != nil {
+			return err
+		}
+		return t.searchApply(ctx, nil, c) // search.go
 	})
 }
 
@@ -116,7 +122,10 @@ func (t *tx) UpdateCollection(ctx context.Context, prev, next *core.Collection) 
 		if err := t.execAll(ctx, stmts, "Failed to migrate the collection's table."); err != nil {
 			return err
 		}
-		return t.createIndexes(ctx, create, next.Name)
+		if err := t.createIndexes(ctx, create, next.Name); err != nil {
+			return err
+		}
+		return t.searchApply(ctx, prev, next) // search.go
 	})
 }
 
@@ -156,10 +165,13 @@ func (t *tx) DeleteCollection(ctx context.Context, c *core.Collection) error {
 		if tag.RowsAffected() == 0 {
 			return core.NotFound("Missing collection %q.", c.Name)
 		}
+		if err := t.searchDrop(ctx, c); err != nil { // search.go
+			return err
+		}
 		if _, err := t.tx.Exec(ctx, "DROP TABLE IF EXISTS "+store.QuoteIdent(c.Name)); err != nil {
 			return t.s.connErr(ctx, err, "Failed to drop the collection's table.")
 		}
-		return nil
+		return t.detachCount(ctx, c)
 	})
 }
 

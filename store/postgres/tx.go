@@ -181,15 +181,19 @@ func (s *Store) Get(ctx context.Context, c *core.Collection, id string) (*core.R
 }
 
 // Find runs a query in a read transaction whose statements are bounded by
-// the read timeout; with WithTotal, the rows and COUNT(*) come from its one
-// snapshot. Errors: KindInvalid (a fragment PostgreSQL rejects),
-// KindUnavailable (the read timeout), KindInternal.
+// the read timeout; with WithTotal, the rows and the total come from its
+// one snapshot (an unfiltered total is a sum of counters, see counts.go).
+// Errors: KindInvalid (a fragment PostgreSQL rejects), KindUnavailable
+// (the read timeout), KindInternal.
 func (s *Store) Find(ctx context.Context, q store.Query) (*store.Result, error) {
 	if q.Collection == nil {
 		return nil, errNoCollection
 	}
 	if s.closed.Load() {
 		return nil, errClosed
+	}
+	if q.Search != nil {
+		return s.searchFind(ctx, q) // search.go
 	}
 	f := findSQL(q)
 	res := &store.Result{Total: -1}
@@ -235,6 +239,9 @@ func (t *tx) Find(ctx context.Context, q store.Query) (*store.Result, error) {
 	}
 	if q.Collection == nil {
 		return nil, errNoCollection
+	}
+	if q.Search != nil {
+		return t.searchFind(ctx, q) // search.go
 	}
 	f := findSQL(q)
 	res := &store.Result{Total: -1}
@@ -396,14 +403,19 @@ func findSQL(q store.Query) findStmts {
 	from := store.FromClause(c)
 	var f findStmts
 	var where string
+	var whereArgs []any
 	next := 1
 	if q.Where != nil && strings.TrimSpace(q.Where.Text) != "" {
 		var text string
 		text, next = store.NumberPlaceholders(q.Where.Text, 1)
 		where = " WHERE (" + text + ")"
-		f.countArgs = q.Where.Args
+		whereArgs = q.Where.Args
 	}
-	f.count = "SELECT COUNT(*)" + from + where
+	if counted(q) {
+		f.count, f.countArgs = countSQL(c), []any{c.ID} // see counts.go
+	} else {
+		f.count, f.countArgs = "SELECT COUNT(*)"+from+where, whereArgs
+	}
 	f.list = store.SelectColumns(c) + from + where
 	if strings.TrimSpace(q.OrderBy) != "" {
 		f.list += " ORDER BY " + q.OrderBy
@@ -413,7 +425,7 @@ func findSQL(q store.Query) findStmts {
 	if q.Limit > 0 {
 		limit = int64(q.Limit)
 	}
-	f.args = append(append(make([]any, 0, len(f.countArgs)+2), f.countArgs...), limit, int64(max(q.Offset, 0)))
+	f.args = append(append(make([]any, 0, len(whereArgs)+2), whereArgs...), limit, int64(max(q.Offset, 0)))
 	return f
 }
 

@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Update", func(t *testing.T) { t.Parallel(); testUpdate(t, open) })
 	t.Run("Find", func(t *testing.T) { t.Parallel(); testFind(t, open) })
 	t.Run("Totals", func(t *testing.T) { t.Parallel(); testTotals(t, open) })
+	t.Run("Counts", func(t *testing.T) { t.Parallel(); testCounts(t, open) })
 	t.Run("Collections", func(t *testing.T) { t.Parallel(); testCollections(t, open) })
 	t.Run("Indexes", func(t *testing.T) { t.Parallel(); testIndexes(t, open) })
 	t.Run("Durability", func(t *testing.T) { t.Parallel(); testDurability(t, open) })
@@ -34,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("ReadTimeout", func(t *testing.T) { t.Parallel(); testReadTimeout(t, open) })
 	t.Run("Feed", func(t *testing.T) { t.Parallel(); testFeed(t, open) })
 	t.Run("TxHooks", func(t *testing.T) { t.Parallel(); testTxHooks(t, open) })
+	t.Run("Search", func(t *testing.T) { t.Parallel(); testSearch(t, open) })
 }
 
 var memo sync.Map // memoKey → string
