@@ -86,6 +86,7 @@ func (s *Server) cachedRead(kind cacheKind, h handler) handler {
 		}
 		cw := &captureWriter{header: w.Header()}
 		if err := h(cw, r); err != nil {
+			w.Header().Del(cacheHeader) // an error answer is nobody's cache business
 			return err
 		}
 		if cw.status != http.StatusOK {
