@@ -33,8 +33,8 @@ import (
 //
 // Not cached at all: rules or filters with date macros or anything else
 // that changes without a write (@now, @random …: cacheDep), rules or
-// filters reading @request.headers, requests with a body, and any answer
-// but a 200. Every answer of these routes carries a strong ETag (304 on a
+// filters reading @request.headers, searches (?search=, whose index may
+// be filling), requests with a body, and any answer but a 200. Every answer of these routes carries a strong ETag (304 on a
 // matching If-None-Match) and Cache-Control no-cache: public for a guest's
 // answer (browsers and CDNs may keep it but must revalidate), private
 // otherwise.
@@ -177,6 +177,12 @@ func (s *Server) cacheKey(r *http.Request, c *core.Collection, req *service.Requ
 		return "", "", false
 	}
 	q := r.URL.Query()
+	if q.Get("search") != "" {
+		// A search index being filled online (after its fields change)
+		// answers more as it fills, with no record change to bump the
+		// cache: searches are not cached until the fill can say so.
+		return "", "", false
+	}
 	rule := c.ViewRule
 	if kind == cacheList {
 		rule = c.ListRule

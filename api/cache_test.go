@@ -330,6 +330,12 @@ func TestCacheBypass(t *testing.T) {
 			"name": "timed", "listRule": "created <= @now", "viewRule": "@request.headers.x_team = 'a'",
 			"fields": []map[string]any{{"name": "title", "type": "text"}},
 		}, 200, nil)
+		s.Super("POST", "/api/collections", map[string]any{
+			"name": "docs", "listRule": "",
+			"fields": []map[string]any{{"name": "title", "type": "text"}},
+			"search": map[string]any{"fields": []map[string]any{{"name": "title"}}},
+		}, 200, nil)
+		create(t, s, "docs", map[string]any{"title": "one"})
 		rec := create(t, s, "timed", map[string]any{"title": "x"})
 		for _, tc := range []struct {
 			path, want string
@@ -341,6 +347,8 @@ func TestCacheBypass(t *testing.T) {
 			{"/api/collections/items/records?sort=@random", "bypass", nil},
 			{"/api/collections/items/records?filter=" + url.QueryEscape("@request.headers.x = ''"), "bypass", nil},
 			{"/api/collections/items/records?filter=" + url.QueryEscape("title != '@now a.b'"), "hit", nil},
+			{"/api/collections/items/records?search=", "hit", nil},
+			{"/api/collections/docs/records?search=one", "bypass", nil},
 		} {
 			cacheGet(t, s, tc.path, "", tc.headers)
 			r := cacheGet(t, s, tc.path, "", tc.headers)
