@@ -179,6 +179,16 @@ func TestSearchFTS(t *testing.T) {
 				t.Fatalf("select: got %v", got)
 			}
 		})
+		t.Run("a view over a searchable collection", func(t *testing.T) {
+			// SELECT * must not make the index (which holds the hidden
+			// field's words) a field of the view.
+			s.Super("POST", "/api/collections", map[string]any{"name": "notes_view", "type": "view",
+				"listRule": "", "viewQuery": "SELECT * FROM notes"}, 200, nil)
+			resp := s.Do("GET", "/api/collections/notes_view/records", "", nil, 200, nil)
+			if strings.Contains(string(resp.Body), `"_search"`) {
+				t.Fatalf("view shows the search index: %s", resp.Body)
+			}
+		})
 		t.Run("a list without search is unchanged", func(t *testing.T) {
 			for _, params := range []string{"", "search=", "search=" + url.QueryEscape("   ")} {
 				resp := s.Do("GET", "/api/collections/notes/records?"+params, "", nil, 200, nil)

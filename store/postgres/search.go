@@ -45,6 +45,11 @@ import (
 
 const searchColumn = "_search"
 
+// tsvectorOID is PostgreSQL's type oid of tsvector: a view whose query
+// selects * from a searchable collection yields the search column,
+// which ViewColumns leaves out, so it never becomes a field.
+const tsvectorOID = 3614
+
 // searchFunc and searchIndex are named from the collection id, which
 // never changes.
 func searchFunc(c *core.Collection) string  { return "_search_" + c.ID }

@@ -100,6 +100,9 @@ func (s *Store) ViewColumns(ctx context.Context, query string) ([]string, error)
 	}
 	var names []string
 	for _, f := range rows.FieldDescriptions() {
+		if f.Name == searchColumn && f.DataTypeOID == tsvectorOID {
+			continue // a searchable collection's index, never a field (search.go)
+		}
 		names = append(names, f.Name)
 	}
 	return names, nil
