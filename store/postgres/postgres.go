@@ -9,9 +9,9 @@
 // caches prepared statements per connection; a statement gone stale after
 // a collection change is retried once.
 //
-// List totals are COUNT(*), which on PostgreSQL scans the matching rows
-// (an index-only scan at best); an exact trigger-maintained count for
-// unfiltered totals could come later.
+// Filtered list totals are COUNT(*), which on PostgreSQL scans the
+// matching rows (an index-only scan at best); unfiltered totals are exact
+// counters kept by triggers in the writing transaction (counts.go).
 //
 // Find runs under a server-side statement_timeout (see WithReadTimeout);
 // nothing else does, so writes, schema changes and the other users of the
