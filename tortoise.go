@@ -15,7 +15,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -90,9 +89,9 @@ type App struct {
 	store store.Store
 	// cache is the record cache (nil when off): see openCache.
 	cache cache.Cache
-	// rateRedis is the Redis client of the shared rate limits (nil
-	// without cfg.RedisURL): see openRateLimits.
-	rateRedis *goredis.Client
+	// redis is the client of the record cache and the shared rate limits
+	// (nil without cfg.RedisURL).
+	redis *goredis.Client
 
 	files blob.Store
 	// stopBackground ends the app's background work (the file sweeper).
@@ -178,16 +177,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, err
 	}
-	if a.cache, err = openCache(cfg, svc, log); err != nil {
-		a.Webhooks.Close()
-		a.Jobs.Stop(ctx)
-		st.Close()
-		return nil, err
+	var rates guard.RateLimiter
+	if cfg.RedisURL != "" {
+		if a.redis, err = rediscache.Dial(cfg.RedisURL); err != nil {
+			a.Webhooks.Close()
+			a.Jobs.Stop(ctx)
+			st.Close()
+			return nil, err
+		}
+		rates = redislimit.New(a.redis, redislimit.Options{Prefix: redisPrefix(svc) + "limits:", Logger: log})
 	}
-	rates, err := a.openRateLimits(cfg, svc, log)
-	if err != nil {
-		if a.cache != nil {
-			a.cache.Close()
+	if a.cache, err = openCache(cfg, svc, a.redis, log); err != nil {
+		if a.redis != nil {
+			a.redis.Close()
 		}
 		a.Webhooks.Close()
 		a.Jobs.Stop(ctx)
@@ -218,30 +220,17 @@ func (a *App) mountAdmin(st store.Store) {
 }
 
 // openCache opens the record cache and has the change feed bump it: in
-// Redis when cfg.RedisURL is set (in every role, since a worker's writes
-// must bump the generations the API processes read), else in process
-// (only where the API is served) bounded by cfg.CacheMB; none when
-// CacheMB is -1. Redis keys start with a prefix naming the database (a
-// hash of when its superusers collection was created, which every
-// process on it reads alike), so databases sharing one Redis never share
-// entries, even for collections with the same ids.
-func openCache(cfg config.Config, svc *service.Service, log *slog.Logger) (cache.Cache, error) {
-	if cfg.CacheMB < 0 {
-		return nil, nil
-	}
+// Redis when there is a Redis client (in every role, since a worker's
+// writes must bump the generations the API processes read), else in
+// process (only where the API is served) bounded by cfg.CacheMB; none
+// when CacheMB is -1.
+func openCache(cfg config.Config, svc *service.Service, rdb *goredis.Client, log *slog.Logger) (cache.Cache, error) {
 	var c cache.Cache
 	switch {
-	case cfg.RedisURL != "":
-		ns := "tortoise"
-		if su, err := svc.Collection(core.SuperusersName); err == nil {
-			sum := sha256.Sum256([]byte(su.ID + "\x00" + su.Created))
-			ns = hex.EncodeToString(sum[:6])
-		}
-		rc, err := rediscache.Open(cfg.RedisURL, rediscache.Options{Prefix: "tortoise:" + ns + ":"})
-		if err != nil {
-			return nil, err
-		}
-		c = rc
+	case cfg.CacheMB < 0:
+		return nil, nil
+	case rdb != nil:
+		c = rediscache.New(rdb, rediscache.Options{Prefix: redisPrefix(svc)})
 	case cfg.ServesAPI():
 		mc, err := memorycache.New(cfg.CacheMB)
 		if err != nil {
@@ -255,43 +244,19 @@ func openCache(cfg config.Config, svc *service.Service, log *slog.Logger) (cache
 	return c, nil
 }
 
-// openRateLimits returns the API's rate limiter: in Redis when
-// cfg.RedisURL is set, so limits hold across processes (nil: in process).
-// Unless the URL says otherwise, a call gives up after 200ms (the client
-// honours the context's deadline) and the limiter decides in process
-// until Redis answers again (see guard/redislimit). Keys start with
-// "tortoise:", the database's namespace and "limits:", so that processes
-// share allowances only with processes on the same database. Errors:
-// KindInvalid (a malformed URL).
-func (a *App) openRateLimits(cfg config.Config, svc *service.Service, log *slog.Logger) (guard.RateLimiter, error) {
-	if cfg.RedisURL == "" {
-		return nil, nil
-	}
-	o, err := goredis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return nil, core.Invalid("TORTOISE_REDIS_URL: %v", err)
-	}
-	o.ContextTimeoutEnabled = true
-	if !strings.Contains(cfg.RedisURL, "dial_timeout=") {
-		o.DialTimeout = time.Second
-	}
-	if !strings.Contains(cfg.RedisURL, "max_retries=") {
-		o.MaxRetries = 1
-	}
-	a.rateRedis = goredis.NewClient(o)
-	prefix := "tortoise:" + redisNamespace(svc) + ":limits:"
-	return redislimit.New(a.rateRedis, redislimit.Options{Prefix: prefix, Logger: log}), nil
-}
-
-// redisNamespace names the database in Redis keys: a hash of when its
-// superusers collection was made, which every process on it reads alike.
-func redisNamespace(svc *service.Service) string {
+// redisPrefix starts the app's Redis keys: "tortoise:" and a name of the
+// database (a hash of when its superusers collection was made, which
+// every process on it reads alike), so databases sharing one Redis never
+// share cache entries or rate allowances, even for collections with the
+// same ids. (Two databases bootstrapped in the same millisecond with the
+// same ids would share it.)
+func redisPrefix(svc *service.Service) string {
 	su, err := svc.Collection(core.SuperusersName)
 	if err != nil {
-		return "tortoise"
+		return "tortoise:"
 	}
 	sum := sha256.Sum256([]byte(su.ID + "\x00" + su.Created))
-	return hex.EncodeToString(sum[:6])
+	return "tortoise:" + hex.EncodeToString(sum[:6]) + ":"
 }
 
 // openJobs opens the job queue in the app's database, with the built-in
@@ -485,8 +450,8 @@ func (a *App) Close(ctx context.Context) error {
 	if err := a.files.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close file storage: %w", err))
 	}
-	if a.rateRedis != nil {
-		a.rateRedis.Close()
+	if a.redis != nil {
+		a.redis.Close()
 	}
 	return errors.Join(errs...)
 }

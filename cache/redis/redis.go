@@ -86,13 +86,28 @@ func (c *Cache) failed(err error) error {
 
 var _ cache.Cache = (*Cache)(nil)
 
-// Open connects to the Redis at url (redis://[user:pass@]host:port/db,
-// rediss:// for TLS, unix://). Unless the URL sets them, connecting gives
-// up after a second and a command after half a second, so that a Redis
-// that is down costs a read little before it is served from the
-// database. Open does not wait for Redis: the cache works (as misses)
-// while Redis is away. Errors: KindInvalid (a malformed URL).
+// Open connects to the Redis at url (see Dial) and returns a cache over
+// that connection, which Close closes. Open does not wait for Redis: the
+// cache works (as misses) while Redis is away. Errors: KindInvalid (a
+// malformed URL).
 func Open(url string, opts Options) (*Cache, error) {
+	rdb, err := Dial(url)
+	if err != nil {
+		return nil, err
+	}
+	c := New(rdb, opts)
+	c.owned = true
+	return c, nil
+}
+
+// Dial returns a client of the Redis at url (redis://[user:pass@]host:port/db,
+// rediss:// for TLS, unix://), tuned for a cache and rate limits that
+// must not make requests wait on a Redis that is down: unless the URL
+// sets them, connecting gives up after a second and a command after half
+// a second (or the context's deadline), and a failed command is not
+// retried. It does not wait for Redis. Errors: KindInvalid (a malformed
+// URL).
+func Dial(url string) (*goredis.Client, error) {
 	o, err := goredis.ParseURL(url)
 	if err != nil {
 		return nil, core.Invalid("TORTOISE_REDIS_URL: %v", err)
@@ -110,9 +125,8 @@ func Open(url string, opts Options) (*Cache, error) {
 		o.MaxRetries = -1 // none: a failed call is a miss, not a wait
 	}
 	o.DialerRetries = 1
-	c := New(goredis.NewClient(o), opts)
-	c.owned = true
-	return c, nil
+	o.ContextTimeoutEnabled = true
+	return goredis.NewClient(o), nil
 }
 
 // New returns a cache over an existing client, which Close leaves open.
