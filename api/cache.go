@@ -338,27 +338,3 @@ type schemaSum struct {
 	list **core.Collection
 	sum  string
 }
-
-// cacheDropAfter drops every cached entry once h has succeeded and
-// before its answer leaves, for writes the change feed does not carry
-// (truncating a collection deletes its rows without a change per
-// record).
-func (s *Server) cacheDropAfter(h callerHandler) callerHandler {
-	return func(w http.ResponseWriter, r *http.Request, req *service.Request) error {
-		if s.cache == nil {
-			return h(w, r, req)
-		}
-		cw := &captureWriter{header: w.Header()}
-		if err := h(cw, r, req); err != nil {
-			return err
-		}
-		if err := s.cache.DropAll(r.Context()); err != nil {
-			s.cacheLog.Warn("record cache: dropping every entry failed; entries may be served until they expire", "err", err)
-		}
-		if cw.status != 0 {
-			w.WriteHeader(cw.status)
-		}
-		_, _ = w.Write(cw.body.Bytes())
-		return nil
-	}
-}

@@ -243,7 +243,40 @@ func TestCacheTruncate(t *testing.T) {
 		if l.TotalItems != 0 {
 			t.Errorf("list after truncate: %d items", l.TotalItems)
 		}
+		// Go code truncating through the service layer, not the API.
+		create(t, s, "items", map[string]any{"title": "two"})
+		cacheWaitHit(t, s, list, nil)
+		if err := s.App.Collections.Truncate(t.Context(), "items"); err != nil {
+			t.Fatal(err)
+		}
+		_ = json.Unmarshal(cacheGet(t, s, list, "", nil).Body, &l)
+		if l.TotalItems != 0 {
+			t.Errorf("list after a truncate by Go code: %d items", l.TotalItems)
+		}
 	})
+}
+
+// A truncate in one process empties what another process's in-process
+// cache answers (the store notifies it; no change per record does).
+func TestCacheTruncateAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	a, b := twoApps(t, "")
+	cacheSchema(t, a)
+	create(t, a, "items", map[string]any{"title": "one"})
+	list := "/api/collections/items/records"
+	cacheWaitHit(t, b, list, nil)
+	a.Super("DELETE", "/api/collections/items/truncate", nil, 204, nil)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var l struct{ TotalItems int }
+		_ = json.Unmarshal(cacheGet(t, b, list, "", nil).Body, &l)
+		if l.TotalItems == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the other process still lists the truncated records from its cache")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // A rule change (a schema change) moves every key.

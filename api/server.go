@@ -159,7 +159,7 @@ func (s *Server) routes() {
 	route("GET /api/collections/{collection}", s.superuser(s.viewCollection))
 	route("PATCH /api/collections/{collection}", s.superuser(s.updateCollection))
 	route("DELETE /api/collections/{collection}", s.superuser(s.deleteCollection))
-	route("DELETE /api/collections/{collection}/truncate", s.superuser(s.cacheDropAfter(s.truncateCollection)))
+	route("DELETE /api/collections/{collection}/truncate", s.superuser(s.truncateCollection))
 
 	route("GET /api/collections/{collection}/records", s.cachedRead(cacheList, s.listRecords))
 	route("GET /api/collections/{collection}/aggregate", s.aggregateRecords)

@@ -163,12 +163,19 @@ func (s *Service) Truncate(ctx context.Context, nameOrID string) error {
 	if c.IsView() {
 		return core.Invalid("The records of a view collection are read-only.")
 	}
-	return s.store.Update(ctx, func(tx store.Tx) error {
+	err = s.store.Update(ctx, func(tx store.Tx) error {
 		if err := s.checkNoIncomingRequired(c); err != nil {
 			return err
 		}
 		return tx.Truncate(ctx, c)
 	})
+	if err == nil {
+		// No change per record reaches the feed: its OnLost observers (the
+		// record cache) forget everything before the caller hears back.
+		// On PostgreSQL the store tells other processes the same way.
+		s.store.Changes().Lost()
+	}
+	return err
 }
 
 // checkNoIncomingRequired refuses to empty a collection that required

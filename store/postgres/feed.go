@@ -34,6 +34,10 @@ const (
 	changesPrune   = 10 * time.Minute
 )
 
+// lostPayload, in place of a transaction id, announces records changed
+// without a change on the feed (a truncate): OnLost observers must forget.
+const lostPayload = "lost"
+
 // feed is the PostgreSQL side of the change feed.
 type feed struct {
 	*store.Feed
@@ -149,6 +153,10 @@ func (s *Store) receive(ctx context.Context, conn *pgx.Conn) {
 		}
 		token, xid, ok := strings.Cut(n.Payload, ":")
 		if !ok {
+			continue
+		}
+		if xid == lostPayload {
+			f.Lost() // a truncate: records went without a change each
 			continue
 		}
 		f.mu.Lock()

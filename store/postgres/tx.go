@@ -337,7 +337,10 @@ func (t *tx) Truncate(ctx context.Context, c *core.Collection) error {
 		return errNoCollection
 	}
 	// TRUNCATE frees the table at once instead of leaving dead rows to vacuum.
-	if err := t.guarded(ctx, step{sql: "TRUNCATE " + store.QuoteIdent(c.Name)}); err != nil {
+	// It carries no change per record, so the feed's OnLost observers of
+	// every process (record caches) hear of it instead, at commit.
+	if err := t.guarded(ctx, step{sql: "TRUNCATE " + store.QuoteIdent(c.Name)},
+		step{sql: "SELECT pg_notify($1, $2)", args: []any{changesChannel, t.s.feed.token + ":" + lostPayload}}); err != nil {
 		return t.s.connErr(ctx, err, "Failed to delete the records.")
 	}
 	return nil
