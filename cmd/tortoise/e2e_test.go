@@ -28,9 +28,9 @@ const e2eDir = "testdata/e2e"
 // and records, auth.test.mjs sign-up, owner-only rules and the flows by
 // mail, realtime.test.mjs subscriptions, batch.test.mjs batches,
 // files.test.mjs file fields, jobs.test.mjs jobs and crons, logs.test.mjs
-// the request log. Each makes its own collections, so none depends on
-// another or on the order they run in.
-var e2eScripts = []string{"sdk.test.mjs", "auth.test.mjs", "realtime.test.mjs", "batch.test.mjs", "files.test.mjs", "jobs.test.mjs", "logs.test.mjs"}
+// the request log, search.test.mjs full-text search. Each makes its own
+// collections, so none depends on another or on the order they run in.
+var e2eScripts = []string{"sdk.test.mjs", "auth.test.mjs", "realtime.test.mjs", "batch.test.mjs", "files.test.mjs", "jobs.test.mjs", "logs.test.mjs", "search.test.mjs"}
 
 const (
 	e2eEmail    = "e2e@example.com"
