@@ -184,8 +184,10 @@ func TestCacheWritesInvalidateBeforeTheyReturn(t *testing.T) {
 				}
 				return l.TotalItems
 			}
-			if count() != 0 || count() != 0 {
-				t.Fatal("want none yet")
+			for range 2 { // the second answer comes from the cache
+				if count() != 0 {
+					t.Fatal("want none yet")
+				}
 			}
 			id := create(t, s, "items", map[string]any{"title": "cd"})["id"].(string)
 			if n := count(); n != 1 {
