@@ -38,7 +38,10 @@ type colEditor struct {
 	Fields     []colFieldRow
 	Rules      []colRule
 	Indexes    string // one CREATE INDEX statement per line
-	Auth       *colAuthForm
+	// Search is the search option (core.SearchOptions) as JSON, "" for
+	// none: a textarea, since it is a short list the REST API takes as is.
+	Search string
+	Auth   *colAuthForm
 	// Errors are the service's problems by key (name, type, viewQuery,
 	// indexes, fields, authToken, passwordAuth ...); FormError sums up;
 	// Other lists problems under keys this page has no input for.
@@ -197,6 +200,7 @@ func (a *Admin) collectionEditor(c *core.Collection, isNew bool) *colEditor {
 		v.Fields = append(v.Fields, fieldRowOf(f))
 	}
 	v.Indexes = strings.Join(c.Indexes, "\n")
+	v.Search = searchOptionText(c.Search)
 	rules := map[string]*string{"listRule": c.ListRule, "viewRule": c.ViewRule, "createRule": c.CreateRule,
 		"updateRule": c.UpdateRule, "deleteRule": c.DeleteRule}
 	if c.Auth != nil {
@@ -424,6 +428,8 @@ func (a *Admin) readCollectionForm(form url.Values, base *core.Collection) (*col
 		}
 		body["fields"] = fields
 		body["indexes"] = splitIndexStatements(v.Indexes)
+		v.Search = textareaValue(form, "search")
+		body["search"] = readSearchOption(v.Search, errs)
 	}
 
 	for _, r := range colRules(typ) {
@@ -571,6 +577,40 @@ func readAuthOptions(form url.Values, base *core.Collection, body map[string]any
 	return af
 }
 
+// searchOptionText is a search option as the editor's textarea shows it.
+func searchOptionText(so *core.SearchOptions) string {
+	if so == nil {
+		return ""
+	}
+	b, err := json.MarshalIndent(so, "", "  ")
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// readSearchOption reads the search textarea: blank is no search option
+// (null), else a JSON object of core.SearchOptions, unknown keys refused
+// so that a misspelt one is not silently dropped. The service checks the
+// fields and weights.
+func readSearchOption(text string, errs core.ValidationErrors) *core.SearchOptions {
+	if strings.TrimSpace(text) == "" {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.DisallowUnknownFields()
+	var so core.SearchOptions
+	if err := dec.Decode(&so); err != nil || dec.More() {
+		msg := `Must be a JSON object such as {"fields": [{"name": "title", "weight": 3}]}, or empty.`
+		if err != nil {
+			msg = "Invalid JSON (" + err.Error() + "): " + msg
+		}
+		errs.Add("search", "validation_invalid_json", msg)
+		return nil
+	}
+	return &so
+}
+
 // textareaValue is a textarea's text with the line breaks browsers send
 // (CRLF) as the stored text has them (LF), so that a form saved unchanged
 // leaves it unchanged.
@@ -645,6 +685,11 @@ func (v *colEditor) showErrors(e *core.Error) {
 				}
 				continue
 			}
+		}
+		if (key == "search" || strings.HasPrefix(key, "search.")) && v.Type != core.TypeView {
+			// All of the search option's problems go beside its textarea.
+			v.Errors["search"] = strings.TrimSpace(v.Errors["search"] + " " + fe.Message)
+			continue
 		}
 		if i := slices.IndexFunc(v.Rules, func(r colRule) bool { return r.Name == key }); i >= 0 {
 			v.Rules[i].Check = ruleCheckOf(v.Rules[i].Text, fe.Message)

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"html/template"
 	"net/http"
 	"net/url"
 	"path"
@@ -60,9 +61,17 @@ type recordsView struct {
 	Example      string // a filter over c's fields, for the box's placeholder
 	PerPage      int
 	PerPages     []int
-	// FilterError and SortError are the service's messages about the
-	// filter and sort parameters; Error any other refusal of the list.
-	FilterError, SortError, Error string
+	// Searchable shows the search box: c has a search option (views have
+	// none). Search is the full-text query, "" when not searching.
+	Searchable bool
+	Search     string
+	// Relevance is the address that drops the sort of a search, so its
+	// results come best first again ("" unless searching and sorted).
+	Relevance string
+	// FilterError, SortError and SearchError are the service's messages
+	// about the filter, sort and search parameters; Error any other
+	// refusal of the list.
+	FilterError, SortError, SearchError, Error string
 
 	Cols    []colView   // the columns shown after id
 	Choices []colChoice // the column chooser
@@ -100,15 +109,32 @@ type colChoice struct {
 type recordRow struct {
 	ID, URL string
 	Cells   []cellView
+	// Matches are a search's highlights in fields that are not shown as
+	// columns, so that why a record matched is always visible.
+	Matches []matchView
 }
 
 // cellView is one value in the table: text (clipped by the stylesheet),
-// and for file fields the files, with thumbnails for images.
+// and for file fields the files, with thumbnails for images. Mark, when
+// set, replaces Text: the search's highlight of the value.
 type cellView struct {
 	Text  string
 	Class string
 	Files []fileView
+	Mark  template.HTML
 }
+
+// matchView is a search's highlight of one field.
+type matchView struct {
+	Field string
+	Mark  template.HTML
+}
+
+// markHTML marks a highlight of records.Service.List as safe HTML. It is
+// the one place the records page trusts HTML: highlights are made by
+// search.HTML (the record's text escaped, matches in <mark>), never from
+// record text as stored.
+func markHTML(highlight string) template.HTML { return template.HTML(highlight) }
 
 // perPages are the page sizes the table offers.
 var perPages = []int{10, 30, 50, 100, 200}
@@ -166,6 +192,7 @@ func (a *Admin) recordTable(w http.ResponseWriter, r *http.Request, sess *sessio
 	q := r.URL.Query()
 	base := recordsBase(c)
 	v := recordsView{C: c, Base: base, ReadOnly: c.IsView(), Filter: q.Get("filter"), Sort: strings.TrimSpace(q.Get("sort")),
+		Searchable: c.Search != nil && !c.IsView(), Search: q.Get("search"),
 		PerPages: perPages, NewURL: base + "/new", Delete: base + "/delete-selected"}
 	v.Example = filterExample(c)
 	v.Page = positive(q.Get("page"), 1)
@@ -174,6 +201,9 @@ func (a *Admin) recordTable(w http.ResponseWriter, r *http.Request, sess *sessio
 
 	// The parameters every link of the table keeps.
 	keep := url.Values{}
+	if v.Search != "" {
+		keep.Set("search", v.Search)
+	}
 	if v.Filter != "" {
 		keep.Set("filter", v.Filter)
 	}
@@ -214,6 +244,9 @@ func (a *Admin) recordTable(w http.ResponseWriter, r *http.Request, sess *sessio
 		return cv
 	}
 	v.IDSort = sortLink("id")
+	if v.Searchable && strings.TrimSpace(v.Search) != "" && v.Sort != "" {
+		v.Relevance = link(func(u url.Values) { u.Del("sort"); u.Del("page") })
+	}
 	chosen := map[string]bool{}
 	for _, f := range cols {
 		cv := sortLink(f.Name)
@@ -225,14 +258,23 @@ func (a *Admin) recordTable(w http.ResponseWriter, r *http.Request, sess *sessio
 		v.Choices = append(v.Choices, colChoice{Name: f.Name, Type: string(f.Type), Checked: chosen[f.Name]})
 	}
 
-	res, err := a.opts.Records.List(r.Context(), sess.req(), c, records.ListParams{Page: v.Page, PerPage: v.PerPage, Sort: v.Sort, Filter: v.Filter})
+	// A search goes through the service like the REST API's ?search=, so
+	// it is ranked, typo-tolerant and limited exactly as there; without a
+	// sort its results come in relevance order.
+	res, err := a.opts.Records.List(r.Context(), sess.req(), c,
+		records.ListParams{Page: v.Page, PerPage: v.PerPage, Sort: v.Sort, Filter: v.Filter, Search: v.Search})
 	if err != nil {
 		e := core.AsError(err)
 		if e == nil || e.Kind != core.KindInvalid {
 			return err
 		}
-		v.FilterError, v.SortError = e.Fields["filter"].Message, e.Fields["sort"].Message
-		if v.FilterError == "" && v.SortError == "" {
+		v.FilterError, v.SortError, v.SearchError = e.Fields["filter"].Message, e.Fields["sort"].Message, e.Fields["search"].Message
+		if !v.Searchable && v.SearchError != "" {
+			// A ?search= kept from before the search option was removed:
+			// there is no box to show the message beside.
+			v.Error, v.SearchError = "Search: "+v.SearchError, ""
+		}
+		if v.FilterError == "" && v.SortError == "" && v.SearchError == "" && v.Error == "" {
 			v.Error = e.Error()
 		}
 		a.render(w, r, http.StatusBadRequest, "records.html", sess, v)
@@ -244,8 +286,21 @@ func (a *Admin) recordTable(w http.ResponseWriter, r *http.Request, sess *sessio
 	links := a.fileLinks(sess, c)
 	for _, rec := range res.Items {
 		row := recordRow{ID: rec.ID(), URL: base + "/" + url.PathEscape(rec.ID())}
+		marks := res.Highlights[rec.ID()]
+		shown := map[string]bool{}
 		for _, f := range cols {
-			row.Cells = append(row.Cells, links.cell(rec, f))
+			cell := links.cell(rec, f)
+			if h, ok := marks[f.Name]; ok && cell.Files == nil {
+				cell.Mark = markHTML(h)
+				shown[f.Name] = true
+			}
+			row.Cells = append(row.Cells, cell)
+		}
+		// The other highlights, in the collection's field order.
+		for _, f := range tableFields(c) {
+			if h, ok := marks[f.Name]; ok && !shown[f.Name] {
+				row.Matches = append(row.Matches, matchView{Field: f.Name, Mark: markHTML(h)})
+			}
 		}
 		v.Rows = append(v.Rows, row)
 	}
