@@ -144,9 +144,11 @@ func (c *apiClient) deleteCollection(ctx context.Context, name string) error {
 }
 
 // createCollection creates the benchmark's base collection with public
-// rules, so the measured requests need no auth.
-func (c *apiClient) createCollection(ctx context.Context, name string) error {
-	in, _ := json.Marshal(map[string]any{
+// rules, so the measured requests need no auth; searchable makes its
+// title (weight 3) and body full-text searchable (Tortoise's search
+// option; PocketBase would refuse the unknown key or ignore it).
+func (c *apiClient) createCollection(ctx context.Context, name string, searchable bool) error {
+	def := map[string]any{
 		"name": name,
 		"type": "base",
 		"fields": []map[string]string{
@@ -160,7 +162,11 @@ func (c *apiClient) createCollection(ctx context.Context, name string) error {
 		"createRule": "",
 		"updateRule": "",
 		"deleteRule": "",
-	})
+	}
+	if searchable {
+		def["search"] = map[string]any{"fields": []map[string]any{{"name": "title", "weight": 3}, {"name": "body"}}}
+	}
+	in, _ := json.Marshal(def)
 	return c.do(ctx, http.MethodPost, "/api/collections", in, nil)
 }
 

@@ -145,6 +145,7 @@ type config struct {
 	Page       int           // list page; 0 (default) means random among the first 50
 	Scenarios  []string      // scenarios to run besides the ceiling; default all
 	AuthLoad   bool          // send the superuser token with measured requests
+	Search     bool          // make the collection's title and body full-text searchable (Tortoise)
 	JSON       string        // write a JSON report here; default none
 	MemoryPID  string        // "", a pid, or "auto"
 	Label      string        // names the server in the output, e.g. tortoise
@@ -180,6 +181,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.Page, "page", 0, "list page to request; 0 picks a random page among the first 50")
 	scen := fs.String("scenarios", strings.Join(defaultScenarios, ","), "scenarios to run (the ceiling always runs); also "+scCreatePw)
 	fs.BoolVar(&cfg.AuthLoad, "auth-load", false, "send the superuser token with measured requests too")
+	fs.BoolVar(&cfg.Search, "search", false, "give the collection a full-text search option on title and body (Tortoise only)")
 	fs.StringVar(&cfg.JSON, "json", "", "write a JSON report to this file")
 	fs.StringVar(&cfg.MemoryPID, "memory-pid", "", `server pid whose RSS to report, or "auto" to find the listener on -url's port`)
 	fs.StringVar(&cfg.Label, "label", "", "name of the server under test, for the report")
@@ -443,7 +445,7 @@ func prepare(ctx context.Context, cfg *config, api *apiClient, out, log io.Write
 			return nil, fmt.Errorf("delete collection %q: %w", name, err)
 		}
 	}
-	if err := api.createCollection(ctx, name); err != nil {
+	if err := api.createCollection(ctx, name, cfg.Search); err != nil {
 		return nil, fmt.Errorf("create collection %q: %w", name, err)
 	}
 
