@@ -291,6 +291,23 @@ func searchSQL(q store.Query) (list, count string, args []any) {
 	c := q.Collection
 	sq := q.Search
 	fts := store.QuoteIdent(searchTable(c))
+	if len(sq.Columns) > 0 && (q.Where == nil || strings.TrimSpace(q.Where.Text) == "") && strings.TrimSpace(q.OrderBy) == "" {
+		// Nothing to filter by and relevance order (a public collection
+		// searched without a filter, the common case): count and rank in
+		// the index alone and read only the page's rows from the table,
+		// rather than joining every match to its row first.
+		r := store.QuoteIdent(store.MainAlias)
+		m := store.QuoteIdent("_m")
+		count = "SELECT COUNT(*) FROM " + fts + " WHERE " + fts + " MATCH ?"
+		list = store.SelectColumns(c) + " FROM (SELECT rowid AS _rid, " + bm25(c, fts) + " AS _rank FROM " + fts +
+			" WHERE " + fts + " MATCH ? ORDER BY _rank, rowid LIMIT ? OFFSET ?) AS " + m + " JOIN " +
+			store.QuoteIdent(c.Name) + " AS " + r + " ON " + r + ".rowid = " + m + "._rid ORDER BY " + m + "._rank, " + m + "._rid"
+		limit := int64(-1)
+		if q.Limit > 0 {
+			limit = int64(q.Limit)
+		}
+		return list, count, []any{sq.Query.FTS5(sq.Columns, sq.Fuzzy), limit, int64(max(q.Offset, 0))}
+	}
 	alias := store.QuoteIdent("_s")
 	from := store.FromClause(c) + " JOIN " + fts + " AS " + alias + " ON " + alias + ".rowid = " +
 		store.QuoteIdent(store.MainAlias) + ".rowid"
