@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -167,6 +168,49 @@ func testSearch(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		res = h.search(c, "tort*", visibleCols, func(q *store.Query) { q.OrderBy = `"_r"."n" ASC`; q.Limit = 1; q.Offset = 1 })
 		wantIDs(t, res, "title1")
+	})
+	t.Run("relevance pages cover every match once", func(t *testing.T) {
+		// Equal ranks (the same text) and no filter: pages of 3 over 10
+		// matches must neither repeat nor skip a record, and their
+		// highlights stay on the page.
+		var want []string
+		for i := range 10 {
+			id := fmt.Sprintf("same%02d", i)
+			want = append(want, id)
+			h.insert(record(c, id, "title", "Quokka", "n", float64(100+i)))
+		}
+		seen := map[string]bool{}
+		for off := 0; off < 12; off += 3 {
+			res := h.search(c, "quokka", visibleCols, func(q *store.Query) { q.Limit = 3; q.Offset = off })
+			if res.Total != 10 {
+				t.Fatalf("total = %d, want 10", res.Total)
+			}
+			for _, r := range res.Records {
+				if seen[r.ID()] {
+					t.Fatalf("%s on two pages", r.ID())
+				}
+				seen[r.ID()] = true
+				if _, ok := res.Highlights[r.ID()]; !ok {
+					t.Errorf("no highlight for %s", r.ID())
+				}
+			}
+			if len(res.Highlights) != len(res.Records) {
+				t.Errorf("%d highlights for a page of %d", len(res.Highlights), len(res.Records))
+			}
+		}
+		for _, id := range want {
+			if !seen[id] {
+				t.Errorf("%s on no page", id)
+			}
+		}
+		h.update(func(tx store.Tx) error {
+			for _, id := range want {
+				if err := tx.Delete(h.ctx, c, id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	})
 	t.Run("writes keep the index", func(t *testing.T) {
 		h.insert(record(c, "new1", "title", "Tortoise shell", "n", 9.0))
