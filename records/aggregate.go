@@ -7,7 +7,6 @@ import (
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/filter"
-	"github.com/tortoise-dev/tortoise/query"
 	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/store"
 )
@@ -80,7 +79,7 @@ type aggColumn struct {
 // KindInvalid naming the parameter that is wrong, KindUnavailable (the
 // read timeout), KindInternal.
 func (s *Service) Aggregate(ctx context.Context, req *service.Request, c *core.Collection, p AggregateParams) (*AggregateResult, error) {
-	rule, err := s.svc.RuleSQL(c, c.ListRule, req, false)
+	where, _, err := s.listWhere(req, c, p.Filter)
 	if err != nil {
 		return nil, err
 	}
@@ -145,16 +144,7 @@ func (s *Service) Aggregate(ctx context.Context, req *service.Request, c *core.C
 		return nil, err
 	}
 
-	env := s.svc.Env(c, req, false)
-	var where *store.SQL
-	if strings.TrimSpace(p.Filter) != "" {
-		f, err := s.svc.Compile(p.Filter, env)
-		if err != nil {
-			return nil, service.FilterError("filter", err)
-		}
-		where = &f
-	}
-	q.Where = query.And(rule, where)
+	q.Where = where
 
 	if p.Page < 1 {
 		p.Page = 1

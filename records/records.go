@@ -89,18 +89,9 @@ type ListResult struct {
 // List returns one page of a collection's records that the list rule and
 // the filter admit.
 func (s *Service) List(ctx context.Context, req *service.Request, c *core.Collection, p ListParams) (*ListResult, error) {
-	rule, err := s.svc.RuleSQL(c, c.ListRule, req, false)
+	where, env, err := s.listWhere(req, c, p.Filter)
 	if err != nil {
 		return nil, err
-	}
-	env := s.svc.Env(c, req, false)
-	var where *store.SQL
-	if strings.TrimSpace(p.Filter) != "" {
-		f, err := s.svc.Compile(p.Filter, env)
-		if err != nil {
-			return nil, service.FilterError("filter", err)
-		}
-		where = &f
 	}
 	order := ""
 	if strings.TrimSpace(p.Sort) != "" {
@@ -132,7 +123,7 @@ func (s *Service) List(ctx context.Context, req *service.Request, c *core.Collec
 	if p.Page > maxOffset/p.PerPage {
 		offset = maxOffset
 	}
-	fq := store.Query{Collection: c, Where: query.And(rule, where), OrderBy: order,
+	fq := store.Query{Collection: c, Where: where, OrderBy: order,
 		Limit: p.PerPage, Offset: offset, WithTotal: !p.SkipTotal, Search: sq}
 	find := s.store.Find
 	if sq != nil {
@@ -151,6 +142,26 @@ func (s *Service) List(ctx context.Context, req *service.Request, c *core.Collec
 		out.TotalPages = (res.Total + p.PerPage - 1) / p.PerPage
 	}
 	return out, nil
+}
+
+// listWhere is what a caller may read of c as a list: the list rule as
+// SQL ANDed with the filter the caller gave (blank: none), and the
+// environment both were checked in (for a sort). Lists, searches and
+// aggregations share it, so none can reach a record another could not.
+func (s *Service) listWhere(req *service.Request, c *core.Collection, filterText string) (*store.SQL, *filter.Env, error) {
+	rule, err := s.svc.RuleSQL(c, c.ListRule, req, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	env := s.svc.Env(c, req, false)
+	if strings.TrimSpace(filterText) == "" {
+		return rule, env, nil
+	}
+	f, err := s.svc.Compile(filterText, env)
+	if err != nil {
+		return nil, nil, service.FilterError("filter", err)
+	}
+	return query.And(rule, &f), env, nil
 }
 
 // Get returns one record if the view rule admits it.
