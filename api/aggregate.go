@@ -4,9 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/records"
-	"github.com/tortoise-dev/tortoise/service"
 )
 
 // aggregateRecords is GET /api/collections/{collection}/aggregate:
@@ -27,7 +25,11 @@ func (s *Server) aggregateRecords(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	req := s.recordRequest(r, c)
-	release, err := s.enterAggregateRead(r, req)
+	// Every aggregation a non-superuser asks for counts against the cap on
+	// filtered reads, filter or not: grouping reads each record the
+	// filter admits, so even an unfiltered one costs what a filtered list
+	// does.
+	release, err := s.enterCostlyRead(r, req)
 	if err != nil {
 		return err
 	}
@@ -78,24 +80,4 @@ func (s *Server) aggregateRecords(w http.ResponseWriter, r *http.Request) error 
 	b = append(b, "]}"...)
 	writeRaw(w, http.StatusOK, b)
 	return nil
-}
-
-// enterAggregateRead admits an aggregation under the cap on filtered
-// reads per client address (see enterFilteredRead). Every aggregation a
-// non-superuser asks for counts, filter or not: grouping reads each
-// record the filter admits, so even an unfiltered one costs what a
-// filtered list does.
-func (s *Server) enterAggregateRead(r *http.Request, req *service.Request) (release func(), err error) {
-	if req.Superuser {
-		return func() {}, nil
-	}
-	ip, err := s.clientIP(r)
-	if err != nil {
-		return nil, err
-	}
-	release, ok := s.limiter.InFlight().Enter(r.Context(), guard.IPKey(filteredReads, ip))
-	if !ok {
-		return nil, errTooManyFilteredReads
-	}
-	return release, nil
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -15,24 +14,12 @@ import (
 	"github.com/tortoise-dev/tortoise/cache/cachetest"
 	"github.com/tortoise-dev/tortoise/cache/redis"
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/internal/testkit"
 )
-
-// redisURL is TORTOISE_TEST_REDIS; without it the test skips (fails under CI).
-func redisURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("TORTOISE_TEST_REDIS")
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("TORTOISE_TEST_REDIS is not set under CI: Redis tests must run")
-		}
-		t.Skip("TORTOISE_TEST_REDIS is not set; skipping Redis test (e.g. TORTOISE_TEST_REDIS=redis://127.0.0.1:6379/0)")
-	}
-	return u
-}
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	url := redisURL(t)
+	url := testkit.RedisURL(t)
 	cachetest.Run(t, func(t *testing.T) cache.Cache {
 		// A prefix per test: parallel tests share the Redis.
 		c, err := redis.Open(url, redis.Options{Prefix: "tortoise-test:" + rand.Text()[:10] + ":", TTL: time.Minute})
@@ -78,7 +65,7 @@ func TestBadURL(t *testing.T) {
 // every process sharing the Redis.
 func TestMissedBumpDropsAllOnReturn(t *testing.T) {
 	t.Parallel()
-	base := redisURL(t)
+	base := testkit.RedisURL(t)
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
