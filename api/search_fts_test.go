@@ -348,3 +348,37 @@ func ids2(l list) []string {
 	}
 	return out
 }
+
+// An account's email is shown only to its owner (unless made visible), so
+// a search by anyone else neither matches nor highlights it, even when
+// the collection lists email among its searchable fields; a superuser's
+// does.
+func TestSearchFTSAuthEmail(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		s.Super("POST", "/api/collections", map[string]any{
+			"name": "members", "type": "auth", "listRule": "", "viewRule": "",
+			"fields": []map[string]any{{"name": "nick", "type": "text"}},
+			"search": map[string]any{"fields": []map[string]any{{"name": "nick"}, {"name": "email"}}},
+		}, 200, nil)
+		s.Super("POST", "/api/collections/members/records", map[string]any{
+			"email": "zebediah@example.com", "password": "a-long-password", "passwordConfirm": "a-long-password", "nick": "zed",
+		}, 200, nil)
+		path := "/api/collections/members/records?search=" + url.QueryEscape("zebediah")
+		var guest struct {
+			TotalItems int            `json:"totalItems"`
+			Highlights map[string]any `json:"highlights"`
+		}
+		s.Do("GET", path, "", nil, 200, &guest)
+		if guest.TotalItems != 0 || len(guest.Highlights) != 0 {
+			t.Errorf("a guest's search matched a hidden email: %+v", guest)
+		}
+		var super struct {
+			TotalItems int `json:"totalItems"`
+		}
+		s.Super("GET", path, nil, 200, &super)
+		if super.TotalItems != 1 {
+			t.Errorf("a superuser's search by email found %d accounts, want 1", super.TotalItems)
+		}
+	})
+}

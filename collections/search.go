@@ -78,7 +78,7 @@ func validateSearch(prev, next *core.Collection, errs core.ValidationErrors) {
 	}
 	classes := map[class]bool{}
 	for _, sf := range so.Fields {
-		classes[class{sf.WeightOf(), next.Field(sf.Name).Hidden}] = true
+		classes[class{sf.WeightOf(), next.SearchPrivate(next.Field(sf.Name))}] = true
 	}
 	if len(classes) > core.SearchMaxClasses {
 		errs.Add("search.fields", "validation_too_many_weights",

@@ -56,6 +56,14 @@ type SearchClass struct {
 	Fields []string
 }
 
+// SearchPrivate reports whether only superusers may search and see
+// highlights of the field f of c: a hidden field, or an auth collection's
+// email, which only its owner sees unless they made it visible (matching
+// on it would tell anyone who may list the accounts what it is).
+func (c *Collection) SearchPrivate(f *Field) bool {
+	return f.Hidden || c.IsAuth() && f.Name == "email"
+}
+
 // SearchClasses groups c's searchable fields into weight classes and
 // labels them: visible classes first, heaviest first, then hidden ones,
 // heaviest first. Fields that no longer exist are left out. Validation
@@ -70,7 +78,7 @@ func (c *Collection) SearchClasses() []SearchClass {
 		var part []SearchClass
 		for _, sf := range c.Search.Fields {
 			f := c.Field(sf.Name)
-			if f == nil || f.Hidden != hidden {
+			if f == nil || c.SearchPrivate(f) != hidden {
 				continue
 			}
 			w := sf.WeightOf()

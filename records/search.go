@@ -10,9 +10,9 @@ import (
 )
 
 // searchQuery returns the store's search for text on c as req may make
-// it, or nil when text holds no words (a plain list). Hidden fields are
-// searched and highlighted for superusers only: a search must reveal no
-// more than a list does. Errors: KindInvalid naming "search" (a query
+// it, or nil when text holds no words (a plain list). Hidden fields, and
+// an auth collection's email, are searched and highlighted for
+// superusers only: a search must reveal no more than a list does. Errors: KindInvalid naming "search" (a query
 // search.Parse refuses, a collection without a search option).
 func searchQuery(req *service.Request, c *core.Collection, text string) (*store.SearchQuery, error) {
 	q, err := search.Parse(text)
@@ -29,7 +29,15 @@ func searchQuery(req *service.Request, c *core.Collection, text string) (*store.
 	superuser := req != nil && req.Superuser
 	var cols []string
 	for _, sf := range c.Search.Fields {
-		if f := c.Field(sf.Name); f != nil && (superuser || !f.Hidden) {
+		f := c.Field(sf.Name)
+		switch {
+		case f == nil:
+		case superuser:
+			cols = append(cols, sf.Name)
+		case c.SearchPrivate(f):
+			// Hidden, or an account's email: matching on it (or
+			// highlighting it) would show what a list does not.
+		default:
 			cols = append(cols, sf.Name)
 		}
 	}
