@@ -6,13 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -726,41 +724,7 @@ func BenchmarkRecordCache(b *testing.B) {
 						c.RedisURL = testkit.RedisURL(b)
 					}
 				})
-				s.Super("POST", "/api/collections", map[string]any{
-					"name": "items", "listRule": "", "viewRule": "",
-					"fields": []map[string]any{{"name": "title", "type": "text"}, {"name": "n", "type": "number"}},
-				}, 200, nil)
-				var ids []string
-				for i := range 200 {
-					var rec struct{ ID string }
-					s.Super("POST", "/api/collections/items/records", map[string]any{"title": fmt.Sprintf("item %d", i), "n": i}, 200, &rec)
-					ids = append(ids, rec.ID)
-				}
-				for _, sc := range []struct {
-					name string
-					path func(i int) string
-				}{
-					{"get", func(i int) string { return "/api/collections/items/records/" + ids[i%len(ids)] }},
-					{"list", func(i int) string { return fmt.Sprintf("/api/collections/items/records?page=%d&perPage=20", 1+i%10) }},
-				} {
-					b.Run(sc.name, func(b *testing.B) {
-						var n atomic.Int64
-						b.ReportAllocs()
-						b.SetParallelism(8)
-						b.RunParallel(func(pb *testing.PB) {
-							for pb.Next() {
-								i := int(n.Add(1))
-								req := httptest.NewRequest("GET", sc.path(i), nil)
-								req.RemoteAddr = "127.0.0.1:40000"
-								w := httptest.NewRecorder()
-								s.App.API.ServeHTTP(w, req)
-								if w.Code != http.StatusOK {
-									b.Fatalf("%s: %d %s", req.URL, w.Code, w.Body)
-								}
-							}
-						})
-					})
-				}
+				benchReads(b, s, 200, 10, nil)
 			})
 		}
 	}

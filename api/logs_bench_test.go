@@ -2,10 +2,6 @@ package api_test
 
 import (
 	"context"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 
 	"github.com/tortoise-dev/tortoise/config"
@@ -30,46 +26,13 @@ func BenchmarkRequestLog(b *testing.B) {
 			if mode == "off" {
 				s = s.Restart(func(c *config.Config) { c.LogsDays = -1 })
 			}
-			s.Super("POST", "/api/collections", map[string]any{
-				"name": "items", "listRule": "", "viewRule": "",
-				"fields": []map[string]any{{"name": "title", "type": "text"}, {"name": "n", "type": "number"}},
-			}, 200, nil)
-			var ids []string
-			for i := range 1000 {
-				var rec struct{ ID string }
-				s.Super("POST", "/api/collections/items/records", map[string]any{"title": fmt.Sprintf("item %d", i), "n": i}, 200, &rec)
-				ids = append(ids, rec.ID)
-			}
-			if s.App.Logs != nil {
-				if err := s.App.Logs.Flush(context.Background()); err != nil {
-					b.Fatal(err)
+			benchReads(b, s, 1000, 50, func() {
+				if s.App.Logs != nil {
+					if err := s.App.Logs.Flush(context.Background()); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			for _, sc := range []struct {
-				name string
-				path func(i int) string
-			}{
-				{"get", func(i int) string { return "/api/collections/items/records/" + ids[i%len(ids)] }},
-				{"list", func(i int) string { return fmt.Sprintf("/api/collections/items/records?page=%d&perPage=20", 1+i%50) }},
-			} {
-				b.Run(sc.name, func(b *testing.B) {
-					var n atomic.Int64
-					b.ReportAllocs()
-					b.SetParallelism(8)
-					b.RunParallel(func(pb *testing.PB) {
-						for pb.Next() {
-							i := int(n.Add(1))
-							req := httptest.NewRequest("GET", sc.path(i), nil)
-							req.RemoteAddr = "127.0.0.1:40000"
-							w := httptest.NewRecorder()
-							s.App.API.ServeHTTP(w, req)
-							if w.Code != http.StatusOK {
-								b.Fatalf("%s: %d %s", req.URL, w.Code, w.Body)
-							}
-						}
-					})
-				})
-			}
+			})
 			if s.App.Logs != nil {
 				full, failed := s.App.Logs.Dropped()
 				b.Logf("request log: %d entries dropped on a full queue, %d lost to failed writes", full, failed)
