@@ -188,6 +188,20 @@ type SearchQuery struct {
 	Marks [2]string
 }
 
+// Rebuilding a search index (both drivers): a table of at most
+// SearchInlineRows rows is indexed in the transaction that changes the
+// search option; a larger one after it commits, SearchFillBatch rows per
+// write transaction (a few milliseconds of the writer's time), its
+// progress kept in the _params key SearchFillKey so a fill stopped by a
+// restart resumes.
+const (
+	SearchInlineRows = 1000
+	SearchFillBatch  = 500
+)
+
+// SearchFillKey is the _params key of c's online search fill.
+func SearchFillKey(c *core.Collection) string { return "search_fill:" + c.ID }
+
 // SearchMatcher is a parsed search query as drivers need it.
 type SearchMatcher interface {
 	FTS5(columns []string, fuzzy bool) string

@@ -25,12 +25,12 @@ import (
 // as a field: records are read with their columns listed.
 //
 // Filling the column over existing rows: a table of at most
-// searchInlineRows rows is filled, and its GIN index built, in the
+// store.SearchInlineRows rows is filled, and its GIN index built, in the
 // transaction that changes the option (adding and dropping a nullable
 // column without a default changes no row). A larger one is filled
 // online: the transaction records a fill in _params (key
 // "search_fill:<id>"), and after it commits a goroutine sets the column
-// to NULL (the trigger computes it) for searchFillBatch rows at a time
+// to NULL (the trigger computes it) for store.SearchFillBatch rows at a time
 // in short transactions, walking the primary key, then builds the index
 // with CREATE INDEX CONCURRENTLY, which blocks no writes. Writes during
 // the fill are indexed by the trigger as always. While a fill runs, a
@@ -116,7 +116,7 @@ func (t *tx) searchApply(ctx context.Context, prev, next *core.Collection) error
 		stmts = append(stmts,
 			"DROP FUNCTION IF EXISTS "+fn+"() CASCADE",                  // with its trigger
 			"ALTER TABLE "+table+" DROP COLUMN IF EXISTS "+searchColumn, // with its index
-			"DELETE FROM _params WHERE key = '"+searchFillKey(next)+"'")
+			"DELETE FROM _params WHERE key = '"+store.SearchFillKey(next)+"'")
 		return t.execAll(ctx, stmts, "Failed to drop the search index.")
 	}
 	var changed []string
@@ -142,16 +142,16 @@ func (t *tx) searchApply(ctx context.Context, prev, next *core.Collection) error
 		)
 	}
 	stmts = append(stmts, "CREATE TRIGGER "+fn+" BEFORE INSERT OR UPDATE ON "+table+" FOR EACH ROW EXECUTE FUNCTION "+fn+"()")
-	stmts = append(stmts, "DELETE FROM _params WHERE key = '"+searchFillKey(next)+"'")
+	stmts = append(stmts, "DELETE FROM _params WHERE key = '"+store.SearchFillKey(next)+"'")
 	if err := t.execAll(ctx, stmts, "Failed to build the search index."); err != nil || pk == nk {
 		return err
 	}
 	var rows int64
 	if err := t.tx.QueryRow(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM "+table+" LIMIT "+
-		strconv.Itoa(searchInlineRows+1)+") AS _n").Scan(&rows); err != nil {
+		strconv.Itoa(store.SearchInlineRows+1)+") AS _n").Scan(&rows); err != nil {
 		return t.s.connErr(ctx, err, "Failed to build the search index.")
 	}
-	if rows <= searchInlineRows {
+	if rows <= store.SearchInlineRows {
 		return t.execAll(ctx, []string{
 			"UPDATE " + table + " SET " + searchColumn + " = NULL",
 			"CREATE INDEX " + store.QuoteIdent(searchIndex(next)) + " ON " + table + " USING gin (" + searchColumn + ")",
@@ -159,22 +159,12 @@ func (t *tx) searchApply(ctx context.Context, prev, next *core.Collection) error
 	}
 	gen := core.RandomString(12, "abcdefghijklmnopqrstuvwxyz0123456789")
 	b, _ := json.Marshal(searchFillState{Gen: gen})
-	if _, err := t.tx.Exec(ctx, paramSetSQL, searchFillKey(next), string(b)); err != nil {
+	if _, err := t.tx.Exec(ctx, paramSetSQL, store.SearchFillKey(next), string(b)); err != nil {
 		return t.s.connErr(ctx, err, "Failed to build the search index.")
 	}
 	go t.s.searchFill(next.Clone(), gen)
 	return nil
 }
-
-// searchInlineRows is the most rows filled in the transaction that
-// changes the option; searchFillBatch the rows an online fill does per
-// transaction.
-const (
-	searchInlineRows = 1000
-	searchFillBatch  = 500
-)
-
-func searchFillKey(c *core.Collection) string { return "search_fill:" + c.ID }
 
 type searchFillState struct {
 	Gen    string `json:"gen"`
@@ -194,16 +184,16 @@ func (s *Store) searchFill(c *core.Collection, gen string) {
 	defer searchFills.Delete(key)
 	ctx := context.Background()
 	table := store.QuoteIdent(c.Name)
-	batch := "WITH _b AS (SELECT id FROM " + table + " WHERE id > $1 ORDER BY id LIMIT " + strconv.Itoa(searchFillBatch) +
+	batch := "WITH _b AS (SELECT id FROM " + table + " WHERE id > $1 ORDER BY id LIMIT " + strconv.Itoa(store.SearchFillBatch) +
 		") UPDATE " + table + " AS _t SET " + searchColumn + " = NULL FROM _b WHERE _t.id = _b.id AND _t." + searchColumn + " IS NULL"
 	last := "SELECT COALESCE(MAX(id), '') FROM (SELECT id FROM " + table + " WHERE id > $1 ORDER BY id LIMIT " +
-		strconv.Itoa(searchFillBatch) + ") AS _b"
+		strconv.Itoa(store.SearchFillBatch) + ") AS _b"
 	for missing := 0; ; {
 		var found, filled bool
 		err := s.Update(ctx, func(stx store.Tx) error {
 			t := stx.(*tx)
 			var st searchFillState
-			b, err := t.Param(ctx, searchFillKey(c))
+			b, err := t.Param(ctx, store.SearchFillKey(c))
 			if err != nil {
 				if core.KindOf(err) == core.KindNotFound {
 					return nil
@@ -228,7 +218,7 @@ func (s *Store) searchFill(c *core.Collection, gen string) {
 			}
 			st.Cursor = end
 			b, _ = json.Marshal(st)
-			return t.SetParam(ctx, searchFillKey(c), b)
+			return t.SetParam(ctx, store.SearchFillKey(c), b)
 		})
 		switch {
 		case err != nil && s.closed.Load():
@@ -256,7 +246,7 @@ func (s *Store) searchFill(c *core.Collection, gen string) {
 			" ON "+table+" USING gin ("+searchColumn+")"); err != nil && !s.closed.Load() {
 			slog.Warn("search: building the index failed", "collection", c.Name, "err", err)
 		}
-		_, _ = s.pool.Exec(ctx, "DELETE FROM _params WHERE key = $1 AND value::jsonb ->> 'gen' = $2", searchFillKey(c), gen)
+		_, _ = s.pool.Exec(ctx, "DELETE FROM _params WHERE key = $1 AND value::jsonb ->> 'gen' = $2", store.SearchFillKey(c), gen)
 		return
 	}
 }
@@ -268,7 +258,7 @@ func (s *Store) searchResume(ctx context.Context, c *core.Collection) {
 	if _, seen := searchFills.LoadOrStore(key, true); seen {
 		return
 	}
-	b, err := s.Param(ctx, searchFillKey(c))
+	b, err := s.Param(ctx, store.SearchFillKey(c))
 	if err != nil {
 		return
 	}
@@ -283,7 +273,7 @@ func (s *Store) searchResume(ctx context.Context, c *core.Collection) {
 func (t *tx) searchDrop(ctx context.Context, c *core.Collection) error {
 	return t.execAll(ctx, []string{
 		"DROP FUNCTION IF EXISTS " + store.QuoteIdent(searchFunc(c)) + "() CASCADE",
-		"DELETE FROM _params WHERE key = '" + searchFillKey(c) + "'",
+		"DELETE FROM _params WHERE key = '" + store.SearchFillKey(c) + "'",
 	}, "Failed to drop the search index.")
 }
 

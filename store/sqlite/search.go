@@ -34,12 +34,12 @@ import (
 // changing only weights rebuilds nothing.
 //
 // Building the index over existing rows: a table of at most
-// searchInlineRows rows is indexed in the transaction that creates the
+// store.SearchInlineRows rows is indexed in the transaction that creates the
 // index. A larger one is filled online, so the single writer is never
 // held for long: the transaction creates the empty index and its
 // triggers and records a fill in _params (key "search_fill:<id>": the
 // rowids (cursor, top] not yet indexed); then a goroutine indexes
-// searchFillBatch rows per store.Update, each a short write call that
+// store.SearchFillBatch rows per store.Update, each a short write call that
 // queues with everyone else's, and removes the record when done. The
 // triggers leave alone the rows the fill has not reached (it indexes
 // them as they are when it gets there), so a write during the fill is
@@ -103,20 +103,20 @@ func (t *writeTx) searchCreate(c *core.Collection) error {
 	trig := func(suffix string) string { return store.QuoteIdent(searchTable(c) + suffix) }
 	// Rows the online fill has yet to reach are its to index.
 	pending := func(rec string) string {
-		return "NOT EXISTS (SELECT 1 FROM _params WHERE key = " + sqlString(searchFillKey(c)) + " AND " +
+		return "NOT EXISTS (SELECT 1 FROM _params WHERE key = " + sqlString(store.SearchFillKey(c)) + " AND " +
 			rec + ".rowid > json_extract(value, '$.cursor') AND " + rec + ".rowid <= json_extract(value, '$.top'))"
 	}
 	var rows int64
 	if err := t.s.wconn.QueryRowContext(bg, "SELECT COUNT(*) FROM (SELECT 1 FROM "+table+" LIMIT "+
-		strconv.Itoa(searchInlineRows+1)+")").Scan(&rows); err != nil {
+		strconv.Itoa(store.SearchInlineRows+1)+")").Scan(&rows); err != nil {
 		return t.s.writeErr(err, "Failed to build the search index.")
 	}
-	online := rows > searchInlineRows
+	online := rows > store.SearchInlineRows
 	fill := "INSERT INTO " + fts + "(" + fts + ") VALUES ('rebuild')" // index the rows already there
 	var gen string
 	if online {
 		gen = core.RandomString(12, "abcdefghijklmnopqrstuvwxyz0123456789")
-		fill = "INSERT INTO _params (key, value) SELECT " + sqlString(searchFillKey(c)) +
+		fill = "INSERT INTO _params (key, value) SELECT " + sqlString(store.SearchFillKey(c)) +
 			", json_object('gen', " + sqlString(gen) + ", 'cursor', 0, 'top', COALESCE(MAX(rowid), 0)) FROM " + table +
 			" WHERE 1 ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 	}
@@ -146,16 +146,6 @@ func (t *writeTx) searchCreate(c *core.Collection) error {
 	return nil
 }
 
-// searchInlineRows is the most rows indexed in the transaction that
-// creates an index; searchFillBatch the rows an online fill indexes per
-// write call (a few milliseconds of the writer's time).
-const (
-	searchInlineRows = 1000
-	searchFillBatch  = 500
-)
-
-func searchFillKey(c *core.Collection) string { return "search_fill:" + c.ID }
-
 // searchFills holds the online fills running in this process, by store
 // and fill generation, so a search does not start a second one.
 var searchFills sync.Map
@@ -167,7 +157,7 @@ type searchFillState struct {
 }
 
 // searchFill indexes the rows of c's table that the fill gen has yet to
-// reach, searchFillBatch rows per write call, until it is done or its
+// reach, store.SearchFillBatch rows per write call, until it is done or its
 // record is gone or replaced (the index was dropped or rebuilt: its
 // transaction rolled back, the collection changed or was deleted).
 func (s *Store) searchFill(c *core.Collection, gen string) {
@@ -190,7 +180,7 @@ func (s *Store) searchFill(c *core.Collection, gen string) {
 		err := s.Update(context.Background(), func(tx store.Tx) error {
 			t := tx.(*writeTx)
 			var st searchFillState
-			b, err := t.Param(bg, searchFillKey(c))
+			b, err := t.Param(bg, store.SearchFillKey(c))
 			if err != nil {
 				if core.KindOf(err) == core.KindNotFound {
 					return nil
@@ -202,18 +192,18 @@ func (s *Store) searchFill(c *core.Collection, gen string) {
 				return nil
 			}
 			found = true
-			end := min(st.Cursor+searchFillBatch, st.Top)
+			end := min(st.Cursor+store.SearchFillBatch, st.Top)
 			if _, err := t.s.wexec(insert, st.Cursor, end); err != nil {
 				return t.s.writeErr(err, "Failed to fill the search index.")
 			}
 			if end >= st.Top {
 				done = true
-				_, err := t.s.wexec(`DELETE FROM _params WHERE key = ?`, searchFillKey(c))
+				_, err := t.s.wexec(`DELETE FROM _params WHERE key = ?`, store.SearchFillKey(c))
 				return err
 			}
 			st.Cursor = end
 			b, _ = json.Marshal(st)
-			return t.SetParam(bg, searchFillKey(c), b)
+			return t.SetParam(bg, store.SearchFillKey(c), b)
 		})
 		switch {
 		case err != nil && (errors.Is(err, errClosed) || s.isClosed()):
@@ -241,7 +231,7 @@ func (s *Store) searchResume(ctx context.Context, c *core.Collection) {
 	if _, seen := searchFills.LoadOrStore(key, true); seen {
 		return
 	}
-	b, err := s.Param(ctx, searchFillKey(c))
+	b, err := s.Param(ctx, store.SearchFillKey(c))
 	if err != nil {
 		return
 	}
@@ -257,7 +247,7 @@ func (t *writeTx) searchDrop(c *core.Collection) error {
 		return nil
 	}
 	name := searchTable(c)
-	if _, err := t.s.wexec(`DELETE FROM _params WHERE key = ?`, searchFillKey(c)); err != nil {
+	if _, err := t.s.wexec(`DELETE FROM _params WHERE key = ?`, store.SearchFillKey(c)); err != nil {
 		return t.s.writeErr(err, "Failed to drop the search index.")
 	}
 	for _, q := range []string{
