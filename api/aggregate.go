@@ -36,10 +36,7 @@ func (s *Server) aggregateRecords(w http.ResponseWriter, r *http.Request) error 
 	defer release()
 	q := req.Query
 	var p records.AggregateParams
-	if p.Page, err = intParam(q, "page", 1); err != nil {
-		return err
-	}
-	if p.PerPage, err = intParam(q, "perPage", records.DefaultPerPage); err != nil {
+	if p.Page, p.PerPage, err = pageParams(q, records.DefaultPerPage); err != nil {
 		return err
 	}
 	p.GroupBy, p.Count, p.Sum, p.Avg, p.Min, p.Max = q["groupBy"], q["count"], q["sum"], q["avg"], q["min"], q["max"]

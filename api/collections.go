@@ -15,11 +15,7 @@ import (
 
 func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	q := queryMap(r.URL.Query())
-	page, err := intParam(q, "page", 1)
-	if err != nil {
-		return err
-	}
-	perPage, err := intParam(q, "perPage", records.DefaultPerPage)
+	page, perPage, err := pageParams(q, records.DefaultPerPage)
 	if err != nil {
 		return err
 	}

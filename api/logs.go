@@ -22,10 +22,7 @@ func (s *Server) listLogs(w http.ResponseWriter, r *http.Request, _ *service.Req
 	q := queryMap(r.URL.Query())
 	p := reqlog.ListParams{Filter: q["filter"], Sort: q["sort"], SkipTotal: boolParam(q, "skipTotal")}
 	var err error
-	if p.Page, err = intParam(q, "page", 1); err != nil {
-		return err
-	}
-	if p.PerPage, err = intParam(q, "perPage", reqlog.DefaultPerPage); err != nil {
+	if p.Page, p.PerPage, err = pageParams(q, reqlog.DefaultPerPage); err != nil {
 		return err
 	}
 	res, err := s.logs.List(r.Context(), p)

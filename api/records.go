@@ -44,6 +44,19 @@ func intParam(q map[string]string, name string, def int) (int, error) {
 	return n, nil
 }
 
+// pageParams reads the page and perPage parameters of a paged list
+// (defaults 1 and perPage), each a non-negative integer or a 400 naming it.
+func pageParams(q map[string]string, perPage int) (int, int, error) {
+	page, err := intParam(q, "page", 1)
+	if err != nil {
+		return 0, 0, err
+	}
+	if perPage, err = intParam(q, "perPage", perPage); err != nil {
+		return 0, 0, err
+	}
+	return page, perPage, nil
+}
+
 func boolParam(q map[string]string, name string) bool {
 	switch strings.ToLower(q[name]) {
 	case "1", "true", "t", "yes", "on":
@@ -65,10 +78,7 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) error {
 	defer release()
 	q := req.Query
 	var p records.ListParams
-	if p.Page, err = intParam(q, "page", 1); err != nil {
-		return err
-	}
-	if p.PerPage, err = intParam(q, "perPage", records.DefaultPerPage); err != nil {
+	if p.Page, p.PerPage, err = pageParams(q, records.DefaultPerPage); err != nil {
 		return err
 	}
 	p.Sort, p.Filter, p.SkipTotal = q["sort"], q["filter"], boolParam(q, "skipTotal")
