@@ -146,20 +146,8 @@ func (s *Service) Aggregate(ctx context.Context, req *service.Request, c *core.C
 
 	q.Where = where
 
-	if p.Page < 1 {
-		p.Page = 1
-	}
-	if p.PerPage <= 0 {
-		p.PerPage = DefaultPerPage
-	}
-	if p.PerPage > MaxPerPage {
-		p.PerPage = MaxPerPage
-	}
-	const maxOffset = 1 << 40
-	q.Limit, q.Offset = p.PerPage, (p.Page-1)*p.PerPage
-	if p.Page > maxOffset/p.PerPage {
-		q.Offset = maxOffset
-	}
+	p.Page, p.PerPage, q.Offset = pageWindow(p.Page, p.PerPage)
+	q.Limit = p.PerPage
 	q.WithTotal = !p.SkipTotal
 
 	res, err := ag.Aggregate(ctx, q)

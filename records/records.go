@@ -99,15 +99,8 @@ func (s *Service) List(ctx context.Context, req *service.Request, c *core.Collec
 			return nil, service.FilterError("sort", err)
 		}
 	}
-	if p.Page < 1 {
-		p.Page = 1
-	}
-	if p.PerPage <= 0 {
-		p.PerPage = DefaultPerPage
-	}
-	if p.PerPage > MaxPerPage {
-		p.PerPage = MaxPerPage
-	}
+	var offset int
+	p.Page, p.PerPage, offset = pageWindow(p.Page, p.PerPage)
 	sq, err := searchQuery(req, c, p.Search) // search.go
 	if err != nil {
 		return nil, err
@@ -117,11 +110,6 @@ func (s *Service) List(ctx context.Context, req *service.Request, c *core.Collec
 		if c.IsView() {
 			order = query.Asc("id") // a view has no rowid
 		}
-	}
-	const maxOffset = 1 << 40
-	offset := (p.Page - 1) * p.PerPage
-	if p.Page > maxOffset/p.PerPage {
-		offset = maxOffset
 	}
 	fq := store.Query{Collection: c, Where: where, OrderBy: order,
 		Limit: p.PerPage, Offset: offset, WithTotal: !p.SkipTotal, Search: sq}
@@ -142,6 +130,22 @@ func (s *Service) List(ctx context.Context, req *service.Request, c *core.Collec
 		out.TotalPages = (res.Total + p.PerPage - 1) / p.PerPage
 	}
 	return out, nil
+}
+
+// pageWindow settles a page request: page at least 1, perPage
+// DefaultPerPage when not positive and at most MaxPerPage, and the rows
+// to skip, capped so that a huge page number cannot overflow.
+func pageWindow(page, perPage int) (int, int, int) {
+	page = max(page, 1)
+	if perPage <= 0 {
+		perPage = DefaultPerPage
+	}
+	perPage = min(perPage, MaxPerPage)
+	const maxOffset = 1 << 40
+	if page > maxOffset/perPage {
+		return page, perPage, maxOffset
+	}
+	return page, perPage, (page - 1) * perPage
 }
 
 // listWhere is what a caller may read of c as a list: the list rule as
