@@ -122,6 +122,7 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config, opts ...Option) (*Stor
 		pool.Close()
 		return nil, err
 	}
+	s.searchUpgrade(ctx) // search.go
 	return s, nil
 }
 

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -13,15 +14,19 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/search"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
 // Full-text search on PostgreSQL: a collection with a search option gets
 // a tsvector column, _search, that a BEFORE INSERT OR UPDATE trigger
 // fills in the writing statement (so in its transaction): each
-// searchable field's text weighted with its class's label (see
-// core.Collection.SearchClasses: visible classes first, heaviest = A,
-// then hidden ones), and a GIN index on it. The column is never selected
+// searchable field's text folded as a query's words are (search.FoldSQL:
+// PostgreSQL removes no diacritics) and weighted with its class's label
+// (see core.Collection.SearchClasses: visible classes first, heaviest =
+// A, then hidden ones), and a GIN index on it. Snippets (ts_headline)
+// show the text as written, its own spellings of the matched words
+// marked (headlineQuery). The column is never selected
 // as a field: records are read with their columns listed.
 //
 // Filling the column over existing rows: a table of at most
@@ -38,6 +43,10 @@ import (
 // has reached (without the index: by a scan), not yet the others. A fill
 // stopped by a restart goes on when the collection is next searched in
 // any process (searchResume); two processes filling at once is harmless.
+// The trigger's comment names what its column was filled for (searchKey,
+// which includes searchLayout); at Open, a column filled for another key,
+// such as one from before words were folded, is refilled the same way
+// (searchUpgrade).
 //
 // A query names the labels the caller may search (a guest's leaves out
 // the hidden classes), so hidden text neither matches nor ranks, and is
@@ -63,15 +72,23 @@ func searchConfig(c *core.Collection) string {
 	return "simple"
 }
 
-// searchKey says what the column's content depends on: the fields, their
-// labels and the configuration. A change of it refills the column; a
-// change of weights within the same classes only re-ranks.
+// searchLayout names how searchDoc turns text into the column's vectors.
+// Change it with searchDoc: every existing column is then refilled at the
+// next Open (searchUpgrade). Columns built before it had a name hold the
+// text's words unfolded.
+const searchLayout = "fold1"
+
+// searchKey says what the column's content depends on: the layout, the
+// fields, their labels and the configuration. A change of it refills the
+// column (searchApply compares the key of the definition before and after
+// a change; searchUpgrade compares the key kept in the trigger's comment
+// at Open); a change of weights within the same classes only re-ranks.
 func searchKey(c *core.Collection) string {
 	if c == nil || c.Search == nil || c.IsView() {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString(searchConfig(c))
+	b.WriteString(searchLayout + "|" + searchConfig(c))
 	for _, cl := range c.SearchClasses() {
 		for _, f := range cl.Fields {
 			b.WriteString("|" + c.Field(f).ID + "=" + string(cl.Label))
@@ -80,8 +97,13 @@ func searchKey(c *core.Collection) string {
 	return b.String()
 }
 
-// searchDocExpr is the tsvector of the row rec ("NEW" in the trigger).
-func searchDocExpr(c *core.Collection, rec string) string {
+// searchDoc returns the trigger's declarations and the tsvector of the
+// row rec ("NEW" in the trigger): each field's text, folded as
+// search.Parse folds the words of a query (PostgreSQL removes no
+// diacritics), weighted with its class's label. A multiple select is
+// folded as its JSON array's text. FoldSQL repeats its argument, so each
+// field's text is read (and cast) once into a variable of its own.
+func searchDoc(c *core.Collection, rec string) (decls, doc string) {
 	cfg := "'" + searchConfig(c) + "'::regconfig"
 	var parts []string
 	for _, cl := range c.SearchClasses() {
@@ -90,13 +112,15 @@ func searchDocExpr(c *core.Collection, rec string) string {
 			if store.KindOf(c.Field(name)) != store.ColumnText {
 				col += "::text" // a multiple select's JSON array
 			}
-			parts = append(parts, "setweight(to_tsvector("+cfg+", coalesce("+col+", '')), '"+string(cl.Label)+"')")
+			v := "_tortoise_" + strconv.Itoa(len(parts)+1)
+			decls += v + " text := coalesce(" + col + ", ''); "
+			parts = append(parts, "setweight(to_tsvector("+cfg+", "+search.FoldSQL(v)+"), '"+string(cl.Label)+"')")
 		}
 	}
 	if len(parts) == 0 {
-		return "''::tsvector"
+		return "", "''::tsvector"
 	}
-	return strings.Join(parts, " || ")
+	return decls, strings.Join(parts, " || ")
 }
 
 // searchApply brings c's search column, trigger and index to next's
@@ -128,9 +152,10 @@ func (t *tx) searchApply(ctx context.Context, prev, next *core.Collection) error
 	}
 	// An update that leaves the searchable text alone keeps the vector;
 	// setting it to NULL asks for it to be computed again (a refill).
-	body := "BEGIN IF TG_OP = 'UPDATE' AND NEW." + searchColumn + " IS NOT NULL AND NOT (" +
+	decls, doc := searchDoc(next, "NEW")
+	body := "DECLARE " + decls + "BEGIN IF TG_OP = 'UPDATE' AND NEW." + searchColumn + " IS NOT NULL AND NOT (" +
 		strings.Join(changed, " OR ") + ") THEN RETURN NEW; END IF; NEW." + searchColumn + " := " +
-		searchDocExpr(next, "NEW") + "; RETURN NEW; END"
+		doc + "; RETURN NEW; END"
 	stmts = append(stmts,
 		"CREATE OR REPLACE FUNCTION "+fn+"() RETURNS trigger LANGUAGE plpgsql AS $tortoise$"+body+"$tortoise$",
 		"DROP TRIGGER IF EXISTS "+fn+" ON "+table,
@@ -141,7 +166,12 @@ func (t *tx) searchApply(ctx context.Context, prev, next *core.Collection) error
 			"ALTER TABLE "+table+" ADD COLUMN "+searchColumn+" tsvector",
 		)
 	}
-	stmts = append(stmts, "CREATE TRIGGER "+fn+" BEFORE INSERT OR UPDATE ON "+table+" FOR EACH ROW EXECUTE FUNCTION "+fn+"()")
+	// The trigger's comment is the key the column is filled for (see
+	// searchUpgrade). On the trigger rather than the function: a binary
+	// from before the layout replaces the function and keeps its comment,
+	// but creates the trigger anew.
+	stmts = append(stmts, "CREATE TRIGGER "+fn+" BEFORE INSERT OR UPDATE ON "+table+" FOR EACH ROW EXECUTE FUNCTION "+fn+"()",
+		"COMMENT ON TRIGGER "+fn+" ON "+table+" IS "+sqlQuote(nk))
 	stmts = append(stmts, "DELETE FROM _params WHERE key = '"+store.SearchFillKey(next)+"'")
 	if err := t.execAll(ctx, stmts, "Failed to build the search index."); err != nil || pk == nk {
 		return err
@@ -164,6 +194,93 @@ func (t *tx) searchApply(ctx context.Context, prev, next *core.Collection) error
 	}
 	go t.s.searchFill(next.Clone(), gen)
 	return nil
+}
+
+// sqlQuote is s as an SQL string literal.
+func sqlQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// searchKeysSQL reads, for collections $1 (ids) with tables $2 (names),
+// the key their search column is filled for: the comment of the trigger
+// that fills it, "" when there is none.
+const searchKeysSQL = "SELECT c.id, coalesce(obj_description(tg.oid, 'pg_trigger'), '') " +
+	"FROM unnest($1::text[], $2::text[]) AS c(id, name) LEFT JOIN pg_trigger tg " +
+	"ON tg.tgrelid = to_regclass(quote_ident(c.name)) AND tg.tgname = '_search_' || c.id"
+
+// searchUpgrade runs at Open: every searchable collection whose column is
+// filled for another key than its searchKey (an older searchLayout, or a
+// binary from before the key was kept) gets its trigger replaced and its
+// column refilled as when its search option changes (searchApply: in the
+// transaction up to store.SearchInlineRows rows, online past that), in a
+// transaction of its own. That transaction locks the collection's row and
+// reads the key again, so processes starting together refill a column
+// once. A collection that fails is logged and left as it was, to be tried
+// again at the next Open: its search still works, with the old layout.
+func (s *Store) searchUpgrade(ctx context.Context) {
+	cols, err := s.Collections(ctx)
+	if err != nil {
+		slog.Warn("search: reading the collections to check their indexes failed", "err", err)
+		return
+	}
+	var ids, names []string
+	byID := map[string]*core.Collection{}
+	for _, c := range cols {
+		if searchKey(c) != "" {
+			ids, names = append(ids, c.ID), append(names, c.Name)
+			byID[c.ID] = c
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	rows, err := s.pool.Query(ctx, searchKeysSQL, ids, names)
+	if err != nil {
+		slog.Warn("search: checking the indexes failed", "err", err)
+		return
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct{ ID, Key string }])
+	if err != nil {
+		slog.Warn("search: checking the indexes failed", "err", err)
+		return
+	}
+	for _, k := range keys {
+		c := byID[k.ID]
+		if k.Key == searchKey(c) {
+			continue
+		}
+		if err := s.Update(ctx, func(stx store.Tx) error { return stx.(*tx).searchRefill(ctx, c.ID) }); err != nil {
+			slog.Warn("search: rebuilding the index failed; searches use the old one", "collection", c.Name, "err", err)
+		}
+	}
+}
+
+// searchRefill refills the search column of the collection id unless it
+// is filled for its key already (see searchUpgrade).
+func (t *tx) searchRefill(ctx context.Context, id string) error {
+	var data string
+	err := t.tx.QueryRow(ctx, "SELECT data FROM _collections WHERE id = $1 FOR UPDATE", id).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // deleted meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	c, err := core.LoadStoredJSON([]byte(data))
+	if err != nil {
+		return err
+	}
+	key := searchKey(c)
+	if key == "" {
+		return nil
+	}
+	var of, have string
+	if err := t.tx.QueryRow(ctx, searchKeysSQL, []string{c.ID}, []string{c.Name}).Scan(&of, &have); err != nil {
+		return err
+	}
+	if have == key {
+		return nil
+	}
+	slog.Info("search: rebuilding the index for a new layout", "collection", c.Name)
+	return t.ddl(ctx, func() error { return t.searchApply(ctx, nil, c) })
 }
 
 type searchFillState struct {
@@ -354,7 +471,7 @@ func searchSQL(q store.Query) searchStmts {
 			if store.KindOf(c.Field(col)) != store.ColumnText {
 				text += "::text"
 			}
-			outer += ", ts_headline(" + cfg + ", " + text + ", " + tsq + ", $" + strconv.Itoa(next+2) + ")"
+			outer += ", ts_headline(" + cfg + ", " + text + ", " + headlineQuery(cfg, text, tsq) + ", $" + strconv.Itoa(next+2) + ")"
 			f.cols = append(f.cols, col)
 		}
 		list = "WITH " + p + " AS MATERIALIZED (SELECT *, row_number() OVER () AS _tortoise_n FROM (" + list + ") AS _l) " +
@@ -364,6 +481,27 @@ func searchSQL(q store.Query) searchStmts {
 	}
 	f.list = list
 	return f
+}
+
+// headlineQuery is the query ts_headline marks the text (a cheap
+// expression: a column) with. The index holds the text's words folded
+// (searchDoc) and tsq matches them so, but a snippet shows the text as
+// written, whose "Café" the folded "cafe" does not match: so tsq is or'ed
+// with the text's own spellings of the words that match tsq once folded.
+// Only words with a character outside ASCII can fold to something else;
+// those, one per line, are folded and marked by one ts_headline over all
+// of them (HighlightAll, which keeps the lines), and the lines marked are
+// the spellings taken. The words are to_tsvector's lexemes of the text,
+// which ts_headline finds in it again.
+func headlineQuery(cfg, text, tsq string) string {
+	// A lexeme as to_tsquery text: quoted, its quotes doubled and its
+	// backslashes escaped.
+	lexeme := `'''' || replace(replace(_m.l, E'\\', E'\\\\'), '''', '''''') || ''''`
+	return "coalesce((SELECT " + tsq + " || string_agg(" + lexeme + ", ' | ')::tsquery" +
+		" FROM (SELECT array_agg(_l) AS ls, string_agg(_l, E'\\n') AS f FROM unnest(tsvector_to_array(to_tsvector(" + cfg + ", " + text + "))) AS _l" +
+		" WHERE octet_length(_l) <> char_length(_l)) AS _w, unnest(_w.ls, string_to_array(ts_headline(" + cfg + ", " +
+		search.FoldSQL("_w.f") + ", " + tsq + ", 'HighlightAll=true, StartSel=" + search.MarkStart + ", StopSel=" + search.MarkEnd +
+		"'), E'\\n')) AS _m(l, h) WHERE strpos(_m.h, '" + search.MarkStart + "') > 0), " + tsq + ")"
 }
 
 // searchColumnsOf are c's searchable fields in the option's order.

@@ -1,13 +1,17 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/search"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -151,6 +155,54 @@ func testSearch(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("multiple select", func(t *testing.T) {
 		wantIDs(t, h.search(c, "c", visibleCols, nil), "tags1")
 	})
+	t.Run("accents are folded", func(t *testing.T) {
+		// Words are indexed as search.Parse folds a query's: without case
+		// and without the diacritics of Latin letters, whichever way the
+		// stored text or the query spells them; highlights show the text
+		// as written.
+		ca := searchable("accents")
+		h.createCollection(ca)
+		h.insert(
+			record(ca, "cafe1", "title", "Café crème brûlée", "n", 1.0),
+			record(ca, "tea1", "title", "Tea", "tags", []string{"Thé", "b"}, "n", 2.0),
+			record(ca, "plain1", "title", "Cafeteria", "n", 3.0),
+			record(ca, "summer1", "title", `L'été à C:\été`, "n", 4.0),
+		)
+		parsed := func(s string) func(*store.Query) {
+			return func(q *store.Query) {
+				p, err := search.Parse(s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				q.Search.Query = p
+			}
+		}
+		for _, s := range []string{"cafe ", "café ", "CAFÉ ", "creme ", "crème ", "bru", "BRÛ", "cafe creme brulee ", `"café crème"`} {
+			wantIDs(t, h.search(ca, "", visibleCols, parsed(s)), "cafe1")
+		}
+		wantIDs(t, h.search(ca, "", visibleCols, parsed("the ")), "tea1") // a multiple select
+		if got := ids(h.search(ca, "", visibleCols, parsed("cafe")).Records); len(got) != 2 || !slices.Contains(got, "cafe1") || !slices.Contains(got, "plain1") {
+			t.Errorf("prefix cafe: %v, want cafe1 and plain1", got)
+		}
+
+		res := h.search(ca, "", visibleCols, parsed("cafe "))
+		if got, want := res.Highlights["cafe1"]["title"], testMarks[0]+"Café"+testMarks[1]+" crème brûlée"; got != want {
+			t.Errorf("cafe: highlight %q, want %q", got, want)
+		}
+		res = h.search(ca, "", visibleCols, parsed("CRÈME bru"))
+		if got, want := res.Highlights["cafe1"]["title"], "Café "+testMarks[0]+"crème"+testMarks[1]+" "+testMarks[0]+"brûlée"+testMarks[1]; got != want {
+			t.Errorf("crème bru: highlight %q, want %q", got, want)
+		}
+		res = h.search(ca, "", visibleCols, parsed("ete "))
+		// PostgreSQL's snippet may leave out the short word in front.
+		if got, want := res.Highlights["summer1"]["title"], testMarks[0]+"été"+testMarks[1]+" à C:\\"+testMarks[0]+"été"+testMarks[1]; !strings.HasSuffix(got, want) {
+			t.Errorf("ete: highlight %q, want it to end with %q", got, want)
+		}
+		h.update(func(tx store.Tx) error {
+			return tx.Update(h.ctx, record(ca, "tea1", "title", "Thé vert", "n", 2.0))
+		})
+		wantIDs(t, h.search(ca, "", visibleCols, parsed("the vert")), "tea1")
+	})
 	t.Run("where, order and paging", func(t *testing.T) {
 		where := &store.SQL{Text: `"_r"."n" >= ?`, Args: []any{2.0}}
 		res := h.search(c, "tortoise", visibleCols, func(q *store.Query) { q.Where = where })
@@ -246,6 +298,77 @@ func testSearch(t *testing.T, open func(t *testing.T) store.Store) {
 			wantIDs(t, res, "intx")
 			return tx.Delete(h.ctx, c, "intx")
 		})
+	})
+	t.Run("concurrent writes and rollbacks keep the index exact", func(t *testing.T) {
+		// Writers at once (so calls share groups on SQLite), each call
+		// creating, rewriting and deleting records of a small id space,
+		// some calls failing after their writes. Afterwards every word
+		// finds exactly the records holding it.
+		cc := searchable("churn")
+		h.createCollection(cc)
+		vocab := []string{"amber", "birch", "cedar", "delta", "ember", "fjord"}
+		text := func(rng *rand.Rand) string {
+			return vocab[rng.IntN(len(vocab))] + " " + vocab[rng.IntN(len(vocab))]
+		}
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rng := rand.New(rand.NewPCG(uint64(w), 42))
+				for range 60 {
+					err := h.s.Update(h.ctx, func(tx store.Tx) error {
+						for range 1 + rng.IntN(3) {
+							id := fmt.Sprintf("churn%05d", rng.IntN(40))
+							r := record(cc, id, "title", text(rng), "body", text(rng))
+							var err error
+							switch rng.IntN(3) {
+							case 0:
+								err = tx.Insert(h.ctx, r)
+							case 1:
+								err = tx.Update(h.ctx, r)
+							default:
+								err = tx.Delete(h.ctx, cc, id)
+							}
+							if err != nil && core.KindOf(err) != core.KindNotFound && core.KindOf(err) != core.KindInvalid {
+								return err
+							}
+						}
+						if rng.IntN(5) == 0 {
+							return errBoom
+						}
+						return nil
+					})
+					if err != nil && err != errBoom {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		all := h.find(store.Query{Collection: cc, Limit: 1000})
+		for _, word := range vocab {
+			var want []string
+			for _, r := range all.Records {
+				if strings.Contains(r.Data["title"].(string)+" "+r.Data["body"].(string), word) {
+					want = append(want, r.ID())
+				}
+			}
+			slices.Sort(want)
+			got := ids(h.search(cc, word, visibleCols, func(q *store.Query) { q.OrderBy = `"id"`; q.Limit = 1000 }).Records)
+			if !slices.Equal(got, want) {
+				t.Errorf("search %q = %v, want %v", word, got, want)
+			}
+		}
+		// An engine that can check its index against the rows does.
+		if ck, ok := h.s.(interface {
+			CheckSearch(context.Context, *core.Collection) error
+		}); ok {
+			if err := ck.CheckSearch(h.ctx, cc); err != nil {
+				t.Error(err)
+			}
+		}
 	})
 	t.Run("online rebuild", func(t *testing.T) {
 		// More rows than a driver indexes in the changing transaction:
