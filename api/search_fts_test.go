@@ -382,3 +382,48 @@ func TestSearchFTSAuthEmail(t *testing.T) {
 		}
 	})
 }
+
+// TestSearchFTSAccents: words are found and highlighted whichever way
+// the stored text and the query spell their accents, on both engines;
+// and stored text holding the engines' highlight marks cannot forge a
+// highlight.
+func TestSearchFTSAccents(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		s.Super("POST", "/api/collections", map[string]any{
+			"name": "dishes", "listRule": "", "viewRule": "",
+			"fields": []map[string]any{{"name": "title", "type": "text"}, {"name": "body", "type": "text"}},
+			"search": map[string]any{"fields": []map[string]any{{"name": "title", "weight": 2}, {"name": "body"}}},
+		}, 200, nil)
+		cafe := create(t, s, "dishes", map[string]any{"title": "Café crème brûlée", "body": "dessert"})["id"].(string)
+		forged := create(t, s, "dishes", map[string]any{"title": "\ue000x\ue001 tortoise", "body": "a tortoise shell"})["id"].(string)
+		find := func(search string) searchList {
+			t.Helper()
+			var l searchList
+			s.Do("GET", "/api/collections/dishes/records?search="+url.QueryEscape(search), "", nil, 200, &l)
+			return l
+		}
+		for _, q := range []string{"cafe", "café", "CAFÉ", "creme", "bru", "cafe creme brulee", `"café crème"`} {
+			if got := ids2(find(q).list); !slices.Equal(got, []string{cafe}) {
+				t.Errorf("%q finds %v, want the café", q, got)
+			}
+		}
+		if h := find("cafe").Highlights[cafe]["title"]; h != "<mark>Café</mark> crème brûlée" {
+			t.Errorf("cafe: title highlight %q", h)
+		}
+		if h := find("CRÈME bru").Highlights[cafe]["title"]; h != "Café <mark>crème</mark> <mark>brûlée</mark>" {
+			t.Errorf("crème bru: title highlight %q", h)
+		}
+
+		l := find("tortoise")
+		if got := ids2(l.list); !slices.Equal(got, []string{forged}) {
+			t.Fatalf("tortoise finds %v", got)
+		}
+		if h, ok := l.Highlights[forged]["title"]; ok {
+			t.Errorf("a title holding the marks is highlighted: %q", h)
+		}
+		if h := l.Highlights[forged]["body"]; !strings.Contains(h, "<mark>tortoise</mark> shell") {
+			t.Errorf("body highlight %q", h)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package records
 
 import (
 	"context"
+	"slices"
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/search"
@@ -48,7 +49,10 @@ func searchQuery(req *service.Request, c *core.Collection, text string) (*store.
 // findSearch runs a search: exact first and, when that matches nothing
 // at all, once more letting each word match with one typo, so a typo
 // never hides an exact match of something else. Highlights come back as
-// HTML (search.HTML: the text escaped, matches in <mark>).
+// HTML (search.HTML: the text escaped, matches in <mark>); a field whose
+// stored text holds the marks itself gets none, since the engine's marks
+// in its snippet could not be told from the stored ones (a title
+// "\ue000x\ue001" would otherwise show x as a match).
 func (s *Service) findSearch(ctx context.Context, q store.Query) (*store.Result, error) {
 	res, err := s.store.Find(ctx, q)
 	if err != nil {
@@ -77,13 +81,22 @@ func (s *Service) findSearch(ctx context.Context, q store.Query) (*store.Result,
 			}
 		}
 	}
+	byID := make(map[string]*core.Record, len(res.Records))
+	for _, r := range res.Records {
+		byID[r.ID()] = r
+	}
 	html := make(map[string]map[string]string, len(res.Highlights))
 	for id, fields := range res.Highlights {
 		h := make(map[string]string, len(fields))
 		for f, snippet := range fields {
+			if r := byID[id]; r == nil || slices.ContainsFunc(r.Strings(f), search.HasMarks) {
+				continue
+			}
 			h[f] = search.HTML(snippet)
 		}
-		html[id] = h
+		if len(h) > 0 {
+			html[id] = h
+		}
 	}
 	res.Highlights = html
 	return res, nil

@@ -7,8 +7,11 @@ import (
 
 // Marks delimit highlighted words in the snippets the engines produce
 // (SQLite's highlight() and snippet(), PostgreSQL's ts_headline with
-// StartSel and StopSel): two private-use runes, which Clean keeps out of
-// stored text, so a user cannot forge a highlight or break out of one.
+// StartSel and StopSel): two private-use runes. Stored text may hold them
+// too, and a snippet carries them as they are, where they cannot be told
+// from the engine's: so a field whose text HasMarks gets no highlight (the
+// records layer leaves it out), and a user can neither forge a highlight
+// nor break out of one.
 const MarkStart, MarkEnd = "\ue000", "\ue001"
 
 // HTML turns an engine's snippet with marks into safe HTML: the text
@@ -51,15 +54,18 @@ func HTML(snippet string) string {
 	return string(b)
 }
 
+// HasMarks reports whether text holds MarkStart or MarkEnd, which would
+// make a snippet of it ambiguous.
+func HasMarks(text string) bool { return strings.ContainsAny(text, MarkStart+MarkEnd) }
+
 // cleaner removes the marks.
 var cleaner = strings.NewReplacer(MarkStart, "", MarkEnd, "")
 
-// Clean removes MarkStart and MarkEnd from text, so stored text cannot
-// contain marks that the engines' snippets would then carry into HTML as
-// highlights. The engine side applies it to searchable text before it is
-// indexed.
+// Clean removes MarkStart and MarkEnd from text. The stores index stored
+// text as it is (see the marks above); Clean is for callers that index
+// text of their own.
 func Clean(s string) string {
-	if !strings.ContainsAny(s, MarkStart+MarkEnd) {
+	if !HasMarks(s) {
 		return s
 	}
 	return cleaner.Replace(s)

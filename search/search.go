@@ -45,12 +45,15 @@
 // The FTS5 side indexes with unicode61 remove_diacritics 2, which folds
 // exactly as Parse does (fold_table.go is generated from it). PostgreSQL
 // removes no diacritics, so its tsvector must be built from
-// FoldSQL(column). Stemming (FTS5's porter, PostgreSQL's 'english') stems
-// prefix words too: a partly typed inflected word ("runni") misses
+// FoldSQL(column), and its snippets, of the text as written, must mark
+// the text's own spellings of the folded words. Stemming (FTS5's porter,
+// PostgreSQL's 'english') stems prefix words too: a partly typed
+// inflected word ("runni") misses
 // ("running" is stored as "run"), so search-as-you-type works best
-// without stemming. Text is indexed after Clean, so that only the engine
-// puts MarkStart and MarkEnd into snippets, and HTML turns them into
-// <mark> elements.
+// without stemming. The engines put MarkStart and MarkEnd into snippets
+// and HTML turns them into <mark> elements; a field whose stored text
+// holds a mark itself (HasMarks) is not highlighted, since its snippet's
+// marks cannot be told apart.
 package search
 
 import (
