@@ -48,9 +48,8 @@
 // FoldSQL(column), and its snippets, of the text as written, must mark
 // the text's own spellings of the folded words. Stemming (FTS5's porter,
 // PostgreSQL's 'english') stems prefix words too: a partly typed
-// inflected word ("runni") misses
-// ("running" is stored as "run"), so search-as-you-type works best
-// without stemming. The engines put MarkStart and MarkEnd into snippets
+// inflected word ("runni") misses ("running" is stored as "run"), so
+// search-as-you-type works best without stemming. The engines put MarkStart and MarkEnd into snippets
 // and HTML turns them into <mark> elements; a field whose stored text
 // holds a mark itself (HasMarks) is not highlighted, since its snippet's
 // marks cannot be told apart.
