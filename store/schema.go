@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/core"
@@ -95,11 +96,29 @@ func collectionInvalid(field, code, format string, args ...any) *core.Error {
 	return core.FieldInvalid(field, code, fmt.Sprintf(format, args...))
 }
 
+// reservedNames are the tables the stores, the request log and the job
+// queue keep in the database beside the collections' tables.
+var reservedNames = []string{"_collections", "_meta", "_params", "_migrations", "_counts", "_changes",
+	"_search_flush", "_request_logs", "_request_stats"}
+
+// reservedPrefixes begin the names of tables the engines and Tortoise's
+// parts create: the engines' catalogues, the search indexes (with FTS5's
+// shadow tables) and River's tables.
+var reservedPrefixes = []string{"sqlite_", "pg_", "_search_", "river_"}
+
 // IsReservedName reports whether name may not be used for a collection's
-// table because an engine or the store keeps it for itself.
+// table because an engine or Tortoise keeps it for itself.
 func IsReservedName(name string) bool {
 	l := strings.ToLower(name)
-	return l == "_collections" || l == "_meta" || strings.HasPrefix(l, "sqlite_") || strings.HasPrefix(l, "pg_")
+	if slices.Contains(reservedNames, l) {
+		return true
+	}
+	for _, p := range reservedPrefixes {
+		if strings.HasPrefix(l, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // PrepareCollection checks that next can be stored, replacing prev (nil

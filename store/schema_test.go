@@ -274,3 +274,27 @@ func FuzzDecodeList(f *testing.F) {
 		}
 	})
 }
+
+// A collection may not take the name of a table the store, the request
+// log or the job queue keeps beside the collections' tables: creating it
+// would fail inside the engine, or worse, on a database where the table
+// does not exist yet, claim it.
+func TestReservedNames(t *testing.T) {
+	for _, name := range []string{"_collections", "_META", "_params", "_migrations", "_counts", "_changes",
+		"_search_flush", "_search_pbc_123_q", "_Search_x", "_request_logs", "_request_stats", "river_job",
+		"River_leader", "sqlite_master", "pg_class"} {
+		if !IsReservedName(name) {
+			t.Errorf("IsReservedName(%q) = false", name)
+		}
+		c := &core.Collection{ID: "pbc_reserved", Name: name, Type: core.TypeBase, Fields: []core.Field{core.IDField()}}
+		if _, err := PrepareCollection(nil, c); core.KindOf(err) != core.KindInvalid {
+			t.Errorf("PrepareCollection(%q) = %v, want an invalid-name error", name, err)
+		}
+	}
+	for _, name := range []string{"_superusers", "_mfas", "_otps", "_externalAuths", "_authOrigins", "posts",
+		"search", "_searches", "rivers", "params", "counts"} {
+		if IsReservedName(name) {
+			t.Errorf("IsReservedName(%q) = true", name)
+		}
+	}
+}

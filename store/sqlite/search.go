@@ -51,6 +51,10 @@ import (
 // searchTable is the FTS5 table of c.
 func searchTable(c *core.Collection) string { return "_search_" + c.ID }
 
+// searchQueue is the table of c's rows written in the current group and
+// not yet indexed (see flushSearch).
+func searchQueue(c *core.Collection) string { return searchTable(c) + "_q" }
+
 // searchColumns are the FTS5 table's columns: c's searchable fields in the
 // option's order.
 func searchColumns(c *core.Collection) []string {
@@ -85,15 +89,15 @@ func (t *writeTx) searchCreate(c *core.Collection) error {
 	table := store.QuoteIdent(c.Name)
 	cols := searchColumns(c)
 	quoted := make([]string, len(cols))
-	newVals := make([]string, len(cols))
 	oldVals := make([]string, len(cols))
 	changed := make([]string, len(cols))
+	qualified := make([]string, len(cols))
 	for i, col := range cols {
 		q := store.QuoteIdent(col)
 		quoted[i] = q
-		newVals[i] = "new." + q
 		oldVals[i] = "old." + q
 		changed[i] = "old." + q + " IS NOT new." + q
+		qualified[i] = table + "." + q
 	}
 	tokenize := "unicode61 remove_diacritics 2"
 	if c.Search.Language == "english" {
@@ -120,19 +124,32 @@ func (t *writeTx) searchCreate(c *core.Collection) error {
 			", json_object('gen', " + sqlString(gen) + ", 'cursor', 0, 'top', COALESCE(MAX(rowid), 0)) FROM " + table +
 			" WHERE 1 ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 	}
+	// A prefix index for two-letter prefixes only: those match the most
+	// terms, and a search box sends one after two keystrokes; longer
+	// prefixes span few enough terms for FTS5 to merge them at query time.
+	// Each prefix length indexed is one more entry per word written: with
+	// three-letter prefixes too, the index cost a create about 40% more
+	// (docs/benchmarks.md).
+	queue := store.QuoteIdent(searchQueue(c))
+	notQueued := "NOT EXISTS (SELECT 1 FROM " + queue + " WHERE rid = old.rowid)"
+	unindex := "INSERT INTO " + fts + "(" + fts + ", rowid, " + list + ") SELECT 'delete', old.rowid, " +
+		strings.Join(oldVals, ", ") + " WHERE " + notQueued + "; "
 	stmts := []string{
 		"CREATE VIRTUAL TABLE " + fts + " USING fts5(" + list + ", content=" + sqlString(c.Name) +
-			", content_rowid='rowid', tokenize=" + sqlString(tokenize) + ", prefix='2 3')",
-		"CREATE TRIGGER " + trig("_ai") + " AFTER INSERT ON " + table + " WHEN " + pending("new") + " BEGIN INSERT INTO " + fts +
-			"(rowid, " + list + ") VALUES (new.rowid, " + strings.Join(newVals, ", ") + "); END",
-		"CREATE TRIGGER " + trig("_ad") + " AFTER DELETE ON " + table + " WHEN " + pending("old") + " BEGIN INSERT INTO " + fts +
-			"(" + fts + ", rowid, " + list + ") VALUES ('delete', old.rowid, " + strings.Join(oldVals, ", ") + "); END",
+			", content_rowid='rowid', tokenize=" + sqlString(tokenize) + ", prefix='2')",
+		"CREATE TABLE " + queue + " (rid INTEGER PRIMARY KEY)",
+		"CREATE TRIGGER " + trig("_ai") + " AFTER INSERT ON " + table + " WHEN " + pending("new") +
+			" BEGIN INSERT OR IGNORE INTO " + queue + " (rid) VALUES (new.rowid); END",
+		"CREATE TRIGGER " + trig("_ad") + " AFTER DELETE ON " + table + " WHEN " + pending("old") + " BEGIN " +
+			unindex + "DELETE FROM " + queue + " WHERE rid = old.rowid; END",
 		// Records are updated whole (every column is SET): WHEN skips the
 		// index when no searchable text changed.
-		"CREATE TRIGGER " + trig("_au") + " AFTER UPDATE ON " + table + " WHEN (" + strings.Join(changed, " OR ") + ") AND " + pending("old") +
-			" BEGIN INSERT INTO " + fts + "(" + fts + ", rowid, " + list + ") VALUES ('delete', old.rowid, " +
-			strings.Join(oldVals, ", ") + "); INSERT INTO " + fts + "(rowid, " + list + ") VALUES (new.rowid, " +
-			strings.Join(newVals, ", ") + "); END",
+		"CREATE TRIGGER " + trig("_au") + " AFTER UPDATE ON " + table + " WHEN (" + strings.Join(changed, " OR ") + ") AND " +
+			pending("old") + " BEGIN " + unindex + "INSERT OR IGNORE INTO " + queue + " (rid) VALUES (new.rowid); END",
+		"CREATE TRIGGER " + trig("_flush") + " AFTER UPDATE ON _search_flush WHEN EXISTS (SELECT 1 FROM " + queue +
+			") BEGIN INSERT INTO " + fts + "(rowid, " + list + ") SELECT " + table + ".rowid, " + strings.Join(qualified, ", ") +
+			" FROM " + queue + " CROSS JOIN " + table + " ON " + table + ".rowid = " + queue + ".rid ORDER BY " + queue +
+			".rid; DELETE FROM " + queue + "; END",
 		fill,
 	}
 	for _, q := range stmts {
@@ -254,6 +271,8 @@ func (t *writeTx) searchDrop(c *core.Collection) error {
 		"DROP TRIGGER IF EXISTS " + store.QuoteIdent(name+"_ai"),
 		"DROP TRIGGER IF EXISTS " + store.QuoteIdent(name+"_ad"),
 		"DROP TRIGGER IF EXISTS " + store.QuoteIdent(name+"_au"),
+		"DROP TRIGGER IF EXISTS " + store.QuoteIdent(name+"_flush"),
+		"DROP TABLE IF EXISTS " + store.QuoteIdent(searchQueue(c)),
 		"DROP TABLE IF EXISTS " + store.QuoteIdent(name),
 	} {
 		if _, err := t.s.wexec(q); err != nil {
@@ -468,12 +487,51 @@ func (t *writeTx) searchFind(ctx context.Context, q store.Query) (*store.Result,
 	if t.s.w.rolledBack {
 		return nil, errTxLost
 	}
+	// This call's own writes (and the group's) are still queued: index
+	// them first, inside the call's savepoint.
+	if err := t.s.flushSearch(); err != nil {
+		return nil, t.s.writeErr(err, "Failed to update the search index.")
+	}
 	res, err := runSearch(bg, t.s.wconn, q)
 	if err != nil {
 		return nil, t.s.findErr(ctx, err)
 	}
 	return res, nil
 }
+
+// flushSearch indexes the rows the search triggers queued: each index's
+// trigger on _search_flush inserts its queued rows, as they are now, in
+// one statement, and empties its queue.
+//
+// Why the queue: FTS5 writes the terms it holds in memory to the database
+// as a new segment whenever a savepoint opens or is released, and the
+// writer gives every call of a group its own savepoint. Indexed by the
+// triggers directly, every create became a segment of one row, and FTS5
+// spent most of its time merging them (over 40% of the writer's time at
+// 16 writers). Queued, a group's rows make one segment, in the same
+// transaction as the writes: a search still never sees a record that is
+// not committed, nor misses one that is.
+//
+// The triggers keep the queue exact: a row is queued by its insert and by
+// an update of its searchable text (whose old text is removed from the
+// index at once, unless the row was queued already and so not indexed
+// yet); a delete removes the old text from the index unless the row was
+// queued, and unqueues it.
+func (s *Store) flushSearch() error {
+	_, err := s.wexec("UPDATE _search_flush SET n = n + 1")
+	return err
+}
+
+// countSearchQueues counts the search indexes that queue their rows.
+// Indexes built by a Tortoise before the queue index in their triggers
+// and have none.
+func (s *Store) countSearchQueues() error {
+	return s.wconn.QueryRowContext(bg, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE '\_search\_%\_flush' ESCAPE '\'`).Scan(&s.searchQueues)
+}
+
+// searchable reports whether writes to c's table go through a search
+// index's triggers.
+func searchable(c *core.Collection) bool { return c != nil && c.Search != nil && !c.IsView() }
 
 func searchCheck(q store.Query) error {
 	if searchKey(q.Collection) == "" {
@@ -483,4 +541,21 @@ func searchCheck(q store.Query) error {
 		return core.FieldInvalid("search", "validation_required", "Missing search query.")
 	}
 	return nil
+}
+
+// CheckSearch runs FTS5's integrity check on c's search index: it fails
+// unless the index holds exactly the terms of the rows of c's table
+// (apart from rows an online fill has yet to reach). Errors: KindInvalid
+// when c is not searchable, KindInternal naming the damage otherwise.
+func (s *Store) CheckSearch(ctx context.Context, c *core.Collection) error {
+	if searchKey(c) == "" {
+		return core.Invalid("The collection has no search index.")
+	}
+	fts := store.QuoteIdent(searchTable(c))
+	return s.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.(*writeTx).s.wexec("INSERT INTO " + fts + "(" + fts + ", rank) VALUES ('integrity-check', 1)"); err != nil {
+			return core.Internal(err, "The search index of %s does not match its records.", c.Name)
+		}
+		return nil
+	})
 }

@@ -65,7 +65,10 @@ type Store struct {
 	maxGroup    int
 	readTimeout time.Duration // 0: reads are not limited
 	groups      atomic.Int64  // committed groups
-	calls       atomic.Int64  // Update calls answered by committed groups
+	// searchQueues counts the search indexes with a queue (search.go);
+	// kept by the writer goroutine, read by it only.
+	searchQueues int
+	calls        atomic.Int64 // Update calls answered by committed groups
 
 	counts counts
 	// commitSeq is odd while a commit that changes row counts is between
@@ -215,6 +218,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 			return nil, e // such as a database migrated by a newer Tortoise
 		}
 		return fail(err, "internal tables")
+	}
+	if err := s.countSearchQueues(); err != nil {
+		return fail(err, "search indexes")
 	}
 
 	if s.rdb, err = sql.Open("sqlite", dsn(path, cfg, true)); err != nil {

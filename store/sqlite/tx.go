@@ -37,6 +37,8 @@ func (t *writeTx) SQLTx(ctx context.Context) (*sql.Tx, error) {
 	if err := t.check(ctx); err != nil {
 		return nil, err
 	}
+	// Its statements may write to a searchable collection's table.
+	t.group.search = t.group.search || t.s.searchQueues > 0
 	if t.sqlTx == nil {
 		tx, err := t.s.wconn.BeginTx(bg, nil) // joins: see join.go
 		if err != nil {
@@ -184,6 +186,7 @@ func (t *writeTx) Insert(ctx context.Context, r *core.Record) error {
 	}
 	t.ops.add(c.ID, countOp{n: 1})
 	t.pending.Inserted(r)
+	t.group.search = t.group.search || searchable(c)
 	return nil
 }
 
@@ -218,6 +221,7 @@ func (t *writeTx) Update(ctx context.Context, r *core.Record) error {
 		return errRecordNotFound
 	}
 	t.pending.Updated(old, r)
+	t.group.search = t.group.search || searchable(c)
 	return nil
 }
 
@@ -247,6 +251,7 @@ func (t *writeTx) Delete(ctx context.Context, c *core.Collection, id string) err
 	}
 	t.ops.add(c.ID, countOp{n: -1})
 	t.pending.Deleted(old)
+	t.group.search = t.group.search || searchable(c)
 	return nil
 }
 
@@ -262,6 +267,7 @@ func (t *writeTx) Truncate(ctx context.Context, c *core.Collection) error {
 		return t.s.writeErr(err, "Failed to delete the records.")
 	}
 	t.ops.add(c.ID, countOp{set: true})
+	t.group.search = t.group.search || searchable(c)
 	return nil
 }
 

@@ -146,6 +146,10 @@ type group struct {
 	ops     countOps       // count effects of the savepoints released so far
 	schema  bool           // a collection changed: drop cached statements after commit
 	changes []store.Change // for the feed, in the order the savepoints ran
+	// search: a call wrote to a searchable collection's table (or used
+	// SQLTx while search indexes exist, so may have): flush the search
+	// queues before COMMIT.
+	search bool
 }
 
 var (
@@ -241,6 +245,12 @@ func (s *Store) commitGroup(batch []*request) (rest []*request) {
 		g.changes = append(g.changes, tx.pending.Take()...)
 	}
 
+	if g.search {
+		if err := s.flushSearch(); err != nil {
+			abort(s.writeErr(err, "Failed to update the search index."))
+			return nil
+		}
+	}
 	gen := int64(-1)
 	if len(g.ops) > 0 {
 		if err := s.wconn.QueryRowContext(bg, `UPDATE _meta SET value = value + 1 WHERE key = 'gen' RETURNING value`).Scan(&gen); err != nil {
@@ -271,6 +281,9 @@ func (s *Store) commitGroup(batch []*request) (rest []*request) {
 		// Statements for old table shapes would only linger: drop them.
 		s.reads.reset()
 		s.resetWriteStmts()
+		if err := s.countSearchQueues(); err != nil {
+			s.searchQueues = 1 // unknown: flush after raw SQL, to be safe
+		}
 	}
 	for _, a := range answers {
 		a.req.done <- a.o
