@@ -66,11 +66,16 @@ func benchStore(b *testing.B, e benchEngine) store.Store {
 	ctx := context.Background()
 	var st store.Store
 	var err error
+	// Reads are measured however long they take: the store's default
+	// read timeout (store.DefaultReadTimeout) would stop the slowest
+	// (a LIKE filter over a million records) before they finish.
+	const readTimeout = 10 * time.Minute
 	switch e.name {
 	case "sqlite":
-		st, err = sqlite.Open(ctx, filepath.Join(b.TempDir(), "data.db"))
+		st, err = sqlite.Open(ctx, filepath.Join(b.TempDir(), "data.db"), sqlite.WithReadTimeout(readTimeout))
 	case "postgres":
-		st, err = postgres.Open(ctx, testkit.PostgresDatabase(b)) // skips without TORTOISE_TEST_POSTGRES
+		// skips without TORTOISE_TEST_POSTGRES
+		st, err = postgres.Open(ctx, testkit.PostgresDatabase(b), postgres.WithReadTimeout(readTimeout))
 	default:
 		b.Fatalf("unknown engine %q", e.name)
 	}

@@ -119,6 +119,12 @@ type Config struct {
 	// TORTOISE_CACHE_MB=0 does). With RedisURL, Redis holds the entries
 	// and this is unused.
 	CacheMB int
+
+	// PprofAddr, when set (host:port), serves Go's profiler
+	// (net/http/pprof, under /debug/pprof/) on its own listener, to
+	// profile a running server. Empty by default; it exposes the
+	// process's internals, so bind it to loopback or a private network.
+	PprofAddr string
 }
 
 // Roles a process can have (Config.Role).
@@ -201,6 +207,7 @@ var Env = []struct {
 		c.LogsDays = n
 		return nil
 	}},
+	{"TORTOISE_PPROF_ADDR", "address of Go's profiler, /debug/pprof/ (default: none; bind it to loopback)", func(c *Config, v string) error { c.PprofAddr = v; return nil }},
 	{"TORTOISE_REDIS_URL", "Redis for the record cache and rate limits shared by several processes (default: none, both in process)", func(c *Config, v string) error { c.RedisURL = v; return nil }},
 	{"TORTOISE_CACHE_MB", "MiB of encoded record responses cached in process (default 64, 0: no record cache)", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -118,7 +121,36 @@ func (m *Main) Serve(ctx context.Context, args []string) error {
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
+	if m.Config.PprofAddr != "" {
+		if err := servePprof(ctx, m.Config.PprofAddr, m.Stderr); err != nil {
+			m.Close()
+			return err
+		}
+	}
 	<-ctx.Done()
 	fmt.Fprintln(m.Stdout, "shutting down…")
 	return m.Close()
+}
+
+// servePprof serves Go's profiler on addr until ctx is done: on its own
+// listener, so the API's routes, limits and timeouts never see it.
+func servePprof(ctx context.Context, addr string, log io.Writer) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("TORTOISE_PPROF_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	go srv.Serve(ln)
+	fmt.Fprintf(log, "Go profiler at http://%s/debug/pprof/\n", ln.Addr())
+	return nil
 }
