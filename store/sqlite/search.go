@@ -87,29 +87,12 @@ func (t *writeTx) searchCreate(c *core.Collection) error {
 	}
 	fts := store.QuoteIdent(searchTable(c))
 	table := store.QuoteIdent(c.Name)
-	cols := searchColumns(c)
-	quoted := make([]string, len(cols))
-	oldVals := make([]string, len(cols))
-	changed := make([]string, len(cols))
-	qualified := make([]string, len(cols))
-	for i, col := range cols {
-		q := store.QuoteIdent(col)
-		quoted[i] = q
-		oldVals[i] = "old." + q
-		changed[i] = "old." + q + " IS NOT new." + q
-		qualified[i] = table + "." + q
-	}
+	quoted := quotedColumns(c)
 	tokenize := "unicode61 remove_diacritics 2"
 	if c.Search.Language == "english" {
 		tokenize = "porter " + tokenize
 	}
 	list := strings.Join(quoted, ", ")
-	trig := func(suffix string) string { return store.QuoteIdent(searchTable(c) + suffix) }
-	// Rows the online fill has yet to reach are its to index.
-	pending := func(rec string) string {
-		return "NOT EXISTS (SELECT 1 FROM _params WHERE key = " + sqlString(store.SearchFillKey(c)) + " AND " +
-			rec + ".rowid > json_extract(value, '$.cursor') AND " + rec + ".rowid <= json_extract(value, '$.top'))"
-	}
 	var rows int64
 	if err := t.s.wconn.QueryRowContext(bg, "SELECT COUNT(*) FROM (SELECT 1 FROM "+table+" LIMIT "+
 		strconv.Itoa(store.SearchInlineRows+1)+")").Scan(&rows); err != nil {
@@ -130,13 +113,58 @@ func (t *writeTx) searchCreate(c *core.Collection) error {
 	// Each prefix length indexed is one more entry per word written: with
 	// three-letter prefixes too, the index cost a create about 40% more
 	// (docs/benchmarks.md).
+	stmts := append([]string{
+		"CREATE VIRTUAL TABLE " + fts + " USING fts5(" + list + ", content=" + sqlString(c.Name) +
+			", content_rowid='rowid', tokenize=" + sqlString(tokenize) + ", prefix='2')",
+	}, searchTriggerSQL(c)...)
+	stmts = append(stmts, fill)
+	for _, q := range stmts {
+		if _, err := t.s.wexec(q); err != nil {
+			return t.s.writeErr(err, "Failed to build the search index.")
+		}
+	}
+	if online {
+		go t.s.searchFill(c.Clone(), gen)
+	}
+	return nil
+}
+
+// quotedColumns are searchColumns quoted as SQL identifiers.
+func quotedColumns(c *core.Collection) []string {
+	cols := searchColumns(c)
+	quoted := make([]string, len(cols))
+	for i, col := range cols {
+		quoted[i] = store.QuoteIdent(col)
+	}
+	return quoted
+}
+
+// searchTriggerSQL creates the queue of c's index and the triggers that
+// keep it (see flushSearch). Rows an online fill has yet to reach are left
+// to the fill (pending).
+func searchTriggerSQL(c *core.Collection) []string {
+	fts := store.QuoteIdent(searchTable(c))
+	table := store.QuoteIdent(c.Name)
+	quoted := quotedColumns(c)
+	oldVals := make([]string, len(quoted))
+	changed := make([]string, len(quoted))
+	qualified := make([]string, len(quoted))
+	for i, q := range quoted {
+		oldVals[i] = "old." + q
+		changed[i] = "old." + q + " IS NOT new." + q
+		qualified[i] = table + "." + q
+	}
+	list := strings.Join(quoted, ", ")
+	trig := func(suffix string) string { return store.QuoteIdent(searchTable(c) + suffix) }
+	pending := func(rec string) string {
+		return "NOT EXISTS (SELECT 1 FROM _params WHERE key = " + sqlString(store.SearchFillKey(c)) + " AND " +
+			rec + ".rowid > json_extract(value, '$.cursor') AND " + rec + ".rowid <= json_extract(value, '$.top'))"
+	}
 	queue := store.QuoteIdent(searchQueue(c))
 	notQueued := "NOT EXISTS (SELECT 1 FROM " + queue + " WHERE rid = old.rowid)"
 	unindex := "INSERT INTO " + fts + "(" + fts + ", rowid, " + list + ") SELECT 'delete', old.rowid, " +
 		strings.Join(oldVals, ", ") + " WHERE " + notQueued + "; "
-	stmts := []string{
-		"CREATE VIRTUAL TABLE " + fts + " USING fts5(" + list + ", content=" + sqlString(c.Name) +
-			", content_rowid='rowid', tokenize=" + sqlString(tokenize) + ", prefix='2')",
+	return []string{
 		"CREATE TABLE " + queue + " (rid INTEGER PRIMARY KEY)",
 		"CREATE TRIGGER " + trig("_ai") + " AFTER INSERT ON " + table + " WHEN " + pending("new") +
 			" BEGIN INSERT OR IGNORE INTO " + queue + " (rid) VALUES (new.rowid); END",
@@ -150,17 +178,56 @@ func (t *writeTx) searchCreate(c *core.Collection) error {
 			") BEGIN INSERT INTO " + fts + "(rowid, " + list + ") SELECT " + table + ".rowid, " + strings.Join(qualified, ", ") +
 			" FROM " + queue + " CROSS JOIN " + table + " ON " + table + ".rowid = " + queue + ".rid ORDER BY " + queue +
 			".rid; DELETE FROM " + queue + "; END",
-		fill,
 	}
-	for _, q := range stmts {
-		if _, err := t.s.wexec(q); err != nil {
-			return t.s.writeErr(err, "Failed to build the search index.")
+}
+
+// searchUpgrade moves the indexes built before the queue (their triggers
+// wrote to the index directly, one FTS5 segment per write call) onto it:
+// their content is already exact, so only the triggers change, each
+// collection in one write call. A failure is logged and leaves that
+// index as it was, correct and slower; the next Open tries again.
+func (s *Store) searchUpgrade(ctx context.Context) {
+	var tables int
+	err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name LIKE '\_search\_%' ESCAPE '\' AND sql LIKE 'CREATE VIRTUAL TABLE%'`).Scan(&tables)
+	if err != nil || tables <= s.searchQueues {
+		return
+	}
+	cs, err := s.Collections(ctx)
+	if err != nil {
+		s.log.Warn("search: could not list the collections to upgrade their indexes", "err", err)
+		return
+	}
+	for _, c := range cs {
+		if searchKey(c) == "" {
+			continue
+		}
+		err := s.Update(ctx, func(tx store.Tx) error {
+			t := tx.(*writeTx)
+			var old int
+			if err := t.s.wconn.QueryRowContext(bg, `SELECT (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?) -
+				(SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?)`, searchTable(c), searchTable(c)+"_flush").Scan(&old); err != nil {
+				return err
+			}
+			if old != 1 {
+				return nil // no index, or one with a queue already
+			}
+			stmts := []string{
+				"DROP TRIGGER IF EXISTS " + store.QuoteIdent(searchTable(c)+"_ai"),
+				"DROP TRIGGER IF EXISTS " + store.QuoteIdent(searchTable(c)+"_ad"),
+				"DROP TRIGGER IF EXISTS " + store.QuoteIdent(searchTable(c)+"_au"),
+			}
+			for _, q := range append(stmts, searchTriggerSQL(c)...) {
+				if _, err := t.s.wexec(q); err != nil {
+					return err
+				}
+			}
+			t.schema = true // counts the queues again after the commit
+			return nil
+		})
+		if err != nil {
+			s.log.Warn("search: could not move an index onto its queue", "collection", c.Name, "err", err)
 		}
 	}
-	if online {
-		go t.s.searchFill(c.Clone(), gen)
-	}
-	return nil
 }
 
 // searchFills holds the online fills running in this process, by store

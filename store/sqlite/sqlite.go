@@ -236,6 +236,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.reads = newStmtCache(s.rdb, 256)
 
 	go s.writeLoop()
+	s.searchUpgrade(ctx)
 	return s, nil
 }
 
