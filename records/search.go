@@ -30,15 +30,10 @@ func searchQuery(req *service.Request, c *core.Collection, text string) (*store.
 	superuser := req != nil && req.Superuser
 	var cols []string
 	for _, sf := range c.Search.Fields {
-		f := c.Field(sf.Name)
-		switch {
-		case f == nil:
-		case superuser:
-			cols = append(cols, sf.Name)
-		case c.SearchPrivate(f):
-			// Hidden, or an account's email: matching on it (or
-			// highlighting it) would show what a list does not.
-		default:
+		// A private field (hidden, or an account's email) is left out
+		// for others: matching on it, or highlighting it, would show
+		// what a list does not.
+		if f := c.Field(sf.Name); f != nil && (superuser || !c.SearchPrivate(f)) {
 			cols = append(cols, sf.Name)
 		}
 	}

@@ -31,6 +31,11 @@ func QuoteIdent(name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }
 
+// QuoteString is s as an SQL string literal for either dialect (standard
+// SQL: single quotes, each embedded one doubled; PostgreSQL's
+// standard_conforming_strings, on by default, reads backslashes as is).
+func QuoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
 // ColumnDef returns the definition of f's column in dialect d, without the
 // column name: type, nullability and default, as the storage model lays out.
 // The id field becomes the primary key.

@@ -171,7 +171,7 @@ func (t *tx) searchApply(ctx context.Context, prev, next *core.Collection) error
 	// from before the layout replaces the function and keeps its comment,
 	// but creates the trigger anew.
 	stmts = append(stmts, "CREATE TRIGGER "+fn+" BEFORE INSERT OR UPDATE ON "+table+" FOR EACH ROW EXECUTE FUNCTION "+fn+"()",
-		"COMMENT ON TRIGGER "+fn+" ON "+table+" IS "+sqlQuote(nk))
+		"COMMENT ON TRIGGER "+fn+" ON "+table+" IS "+store.QuoteString(nk))
 	stmts = append(stmts, "DELETE FROM _params WHERE key = '"+store.SearchFillKey(next)+"'")
 	if err := t.execAll(ctx, stmts, "Failed to build the search index."); err != nil || pk == nk {
 		return err
@@ -195,9 +195,6 @@ func (t *tx) searchApply(ctx context.Context, prev, next *core.Collection) error
 	go t.s.searchFill(next.Clone(), gen)
 	return nil
 }
-
-// sqlQuote is s as an SQL string literal.
-func sqlQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // searchKeysSQL reads, for collections $1 (ids) with tables $2 (names),
 // the key their search column is filled for: the comment of the trigger

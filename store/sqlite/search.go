@@ -73,7 +73,7 @@ func searchColumns(c *core.Collection) []string {
 // searchKey says what the index's layout depends on (besides the table,
 // see searchUpdate): the columns and the tokenizer.
 func searchKey(c *core.Collection) string {
-	if c == nil || c.Search == nil || c.IsView() {
+	if !searchable(c) {
 		return ""
 	}
 	return c.Search.Language + "|" + strings.Join(searchColumns(c), ",")
@@ -103,8 +103,8 @@ func (t *writeTx) searchCreate(c *core.Collection) error {
 	var gen string
 	if online {
 		gen = core.RandomString(12, "abcdefghijklmnopqrstuvwxyz0123456789")
-		fill = "INSERT INTO _params (key, value) SELECT " + sqlString(store.SearchFillKey(c)) +
-			", json_object('gen', " + sqlString(gen) + ", 'cursor', 0, 'top', COALESCE(MAX(rowid), 0)) FROM " + table +
+		fill = "INSERT INTO _params (key, value) SELECT " + store.QuoteString(store.SearchFillKey(c)) +
+			", json_object('gen', " + store.QuoteString(gen) + ", 'cursor', 0, 'top', COALESCE(MAX(rowid), 0)) FROM " + table +
 			" WHERE 1 ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 	}
 	// A prefix index for two-letter prefixes only: those match the most
@@ -114,8 +114,8 @@ func (t *writeTx) searchCreate(c *core.Collection) error {
 	// three-letter prefixes too, the index cost a create about 40% more
 	// (docs/benchmarks.md).
 	stmts := append([]string{
-		"CREATE VIRTUAL TABLE " + fts + " USING fts5(" + list + ", content=" + sqlString(c.Name) +
-			", content_rowid='rowid', tokenize=" + sqlString(tokenize) + ", prefix='2')",
+		"CREATE VIRTUAL TABLE " + fts + " USING fts5(" + list + ", content=" + store.QuoteString(c.Name) +
+			", content_rowid='rowid', tokenize=" + store.QuoteString(tokenize) + ", prefix='2')",
 	}, searchTriggerSQL(c)...)
 	stmts = append(stmts, fill)
 	for _, q := range stmts {
@@ -157,7 +157,7 @@ func searchTriggerSQL(c *core.Collection) []string {
 	list := strings.Join(quoted, ", ")
 	trig := func(suffix string) string { return store.QuoteIdent(searchTable(c) + suffix) }
 	pending := func(rec string) string {
-		return "NOT EXISTS (SELECT 1 FROM _params WHERE key = " + sqlString(store.SearchFillKey(c)) + " AND " +
+		return "NOT EXISTS (SELECT 1 FROM _params WHERE key = " + store.QuoteString(store.SearchFillKey(c)) + " AND " +
 			rec + ".rowid > json_extract(value, '$.cursor') AND " + rec + ".rowid <= json_extract(value, '$.top'))"
 	}
 	queue := store.QuoteIdent(searchQueue(c))
@@ -356,8 +356,6 @@ func searchRedo(prev, next *core.Collection, tableChanged bool) bool {
 	pk, nk := searchKey(prev), searchKey(next)
 	return pk != nk || (nk != "" && tableChanged)
 }
-
-func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // searchSQL builds a search's list statement, its count statement and
 // the list's arguments (the count's are all but the last two, LIMIT and
