@@ -14,3 +14,10 @@ var Percentile = percentile
 
 // Bins are the histogram's bounds.
 var Bins = bins
+
+// WithIDStart makes o's ids count from start, so that two logs given the
+// same start make the same ids for entries of the same millisecond.
+func WithIDStart(o Options, start uint64) Options {
+	o.idStart = &start
+	return o
+}

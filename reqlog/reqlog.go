@@ -177,6 +177,9 @@ type Options struct {
 	now         func() time.Time
 	retainEvery time.Duration
 	retainChunk int
+	// idStart, when set, is where the ids' counter starts instead of a
+	// random value: tests make two logs' ids meet with it.
+	idStart *uint64
 }
 
 func (o Options) withDefaults() Options {
@@ -213,8 +216,9 @@ func (o Options) withDefaults() Options {
 // Log is an open request log: the recorder, the flusher and the queries.
 // Its methods are safe for concurrent use.
 type Log struct {
-	wdb  *sql.DB // writes: on SQLite its one connection
-	rdb  *sql.DB // reads: on SQLite a read-only pool; on PostgreSQL wdb
+	wdb  *sql.DB       // writes: on SQLite its one connection
+	rdb  *sql.DB       // reads: on SQLite a read-only pool; on PostgreSQL wdb
+	pool *pgxpool.Pool // PostgreSQL: the pool under wdb, for COPY
 	d    query.Dialect
 	opts Options
 	log  *slog.Logger
@@ -272,7 +276,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Log, error) {
 		return nil, core.Internal(err, "Failed to open the request log.")
 	}
 	rdb.SetMaxOpenConns(2) // the log's readers are superusers and the dashboard
-	return start(wdb, rdb, query.SQLite, opts), nil
+	return start(wdb, rdb, nil, query.SQLite, opts), nil
 }
 
 // OpenPostgres opens the log in the table _request_logs (and its rollup
@@ -286,11 +290,11 @@ func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Log, 
 		db.Close()
 		return nil, core.Wrap(core.KindUnavailable, err, "Failed to create the request log's table.")
 	}
-	return start(db, db, query.Postgres, opts), nil
+	return start(db, db, pool, query.Postgres, opts), nil
 }
 
-func start(wdb, rdb *sql.DB, d query.Dialect, opts Options) *Log {
-	l := &Log{wdb: wdb, rdb: rdb, d: d, opts: opts, log: opts.Logger,
+func start(wdb, rdb *sql.DB, pool *pgxpool.Pool, d query.Dialect, opts Options) *Log {
+	l := &Log{wdb: wdb, rdb: rdb, pool: pool, d: d, opts: opts, log: opts.Logger,
 		queue: make(chan *Entry, opts.QueueSize), flushReq: make(chan chan error),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go l.flusher()
@@ -547,7 +551,12 @@ type ids struct{ n, span uint64 }
 // pgCounterSpan is 36^6, all six characters.
 const pgCounterSpan = 36 * 36 * 36 * 36 * 36 * 36
 
-func newIDs(span uint64) *ids { return &ids{n: rand.Uint64N(span), span: span} }
+func newIDs(span uint64, start *uint64) *ids {
+	if start != nil {
+		return &ids{n: *start % span, span: span}
+	}
+	return &ids{n: rand.Uint64N(span), span: span}
+}
 
 // next returns the time in milliseconds and the counter of the id of an
 // entry created at t (formatID makes its text).

@@ -420,6 +420,34 @@ func TestQueueFullDrops(t *testing.T) {
 	})
 }
 
+func TestRepeatedIDsAreSkipped(t *testing.T) {
+	eachEngine(t, func(t *testing.T, open opener) {
+		// Two processes whose counters meet: the second's batch repeats
+		// three of the first's ids and brings two new ones. The repeats
+		// are skipped (on PostgreSQL COPY refuses the batch and the
+		// INSERT that skips them writes it); nothing is counted lost.
+		at := func(ms int) *reqlog.Entry {
+			return &reqlog.Entry{Created: base.Add(time.Duration(ms) * time.Millisecond), Method: "GET", URL: fmt.Sprintf("/api/x%d", ms), Status: 200}
+		}
+		a := open(reqlog.WithIDStart(atBase(reqlog.Options{FlushEvery: time.Hour}), 7))
+		b := open(reqlog.WithIDStart(atBase(reqlog.Options{FlushEvery: time.Hour}), 7))
+		record(t, a, []*reqlog.Entry{at(1), at(2), at(3)})
+		record(t, b, []*reqlog.Entry{at(1), at(2), at(3), at(4), at(5)})
+		for _, l := range []*reqlog.Log{a, b} {
+			if full, failed := l.Dropped(); full != 0 || failed != 0 {
+				t.Errorf("dropped %d, failed %d; want none", full, failed)
+			}
+		}
+		res, err := a.List(context.Background(), reqlog.ListParams{Sort: "created"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := urls(res.Items), []string{"/api/x1", "/api/x2", "/api/x3", "/api/x4", "/api/x5"}; !slices.Equal(got, want) {
+			t.Errorf("entries %v, want %v", got, want)
+		}
+	})
+}
+
 func TestCloseWritesWhatIsQueued(t *testing.T) {
 	eachEngine(t, func(t *testing.T, open opener) {
 		l := open(atBase(reqlog.Options{FlushEvery: time.Hour}))
