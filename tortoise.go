@@ -94,6 +94,9 @@ type App struct {
 	redis *goredis.Client
 
 	files blob.Store
+	// outbound makes the clients of http jobs and webhooks, over one
+	// connection pool (outboundClients).
+	outbound func(time.Duration) *http.Client
 	// stopBackground ends the app's background work (the file sweeper).
 	stopBackground context.CancelFunc
 
@@ -138,7 +141,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: log, store: st, Service: svc, Settings: sets}
+	a := &App{Config: cfg, Log: log, store: st, Service: svc, Settings: sets, outbound: outboundClients(cfg)}
 	a.Records = records.New(svc)
 	files, err := openFiles(ctx, cfg, sets, log)
 	if err != nil {
@@ -160,12 +163,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, err
 	}
-	if a.Jobs, err = openJobs(ctx, cfg, st, sets, log); err != nil {
+	if a.Jobs, err = openJobs(ctx, cfg, st, sets, a.outbound, log); err != nil {
 		st.Close()
 		return nil, err
 	}
 	a.Webhooks, err = webhooks.New(ctx, webhooks.Options{Store: st, Service: svc, Records: a.Records, Jobs: a.Jobs, Settings: sets,
-		Client: a.outboundClient, Logger: log})
+		Client: a.outbound, Logger: log})
 	if err != nil {
 		a.Jobs.Stop(ctx)
 		st.Close()
@@ -261,12 +264,11 @@ func redisPrefix(svc *service.Service) string {
 
 // openJobs opens the job queue in the app's database, with the built-in
 // kinds registered.
-func openJobs(ctx context.Context, cfg config.Config, st store.Store, sets *settings.Service, log *slog.Logger) (*jobs.Queue, error) {
+func openJobs(ctx context.Context, cfg config.Config, st store.Store, sets *settings.Service, outbound func(time.Duration) *http.Client, log *slog.Logger) (*jobs.Queue, error) {
 	q, err := jobs.New(ctx, st, jobs.Config{Logger: log, RescueAfter: cfg.JobsRescueAfter})
 	if err != nil {
 		return nil, err
 	}
-	outbound := outboundClient(cfg)
 	kinds := []jobs.Kind{jobs.HTTPKind(outbound), jobs.EmailKind(sets.SendMessage)}
 	for _, k := range kinds {
 		if err := q.Register(k); err != nil {
@@ -277,17 +279,19 @@ func openJobs(ctx context.Context, cfg config.Config, st store.Store, sets *sett
 	return q, nil
 }
 
-// outboundClient makes the clients for user-given URLs (http jobs,
-// webhooks): private addresses refused but for the configured hosts.
-func outboundClient(cfg config.Config) func(time.Duration) *http.Client {
-	allow := cfg.OutboundAllowHosts
+// outboundClients makes the clients for user-given URLs (http jobs,
+// webhooks): private addresses refused but for the configured hosts. They
+// share one connection pool, made here once: a pool per request (as
+// before) kept each delivery's connection open for 90 s, and a few
+// thousand webhooks a minute ran the process out of file descriptors,
+// refusing the API's connections too.
+func outboundClients(cfg config.Config) func(time.Duration) *http.Client {
+	base := outbound.NewClient(outbound.Options{AllowHosts: cfg.OutboundAllowHosts, UserAgent: "Tortoise/" + Version})
 	return func(timeout time.Duration) *http.Client {
-		return outbound.NewClient(outbound.Options{Timeout: timeout, AllowHosts: allow, UserAgent: "Tortoise/" + Version})
+		c := *base
+		c.Timeout = timeout
+		return &c
 	}
-}
-
-func (a *App) outboundClient(timeout time.Duration) *http.Client {
-	return outboundClient(a.Config)(timeout)
 }
 
 // StartJobs starts this process's job workers, unless its role is "api".

@@ -100,6 +100,7 @@ func newClient(opts Options, resolver *net.Resolver) *http.Client {
 		DialContext:           d.dialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   32, // a webhook's receiver gets many deliveries at once
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
