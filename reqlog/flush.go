@@ -191,13 +191,12 @@ func (f *flushState) copyPG(ctx context.Context, rows []*aggRow) error {
 			return fmt.Errorf("copy entries: %w", err)
 		}
 	}
-	for i := 0; i < len(rows); i += rollupPerInsert {
-		chunk := rows[i:min(i+rollupPerInsert, len(rows))]
-		if _, err := tx.Exec(ctx, insertSQL(true, statsTable, statsColumns, len(chunk)), f.rollupArgs(chunk)...); err != nil {
-			return fmt.Errorf("insert rollup: %w", err)
-		}
+	if err := f.writeRollup(rows, true, func(q string, args []any) error {
+		_, err := tx.Exec(ctx, q, args...)
+		return err
+	}); err != nil {
+		return err
 	}
-	clear(f.args)
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
@@ -207,6 +206,19 @@ func (f *flushState) copyPG(ctx context.Context, rows []*aggRow) error {
 // rollupPerInsert bounds the rollup rows of one INSERT; they are few (a
 // row per route and minute).
 const rollupPerInsert = 25
+
+// writeRollup inserts the rollup's rows by exec, rollupPerInsert at a
+// time, in either engine's transaction.
+func (f *flushState) writeRollup(rows []*aggRow, pg bool, exec func(q string, args []any) error) error {
+	defer clear(f.args)
+	for i := 0; i < len(rows); i += rollupPerInsert {
+		chunk := rows[i:min(i+rollupPerInsert, len(rows))]
+		if err := exec(insertSQL(pg, statsTable, statsColumns, len(chunk)), f.rollupArgs(chunk)); err != nil {
+			return fmt.Errorf("insert rollup: %w", err)
+		}
+	}
+	return nil
+}
 
 // rollupArgs are the parameters of an INSERT of chunk into the rollup.
 func (f *flushState) rollupArgs(chunk []*aggRow) []any {
@@ -267,13 +279,12 @@ func (f *flushState) insertRows(ctx context.Context, rows []*aggRow) error {
 			return fmt.Errorf("insert entries: %w", err)
 		}
 	}
-	for i := 0; i < len(rows); i += rollupPerInsert {
-		chunk := rows[i:min(i+rollupPerInsert, len(rows))]
-		if _, err := tx.ExecContext(ctx, insertSQL(pg, statsTable, statsColumns, len(chunk)), f.rollupArgs(chunk)...); err != nil {
-			return fmt.Errorf("insert rollup: %w", err)
-		}
+	if err := f.writeRollup(rows, pg, func(q string, args []any) error {
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	}); err != nil {
+		return err
 	}
-	clear(f.args)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
