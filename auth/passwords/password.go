@@ -15,10 +15,21 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tortoise-dev/tortoise/internal/hashcost"
 )
 
 // DefaultCost is the bcrypt cost used when a password field sets none.
 const DefaultCost = 10
+
+// defaultCost is DefaultCost, or bcrypt's minimum in this module's tests
+// (internal/hashcost).
+func defaultCost() int {
+	if hashcost.Lowered() {
+		return bcrypt.MinCost
+	}
+	return DefaultCost
+}
 
 // slots bounds the bcrypt computations running at once; SetLimit swaps
 // it, and a computation gives its slot back to the channel it took it from.
@@ -74,7 +85,7 @@ func adjustProcs(delta int) {
 // Hash hashes a password with bcrypt.
 func Hash(password string, cost int) (string, error) {
 	if cost <= 0 {
-		cost = DefaultCost
+		cost = defaultCost()
 	}
 	var h []byte
 	var err error
@@ -95,7 +106,7 @@ func Check(hash, password string) bool {
 	limited(func() {
 		if hash == "" {
 			dummyOnce.Do(func() {
-				dummyHash, _ = bcrypt.GenerateFromPassword([]byte("tortoise-dummy-password"), DefaultCost)
+				dummyHash, _ = bcrypt.GenerateFromPassword([]byte("tortoise-dummy-password"), defaultCost())
 			})
 			_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
 			err = bcrypt.ErrMismatchedHashAndPassword

@@ -12,7 +12,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tortoise-dev/tortoise/internal/hashcost"
 )
+
+// Every test binary using testkit hashes passwords at bcrypt's minimum
+// cost: the tests are about behaviour, not about bcrypt's slowness, which
+// otherwise took most of their CPU.
+func init() { hashcost.LowerForTests() }
 
 // PostgresURL returns the PostgreSQL URL tests should use, from
 // TORTOISE_TEST_POSTGRES. Without it the test is skipped with a message —
