@@ -25,6 +25,19 @@ func TestPayload(t *testing.T) {
 		return &core.Record{Collection: c, Data: map[string]any{"id": "u1", "email": "amy@example.com",
 			"password": "$2a$hash", "tokenKey": "key", "notes": "private", "name": name}}
 	}
+	// The body as the delivery job carries it, args decoded as deliver
+	// decodes them.
+	payload := func(id string, ch store.Change) ([]byte, error) {
+		args, err := deliveryArgs("wh_1", id, ch)
+		if err != nil {
+			return nil, err
+		}
+		var d delivery
+		if err := json.Unmarshal(args, &d); err != nil || d.Webhook != "wh_1" || d.ID != id {
+			t.Fatalf("args %s: %+v %v", args, d, err)
+		}
+		return d.Body, nil
+	}
 	body, err := payload("msg_1", store.Change{Action: store.ActionUpdate, Collection: c, Record: rec("Amy B"), Old: rec("Amy")})
 	if err != nil {
 		t.Fatal(err)

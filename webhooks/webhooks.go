@@ -401,12 +401,11 @@ func (s *Service) onChanges(ctx context.Context, tx store.Tx, changes []store.Ch
 					continue
 				}
 			}
-			id := "msg_" + core.RandomString(24, core.Alphanumeric)
-			body, err := payload(id, ch)
+			args, err := deliveryArgs(h.ID, "msg_"+core.RandomString(24, core.Alphanumeric), ch)
 			if err != nil {
 				return err
 			}
-			_, err = s.o.Jobs.EnqueueTx(ctx, tx, Kind, delivery{Webhook: h.ID, ID: id, Body: body},
+			_, err = s.o.Jobs.EnqueueTx(ctx, tx, Kind, args,
 				&jobs.Options{Queue: jobs.WebhookQueue, Tags: []string{Tag(h.ID)}})
 			if err != nil {
 				return err
@@ -419,25 +418,58 @@ func (s *Service) onChanges(ctx context.Context, tx store.Tx, changes []store.Ch
 // Tag tags the deliveries of webhook id.
 func Tag(id string) string { return "webhook-" + id }
 
-// payload is the JSON body of one delivery.
-func payload(id string, ch store.Change) ([]byte, error) {
-	out := map[string]any{
-		"id":         id,
-		"event":      ch.Action,
-		"collection": ch.Collection.Name,
-		"record":     public(ch.Record),
-		"timestamp":  time.Now().UTC().Format(time.RFC3339Nano),
-	}
-	if ch.Action == store.ActionUpdate && ch.Old != nil {
-		out["previous"] = public(ch.Old)
-	}
+// deliveryArgs are the job args of one delivery (a delivery), written
+// in one pass: this runs in the write's transaction, on SQLite on its
+// single writer, so the body is encoded once rather than encoded, then
+// checked and copied again inside the args.
+func deliveryArgs(webhook, id string, ch store.Change) (json.RawMessage, error) {
 	var b bytes.Buffer
+	b.Grow(512)
+	b.WriteString(`{"webhook":`)
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(out); err != nil {
+	if err := enc.Encode(webhook); err != nil {
 		return nil, core.Internal(err, "Failed to encode a webhook delivery.")
 	}
-	return bytes.TrimRight(b.Bytes(), "\n"), nil
+	b.Truncate(b.Len() - 1) // Encode's newline
+	b.WriteString(`,"id":`)
+	if err := enc.Encode(id); err != nil {
+		return nil, core.Internal(err, "Failed to encode a webhook delivery.")
+	}
+	b.Truncate(b.Len() - 1)
+	b.WriteString(`,"body":`)
+	if err := writePayload(&b, id, ch); err != nil {
+		return nil, err
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// payloadBody is a delivery's body; its keys are in the order a map of
+// them would be written.
+type payloadBody struct {
+	Collection string         `json:"collection"`
+	Event      string         `json:"event"`
+	ID         string         `json:"id"`
+	Previous   map[string]any `json:"previous,omitempty"`
+	Record     map[string]any `json:"record"`
+	Timestamp  string         `json:"timestamp"`
+}
+
+// writePayload appends the JSON body of one delivery to b.
+func writePayload(b *bytes.Buffer, id string, ch store.Change) error {
+	out := payloadBody{Collection: ch.Collection.Name, Event: ch.Action, ID: id, Record: public(ch.Record),
+		Timestamp: time.Now().UTC().Format(time.RFC3339Nano)}
+	if ch.Action == store.ActionUpdate && ch.Old != nil {
+		out.Previous = public(ch.Old)
+	}
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		return core.Internal(err, "Failed to encode a webhook delivery.")
+	}
+	b.Truncate(b.Len() - 1) // Encode's newline
+	return nil
 }
 
 // public is a record without what must never leave: hidden fields,
