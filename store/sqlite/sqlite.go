@@ -25,6 +25,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -59,8 +60,11 @@ type Store struct {
 	mu         sync.RWMutex // guards closed against sends on a closed queue
 	closed     bool
 	writerDone chan struct{}
-	closeOnce  sync.Once
-	closeErr   error
+	// turn is the write turn the writer and OpenSQL's connection take
+	// (turn.go).
+	turn      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
 
 	maxGroup    int
 	readTimeout time.Duration // 0: reads are not limited
@@ -173,6 +177,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		cfg:         cfg,
 		queue:       make(chan *request, queueSize),
 		writerDone:  make(chan struct{}),
+		turn:        make(chan struct{}, 1),
 		feed:        store.NewFeed(),
 		maxGroup:    cfg.maxGroup,
 		readTimeout: max(cfg.readTimeout, 0),
@@ -374,7 +379,9 @@ var errLocked = errors.New("locked by another process")
 // before the store. Its connection keeps the statements it is given as
 // text prepared (keptConn).
 func (s *Store) OpenSQL() (*sql.DB, error) {
-	db, err := openKeptDB(dsn(s.path, s.cfg, false)+"&_txlock=immediate", nil)
+	db, err := openKeptDB(dsn(s.path, s.cfg, false)+"&_txlock=immediate", func(kc *keptConn) driver.Conn {
+		return &turnConn{keptConn: kc, s: s}
+	})
 	if err != nil {
 		return nil, core.Internal(err, "Failed to open the database.")
 	}

@@ -132,7 +132,9 @@ func (s *Store) writeLoop() {
 			}
 		}
 		for len(batch) > 0 {
+			s.turn <- struct{}{}
 			batch = s.commitGroup(batch)
+			s.giveTurn()
 		}
 	}
 }
