@@ -70,6 +70,19 @@ func newQueue(t *testing.T, st store.Store, kinds ...jobs.Kind) *jobs.Queue {
 	return q
 }
 
+// itemsCollection creates a collection of bare records on st.
+func itemsCollection(t *testing.T, st store.Store) *core.Collection {
+	t.Helper()
+	ctx := context.Background()
+	c := &core.Collection{ID: "c1", Name: "items", Type: core.TypeBase, Fields: []core.Field{
+		{ID: "f0", Name: "id", Type: core.FieldText, PrimaryKey: true},
+	}}
+	if err := st.Update(ctx, func(tx store.Tx) error { return tx.CreateCollection(ctx, c) }); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // waitState waits until job id is in state and returns it.
 func waitState(t *testing.T, q *jobs.Queue, id int64, state string) *jobs.Job {
 	t.Helper()
@@ -157,12 +170,7 @@ func TestEnqueueTx(t *testing.T) {
 			return nil
 		}})
 		ctx := context.Background()
-		c := &core.Collection{ID: "c1", Name: "items", Type: core.TypeBase, Fields: []core.Field{
-			{ID: "f0", Name: "id", Type: core.FieldText, PrimaryKey: true},
-		}}
-		if err := st.Update(ctx, func(tx store.Tx) error { return tx.CreateCollection(ctx, c) }); err != nil {
-			t.Fatal(err)
-		}
+		c := itemsCollection(t, st)
 		boom := errors.New("boom")
 		err := st.Update(ctx, func(tx store.Tx) error {
 			if err := tx.Insert(ctx, &core.Record{Collection: c, Data: map[string]any{"id": "gone"}}); err != nil {
@@ -417,12 +425,7 @@ func TestJobsRunWhileTheWriterIsBusy(t *testing.T) {
 		return nil
 	}})
 	ctx := context.Background()
-	c := &core.Collection{ID: "c1", Name: "items", Type: core.TypeBase, Fields: []core.Field{
-		{ID: "f0", Name: "id", Type: core.FieldText, PrimaryKey: true},
-	}}
-	if err := st.Update(ctx, func(tx store.Tx) error { return tx.CreateCollection(ctx, c) }); err != nil {
-		t.Fatal(err)
-	}
+	c := itemsCollection(t, st)
 	items := make([]jobs.Item, n)
 	for i := range items {
 		items[i] = jobs.Item{Kind: "note"}
