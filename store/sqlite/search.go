@@ -181,6 +181,18 @@ func searchTriggerSQL(c *core.Collection) []string {
 	}
 }
 
+// dropRowTriggersSQL drops the triggers c's table fires for each row
+// written (_ai, _ad, _au of searchTriggerSQL, and of the layout before the
+// queue), if there are any.
+func dropRowTriggersSQL(c *core.Collection) []string {
+	name := searchTable(c)
+	return []string{
+		"DROP TRIGGER IF EXISTS " + store.QuoteIdent(name+"_ai"),
+		"DROP TRIGGER IF EXISTS " + store.QuoteIdent(name+"_ad"),
+		"DROP TRIGGER IF EXISTS " + store.QuoteIdent(name+"_au"),
+	}
+}
+
 // searchUpgrade moves the indexes built before the queue (their triggers
 // wrote to the index directly, one FTS5 segment per write call) onto it:
 // their content is already exact, so only the triggers change, each
@@ -211,12 +223,7 @@ func (s *Store) searchUpgrade(ctx context.Context) {
 			if old != 1 {
 				return nil // no index, or one with a queue already
 			}
-			stmts := []string{
-				"DROP TRIGGER IF EXISTS " + store.QuoteIdent(searchTable(c)+"_ai"),
-				"DROP TRIGGER IF EXISTS " + store.QuoteIdent(searchTable(c)+"_ad"),
-				"DROP TRIGGER IF EXISTS " + store.QuoteIdent(searchTable(c)+"_au"),
-			}
-			for _, q := range append(stmts, searchTriggerSQL(c)...) {
+			for _, q := range append(dropRowTriggersSQL(c), searchTriggerSQL(c)...) {
 				if _, err := t.s.wexec(q); err != nil {
 					return err
 				}
@@ -334,14 +341,11 @@ func (t *writeTx) searchDrop(c *core.Collection) error {
 	if _, err := t.s.wexec(`DELETE FROM _params WHERE key = ?`, store.SearchFillKey(c)); err != nil {
 		return t.s.writeErr(err, "Failed to drop the search index.")
 	}
-	for _, q := range []string{
-		"DROP TRIGGER IF EXISTS " + store.QuoteIdent(name+"_ai"),
-		"DROP TRIGGER IF EXISTS " + store.QuoteIdent(name+"_ad"),
-		"DROP TRIGGER IF EXISTS " + store.QuoteIdent(name+"_au"),
-		"DROP TRIGGER IF EXISTS " + store.QuoteIdent(name+"_flush"),
-		"DROP TABLE IF EXISTS " + store.QuoteIdent(searchQueue(c)),
-		"DROP TABLE IF EXISTS " + store.QuoteIdent(name),
-	} {
+	for _, q := range append(dropRowTriggersSQL(c),
+		"DROP TRIGGER IF EXISTS "+store.QuoteIdent(name+"_flush"),
+		"DROP TABLE IF EXISTS "+store.QuoteIdent(searchQueue(c)),
+		"DROP TABLE IF EXISTS "+store.QuoteIdent(name),
+	) {
 		if _, err := t.s.wexec(q); err != nil {
 			return t.s.writeErr(err, "Failed to drop the search index.")
 		}
