@@ -418,31 +418,27 @@ func (s *Service) onChanges(ctx context.Context, tx store.Tx, changes []store.Ch
 // Tag tags the deliveries of webhook id.
 func Tag(id string) string { return "webhook-" + id }
 
-// deliveryArgs are the job args of one delivery (a delivery), written
-// in one pass: this runs in the write's transaction, on SQLite on its
-// single writer, so the body is encoded once rather than encoded, then
-// checked and copied again inside the args.
+// deliveryArgs are the job args of one delivery (a delivery), encoded
+// in one pass: a delivery with the body already encoded as its Body would
+// have json.Marshal check and copy the body a second time.
 func deliveryArgs(webhook, id string, ch store.Change) (json.RawMessage, error) {
+	body := payloadBody{Collection: ch.Collection.Name, Event: ch.Action, ID: id, Record: public(ch.Record),
+		Timestamp: time.Now().UTC().Format(time.RFC3339Nano)}
+	if ch.Action == store.ActionUpdate && ch.Old != nil {
+		body.Previous = public(ch.Old)
+	}
 	var b bytes.Buffer
-	b.Grow(512)
-	b.WriteString(`{"webhook":`)
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(webhook); err != nil {
+	err := enc.Encode(struct {
+		Webhook string      `json:"webhook"`
+		ID      string      `json:"id"`
+		Body    payloadBody `json:"body"`
+	}{webhook, id, body})
+	if err != nil {
 		return nil, core.Internal(err, "Failed to encode a webhook delivery.")
 	}
-	b.Truncate(b.Len() - 1) // Encode's newline
-	b.WriteString(`,"id":`)
-	if err := enc.Encode(id); err != nil {
-		return nil, core.Internal(err, "Failed to encode a webhook delivery.")
-	}
-	b.Truncate(b.Len() - 1)
-	b.WriteString(`,"body":`)
-	if err := writePayload(&b, id, ch); err != nil {
-		return nil, err
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
 
 // payloadBody is a delivery's body; its keys are in the order a map of
@@ -454,22 +450,6 @@ type payloadBody struct {
 	Previous   map[string]any `json:"previous,omitempty"`
 	Record     map[string]any `json:"record"`
 	Timestamp  string         `json:"timestamp"`
-}
-
-// writePayload appends the JSON body of one delivery to b.
-func writePayload(b *bytes.Buffer, id string, ch store.Change) error {
-	out := payloadBody{Collection: ch.Collection.Name, Event: ch.Action, ID: id, Record: public(ch.Record),
-		Timestamp: time.Now().UTC().Format(time.RFC3339Nano)}
-	if ch.Action == store.ActionUpdate && ch.Old != nil {
-		out.Previous = public(ch.Old)
-	}
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(out); err != nil {
-		return core.Internal(err, "Failed to encode a webhook delivery.")
-	}
-	b.Truncate(b.Len() - 1) // Encode's newline
-	return nil
 }
 
 // public is a record without what must never leave: hidden fields,
