@@ -19,6 +19,14 @@ import (
 // transactional as the rows: a rolled-back transaction or savepoint takes
 // its count change with it, and a snapshot sees the count of its rows.
 //
+// Long transactions (migration 0004_counts_at_commit): a transaction's
+// first counting statement per collection writes its shard; later ones
+// sum their changes in a transaction-local setting, written once at
+// commit by a deferred trigger. Updating one row once per statement would
+// make a transaction of n statements cost n² (each update walks the row's
+// versions the transaction made). Reads inside the transaction add the
+// pending sum (_tortoise_count_pending).
+//
 // Concurrency: a count is split over 16 shard rows summed on read. A
 // transaction adds its changes to one shard, preferring the one its
 // backend's pid picks and skipping (SKIP LOCKED) shards other
@@ -44,7 +52,7 @@ import (
 // counter rows be missing (a table created around the store), COALESCE
 // falls back to COUNT(*), which it evaluates only then.
 func countSQL(c *core.Collection) string {
-	return `SELECT COALESCE((SELECT SUM("n") FROM _counts WHERE "collection" = $1)::bigint, (SELECT COUNT(*)` +
+	return `SELECT COALESCE((SELECT SUM("n") FROM _counts WHERE "collection" = $1)::bigint + _tortoise_count_pending($1), (SELECT COUNT(*)` +
 		store.FromClause(c) + `))`
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tortoise-dev/tortoise/core"
@@ -142,9 +143,10 @@ func TestCountsProcesses(t *testing.T) {
 	}
 }
 
-// TestCountsMigration runs migration 0003 on a database with collections
-// made before it, while an older process goes on inserting: the seeded
-// counts must match the rows, and the view collection must be left out.
+// TestCountsMigration runs migrations 0003 and 0004 on a database with
+// collections made before them, while an older process goes on inserting:
+// the seeded counts must match the rows, and the view collection must be
+// left out.
 func TestCountsMigration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -237,5 +239,146 @@ func TestCountsMigration(t *testing.T) {
 	}
 	if got := findTotal(t, s, view); got != count {
 		t.Errorf("view total %d, want %d", got, count)
+	}
+
+	// Migration 0004 gave the table its commit-time trigger: without it,
+	// the changes after a transaction's first statement would be lost.
+	err = s.Update(ctx, func(tx store.Tx) error {
+		for range 3 {
+			if err := tx.Insert(ctx, countsRecord(c)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum, count := rawCounts(t, pool, c); sum != count {
+		t.Errorf("after a transaction of three inserts: counters %d, COUNT(*) %d", sum, count)
+	}
+}
+
+// TestCountsLongTransaction writes many statements in one transaction:
+// the count must stay exact (its own reads included, a failed statement's
+// savepoint, a rollback and a truncate), and the counter row must be
+// updated a bounded number of times, not once per statement: each update
+// of a row the transaction already updated walks the versions it made, so
+// a transaction of n statements cost n² (4,000 inserts took 24 times as
+// long as without counting).
+func TestCountsLongTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := postgres.OpenConfig(ctx, testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	c := countsCollection("long_tx")
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.CreateCollection(ctx, c) }); err != nil {
+		t.Fatal(err)
+	}
+	total := func(tx store.Tx) int64 {
+		t.Helper()
+		res, err := tx.Find(ctx, store.Query{Collection: c, WithTotal: true, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int64(res.Total)
+	}
+	// counterUpdates is how many rows of _counts the connection has
+	// updated or inserted (pg_stat_xact_user_tables).
+	counterUpdates := func(tx store.Tx) int64 {
+		t.Helper()
+		var n int64
+		err := tx.(interface{ PgxTx() pgx.Tx }).PgxTx().QueryRow(ctx,
+			`SELECT n_tup_upd + n_tup_ins FROM pg_stat_xact_user_tables WHERE relid = '_counts'::regclass`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	const n = 400
+	err = s.Update(ctx, func(tx store.Tx) error {
+		// The view's figures may include earlier transactions of the
+		// connection not yet reported: take the difference.
+		before := counterUpdates(tx)
+		var ids []string
+		for range n {
+			r := countsRecord(c)
+			if err := tx.Insert(ctx, r); err != nil {
+				return err
+			}
+			ids = append(ids, r.ID())
+		}
+		if got := counterUpdates(tx) - before; got > 2 {
+			t.Errorf("%d inserts updated the counters %d times, want at most 2", n, got)
+		}
+		if got := total(tx); got != n {
+			t.Errorf("total inside the transaction = %d, want %d", got, n)
+		}
+		for _, id := range ids[:50] {
+			if err := tx.Delete(ctx, c, id); err != nil {
+				return err
+			}
+		}
+		dup := countsRecord(c)
+		dup.Data["id"] = ids[60]
+		if err := tx.Insert(ctx, dup); err == nil {
+			t.Error("inserting a repeated id succeeded")
+		}
+		if got := total(tx); got != n-50 {
+			t.Errorf("total after the deletes and a failed insert = %d, want %d", got, n-50)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, count := rawCounts(t, s.Pool(), c)
+	if sum != count || count != n-50 {
+		t.Errorf("after commit: counters %d, COUNT(*) %d, want %d", sum, count, n-50)
+	}
+
+	// A rolled-back transaction of many statements leaves the count alone.
+	_ = s.Update(ctx, func(tx store.Tx) error {
+		for range 20 {
+			if err := tx.Insert(ctx, countsRecord(c)); err != nil {
+				return err
+			}
+		}
+		return errors.New("rolled back")
+	})
+	if got := findTotal(t, s, c); got != n-50 {
+		t.Errorf("after a rollback: total %d, want %d", got, n-50)
+	}
+
+	// Truncate after several statements (PostgreSQL refuses TRUNCATE while
+	// the commit-time event is queued), then more writes.
+	err = s.Update(ctx, func(tx store.Tx) error {
+		for range 5 {
+			if err := tx.Insert(ctx, countsRecord(c)); err != nil {
+				return err
+			}
+		}
+		if err := tx.Truncate(ctx, c); err != nil {
+			return err
+		}
+		for range 3 {
+			if err := tx.Insert(ctx, countsRecord(c)); err != nil {
+				return err
+			}
+		}
+		if got := total(tx); got != 3 {
+			t.Errorf("total after the truncate = %d, want 3", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, count = rawCounts(t, s.Pool(), c)
+	if sum != count || count != 3 || findTotal(t, s, c) != 3 {
+		t.Errorf("after the truncate: counters %d, COUNT(*) %d, want 3", sum, count)
 	}
 }

@@ -339,7 +339,11 @@ func (t *tx) Truncate(ctx context.Context, c *core.Collection) error {
 	// TRUNCATE frees the table at once instead of leaving dead rows to vacuum.
 	// It carries no change per record, so the feed's OnLost observers of
 	// every process (record caches) hear of it instead, at commit.
-	if err := t.guarded(ctx, step{sql: "TRUNCATE " + store.QuoteIdent(c.Name)},
+	// PostgreSQL refuses TRUNCATE while the table has a queued trigger
+	// event, which the count's commit-time trigger may have (counts.go):
+	// _tortoise_count_settle runs it first.
+	if err := t.guarded(ctx, step{sql: "SELECT _tortoise_count_settle($1)", args: []any{c.Name}},
+		step{sql: "TRUNCATE " + store.QuoteIdent(c.Name)},
 		step{sql: "SELECT pg_notify($1, $2)", args: []any{changesChannel, t.s.feed.token + ":" + lostPayload}}); err != nil {
 		return t.s.connErr(ctx, err, "Failed to delete the records.")
 	}
