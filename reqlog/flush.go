@@ -318,11 +318,7 @@ func (f *flushState) retain(now time.Time) {
 // rollup rows of the minutes before it, returning the entries deleted.
 func (l *Log) deleteBefore(ctx context.Context, cutoff time.Time, limit int) (int, error) {
 	q, qs := l.retentionSQL()
-	var before any = core.FormatTime(cutoff)
-	if l.d == query.SQLite {
-		before = rowKey(cutoff.UnixMilli(), 0)
-	}
-	res, err := l.wdb.ExecContext(ctx, l.numbered(q), before, limit)
+	res, err := l.wdb.ExecContext(ctx, l.numbered(q), l.seqFrom(cutoff), limit)
 	if err != nil {
 		return 0, err
 	}
@@ -336,15 +332,11 @@ func (l *Log) deleteBefore(ctx context.Context, cutoff time.Time, limit int) (in
 	return int(n), nil
 }
 
-// retentionSQL deletes a chunk of entries created before a time, oldest
-// first (through the key on SQLite, the created index on PostgreSQL; a
-// LIMIT of ids, as DELETE … LIMIT is in neither everywhere), and the
-// rollup rows before a minute.
+// retentionSQL deletes a chunk of entries created before a time (given as
+// seqFrom's bound), oldest first through the key (a LIMIT of ids, as
+// DELETE … LIMIT is in neither engine everywhere), and the rollup rows
+// before a minute.
 func (l *Log) retentionSQL() (entries, rollup string) {
-	where := "created < ? ORDER BY created"
-	if l.d == query.SQLite {
-		where = "id < ? ORDER BY id"
-	}
-	return `DELETE FROM ` + logsTable + ` WHERE id IN (SELECT id FROM ` + logsTable + ` WHERE ` + where + ` LIMIT ?)`,
+	return `DELETE FROM ` + logsTable + ` WHERE id IN (SELECT id FROM ` + logsTable + ` WHERE id < ? ORDER BY id LIMIT ?)`,
 		`DELETE FROM ` + statsTable + ` WHERE minute < ?`
 }

@@ -247,8 +247,8 @@ func (l *Log) where(src string) (*query.SQL, error) {
 // orderBy compiles PocketBase's sort parameter over the view: id,
 // created, updated, level, message, data.<key>, @random, and rowid (the
 // order of insertion). Ties are broken by insertion order, in the
-// direction of the last key, so pages are stable and the order of the key
-// (SQLite) or the created index (PostgreSQL) serves the common -created.
+// direction of the last key, so pages are stable and the key's order
+// serves the common -created on both engines.
 // The default is newest first.
 func (l *Log) orderBy(src string) (string, error) {
 	seq := query.MainAlias + "._seq"
@@ -275,8 +275,8 @@ func (l *Log) orderBy(src string) (string, error) {
 		bySeq = false
 		switch {
 		case key == "rowid" || key == "@rowid",
-			// On SQLite the key is the time: its order is created's.
-			l.d == query.SQLite && (key == "created" || key == "updated"):
+			// The key starts with the time: its order is created's.
+			key == "created" || key == "updated":
 			out = append(out, seq+dir)
 			bySeq = true
 			continue
@@ -389,11 +389,8 @@ func (l *Log) total(ctx context.Context) (int64, error) {
 	if err := l.rdb.QueryRowContext(ctx, l.numbered(q), cut.Unix()/60).Scan(&n); err != nil {
 		return 0, l.readErr(ctx, err)
 	}
-	q, arg := "SELECT count(*) FROM "+logsTable+" WHERE created >= ?", any(core.FormatTime(cut))
-	if l.d == query.SQLite {
-		q, arg = "SELECT count(*) FROM "+logsTable+" WHERE id >= ?", rowKey(cut.UnixMilli(), 0)
-	}
-	if err := l.rdb.QueryRowContext(ctx, l.numbered(q), arg).Scan(&recent); err != nil {
+	q = "SELECT count(*) FROM " + logsTable + " WHERE id >= ?"
+	if err := l.rdb.QueryRowContext(ctx, l.numbered(q), l.seqFrom(cut)).Scan(&recent); err != nil {
 		return 0, l.readErr(ctx, err)
 	}
 	return n + recent, nil
@@ -473,13 +470,11 @@ func (l *Log) Stats(ctx context.Context, filterSrc string) ([]StatPoint, error) 
 	// The hour of an entry: on SQLite from its key, as Unix hours; on
 	// PostgreSQL the start of its created text.
 	hour := "substr(" + query.MainAlias + ".created, 1, 13)"
-	recent := query.MainAlias + ".created >= ?"
+	recent := query.MainAlias + "._seq >= ?"
 	cut := l.opts.now().Truncate(time.Minute).Add(-time.Minute)
-	var cutArg any = core.FormatTime(cut)
+	cutArg := l.seqFrom(cut)
 	if l.d == query.SQLite {
 		hour = "((" + query.MainAlias + "._seq >> " + strconv.Itoa(counterBits) + ") + " + strconv.Itoa(keyEpochMS) + ") / 3600000"
-		recent = query.MainAlias + "._seq >= ?"
-		cutArg = rowKey(cut.UnixMilli(), 0)
 	}
 	byHour := "SELECT " + hour + ", count(*) FROM " + l.viewSQL()
 	if where != nil {

@@ -579,6 +579,17 @@ func formatID(ms int64, n uint64) string {
 	return string(b[:])
 }
 
+// seqFrom is the smallest _seq (the id, in the table's own form) of the
+// entries created at or after t: ids sort by creation time on both
+// engines, so a time bound is a bound on the key, which the table's key
+// index serves.
+func (l *Log) seqFrom(t time.Time) any {
+	if l.d == query.SQLite {
+		return rowKey(t.UnixMilli(), 0)
+	}
+	return formatID(max(t.UnixMilli(), 0), 0)
+}
+
 // parseID reverses formatID.
 func parseID(id string) (ms int64, n uint64, ok bool) {
 	if len(id) != 15 {

@@ -101,17 +101,19 @@ COMMIT;`)
 const sqliteLayout = 1
 
 // createPostgres creates the tables in the application's database, a
-// column per field and the indexes SQLite's layout has: on created (the
-// default order, time filters, retention) and on the errors alone by
-// time, under
-// an advisory lock so that processes starting together do not race on
-// CREATE TABLE IF NOT EXISTS (which is not safe concurrently). Text is
-// COLLATE "C", the order the filter language compares in, so that its
-// comparisons can use the indexes; status is double precision, the type
-// the filter compares numbers in, for the same reason. An index on status,
-// which earlier builds made, is dropped: each request paid for it, and a
-// filter on a 4xx or 5xx status has the errors' index (a status below
-// 400 is nearly every row, where an index does not help).
+// column per field and the indexes SQLite's layout has, under an advisory
+// lock so that processes starting together do not race on CREATE TABLE IF
+// NOT EXISTS (which is not safe concurrently). As on SQLite, the key
+// serves the default order, the time bounds and retention (an id starts
+// with its creation time: seqFrom), and one partial index holds the
+// errors alone, by key. Text is COLLATE "C", the order the filter language
+// compares in, so that its comparisons can use the indexes; status is
+// double precision, the type the filter compares numbers in, for the same
+// reason. Indexes that earlier builds made are dropped, as each request
+// paid for them: on status (a filter on a 4xx or 5xx status has the
+// errors' index; a status below 400 is nearly every row, where an index
+// does not help), on created (the key's order is created's; a filter on
+// created reads the table, as on SQLite), and the errors by created.
 func createPostgres(ctx context.Context, db *sql.DB) error {
 	var b strings.Builder
 	b.WriteString(`CREATE TABLE IF NOT EXISTS ` + logsTable + ` (
@@ -131,9 +133,10 @@ func createPostgres(ctx context.Context, db *sql.DB) error {
 	error text COLLATE "C" NOT NULL,
 	details text COLLATE "C" NOT NULL
 );
-CREATE INDEX IF NOT EXISTS _request_logs_created ON ` + logsTable + ` (created, id);
-CREATE INDEX IF NOT EXISTS _request_logs_errors ON ` + logsTable + ` (created) WHERE status >= 400;
+CREATE INDEX IF NOT EXISTS _request_logs_errors_by_id ON ` + logsTable + ` (id) WHERE status >= 400;
 DROP INDEX IF EXISTS _request_logs_status;
+DROP INDEX IF EXISTS _request_logs_created;
+DROP INDEX IF EXISTS _request_logs_errors;
 CREATE TABLE IF NOT EXISTS ` + statsTable + ` (
 	minute bigint NOT NULL,
 	route text COLLATE "C" NOT NULL,

@@ -274,10 +274,7 @@ func (l *Log) Summary(ctx context.Context, window time.Duration) (*Summary, erro
 // would leave it to the value.
 func (l *Log) recentErrorsSQL(since time.Time) (string, any) {
 	q := l.selectEntries() + " FROM " + l.viewSQL() + " WHERE " + query.MainAlias + ".data_status >= 400 AND "
-	if l.d == query.SQLite {
-		return q + query.MainAlias + "._seq >= ? ORDER BY " + query.MainAlias + "._seq DESC LIMIT " + fmt.Sprint(MaxRecentErrors), rowKey(since.UnixMilli(), 0)
-	}
-	return q + query.MainAlias + ".created >= ? ORDER BY " + query.MainAlias + ".created DESC LIMIT " + fmt.Sprint(MaxRecentErrors), core.FormatTime(since)
+	return q + query.MainAlias + "._seq >= ? ORDER BY " + query.MainAlias + "._seq DESC LIMIT " + fmt.Sprint(MaxRecentErrors), l.seqFrom(since)
 }
 
 // sumColumns sums the rollup's columns for aggRow.dest.
