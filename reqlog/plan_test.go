@@ -47,32 +47,14 @@ func TestSQLiteQueriesUseIndexes(t *testing.T) {
 		}
 		return strings.Join(steps, "; ")
 	}
-	for _, tc := range []struct{ filter, sort, want string }{
+	checkListPlans(t, l, plan, "TEMP B-TREE", []planCase{
 		{"", "", "SCAN _request_logs"},
 		{"", "-created", "SCAN _request_logs"},
 		{"", "created", "SCAN _request_logs"},
 		{"", "rowid", "SCAN _request_logs"},
 		{"data.status >= 400", "", "INDEX _request_logs_errors"},
 		{"data.status >= 400 && data.method = 'GET'", "", "INDEX _request_logs_errors"},
-	} {
-		where, err := l.where(tc.filter)
-		if err != nil {
-			t.Fatal(err)
-		}
-		order, err := l.orderBy(tc.sort)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, _ := l.listSQL(where, order)
-		var args []any
-		if where != nil {
-			args = where.Args
-		}
-		got := plan(q, append(args, 30, 0)...)
-		if !strings.Contains(got, tc.want) || strings.Contains(got, "TEMP B-TREE") {
-			t.Errorf("filter %q sort %q: plan %q, want %s and no sort", tc.filter, tc.sort, got, tc.want)
-		}
-	}
+	})
 	q, since := l.recentErrorsSQL(time.Now())
 	if got := plan(q, since); !strings.Contains(got, "USING COVERING INDEX _request_logs_errors (id>?)") && !strings.Contains(got, "USING INDEX _request_logs_errors (id>?)") || strings.Contains(got, "TEMP B-TREE") {
 		t.Errorf("recent errors: %q", got)
@@ -127,31 +109,13 @@ func TestPostgresQueriesUseIndexes(t *testing.T) {
 		}
 		return strings.Join(steps, "; ")
 	}
-	for _, tc := range []struct{ filter, sort, want string }{
+	checkListPlans(t, l, plan, "Sort", []planCase{
 		{"", "", "Index Scan Backward using _request_logs_pkey"},
 		{"", "-created", "Index Scan Backward using _request_logs_pkey"},
 		{"", "created", "Index Scan using _request_logs_pkey"},
 		{"data.status >= 400", "", "_request_logs_errors_by_id"},
 		{"data.status >= 400 && data.method = 'GET'", "", "_request_logs_errors_by_id"},
-	} {
-		where, err := l.where(tc.filter)
-		if err != nil {
-			t.Fatal(err)
-		}
-		order, err := l.orderBy(tc.sort)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, _ := l.listSQL(where, order)
-		var args []any
-		if where != nil {
-			args = where.Args
-		}
-		got := plan(q, append(args, 30, 0)...)
-		if !strings.Contains(got, tc.want) || strings.Contains(got, "Sort") {
-			t.Errorf("filter %q sort %q: plan %q, want %s and no sort", tc.filter, tc.sort, got, tc.want)
-		}
-	}
+	})
 	q, since := l.recentErrorsSQL(time.Now())
 	if got := plan(q, since); !strings.Contains(got, "Index Scan Backward using _request_logs_errors_by_id") || strings.Contains(got, "Sort") {
 		t.Errorf("recent errors: %q", got)
@@ -232,5 +196,33 @@ CREATE INDEX _request_logs_status ON _request_logs (status);`
 	}
 	if got, want := strings.Join(names, ","), "_request_logs_errors_by_id,_request_logs_pkey"; got != want {
 		t.Errorf("indexes %s, want %s", got, want)
+	}
+}
+
+// planCase is a list query (filter and sort) and what its plan must name.
+type planCase struct{ filter, sort, want string }
+
+// checkListPlans checks the plan of each case's list page: it must name
+// want and not sortStep, the engine's word for sorting the rows.
+func checkListPlans(t *testing.T, l *Log, plan func(string, ...any) string, sortStep string, cases []planCase) {
+	t.Helper()
+	for _, tc := range cases {
+		where, err := l.where(tc.filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		order, err := l.orderBy(tc.sort)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, _ := l.listSQL(where, order)
+		var args []any
+		if where != nil {
+			args = where.Args
+		}
+		got := plan(q, append(args, 30, 0)...)
+		if !strings.Contains(got, tc.want) || strings.Contains(got, sortStep) {
+			t.Errorf("filter %q sort %q: plan %q, want %s and no sort", tc.filter, tc.sort, got, tc.want)
+		}
 	}
 }
