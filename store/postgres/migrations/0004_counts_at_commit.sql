@@ -32,7 +32,7 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT 'tortoise.count_' || md5(coll) $$;
 -- transaction has made and not yet written to _counts.
 CREATE FUNCTION _tortoise_count_pending(coll TEXT) RETURNS BIGINT
 LANGUAGE sql STABLE AS $$
-	SELECT coalesce(nullif(current_setting('tortoise.count_' || md5(coll) || '_d', true), ''), '0')::bigint
+	SELECT coalesce(nullif(current_setting(_tortoise_count_key(coll) || '_d', true), ''), '0')::bigint
 $$;
 
 CREATE FUNCTION _tortoise_count_change(coll TEXT, d BIGINT) RETURNS VOID
