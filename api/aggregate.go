@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/tortoise-dev/tortoise/internal/jsonw"
 	"github.com/tortoise-dev/tortoise/records"
 )
 
@@ -64,7 +65,7 @@ func (s *Server) aggregateRecords(w http.ResponseWriter, r *http.Request) error 
 			if j > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = jsonw.String(b, k)
 			b = append(b, ':')
 			if n, ok := item[k].(int64); ok {
 				b = strconv.AppendInt(b, n, 10)

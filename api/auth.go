@@ -8,6 +8,7 @@ import (
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/guard"
+	"github.com/tortoise-dev/tortoise/internal/jsonw"
 	"github.com/tortoise-dev/tortoise/service"
 )
 
@@ -142,7 +143,7 @@ func (s *Server) impersonate(w http.ResponseWriter, r *http.Request, req *servic
 // writeAuth answers a successful login: {"token": ..., "record": {...}}.
 func (s *Server) writeAuth(w http.ResponseWriter, r *http.Request, rec *core.Record, tok string) {
 	v := viewer{superuser: rec.Collection.Name == core.SuperusersName, auth: rec}
-	b := append([]byte(`{"token":`), appendString(nil, tok)...)
+	b := append([]byte(`{"token":`), jsonw.String(nil, tok)...)
 	b = append(b, `,"record":`...)
 	b = appendRecord(b, rec, v, nil)
 	b = append(b, '}')

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"encoding/json"
-	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -10,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/internal/jsonw"
 	"github.com/tortoise-dev/tortoise/service"
 )
 
@@ -129,16 +128,16 @@ func appendRecord(b []byte, rec *core.Record, v viewer, sel *fieldSel) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendString(b, k)
+		b = jsonw.String(b, k)
 		b = append(b, ':')
 	}
 	if ok, _ := sel.keep("collectionId"); ok {
 		key("collectionId")
-		b = appendString(b, rec.Collection.ID)
+		b = jsonw.String(b, rec.Collection.ID)
 	}
 	if ok, _ := sel.keep("collectionName"); ok {
 		key("collectionName")
-		b = appendString(b, rec.Collection.Name)
+		b = jsonw.String(b, rec.Collection.Name)
 	}
 	for i := range rec.Collection.Fields {
 		f := &rec.Collection.Fields[i]
@@ -172,7 +171,7 @@ func appendRecord(b []byte, rec *core.Record, v viewer, sel *fieldSel) []byte {
 					b = append(b, ',')
 				}
 				n++
-				b = appendString(b, k)
+				b = jsonw.String(b, k)
 				b = append(b, ':')
 				switch x := val.(type) {
 				case *core.Record:
@@ -195,111 +194,10 @@ func appendRecord(b []byte, rec *core.Record, v viewer, sel *fieldSel) []byte {
 }
 
 func appendValue(b []byte, val any, sel *fieldSel) []byte {
-	switch x := val.(type) {
-	case string:
-		if sel != nil && sel.excerpt > 0 {
-			x = excerpt(x, sel.excerpt, sel.ellipsis)
-		}
-		return appendString(b, x)
-	case float64:
-		return appendNumber(b, x)
-	case bool:
-		return strconv.AppendBool(b, x)
-	case []string:
-		b = append(b, '[')
-		for i, s := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, s)
-		}
-		return append(b, ']')
-	case json.RawMessage:
-		if len(x) == 0 {
-			return append(b, "null"...)
-		}
-		return append(b, x...)
-	case nil:
-		return append(b, "null"...)
+	if x, ok := val.(string); ok && sel != nil && sel.excerpt > 0 {
+		return jsonw.String(b, excerpt(x, sel.excerpt, sel.ellipsis))
 	}
-	enc, err := json.Marshal(val)
-	if err != nil {
-		return append(b, "null"...)
-	}
-	return append(b, enc...)
-}
-
-// appendNumber writes f as encoding/json does (and so PocketBase):
-// 1234567.5, not 1.2345675e+06; exponents only below 1e-6 and from 1e21.
-func appendNumber(b []byte, f float64) []byte {
-	if f == float64(int64(f)) && f < 1e15 && f > -1e15 && (f != 0 || !math.Signbit(f)) {
-		return strconv.AppendInt(b, int64(f), 10)
-	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		// 1e-07 → 1e-7, as encoding/json writes it.
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string, escaping as encoding/json does
-// for HTML-sensitive characters too, so output is safe to embed.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return jsonw.Value(b, val)
 }
 
 var tagRe = regexp.MustCompile(`<[^>]*>`)

@@ -7,6 +7,7 @@ import (
 	"github.com/tortoise-dev/tortoise/auth"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/guard"
+	"github.com/tortoise-dev/tortoise/internal/jsonw"
 )
 
 // authWithOAuth2 completes an OAuth2 login: {provider, code, codeVerifier,
@@ -37,7 +38,7 @@ func (s *Server) authWithOAuth2(w http.ResponseWriter, r *http.Request) error {
 		meta = []byte("{}")
 	}
 	v := viewer{auth: res.Record}
-	out := append([]byte(`{"token":`), appendString(nil, res.Token)...)
+	out := append([]byte(`{"token":`), jsonw.String(nil, res.Token)...)
 	out = append(out, `,"record":`...)
 	out = appendRecord(out, res.Record, v, nil)
 	out = append(out, `,"meta":`...)

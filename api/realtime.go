@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/internal/jsonw"
 	"github.com/tortoise-dev/tortoise/realtime"
 	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/store"
@@ -252,7 +253,7 @@ func (s *Server) realtimeMessage(ctx context.Context, ch store.Change, sub realt
 	}
 	b := make([]byte, 0, 512)
 	b = append(b, `{"action":`...)
-	b = appendString(b, ch.Action)
+	b = jsonw.String(b, ch.Action)
 	b = append(b, `,"record":`...)
 	b = appendRecord(b, rec, viewerOf(req), sel)
 	return append(b, '}')
