@@ -3,17 +3,10 @@
 package testkit
 
 import (
-	"context"
-	"crypto/rand"
-	"net/url"
-	"os"
-	"strings"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tortoise-dev/tortoise/internal/hashcost"
+	"github.com/tortoise-dev/tortoise/internal/testdb"
 )
 
 // Every test binary using testkit hashes passwords at bcrypt's minimum
@@ -21,54 +14,16 @@ import (
 // otherwise took most of their CPU.
 func init() { hashcost.LowerForTests() }
 
-// PostgresURL returns the PostgreSQL URL tests should use, from
-// TORTOISE_TEST_POSTGRES. Without it the test is skipped with a message —
-// except under CI (CI set), where a missing database is a failure.
+// PostgresURL is testdb.PostgresURL: TORTOISE_TEST_POSTGRES, or a skip
+// (a failure under CI).
 func PostgresURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv("TORTOISE_TEST_POSTGRES")
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("TORTOISE_TEST_POSTGRES is not set under CI: PostgreSQL tests must run")
-		}
-		t.Skip("TORTOISE_TEST_POSTGRES is not set; skipping PostgreSQL test (e.g. TORTOISE_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)")
-	}
-	return u
+	return testdb.PostgresURL(t)
 }
 
-// PostgresDatabase creates a fresh, empty PostgreSQL database for one test
-// and drops it when the test ends. It returns the database's URL.
+// PostgresDatabase is testdb.PostgresDatabase: a fresh database for one
+// test, dropped when it ends.
 func PostgresDatabase(t testing.TB) string {
 	t.Helper()
-	base := PostgresURL(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to TORTOISE_TEST_POSTGRES: %v", err)
-	}
-	defer conn.Close(ctx)
-	name := "tortoise_test_" + strings.ToLower(rand.Text()[:12])
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Logf("drop test database %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Logf("drop test database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse TORTOISE_TEST_POSTGRES: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return testdb.PostgresDatabase(t)
 }
