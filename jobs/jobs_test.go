@@ -160,8 +160,26 @@ func TestRetries(t *testing.T) {
 	})
 }
 
-// A job enqueued in a record write runs only if the write commits.
+// A job enqueued in a record write runs only if the write commits,
+// whether enqueued with EnqueueTx or DeferTx (on SQLite through the
+// outbox).
 func TestEnqueueTx(t *testing.T) {
+	t.Parallel()
+	ways := map[string]func(ctx context.Context, q *jobs.Queue, tx store.Tx, args any) error{
+		"EnqueueTx": func(ctx context.Context, q *jobs.Queue, tx store.Tx, args any) error {
+			_, err := q.EnqueueTx(ctx, tx, "note", args, nil)
+			return err
+		},
+		"DeferTx": func(ctx context.Context, q *jobs.Queue, tx store.Tx, args any) error {
+			return q.DeferTx(ctx, tx, "note", args, nil)
+		},
+	}
+	for name, enqueue := range ways {
+		t.Run(name, func(t *testing.T) { testEnqueueTx(t, enqueue) })
+	}
+}
+
+func testEnqueueTx(t *testing.T, enqueue func(ctx context.Context, q *jobs.Queue, tx store.Tx, args any) error) {
 	t.Parallel()
 	eachEngine(t, func(t *testing.T, st store.Store) {
 		ran := make(chan json.RawMessage, 10)
@@ -176,7 +194,7 @@ func TestEnqueueTx(t *testing.T) {
 			if err := tx.Insert(ctx, &core.Record{Collection: c, Data: map[string]any{"id": "gone"}}); err != nil {
 				return err
 			}
-			if _, err := q.EnqueueTx(ctx, tx, "note", map[string]string{"for": "gone"}, nil); err != nil {
+			if err := enqueue(ctx, q, tx, map[string]string{"for": "gone"}); err != nil {
 				return err
 			}
 			return boom
@@ -188,8 +206,7 @@ func TestEnqueueTx(t *testing.T) {
 			if err := tx.Insert(ctx, &core.Record{Collection: c, Data: map[string]any{"id": "kept"}}); err != nil {
 				return err
 			}
-			_, err := q.EnqueueTx(ctx, tx, "note", map[string]string{"for": "kept"}, nil)
-			return err
+			return enqueue(ctx, q, tx, map[string]string{"for": "kept"})
 		})
 		if err != nil {
 			t.Fatal(err)

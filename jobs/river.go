@@ -28,6 +28,9 @@ import (
 type backend interface {
 	register(k *Kind) error
 	insert(ctx context.Context, tx store.Tx, ins []insert) ([]*Enqueued, error)
+	// deferInsert adds ins in tx for a caller that needs no job back
+	// (Queue.DeferTx).
+	deferInsert(ctx context.Context, tx store.Tx, ins []insert) error
 	// viaStore: enqueues outside a transaction go through the store's
 	// writer (SQLite's group commit) rather than River's own connection.
 	viaStore() bool
@@ -62,9 +65,22 @@ func newBackend(ctx context.Context, st store.Store, q *Queue) (backend, error) 
 		}
 		b.groupCommit = true
 		b.lean = sqliteInsertLean
+		if b.outbox, err = openOutbox(ctx, s, q.cfg.Logger); err != nil {
+			db.Close()
+			return nil, err
+		}
 		return b, nil
 	case *postgres.Store:
-		return newRiver(ctx, riverpgxv5.New(s.Pool()), q, pgxTx, riverTuning{cooldown: time.Millisecond, poll: time.Second}, nil)
+		b, err := newRiver(ctx, riverpgxv5.New(s.Pool()), q, pgxTx, riverTuning{cooldown: time.Millisecond, poll: time.Second}, nil)
+		if err != nil {
+			return nil, err
+		}
+		exec := b.client.Driver().GetExecutor()
+		b.lean = pgInsertLean(&insertNotifier{log: q.cfg.Logger, tell: func(ctx context.Context, payloads []string) error {
+			// River's insert topic (river/internal/notifier.NotificationTopicInsert).
+			return exec.NotifyMany(ctx, &riverdriver.NotifyManyParams{Payload: payloads, Topic: "river_insert"})
+		}})
+		return b, nil
 	}
 	return nil, core.Invalid("Background jobs need an SQLite or PostgreSQL store, not %T.", st)
 }
@@ -101,7 +117,9 @@ type riverBackend[TTx any] struct {
 	groupCommit bool // SQLite: enqueue through the store's writer
 	// lean inserts jobs without uniqueness in a store transaction, where
 	// the engine has a cheaper way than River's (see sqlite_insert.go).
-	lean    func(context.Context, store.Tx, []insert) ([]*Enqueued, error)
+	lean func(context.Context, store.Tx, []insert) ([]*Enqueued, error)
+	// outbox takes deferred jobs where the engine has one (outbox.go).
+	outbox  *outbox
 	client  *river.Client[TTx]
 	workers *river.Workers
 	txOf    func(context.Context, store.Tx) (TTx, error)
@@ -268,6 +286,14 @@ func (b *riverBackend[TTx]) insert(ctx context.Context, tx store.Tx, ins []inser
 
 func (b *riverBackend[TTx]) viaStore() bool { return b.groupCommit }
 
+func (b *riverBackend[TTx]) deferInsert(ctx context.Context, tx store.Tx, ins []insert) error {
+	if b.outbox != nil && leanInsertable(ins) {
+		return b.outbox.add(ctx, tx, ins)
+	}
+	_, err := b.insert(ctx, tx, ins)
+	return err
+}
+
 func (b *riverBackend[TTx]) counts(ctx context.Context) (map[string]int, error) {
 	byState, err := b.client.Driver().GetExecutor().JobCountByAllStates(ctx, &riverdriver.JobCountByAllStatesParams{})
 	if err != nil {
@@ -395,6 +421,9 @@ func (b *riverBackend[TTx]) stop(ctx context.Context) error {
 }
 
 func (b *riverBackend[TTx]) close() error {
+	if b.outbox != nil {
+		b.outbox.close()
+	}
 	if b.closeFn != nil {
 		return b.closeFn()
 	}

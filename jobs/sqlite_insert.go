@@ -45,21 +45,12 @@ func sqliteInsertLean(ctx context.Context, stx store.Tx, ins []insert) ([]*Enque
 	}
 	out := make([]*Enqueued, len(ins))
 	for i, in := range ins {
-		tags := in.opts.Tags
-		if tags == nil {
-			tags = []string{}
-		}
-		rawTags, err := json.Marshal(tags)
+		row, err := sqliteRowOf(in)
 		if err != nil {
-			return nil, core.Internal(err, "Failed to enqueue the job.")
+			return nil, err
 		}
-		now := time.Now().UTC().Round(time.Millisecond)
-		state, at := StateAvailable, now
-		if !in.opts.RunAt.IsZero() {
-			state, at = StateScheduled, in.opts.RunAt.UTC().Round(time.Millisecond)
-		}
-		res, err := tx.ExecContext(ctx, sqliteLeanInsert, []byte(in.args), now.Format(sqliteTime), in.kind.Name,
-			in.opts.MaxAttempts, in.opts.Priority, in.opts.Queue, at.Format(sqliteTime), state, rawTags)
+		res, err := tx.ExecContext(ctx, sqliteLeanInsert, []byte(in.args), row.created.Format(sqliteTime), in.kind.Name,
+			in.opts.MaxAttempts, in.opts.Priority, in.opts.Queue, row.scheduled.Format(sqliteTime), row.state, row.rawTags)
 		if err != nil {
 			return nil, core.Internal(err, "Failed to enqueue the job.")
 		}
@@ -67,10 +58,36 @@ func sqliteInsertLean(ctx context.Context, stx store.Tx, ins []insert) ([]*Enque
 		if err != nil {
 			return nil, core.Internal(err, "Failed to enqueue the job.")
 		}
-		j := &Job{ID: id, Kind: in.kind.Name, Args: in.args, State: state, Queue: in.opts.Queue,
-			Priority: in.opts.Priority, MaxAttempts: in.opts.MaxAttempts, Tags: tags, Errors: []AttemptError{},
-			CreatedAt: now, ScheduledAt: at}
+		j := &Job{ID: id, Kind: in.kind.Name, Args: in.args, State: row.state, Queue: in.opts.Queue,
+			Priority: in.opts.Priority, MaxAttempts: in.opts.MaxAttempts, Tags: row.tags, Errors: []AttemptError{},
+			CreatedAt: row.created, ScheduledAt: row.scheduled}
 		out[i] = &Enqueued{Job: j}
 	}
 	return out, nil
+}
+
+// sqliteRow is what a job's row holds besides its options, as River's
+// SQLite driver writes it.
+type sqliteRow struct {
+	created, scheduled time.Time // to the millisecond River keeps
+	state              string    // available, or scheduled for a RunAt
+	tags               []string  // never nil: River reads [] for none
+	rawTags            []byte
+}
+
+func sqliteRowOf(in insert) (sqliteRow, error) {
+	row := sqliteRow{tags: in.opts.Tags}
+	if row.tags == nil {
+		row.tags = []string{}
+	}
+	var err error
+	if row.rawTags, err = json.Marshal(row.tags); err != nil {
+		return row, core.Internal(err, "Failed to enqueue the job.")
+	}
+	row.created = time.Now().UTC().Round(time.Millisecond)
+	row.state, row.scheduled = StateAvailable, row.created
+	if !in.opts.RunAt.IsZero() {
+		row.state, row.scheduled = StateScheduled, in.opts.RunAt.UTC().Round(time.Millisecond)
+	}
+	return row, nil
 }

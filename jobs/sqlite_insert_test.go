@@ -73,6 +73,27 @@ func TestLeanInsertMatchesRiver(t *testing.T) {
 		if l, r := rawRow(t, path, lean[0].Job.ID), rawRow(t, path, viaRiver[0].Job.ID); l != r {
 			t.Errorf("%+v: lean insert's row\n%s\nRiver's row\n%s", opts, l, r)
 		}
+		// The outbox's move writes the same row.
+		if err := st.Update(ctx, func(tx store.Tx) error { return idleOutbox(st).add(ctx, tx, []insert{it}) }); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := b.outbox.move(ctx); n != 1 || err != nil {
+			t.Fatalf("moved %d (%v), want 1", n, err)
+		}
+		newest, err := q.List(ctx, ListParams{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		moved := newest.Jobs[0]
+		if m, r := rawRow(t, path, moved.ID), rawRow(t, path, viaRiver[0].Job.ID); m != r {
+			t.Errorf("%+v: the outbox moved the row\n%s\nRiver's row\n%s", opts, m, r)
+		}
+		if m, r := normalize(moved), normalize(viaRiver[0].Job); !reflect.DeepEqual(m, r) {
+			t.Errorf("%+v: River reads the moved job as\n%s\nRiver's own as\n%s", opts, jobJSON(m), jobJSON(r))
+		}
+		if !opts.RunAt.IsZero() && !moved.ScheduledAt.Equal(at) {
+			t.Errorf("moved job scheduled at %v, want %v", moved.ScheduledAt, at)
+		}
 		l, r := normalize(lean[0].Job), normalize(viaRiver[0].Job)
 		if !reflect.DeepEqual(l, r) {
 			t.Errorf("%+v: lean insert wrote\n%s\nRiver's wrote\n%s", opts, jobJSON(l), jobJSON(r))

@@ -28,10 +28,7 @@ func TestPayload(t *testing.T) {
 	// The body as the delivery job carries it, args decoded as deliver
 	// decodes them.
 	payload := func(id string, ch store.Change) ([]byte, error) {
-		args, err := deliveryArgs("wh_1", id, ch)
-		if err != nil {
-			return nil, err
-		}
+		args := deliveryArgs("wh_1", id, ch)
 		var d delivery
 		if err := json.Unmarshal(args, &d); err != nil || d.Webhook != "wh_1" || d.ID != id {
 			t.Fatalf("args %s: %+v %v", args, d, err)
