@@ -4,14 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"reflect"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tortoise-dev/tortoise/internal/testdb"
-	"github.com/tortoise-dev/tortoise/store"
 	"github.com/tortoise-dev/tortoise/store/postgres"
 )
 
@@ -37,48 +35,7 @@ func TestLeanInsertMatchesRiverPostgres(t *testing.T) {
 	}
 	b := q.be.(*riverBackend[pgx.Tx])
 	at := time.Now().Add(time.Hour).Truncate(time.Microsecond)
-	for _, opts := range []Options{
-		{},
-		{Priority: 3, MaxAttempts: 7, Tags: []string{"tag-one", "tag_two"}},
-		{RunAt: at},
-	} {
-		it, err := q.prepare(Item{Kind: "report", Args: map[string]any{"n": 1, "s": "x"}, Options: &opts})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var lean, viaRiver []*Enqueued
-		err = st.Update(ctx, func(tx store.Tx) error {
-			if lean, err = b.lean(ctx, tx, []insert{it}); err != nil {
-				return err
-			}
-			saved := b.lean
-			b.lean = nil
-			defer func() { b.lean = saved }()
-			viaRiver, err = b.insert(ctx, tx, []insert{it})
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range []*Enqueued{lean[0], viaRiver[0]} {
-			got, err := q.Get(ctx, e.Job.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !sameJob(e.Job, got) {
-				t.Errorf("%+v: the insert answered\n%s\nRiver reads\n%s", opts, jobJSON(e.Job), jobJSON(got))
-			}
-		}
-		if l, r := pgRawRow(t, st, lean[0].Job.ID), pgRawRow(t, st, viaRiver[0].Job.ID); l != r {
-			t.Errorf("%+v: lean insert's row\n%s\nRiver's row\n%s", opts, l, r)
-		}
-		if l, r := normalize(lean[0].Job), normalize(viaRiver[0].Job); !reflect.DeepEqual(l, r) {
-			t.Errorf("%+v: lean insert wrote\n%s\nRiver's wrote\n%s", opts, jobJSON(l), jobJSON(r))
-		}
-		if !opts.RunAt.IsZero() && !lean[0].Job.ScheduledAt.Equal(at) {
-			t.Errorf("scheduled at %v, want %v", lean[0].Job.ScheduledAt, at)
-		}
-	}
+	insertBothWays(t, q, st, b.lean, b.riverInsert, at, func(id int64) string { return pgRawRow(t, st, id) })
 
 	ran := make(chan int64, 1)
 	if err := q.Register(Kind{Name: "ping", Handler: func(_ context.Context, j *Job) error { ran <- j.ID; return nil }}); err != nil {
@@ -88,41 +45,14 @@ func TestLeanInsertMatchesRiverPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond) // the workers' first fetch and LISTEN
-	var e *Enqueued
-	if err := st.Update(ctx, func(tx store.Tx) error {
-		e, err = q.EnqueueTx(ctx, tx, "ping", nil, nil)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case id := <-ran:
-		if id != e.Job.ID {
-			t.Errorf("ran job %d, want %d", id, e.Job.ID)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the workers were not told of the lean insert's job")
-	}
+	awaitRuns(t, ran, "the workers were not told of the lean insert's job", enqueueTx(t, q, st, "ping"))
 	// Inserts right after another carry no notification of their own; the
 	// one sent after them gets them run.
-	want := map[int64]bool{}
+	var ids []int64
 	for range 3 {
-		if err := st.Update(ctx, func(tx store.Tx) error {
-			e, err = q.EnqueueTx(ctx, tx, "ping", nil, nil)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		want[e.Job.ID] = true
+		ids = append(ids, enqueueTx(t, q, st, "ping"))
 	}
-	for len(want) > 0 {
-		select {
-		case id := <-ran:
-			delete(want, id)
-		case <-time.After(10 * time.Second):
-			t.Fatalf("jobs %v never ran: no notification covered them", want)
-		}
-	}
+	awaitRuns(t, ran, "no notification covered the inserts of a burst", ids...)
 }
 
 // pgRawRow is a job's row as PostgreSQL holds it, but for its id, times

@@ -286,6 +286,15 @@ func (b *riverBackend[TTx]) insert(ctx context.Context, tx store.Tx, ins []inser
 
 func (b *riverBackend[TTx]) viaStore() bool { return b.groupCommit }
 
+// riverInsert inserts ins with River's own insert, never the lean one
+// (tests compare the two).
+func (b *riverBackend[TTx]) riverInsert(ctx context.Context, tx store.Tx, ins []insert) ([]*Enqueued, error) {
+	saved := b.lean
+	b.lean = nil
+	defer func() { b.lean = saved }()
+	return b.insert(ctx, tx, ins)
+}
+
 func (b *riverBackend[TTx]) deferInsert(ctx context.Context, tx store.Tx, ins []insert) error {
 	if b.outbox != nil && leanInsertable(ins) {
 		return b.outbox.add(ctx, tx, ins)

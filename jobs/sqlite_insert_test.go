@@ -4,77 +4,26 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/tortoise-dev/tortoise/store"
-	"github.com/tortoise-dev/tortoise/store/sqlite"
 )
 
-// The lean SQLite insert writes River's table itself: every column of
-// the row it writes must be what River's own insert writes for the same
-// job, read back the way River reads it, or River would misread the job
-// (a time format it cannot compare, JSON it cannot parse).
+// The lean SQLite insert and the outbox's move write River's table
+// themselves: every column of the rows they write must be what River's
+// own insert writes for the same job, read back the way River reads it,
+// or River would misread the job (a time format it cannot compare, JSON
+// it cannot parse).
 func TestLeanInsertMatchesRiver(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "data.db")
-	st, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	q, err := New(ctx, st, Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { q.Stop(context.Background()) })
-	if err := q.Register(Kind{Name: "report", Handler: func(context.Context, *Job) error { return nil }}); err != nil {
-		t.Fatal(err)
-	}
+	path, st, q := outboxStore(t)
 	b := q.be.(*riverBackend[*sql.Tx])
 	at := time.Now().Add(time.Hour).Truncate(time.Millisecond)
-	for _, opts := range []Options{
-		{},
-		{Priority: 3, MaxAttempts: 7, Tags: []string{"tag-one", "tag_two"}},
-		{RunAt: at},
-	} {
-		it, err := q.prepare(Item{Kind: "report", Args: map[string]any{"n": 1, "s": "x"}, Options: &opts})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var lean, viaRiver []*Enqueued
-		err = st.Update(ctx, func(tx store.Tx) error {
-			if lean, err = sqliteInsertLean(ctx, tx, []insert{it}); err != nil {
-				return err
-			}
-			saved := b.lean
-			b.lean = nil
-			defer func() { b.lean = saved }()
-			viaRiver, err = b.insert(ctx, tx, []insert{it})
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		// What each insert said it wrote, and what River reads back.
-		for _, e := range []*Enqueued{lean[0], viaRiver[0]} {
-			got, err := q.Get(ctx, e.Job.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !sameJob(e.Job, got) {
-				t.Errorf("%+v: the insert answered\n%s\nRiver reads\n%s", opts, jobJSON(e.Job), jobJSON(got))
-			}
-		}
-		if l, r := rawRow(t, path, lean[0].Job.ID), rawRow(t, path, viaRiver[0].Job.ID); l != r {
-			t.Errorf("%+v: lean insert's row\n%s\nRiver's row\n%s", opts, l, r)
-		}
+	for _, c := range insertBothWays(t, q, st, sqliteInsertLean, b.riverInsert, at, func(id int64) string { return rawRow(t, path, id) }) {
 		// The outbox's move writes the same row.
-		if err := st.Update(ctx, func(tx store.Tx) error { return idleOutbox(st).add(ctx, tx, []insert{it}) }); err != nil {
+		if err := st.Update(ctx, func(tx store.Tx) error { return idleOutbox(st).add(ctx, tx, []insert{c.item}) }); err != nil {
 			t.Fatal(err)
 		}
 		if n, err := b.outbox.move(ctx); n != 1 || err != nil {
@@ -85,25 +34,14 @@ func TestLeanInsertMatchesRiver(t *testing.T) {
 			t.Fatal(err)
 		}
 		moved := newest.Jobs[0]
-		if m, r := rawRow(t, path, moved.ID), rawRow(t, path, viaRiver[0].Job.ID); m != r {
-			t.Errorf("%+v: the outbox moved the row\n%s\nRiver's row\n%s", opts, m, r)
+		if m, r := rawRow(t, path, moved.ID), rawRow(t, path, c.river.ID); m != r {
+			t.Errorf("%+v: the outbox moved the row\n%s\nRiver's row\n%s", c.opts, m, r)
 		}
-		if m, r := normalize(moved), normalize(viaRiver[0].Job); !reflect.DeepEqual(m, r) {
-			t.Errorf("%+v: River reads the moved job as\n%s\nRiver's own as\n%s", opts, jobJSON(m), jobJSON(r))
+		if m, r := normalize(moved), normalize(c.river); !reflect.DeepEqual(m, r) {
+			t.Errorf("%+v: River reads the moved job as\n%s\nRiver's own as\n%s", c.opts, jobJSON(m), jobJSON(r))
 		}
-		if !opts.RunAt.IsZero() && !moved.ScheduledAt.Equal(at) {
+		if !c.opts.RunAt.IsZero() && !moved.ScheduledAt.Equal(at) {
 			t.Errorf("moved job scheduled at %v, want %v", moved.ScheduledAt, at)
-		}
-		l, r := normalize(lean[0].Job), normalize(viaRiver[0].Job)
-		if !reflect.DeepEqual(l, r) {
-			t.Errorf("%+v: lean insert wrote\n%s\nRiver's wrote\n%s", opts, jobJSON(l), jobJSON(r))
-		}
-		if opts.RunAt.IsZero() {
-			if d := lean[0].Job.ScheduledAt.Sub(viaRiver[0].Job.ScheduledAt).Abs(); d > time.Second {
-				t.Errorf("scheduled %v apart", d)
-			}
-		} else if !lean[0].Job.ScheduledAt.Equal(at) {
-			t.Errorf("scheduled at %v, want %v", lean[0].Job.ScheduledAt, at)
 		}
 	}
 	// River's own fetch takes the lean insert's job: it is found by the
@@ -112,24 +50,109 @@ func TestLeanInsertMatchesRiver(t *testing.T) {
 	if err := q.Register(Kind{Name: "ping", Handler: func(_ context.Context, j *Job) error { ran <- j.ID; return nil }}); err != nil {
 		t.Fatal(err)
 	}
-	var e *Enqueued
-	if err := st.Update(ctx, func(tx store.Tx) error {
-		e, err = q.EnqueueTx(ctx, tx, "ping", nil, nil)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	id := enqueueTx(t, q, st, "ping")
 	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case id := <-ran:
-		if id != e.Job.ID {
-			t.Errorf("ran job %d, want %d", id, e.Job.ID)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("River never ran the job the lean insert wrote")
+	awaitRuns(t, ran, "River never ran the job the lean insert wrote", id)
+}
+
+// enqueueTx enqueues a job of kind in a write of its own and returns its id.
+func enqueueTx(t *testing.T, q *Queue, st store.Store, kind string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	var e *Enqueued
+	err := st.Update(ctx, func(tx store.Tx) error {
+		var err error
+		e, err = q.EnqueueTx(ctx, tx, kind, nil, nil)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return e.Job.ID
+}
+
+// awaitRuns waits until the jobs ids have run (their handlers send their
+// ids to ran), or fails with why after 10 s.
+func awaitRuns(t *testing.T, ran <-chan int64, why string, ids ...int64) {
+	t.Helper()
+	want := map[int64]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	for len(want) > 0 {
+		select {
+		case id := <-ran:
+			delete(want, id)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: jobs %v did not run", why, want)
+		}
+	}
+}
+
+// leanCase is one job written by a lean insert and by River's own.
+type leanCase struct {
+	opts        Options
+	item        insert
+	lean, river *Job
+}
+
+// insertBothWays writes, for each of a few option sets, the same job with
+// lean and with River's own insert in one write, and checks that what each
+// insert answered is what River reads back, that the two rows are the same
+// (raw is a row's stored form, but for id and times) and that a RunAt is
+// kept.
+func insertBothWays(t *testing.T, q *Queue, st store.Store, lean, river func(context.Context, store.Tx, []insert) ([]*Enqueued, error),
+	at time.Time, raw func(id int64) string) []leanCase {
+	t.Helper()
+	ctx := context.Background()
+	var out []leanCase
+	for _, opts := range []Options{
+		{},
+		{Priority: 3, MaxAttempts: 7, Tags: []string{"tag-one", "tag_two"}},
+		{RunAt: at},
+	} {
+		it, err := q.prepare(Item{Kind: "report", Args: map[string]any{"n": 1, "s": "x"}, Options: &opts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l, r []*Enqueued
+		err = st.Update(ctx, func(tx store.Tx) error {
+			if l, err = lean(ctx, tx, []insert{it}); err != nil {
+				return err
+			}
+			r, err = river(ctx, tx, []insert{it})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range []*Enqueued{l[0], r[0]} {
+			got, err := q.Get(ctx, e.Job.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sameJob(e.Job, got) {
+				t.Errorf("%+v: the insert answered\n%s\nRiver reads\n%s", opts, jobJSON(e.Job), jobJSON(got))
+			}
+		}
+		if lr, rr := raw(l[0].Job.ID), raw(r[0].Job.ID); lr != rr {
+			t.Errorf("%+v: lean insert's row\n%s\nRiver's row\n%s", opts, lr, rr)
+		}
+		if ln, rn := normalize(l[0].Job), normalize(r[0].Job); !reflect.DeepEqual(ln, rn) {
+			t.Errorf("%+v: lean insert wrote\n%s\nRiver's wrote\n%s", opts, jobJSON(ln), jobJSON(rn))
+		}
+		if opts.RunAt.IsZero() {
+			if d := l[0].Job.ScheduledAt.Sub(r[0].Job.ScheduledAt).Abs(); d > time.Second {
+				t.Errorf("scheduled %v apart", d)
+			}
+		} else if !l[0].Job.ScheduledAt.Equal(at) {
+			t.Errorf("scheduled at %v, want %v", l[0].Job.ScheduledAt, at)
+		}
+		out = append(out, leanCase{opts: opts, item: it, lean: l[0].Job, river: r[0].Job})
+	}
+	return out
 }
 
 // rawRow is the stored form of a job's row, but for its id and times:
