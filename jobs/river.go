@@ -249,6 +249,13 @@ func (b *riverBackend[TTx]) insert(ctx context.Context, tx store.Tx, ins []inser
 	if tx != nil && b.lean != nil && leanInsertable(ins) {
 		return b.lean(ctx, tx, ins)
 	}
+	return b.riverInsert(ctx, tx, ins)
+}
+
+// riverInsert inserts ins with River's own insert: the jobs the lean
+// inserts cannot take (unique ones, and those outside a store write), and
+// the rows the tests hold the lean ones to.
+func (b *riverBackend[TTx]) riverInsert(ctx context.Context, tx store.Tx, ins []insert) ([]*Enqueued, error) {
 	params := make([]river.InsertManyParams, len(ins))
 	for i, in := range ins {
 		opts := &river.InsertOpts{
@@ -285,15 +292,6 @@ func (b *riverBackend[TTx]) insert(ctx context.Context, tx store.Tx, ins []inser
 }
 
 func (b *riverBackend[TTx]) viaStore() bool { return b.groupCommit }
-
-// riverInsert inserts ins with River's own insert, never the lean one
-// (tests compare the two).
-func (b *riverBackend[TTx]) riverInsert(ctx context.Context, tx store.Tx, ins []insert) ([]*Enqueued, error) {
-	saved := b.lean
-	b.lean = nil
-	defer func() { b.lean = saved }()
-	return b.insert(ctx, tx, ins)
-}
 
 func (b *riverBackend[TTx]) deferInsert(ctx context.Context, tx store.Tx, ins []insert) error {
 	if b.outbox != nil && leanInsertable(ins) {
