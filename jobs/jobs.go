@@ -489,6 +489,22 @@ type insert struct {
 	opts Options
 }
 
+// tags are the job's tags, never nil: River reads [] for none.
+func (in insert) tags() []string {
+	if in.opts.Tags == nil {
+		return []string{}
+	}
+	return in.opts.Tags
+}
+
+// state is the job's first state: scheduled for a RunAt, else available.
+func (in insert) state() string {
+	if in.opts.RunAt.IsZero() {
+		return StateAvailable
+	}
+	return StateScheduled
+}
+
 // Start runs this process's workers (and, on the elected leader, the
 // queue's maintenance and scheduled jobs) until Stop.
 func (q *Queue) Start(ctx context.Context) error {

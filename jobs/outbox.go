@@ -60,9 +60,8 @@ const (
 
 // outbox holds deferred jobs until they are moved into River's table.
 type outbox struct {
-	st    store.Store
-	log   *slog.Logger
-	delay time.Duration
+	st  store.Store
+	log *slog.Logger
 
 	wake     chan struct{} // a job was deferred
 	stop     chan struct{}
@@ -73,7 +72,7 @@ type outbox struct {
 // openOutbox creates the outbox table if needed, moves what an earlier
 // process left in it, and starts moving jobs as they are deferred.
 func openOutbox(ctx context.Context, st store.Store, log *slog.Logger) (*outbox, error) {
-	o := &outbox{st: st, log: log, delay: outboxDelay,
+	o := &outbox{st: st, log: log,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	err := st.Update(ctx, func(stx store.Tx) error {
 		tx, err := sqliteTx(ctx, stx)
@@ -135,7 +134,7 @@ func (o *outbox) run() {
 			return
 		case <-o.wake:
 		}
-		t := time.NewTimer(o.delay)
+		t := time.NewTimer(outboxDelay)
 		select {
 		case <-o.stop:
 			t.Stop()

@@ -19,8 +19,8 @@ import (
 // A job without uniqueness is inserted here with one prepared statement
 // into River's table, as River writes it (times from the database's
 // now(), metadata {}), which also sends River's insert notification when
-// insertNotifier says so. TestLeanInsertMatchesRiver holds both engines'
-// lean rows to River's own.
+// insertNotifier says so. TestLeanInsertMatchesRiverPostgres holds its
+// rows to River's own.
 
 // pgLeanInsert's notification goes to River's insert topic in the current
 // schema, as River's driver names it, and is delivered at commit.
@@ -42,22 +42,16 @@ func pgInsertLean(n *insertNotifier) func(context.Context, store.Tx, []insert) (
 		}
 		out := make([]*Enqueued, len(ins))
 		for i, in := range ins {
-			tags := in.opts.Tags
-			if tags == nil {
-				tags = []string{}
-			}
-			state := StateAvailable
-			var at *time.Time
+			var at *time.Time // the database's now() when nil
 			if !in.opts.RunAt.IsZero() {
-				state = StateScheduled
 				t := in.opts.RunAt.UTC()
 				at = &t
 			}
-			j := &Job{Kind: in.kind.Name, Args: in.args, State: state, Queue: in.opts.Queue,
-				Priority: in.opts.Priority, MaxAttempts: in.opts.MaxAttempts, Tags: tags, Errors: []AttemptError{}}
+			j := &Job{Kind: in.kind.Name, Args: in.args, State: in.state(), Queue: in.opts.Queue,
+				Priority: in.opts.Priority, MaxAttempts: in.opts.MaxAttempts, Tags: in.tags(), Errors: []AttemptError{}}
 			var ignored bool
 			err := tx.QueryRow(ctx, pgLeanInsert, string(in.args), in.kind.Name, in.opts.MaxAttempts, in.opts.Priority,
-				in.opts.Queue, at, state, tags, n.carry(in.opts.Queue)).Scan(&j.ID, &j.CreatedAt, &j.ScheduledAt, &ignored)
+				in.opts.Queue, at, j.State, j.Tags, n.carry(in.opts.Queue)).Scan(&j.ID, &j.CreatedAt, &j.ScheduledAt, &ignored)
 			if err != nil {
 				return nil, core.Internal(err, "Failed to enqueue the job.")
 			}

@@ -76,18 +76,15 @@ type sqliteRow struct {
 }
 
 func sqliteRowOf(in insert) (sqliteRow, error) {
-	row := sqliteRow{tags: in.opts.Tags}
-	if row.tags == nil {
-		row.tags = []string{}
-	}
+	row := sqliteRow{tags: in.tags(), state: in.state()}
 	var err error
 	if row.rawTags, err = json.Marshal(row.tags); err != nil {
 		return row, core.Internal(err, "Failed to enqueue the job.")
 	}
 	row.created = time.Now().UTC().Round(time.Millisecond)
-	row.state, row.scheduled = StateAvailable, row.created
+	row.scheduled = row.created
 	if !in.opts.RunAt.IsZero() {
-		row.state, row.scheduled = StateScheduled, in.opts.RunAt.UTC().Round(time.Millisecond)
+		row.scheduled = in.opts.RunAt.UTC().Round(time.Millisecond)
 	}
 	return row, nil
 }
