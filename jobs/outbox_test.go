@@ -50,18 +50,38 @@ func idleOutbox(st store.Store) *outbox {
 	return &outbox{st: st, wake: make(chan struct{}, 1)}
 }
 
-func outboxRows(t *testing.T, path string) int {
+// readOnly scans the one row query gives on the database at path,
+// opened read-only beside the store, into dest.
+func readOnly(t *testing.T, path, query string, dest any, args ...any) {
 	t.Helper()
 	db, err := sql.Open("sqlite", path+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM _jobs_outbox`).Scan(&n); err != nil {
+	if err := db.QueryRow(query, args...).Scan(dest); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func outboxRows(t *testing.T, path string) int {
+	t.Helper()
+	var n int
+	readOnly(t, path, `SELECT count(*) FROM _jobs_outbox`, &n)
 	return n
+}
+
+// reports are prepared jobs of kind "report", one per args.
+func reports[A any](t *testing.T, q *Queue, args ...A) []insert {
+	t.Helper()
+	ins := make([]insert, len(args))
+	for i, a := range args {
+		var err error
+		if ins[i], err = q.prepare(Item{Kind: "report", Args: a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ins
 }
 
 // Jobs a process deferred but did not move before it died are moved by
@@ -69,14 +89,7 @@ func outboxRows(t *testing.T, path string) int {
 func TestOutboxLeftoversMoveAtStart(t *testing.T) {
 	ctx := context.Background()
 	path, st, q := outboxStore(t)
-	var ins []insert
-	for _, n := range []int{1, 2, 3} {
-		in, err := q.prepare(Item{Kind: "report", Args: map[string]int{"n": n}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ins = append(ins, in)
-	}
+	ins := reports(t, q, map[string]int{"n": 1}, map[string]int{"n": 2}, map[string]int{"n": 3})
 	if err := st.Update(ctx, func(tx store.Tx) error { return idleOutbox(st).add(ctx, tx, ins) }); err != nil {
 		t.Fatal(err)
 	}
@@ -124,14 +137,7 @@ func TestOutboxStopMoves(t *testing.T) {
 		t.Errorf("%d rows left in the outbox after Stop", n)
 	}
 	var n int
-	db, err := sql.Open("sqlite", path+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'report'`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
+	readOnly(t, path, `SELECT count(*) FROM river_job WHERE kind = 'report'`, &n)
 	if n != 50 {
 		t.Errorf("%d jobs in the queue, want 50", n)
 	}
@@ -143,14 +149,11 @@ func TestOutboxStopMoves(t *testing.T) {
 func TestOutboxMovesInBatches(t *testing.T) {
 	ctx := context.Background()
 	path, st, q := outboxStore(t)
-	var ins []insert
-	for i := range outboxBatch*2 + 5 {
-		in, err := q.prepare(Item{Kind: "report", Args: map[string]int{"i": i}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ins = append(ins, in)
+	args := make([]map[string]int, outboxBatch*2+5)
+	for i := range args {
+		args[i] = map[string]int{"i": i}
 	}
+	ins := reports(t, q, args...)
 	if err := st.Update(ctx, func(tx store.Tx) error { return idleOutbox(st).add(ctx, tx, ins) }); err != nil {
 		t.Fatal(err)
 	}

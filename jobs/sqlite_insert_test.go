@@ -163,20 +163,12 @@ func insertBothWays(t *testing.T, q *Queue, st store.Store, lean, river func(con
 // and the lean insert, never in conflict, leaves it out.
 func rawRow(t *testing.T, path string, id int64) string {
 	t.Helper()
-	db, err := sql.Open("sqlite", path+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	var row string
-	err = db.QueryRow(`SELECT json_array(
+	readOnly(t, path, `SELECT json_array(
 		typeof(args), json(args), attempt, attempted_at, attempted_by, typeof(created_at), length(created_at),
 		errors, finalized_at, kind, max_attempts, typeof(metadata), json_remove(metadata, '$."river:unique_nonce"'), priority, queue, state,
 		typeof(scheduled_at), length(scheduled_at), typeof(tags), json(tags), unique_key, unique_states)
-		FROM river_job WHERE id = ?`, id).Scan(&row)
-	if err != nil {
-		t.Fatal(err)
-	}
+		FROM river_job WHERE id = ?`, &row, id)
 	return row
 }
 
