@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/internal/testdb"
 )
 
 // TestSQLiteQueriesUseIndexes holds the log's common queries to plans
@@ -130,14 +130,10 @@ func TestPostgresQueriesUseIndexes(t *testing.T) {
 }
 
 // schemaPool is a pool on TORTOISE_TEST_POSTGRES whose connections work in
-// a schema of their own, dropped at the end. (testkit, which tests
-// elsewhere use for this, imports this package.)
+// a schema of their own, dropped at the end.
 func schemaPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	url := os.Getenv("TORTOISE_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("TORTOISE_TEST_POSTGRES is not set: PostgreSQL tests skipped")
-	}
+	url := testdb.PostgresURL(t)
 	ctx := context.Background()
 	schema := "reqlog_" + core.RandomString(10, "abcdefghijklmnopqrstuvwxyz")
 	admin, err := pgxpool.New(ctx, url)

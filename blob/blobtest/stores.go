@@ -3,7 +3,6 @@ package blobtest
 import (
 	"context"
 	"crypto/rand"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/tortoise-dev/tortoise/blob/local"
 	"github.com/tortoise-dev/tortoise/blob/s3"
+	"github.com/tortoise-dev/tortoise/internal/testdb"
 )
 
 // Local returns a local store on a new folder in t.TempDir(), closed when
@@ -34,20 +34,11 @@ func Local(t testing.TB) *local.Store {
 // The bucket is created when missing. .ci/run starts versitygw and sets it.
 const S3Env = "TORTOISE_TEST_S3"
 
-// S3URL returns the URL in TORTOISE_TEST_S3. Without it the test is
-// skipped with a message, except under CI (CI set), where a missing S3
-// service is a failure.
+// S3URL returns the URL in TORTOISE_TEST_S3 (see testdb.EnvURL: a skip
+// without it, a failure under CI).
 func S3URL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv(S3Env)
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal(S3Env + " is not set under CI: S3 tests must run")
-		}
-		t.Skip(S3Env + " is not set; skipping S3 test (e.g. " + S3Env +
-			"=http://KEY:SECRET@127.0.0.1:7070/tortoise-test?region=us-east-1, served by versitygw; see README)")
-	}
-	return u
+	return testdb.EnvURL(t, S3Env, "S3", "http://KEY:SECRET@127.0.0.1:7070/tortoise-test?region=us-east-1, served by versitygw; see README")
 }
 
 // S3Options returns options for an S3 store of one test: on the service

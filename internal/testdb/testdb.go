@@ -1,7 +1,9 @@
-// Package testdb gives tests a real PostgreSQL database. It imports
-// nothing of Tortoise's, so tests inside any package can use it (testkit,
-// which starts whole apps, cannot be imported by the packages an app is
-// made of); testkit's helpers of the same names call these.
+// Package testdb gives tests the real services they run against: the URL
+// of each from its TORTOISE_TEST_* variable, and fresh PostgreSQL
+// databases. It imports nothing of Tortoise's, so tests inside any package
+// can use it (testkit, which starts whole apps, cannot be imported by the
+// packages an app is made of); testkit's helpers of the same names call
+// these.
 package testdb
 
 import (
@@ -16,19 +18,26 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// PostgresURL returns the PostgreSQL URL tests should use, from
-// TORTOISE_TEST_POSTGRES. Without it the test is skipped with a message —
-// except under CI (CI set), where a missing database is a failure.
-func PostgresURL(t testing.TB) string {
+// EnvURL returns the URL of service in the variable env. Without it the
+// test is skipped with a message naming example, a value to set, except
+// under CI (CI set), where a missing service is a failure.
+func EnvURL(t testing.TB, env, service, example string) string {
 	t.Helper()
-	u := os.Getenv("TORTOISE_TEST_POSTGRES")
+	u := os.Getenv(env)
 	if u == "" {
 		if os.Getenv("CI") != "" {
-			t.Fatal("TORTOISE_TEST_POSTGRES is not set under CI: PostgreSQL tests must run")
+			t.Fatal(env + " is not set under CI: " + service + " tests must run")
 		}
-		t.Skip("TORTOISE_TEST_POSTGRES is not set; skipping PostgreSQL test (e.g. TORTOISE_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)")
+		t.Skip(env + " is not set; skipping " + service + " test (e.g. " + env + "=" + example + ")")
 	}
 	return u
+}
+
+// PostgresURL returns the PostgreSQL URL tests should use, from
+// TORTOISE_TEST_POSTGRES (see EnvURL).
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	return EnvURL(t, "TORTOISE_TEST_POSTGRES", "PostgreSQL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
 }
 
 // PostgresDatabase creates a fresh, empty PostgreSQL database for one test

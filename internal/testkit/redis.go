@@ -2,24 +2,17 @@ package testkit
 
 import (
 	"crypto/rand"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/tortoise-dev/tortoise/internal/testdb"
 )
 
-// RedisURL returns the Redis URL tests should use, from TORTOISE_TEST_REDIS.
-// Without it the test is skipped with a message — except under CI (CI set),
-// where a missing Redis is a failure.
+// RedisURL returns the Redis URL tests should use, from TORTOISE_TEST_REDIS
+// (see testdb.EnvURL: a skip without it, a failure under CI).
 func RedisURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv("TORTOISE_TEST_REDIS")
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("TORTOISE_TEST_REDIS is not set under CI: Redis tests must run")
-		}
-		t.Skip("TORTOISE_TEST_REDIS is not set; skipping Redis test (e.g. TORTOISE_TEST_REDIS=redis://127.0.0.1:6379/0)")
-	}
-	return u
+	return testdb.EnvURL(t, "TORTOISE_TEST_REDIS", "Redis", "redis://127.0.0.1:6379/0")
 }
 
 // RedisPrefix returns a key prefix no other test uses, so tests share one
