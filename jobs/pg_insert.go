@@ -42,16 +42,11 @@ func pgInsertLean(n *insertNotifier) func(context.Context, store.Tx, []insert) (
 		}
 		out := make([]*Enqueued, len(ins))
 		for i, in := range ins {
-			var at *time.Time // the database's now() when nil
-			if !in.opts.RunAt.IsZero() {
-				t := in.opts.RunAt.UTC()
-				at = &t
-			}
 			j := &Job{Kind: in.kind.Name, Args: in.args, State: in.state(), Queue: in.opts.Queue,
 				Priority: in.opts.Priority, MaxAttempts: in.opts.MaxAttempts, Tags: in.tags(), Errors: []AttemptError{}}
 			var ignored bool
-			err := tx.QueryRow(ctx, pgLeanInsert, string(in.args), in.kind.Name, in.opts.MaxAttempts, in.opts.Priority,
-				in.opts.Queue, at, j.State, j.Tags, n.carry(in.opts.Queue)).Scan(&j.ID, &j.CreatedAt, &j.ScheduledAt, &ignored)
+			err := tx.QueryRow(ctx, pgLeanInsert, pgLeanArgs(in, n.carry(in.opts.Queue))...).
+				Scan(&j.ID, &j.CreatedAt, &j.ScheduledAt, &ignored)
 			if err != nil {
 				return nil, core.Internal(err, "Failed to enqueue the job.")
 			}
@@ -59,6 +54,39 @@ func pgInsertLean(n *insertNotifier) func(context.Context, store.Tx, []insert) (
 		}
 		return out, nil
 	}
+}
+
+// pgDeferLean is DeferTx's insert on PostgreSQL: pgLeanInsert queued to
+// run at the write's commit, in the round trip the store makes then
+// anyway (store/postgres's AtCommit), where a statement of its own was a
+// round trip more. An insert that fails there rolls the write back.
+func pgDeferLean(n *insertNotifier) func(context.Context, store.Tx, []insert) error {
+	return func(_ context.Context, stx store.Tx, ins []insert) error {
+		t, ok := stx.(interface {
+			AtCommit(sql string, args ...any) error
+		})
+		if !ok {
+			return core.Invalid("DeferTx needs a transaction of the app's store.")
+		}
+		for _, in := range ins {
+			if err := t.AtCommit(pgLeanInsert, pgLeanArgs(in, n.carry(in.opts.Queue))...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// pgLeanArgs are pgLeanInsert's arguments for in, notifying the workers
+// when notify is set.
+func pgLeanArgs(in insert, notify bool) []any {
+	var at *time.Time // the database's now() when nil
+	if !in.opts.RunAt.IsZero() {
+		t := in.opts.RunAt.UTC()
+		at = &t
+	}
+	return []any{string(in.args), in.kind.Name, in.opts.MaxAttempts, in.opts.Priority,
+		in.opts.Queue, at, in.state(), in.tags(), notify}
 }
 
 // insertNotifyEvery is how often, at most, an insert into a queue carries

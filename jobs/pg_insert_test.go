@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tortoise-dev/tortoise/internal/testdb"
+	"github.com/tortoise-dev/tortoise/store"
 	"github.com/tortoise-dev/tortoise/store/postgres"
 )
 
@@ -35,11 +37,44 @@ func TestLeanInsertMatchesRiverPostgres(t *testing.T) {
 	}
 	b := q.be.(*riverBackend[pgx.Tx])
 	at := time.Now().Add(time.Hour).Truncate(time.Microsecond)
-	insertBothWays(t, q, st, b.lean, b.riverInsert, at, func(id int64) string { return pgRawRow(t, st, id) })
+	for _, c := range insertBothWays(t, q, st, b.lean, b.riverInsert, at, func(id int64) string { return pgRawRow(t, st, id) }) {
+		// DeferTx's insert, queued for the commit, writes the same row.
+		if err := st.Update(ctx, func(tx store.Tx) error { return b.deferLean(ctx, tx, []insert{c.item}) }); err != nil {
+			t.Fatal(err)
+		}
+		newest, err := q.List(ctx, ListParams{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, r := pgRawRow(t, st, newest.Jobs[0].ID), pgRawRow(t, st, c.river.ID); d != r {
+			t.Errorf("%+v: the deferred insert wrote\n%s\nRiver's row\n%s", c.opts, d, r)
+		}
+	}
 
 	ran := make(chan int64, 1)
 	if err := q.Register(Kind{Name: "ping", Handler: func(_ context.Context, j *Job) error { ran <- j.ID; return nil }}); err != nil {
 		t.Fatal(err)
+	}
+	// Deferred jobs carry their own number, as DeferTx returns no id.
+	deferred := make(chan int64, 1)
+	if err := q.Register(Kind{Name: "deferred-ping", Handler: func(_ context.Context, j *Job) error {
+		var a struct{ N int64 }
+		if err := json.Unmarshal(j.Args, &a); err != nil {
+			return err
+		}
+		deferred <- a.N
+		return nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	deferTx := func(n int64) int64 {
+		t.Helper()
+		if err := st.Update(ctx, func(tx store.Tx) error {
+			return q.DeferTx(ctx, tx, "deferred-ping", map[string]int64{"n": n}, nil)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
 	}
 	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -53,6 +88,11 @@ func TestLeanInsertMatchesRiverPostgres(t *testing.T) {
 		ids = append(ids, enqueueTx(t, q, st, "ping"))
 	}
 	awaitRuns(t, ran, "no notification covered the inserts of a burst", ids...)
+	// The same for DeferTx, whose insert, and notification, go with the
+	// commit.
+	time.Sleep(2 * insertNotifyEvery)
+	awaitRuns(t, deferred, "the workers were not told of a deferred job", deferTx(1))
+	awaitRuns(t, deferred, "no notification covered the deferred jobs of a burst", deferTx(2), deferTx(3), deferTx(4))
 }
 
 // pgRawRow is a job's row as PostgreSQL holds it, but for its id, times

@@ -69,6 +69,7 @@ func newBackend(ctx context.Context, st store.Store, q *Queue) (backend, error) 
 			db.Close()
 			return nil, err
 		}
+		b.deferLean = b.outbox.add
 		return b, nil
 	case *postgres.Store:
 		b, err := newRiver(ctx, riverpgxv5.New(s.Pool()), q, pgxTx, riverTuning{cooldown: time.Millisecond, poll: time.Second}, nil)
@@ -76,10 +77,11 @@ func newBackend(ctx context.Context, st store.Store, q *Queue) (backend, error) 
 			return nil, err
 		}
 		exec := b.client.Driver().GetExecutor()
-		b.lean = pgInsertLean(&insertNotifier{log: q.cfg.Logger, tell: func(ctx context.Context, payloads []string) error {
+		n := &insertNotifier{log: q.cfg.Logger, tell: func(ctx context.Context, payloads []string) error {
 			// River's insert topic (river/internal/notifier.NotificationTopicInsert).
 			return exec.NotifyMany(ctx, &riverdriver.NotifyManyParams{Payload: payloads, Topic: "river_insert"})
-		}})
+		}}
+		b.lean, b.deferLean = pgInsertLean(n), pgDeferLean(n)
 		return b, nil
 	}
 	return nil, core.Invalid("Background jobs need an SQLite or PostgreSQL store, not %T.", st)
@@ -118,12 +120,16 @@ type riverBackend[TTx any] struct {
 	// lean inserts jobs without uniqueness in a store transaction, where
 	// the engine has a cheaper way than River's (see sqlite_insert.go).
 	lean func(context.Context, store.Tx, []insert) ([]*Enqueued, error)
-	// outbox takes deferred jobs where the engine has one (outbox.go).
-	outbox  *outbox
-	client  *river.Client[TTx]
-	workers *river.Workers
-	txOf    func(context.Context, store.Tx) (TTx, error)
-	closeFn func() error
+	// deferLean writes jobs without uniqueness for DeferTx, which needs
+	// none back, more cheaply again: into the outbox on SQLite
+	// (outbox.go), at the commit's round trip on PostgreSQL
+	// (pg_insert.go).
+	deferLean func(context.Context, store.Tx, []insert) error
+	outbox    *outbox // SQLite's, stopped with the backend
+	client    *river.Client[TTx]
+	workers   *river.Workers
+	txOf      func(context.Context, store.Tx) (TTx, error)
+	closeFn   func() error
 }
 
 func newRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], q *Queue, txOf func(context.Context, store.Tx) (TTx, error), tune riverTuning, closeFn func() error) (*riverBackend[TTx], error) {
@@ -294,8 +300,8 @@ func (b *riverBackend[TTx]) riverInsert(ctx context.Context, tx store.Tx, ins []
 func (b *riverBackend[TTx]) viaStore() bool { return b.groupCommit }
 
 func (b *riverBackend[TTx]) deferInsert(ctx context.Context, tx store.Tx, ins []insert) error {
-	if b.outbox != nil && leanInsertable(ins) {
-		return b.outbox.add(ctx, tx, ins)
+	if b.deferLean != nil && leanInsertable(ins) {
+		return b.deferLean(ctx, tx, ins)
 	}
 	_, err := b.insert(ctx, tx, ins)
 	return err

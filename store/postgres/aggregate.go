@@ -36,7 +36,7 @@ func (s *Store) Aggregate(ctx context.Context, q store.AggregateQuery) (*store.A
 	case q.WithTotal && st.Count != "":
 		count, _ := store.NumberPlaceholders(st.Count, 1)
 		var n int64
-		err = s.snapshot(ctx, step{sql: count, args: st.CountArgs, rows: countInto(&n)}, page)
+		err = s.snapshot(ctx, step{sql: count, args: st.CountArgs, rows: scanInto(&n)}, page)
 		res.Total = int(n)
 	case q.WithTotal:
 		res.Total = 1 // no groups: one row over all records

@@ -243,15 +243,41 @@ func (s *Store) feedCollection(ctx context.Context, id string) (*core.Collection
 	return m[id], nil
 }
 
-// publishChanges writes t's changes to the outbox and notifies, as the
-// last statement before COMMIT, and keeps them for this process's own
-// listener. After the commit the caller waits for them to be published
-// (awaitPublished), or drops them if the commit fails (forget).
-func (t *tx) publishChanges(ctx context.Context) (xid string, err error) {
+// beforeCommit sends, in one round trip as the last statements before
+// COMMIT, the statements queued by AtCommit and the feed's: t's changes
+// written to the _changes outbox with a notification. It keeps the
+// changes for this process's own listener: after the commit the caller
+// waits for them to be published (awaitPublished), or drops them if the
+// commit fails (forget).
+func (t *tx) beforeCommit(ctx context.Context) (xid string, err error) {
+	steps := t.atCommit
 	changes := t.pending.Take()
-	if len(changes) == 0 {
+	if len(changes) > 0 {
+		st, err := changesStep(changes, t.s.feed.token, &xid)
+		if err != nil {
+			return "", err
+		}
+		steps = append(steps, st)
+	}
+	if len(steps) == 0 {
 		return "", nil
 	}
+	if err := runBatch(t.tx.SendBatch(ctx, batchOf(steps)), steps); err != nil {
+		return "", t.s.connErr(ctx, err, "Failed to commit.")
+	}
+	if xid == "" {
+		return "", nil
+	}
+	f := t.s.feed
+	f.mu.Lock()
+	f.local[xid] = &localTx{changes: changes, published: make(chan struct{})}
+	f.mu.Unlock()
+	return xid, nil
+}
+
+// changesStep is the statement that writes changes to _changes and
+// notifies every process's listener, reading the transaction id into xid.
+func changesStep(changes []store.Change, token string, xid *string) (step, error) {
 	actions := make([]string, len(changes))
 	cols := make([]string, len(changes))
 	recs := make([]string, len(changes))
@@ -260,32 +286,25 @@ func (t *tx) publishChanges(ctx context.Context) (xid string, err error) {
 		actions[i], cols[i] = ch.Action, ch.Collection.ID
 		b, err := json.Marshal(ch.Record.Data)
 		if err != nil {
-			return "", core.Internal(err, "Failed to record a change.")
+			return step{}, core.Internal(err, "Failed to record a change.")
 		}
 		recs[i] = string(b)
 		if ch.Old != nil {
 			b, err := json.Marshal(ch.Old.Data)
 			if err != nil {
-				return "", core.Internal(err, "Failed to record a change.")
+				return step{}, core.Internal(err, "Failed to record a change.")
 			}
 			o := string(b)
 			olds[i] = &o
 		}
 	}
-	f := t.s.feed
-	err = t.tx.QueryRow(ctx, `WITH ins AS (
+	return step{sql: `WITH ins AS (
 	INSERT INTO _changes (xid, action, collection, record, old)
 	SELECT pg_current_xact_id(), a, c, r, o FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u(a, c, r, o, n) ORDER BY n
 	RETURNING xid)
 SELECT x::text, pg_notify($5, $6 || ':' || x::text)::text FROM (SELECT DISTINCT xid AS x FROM ins) d`,
-		actions, cols, recs, olds, changesChannel, f.token).Scan(&xid, new(string))
-	if err != nil {
-		return "", t.s.connErr(ctx, err, "Failed to record the changes.")
-	}
-	f.mu.Lock()
-	f.local[xid] = &localTx{changes: changes, published: make(chan struct{})}
-	f.mu.Unlock()
-	return xid, nil
+		args: []any{actions, cols, recs, olds, changesChannel, token},
+		rows: scanInto(xid, new(string))}, nil
 }
 
 // forget drops the kept changes of a transaction that did not commit.
@@ -326,7 +345,7 @@ func (f *feed) awaitPublished(xid string) {
 	}
 }
 
-// decodeRecord reads a record written by publishChanges, giving each
+// decodeRecord reads a record written by changesStep, giving each
 // field its canonical Go type.
 func decodeRecord(c *core.Collection, data string) (*core.Record, error) {
 	var raw map[string]json.RawMessage

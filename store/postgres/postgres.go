@@ -198,7 +198,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error)
 		return err
 	}
 	t.done = true
-	xid, err := t.publishChanges(detached)
+	xid, err := t.beforeCommit(detached)
 	if err != nil {
 		ptx.Rollback(detached)
 		return err

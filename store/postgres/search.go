@@ -586,7 +586,7 @@ func (s *Store) searchFind(ctx context.Context, q store.Query) (*store.Result, e
 	steps := []step{{sql: f.list, args: f.args, rows: searchRowsInto(q.Collection, f, q.Search.Marks, res)}}
 	var n int64
 	if q.WithTotal {
-		steps = append(steps, step{sql: f.count, args: f.countArgs, rows: countInto(&n)})
+		steps = append(steps, step{sql: f.count, args: f.countArgs, rows: scanInto(&n)})
 	}
 	if err := s.snapshot(ctx, steps...); err != nil {
 		return nil, s.findErr(ctx, err)
@@ -609,7 +609,7 @@ func (t *tx) searchFind(ctx context.Context, q store.Query) (*store.Result, erro
 	steps := []step{{sql: f.list, args: f.args, rows: searchRowsInto(q.Collection, f, q.Search.Marks, res)}}
 	var n int64
 	if q.WithTotal {
-		steps = append(steps, step{sql: f.count, args: f.countArgs, rows: countInto(&n)})
+		steps = append(steps, step{sql: f.count, args: f.countArgs, rows: scanInto(&n)})
 	}
 	if err := t.guarded(ctx, steps...); err != nil {
 		return nil, t.s.findErr(ctx, err)

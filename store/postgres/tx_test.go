@@ -1,0 +1,137 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/store"
+	"github.com/tortoise-dev/tortoise/store/postgres"
+)
+
+type atCommitter interface {
+	AtCommit(sql string, args ...any) error
+}
+
+// A statement queued with AtCommit commits with the write or not at all:
+// it runs only when the write commits, a failing one rolls the write back
+// (and its change never reaches the feed), and it rides the round trip of
+// the feed's own statement without disturbing it.
+func TestAtCommit(t *testing.T) {
+	ctx := context.Background()
+	s, err := postgres.OpenConfig(ctx, testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Pool().Exec(ctx, `CREATE TABLE notes (v text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	c := &core.Collection{ID: "pbc_atcommit", Name: "posts", Type: core.TypeBase,
+		Fields:  []core.Field{core.IDField(), {ID: "t1", Name: "title", Type: core.FieldText}},
+		Indexes: []string{}, Created: core.Now(), Updated: core.Now()}
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.CreateCollection(ctx, c) }); err != nil {
+		t.Fatal(err)
+	}
+	notes := func() []string {
+		t.Helper()
+		rows, err := s.Pool().Query(ctx, `SELECT v FROM notes ORDER BY v`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, v)
+		}
+		return out
+	}
+	exists := func(id string) bool {
+		t.Helper()
+		_, err := s.Get(ctx, c, id)
+		if err != nil && core.KindOf(err) != core.KindNotFound {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	sub := s.Changes().Subscribe(16)
+	defer sub.Close()
+	create := func(id, note string, extra func(tx store.Tx) error) error {
+		return s.Update(ctx, func(tx store.Tx) error {
+			r := core.NewRecord(c)
+			r.Data["id"], r.Data["title"] = id, "t"
+			if err := tx.Insert(ctx, r); err != nil {
+				return err
+			}
+			if err := tx.(atCommitter).AtCommit(`INSERT INTO notes (v) VALUES ($1)`, note); err != nil {
+				return err
+			}
+			if extra != nil {
+				return extra(tx)
+			}
+			return nil
+		})
+	}
+
+	// Committed: the record, the note and the feed's change all land.
+	if err := create("r1aaaaaaaaaaaaa", "one", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := notes(); len(got) != 1 || got[0] != "one" {
+		t.Fatalf("notes after a commit = %q, want [one]", got)
+	}
+	select {
+	case ch := <-sub.C:
+		if ch.Action != store.ActionCreate || ch.Record.ID() != "r1aaaaaaaaaaaaa" {
+			t.Fatalf("feed got %s %s, want the create of r1", ch.Action, ch.Record.ID())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the create never reached the feed")
+	}
+
+	// The write's function fails: the queued statement never runs.
+	boom := errors.New("boom")
+	if err := create("r2aaaaaaaaaaaaa", "two", func(store.Tx) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("Update = %v, want boom", err)
+	}
+
+	// The queued statement fails: the write rolls back with it.
+	var stmtTx store.Tx
+	err = create("r3aaaaaaaaaaaaa", "three", func(tx store.Tx) error {
+		stmtTx = tx
+		return tx.(atCommitter).AtCommit(`INSERT INTO notes (v) VALUES (NULL)`)
+	})
+	if err == nil {
+		t.Fatal("a failing queued statement committed")
+	}
+	if exists("r2aaaaaaaaaaaaa") || exists("r3aaaaaaaaaaaaa") {
+		t.Fatal("a rolled-back record was written")
+	}
+	if got := notes(); len(got) != 1 {
+		t.Fatalf("notes after the rollbacks = %q, want [one]", got)
+	}
+	// Once Update has returned, the transaction takes no more.
+	if err := stmtTx.(atCommitter).AtCommit(`INSERT INTO notes (v) VALUES ('late')`); err == nil {
+		t.Fatal("AtCommit after the write was accepted")
+	}
+
+	// A write of nothing but queued statements runs them.
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		return tx.(atCommitter).AtCommit(`INSERT INTO notes (v) VALUES ($1)`, "zero")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := notes(); len(got) != 2 || got[1] != "zero" {
+		t.Fatalf("notes = %q, want [one zero]", got)
+	}
+	select {
+	case ch := <-sub.C:
+		t.Fatalf("the feed got %s %s from a rolled-back or record-less write", ch.Action, ch.Record.ID())
+	case <-time.After(200 * time.Millisecond):
+	}
+}
