@@ -333,8 +333,11 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx store.Tx, kind string, args an
 // and to workers shortly after the write commits. On SQLite it costs the
 // write far less than EnqueueTx: one small row in an outbox, which a
 // single transaction moves into the queue for the jobs of many writes a
-// few milliseconds later (outbox.go). On PostgreSQL, and for unique jobs,
-// it is EnqueueTx. Errors: as Enqueue.
+// few milliseconds later (outbox.go). On PostgreSQL the insert waits for
+// the write's commit and goes in the round trip the store makes just
+// before it, rather than in one of its own (pg_insert.go); an insert that
+// fails there fails the write. For unique jobs it is EnqueueTx. Errors:
+// as Enqueue.
 func (q *Queue) DeferTx(ctx context.Context, tx store.Tx, kind string, args any, opts *Options) error {
 	if tx == nil {
 		return core.Invalid("DeferTx needs a transaction.")
