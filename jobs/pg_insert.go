@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"database/sql/driver"
 	"encoding/json"
 	"log/slog"
 	"sync"
@@ -69,7 +70,7 @@ func pgDeferLean(n *insertNotifier) func(context.Context, store.Tx, []insert) er
 			return core.Invalid("DeferTx needs a transaction of the app's store.")
 		}
 		for _, in := range ins {
-			if err := t.AtCommit(pgLeanInsert, pgLeanArgs(in, n.carry(in.opts.Queue))...); err != nil {
+			if err := t.AtCommit(pgLeanInsert, pgLeanArgs(in, carryAtSend{n, in.opts.Queue})...); err != nil {
 				return err
 			}
 		}
@@ -77,9 +78,21 @@ func pgDeferLean(n *insertNotifier) func(context.Context, store.Tx, []insert) er
 	}
 }
 
-// pgLeanArgs are pgLeanInsert's arguments for in, notifying the workers
-// when notify is set.
-func pgLeanArgs(in insert, notify bool) []any {
+// carryAtSend is a deferred insert's notify argument. pgx asks for its
+// value when it sends the statement, at the write's commit, so a write
+// that rolls back before then (a later hook failed) never takes the
+// queue's notification, which the inserts just before it may count on,
+// away with it.
+type carryAtSend struct {
+	n     *insertNotifier
+	queue string
+}
+
+func (c carryAtSend) Value() (driver.Value, error) { return c.n.carry(c.queue), nil }
+
+// pgLeanArgs are pgLeanInsert's arguments for in; notify (a bool, or a
+// carryAtSend) says whether it tells the workers.
+func pgLeanArgs(in insert, notify any) []any {
 	var at *time.Time // the database's now() when nil
 	if !in.opts.RunAt.IsZero() {
 		t := in.opts.RunAt.UTC()

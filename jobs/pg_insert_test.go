@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
@@ -93,6 +94,34 @@ func TestLeanInsertMatchesRiverPostgres(t *testing.T) {
 	time.Sleep(2 * insertNotifyEvery)
 	awaitRuns(t, deferred, "the workers were not told of a deferred job", deferTx(1))
 	awaitRuns(t, deferred, "no notification covered the deferred jobs of a burst", deferTx(2), deferTx(3), deferTx(4))
+
+	// A write that defers a job and then rolls back (a later hook failed)
+	// does not use up the queue's notification: the inserts just before
+	// it count on the next one.
+	time.Sleep(2 * insertNotifyEvery)
+	it, err := q.prepare(Item{Kind: "deferred-ping", Args: map[string]int64{"n": 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := func() time.Time {
+		b.notifier.mu.Lock()
+		defer b.notifier.mu.Unlock()
+		return b.notifier.last[it.opts.Queue]
+	}
+	before := last()
+	failed := errors.New("a later hook failed")
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		if err := b.deferLean(ctx, tx, []insert{it}); err != nil {
+			return err
+		}
+		return failed
+	}); !errors.Is(err, failed) {
+		t.Fatalf("Update = %v, want the hook's error", err)
+	}
+	if after := last(); !after.Equal(before) {
+		t.Fatalf("the rolled-back write took the queue's notification (last %v, now %v)", before, after)
+	}
+	awaitRuns(t, deferred, "the workers were not told of a deferred job after a rollback", deferTx(6))
 }
 
 // pgRawRow is a job's row as PostgreSQL holds it, but for its id, times

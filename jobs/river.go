@@ -81,7 +81,7 @@ func newBackend(ctx context.Context, st store.Store, q *Queue) (backend, error) 
 			// River's insert topic (river/internal/notifier.NotificationTopicInsert).
 			return exec.NotifyMany(ctx, &riverdriver.NotifyManyParams{Payload: payloads, Topic: "river_insert"})
 		}}
-		b.lean, b.deferLean = pgInsertLean(n), pgDeferLean(n)
+		b.lean, b.deferLean, b.notifier = pgInsertLean(n), pgDeferLean(n), n
 		return b, nil
 	}
 	return nil, core.Invalid("Background jobs need an SQLite or PostgreSQL store, not %T.", st)
@@ -125,7 +125,8 @@ type riverBackend[TTx any] struct {
 	// (outbox.go), at the commit's round trip on PostgreSQL
 	// (pg_insert.go).
 	deferLean func(context.Context, store.Tx, []insert) error
-	outbox    *outbox // SQLite's, stopped with the backend
+	outbox    *outbox         // SQLite's, stopped with the backend
+	notifier  *insertNotifier // PostgreSQL's, for the lean inserts
 	client    *river.Client[TTx]
 	workers   *river.Workers
 	txOf      func(context.Context, store.Tx) (TTx, error)
