@@ -106,7 +106,7 @@ func (o *outbox) add(ctx context.Context, stx store.Tx, ins []insert) error {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, outboxInsert, in.kind.Name, in.opts.Queue, in.opts.Priority, in.opts.MaxAttempts,
-			row.state, row.created.Format(sqliteTime), row.scheduled.Format(sqliteTime), string(in.args), string(row.rawTags))
+			in.state(), row.created.Format(sqliteTime), row.scheduled.Format(sqliteTime), string(in.args), string(row.rawTags))
 		if err != nil {
 			return core.Internal(err, "Failed to enqueue the job.")
 		}

@@ -50,7 +50,7 @@ func sqliteInsertLean(ctx context.Context, stx store.Tx, ins []insert) ([]*Enque
 			return nil, err
 		}
 		res, err := tx.ExecContext(ctx, sqliteLeanInsert, []byte(in.args), row.created.Format(sqliteTime), in.kind.Name,
-			in.opts.MaxAttempts, in.opts.Priority, in.opts.Queue, row.scheduled.Format(sqliteTime), row.state, row.rawTags)
+			in.opts.MaxAttempts, in.opts.Priority, in.opts.Queue, row.scheduled.Format(sqliteTime), in.state(), row.rawTags)
 		if err != nil {
 			return nil, core.Internal(err, "Failed to enqueue the job.")
 		}
@@ -58,27 +58,25 @@ func sqliteInsertLean(ctx context.Context, stx store.Tx, ins []insert) ([]*Enque
 		if err != nil {
 			return nil, core.Internal(err, "Failed to enqueue the job.")
 		}
-		j := &Job{ID: id, Kind: in.kind.Name, Args: in.args, State: row.state, Queue: in.opts.Queue,
-			Priority: in.opts.Priority, MaxAttempts: in.opts.MaxAttempts, Tags: row.tags, Errors: []AttemptError{},
+		j := &Job{ID: id, Kind: in.kind.Name, Args: in.args, State: in.state(), Queue: in.opts.Queue,
+			Priority: in.opts.Priority, MaxAttempts: in.opts.MaxAttempts, Tags: in.tags(), Errors: []AttemptError{},
 			CreatedAt: row.created, ScheduledAt: row.scheduled}
 		out[i] = &Enqueued{Job: j}
 	}
 	return out, nil
 }
 
-// sqliteRow is what a job's row holds besides its options, as River's
-// SQLite driver writes it.
+// sqliteRow is what a job's row holds besides its options, state and
+// tags (insert's methods), as River's SQLite driver writes it.
 type sqliteRow struct {
 	created, scheduled time.Time // to the millisecond River keeps
-	state              string    // available, or scheduled for a RunAt
-	tags               []string  // never nil: River reads [] for none
-	rawTags            []byte
+	rawTags            []byte    // the tags as JSON
 }
 
 func sqliteRowOf(in insert) (sqliteRow, error) {
-	row := sqliteRow{tags: in.tags(), state: in.state()}
+	var row sqliteRow
 	var err error
-	if row.rawTags, err = json.Marshal(row.tags); err != nil {
+	if row.rawTags, err = json.Marshal(in.tags()); err != nil {
 		return row, core.Internal(err, "Failed to enqueue the job.")
 	}
 	row.created = time.Now().UTC().Round(time.Millisecond)
