@@ -419,9 +419,11 @@ func Tag(id string) string { return "webhook-" + id }
 // deliveryArgs are the job args of one delivery (a delivery), written by
 // hand: it runs in the write's transaction, on SQLite on the single
 // writer, and encoding/json's reflection over the record's map was most
-// of what a delivery cost there. The body's keys are in a fixed order,
-// the record's as the API writes them (collectionId, collectionName, then
-// the fields in the collection's order).
+// of what a delivery cost there. The body's keys are written in a fixed
+// order, the record's as the API writes them (collectionId,
+// collectionName, then the fields in the collection's order); SQLite
+// keeps the args as this text, while PostgreSQL stores them as jsonb,
+// which sorts the keys its own way.
 func deliveryArgs(webhook, id string, ch store.Change) json.RawMessage {
 	b := make([]byte, 0, 512)
 	b = append(b, `{"webhook":`...)
