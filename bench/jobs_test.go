@@ -328,10 +328,10 @@ func enqueueBatch(ctx context.Context, end, per int, insert func(context.Context
 // running the jobs costs is BenchmarkJobThroughput's. One op is one
 // create; it reports creates/s.
 //
-// "create+defer" calls Queue.DeferTx instead: on SQLite the job goes to
-// the outbox, and the moves into River's table run on the same writer
-// during the benchmark, so their cost is in the figure (all but the last
-// few milliseconds' move).
+// "create+defer" calls Queue.DeferTx instead: the job goes to the
+// outbox, and the moves into River's table run during the benchmark (on
+// SQLite on the same writer), so their cost is in the figure (all but the
+// last few milliseconds' move).
 //
 // "create+row" inserts a second record instead of the job: the floor for
 // any second row written in the same transaction, to compare the job's

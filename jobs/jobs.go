@@ -330,14 +330,12 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx store.Tx, kind string, args an
 // DeferTx adds a job in tx, the transaction of a record write, like
 // EnqueueTx, for a caller that needs nothing back: the job commits or
 // rolls back with the write just the same, and becomes visible to List
-// and to workers shortly after the write commits. On SQLite it costs the
-// write far less than EnqueueTx: one small row in an outbox, which a
-// single transaction moves into the queue for the jobs of many writes a
-// few milliseconds later (outbox.go). On PostgreSQL the insert waits for
-// the write's commit and goes in the round trip the store makes just
-// before it, rather than in one of its own (pg_insert.go); an insert that
-// fails there fails the write. For unique jobs it is EnqueueTx. Errors:
-// as Enqueue.
+// and to workers shortly after the write commits. It costs the write far
+// less than EnqueueTx: one small row in an outbox table without River's
+// indexes (on PostgreSQL sent in the round trip the store makes just
+// before COMMIT), which a single transaction moves into the queue for the
+// jobs of many writes a few milliseconds later (outbox.go). For unique
+// jobs it is EnqueueTx. Errors: as Enqueue.
 func (q *Queue) DeferTx(ctx context.Context, tx store.Tx, kind string, args any, opts *Options) error {
 	if tx == nil {
 		return core.Invalid("DeferTx needs a transaction.")

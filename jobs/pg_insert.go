@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"database/sql/driver"
 	"encoding/json"
 	"log/slog"
 	"sync"
@@ -57,49 +56,20 @@ func pgInsertLean(n *insertNotifier) func(context.Context, store.Tx, []insert) (
 	}
 }
 
-// pgDeferLean is DeferTx's insert on PostgreSQL: pgLeanInsert queued to
-// run at the write's commit, in the round trip the store makes then
-// anyway (store/postgres's AtCommit), where a statement of its own was a
-// round trip more. An insert that fails there rolls the write back.
-func pgDeferLean(n *insertNotifier) func(context.Context, store.Tx, []insert) error {
-	return func(_ context.Context, stx store.Tx, ins []insert) error {
-		t, ok := stx.(interface {
-			AtCommit(sql string, args ...any) error
-		})
-		if !ok {
-			return core.Invalid("DeferTx needs a transaction of the app's store.")
-		}
-		for _, in := range ins {
-			if err := t.AtCommit(pgLeanInsert, pgLeanArgs(in, carryAtSend{n, in.opts.Queue})...); err != nil {
-				return err
-			}
-		}
+// pgLeanArgs are pgLeanInsert's arguments for in; notify says whether it
+// tells the workers.
+func pgLeanArgs(in insert, notify bool) []any {
+	return []any{string(in.args), in.kind.Name, in.opts.MaxAttempts, in.opts.Priority,
+		in.opts.Queue, pgRunAt(in), in.state(), in.tags(), notify}
+}
+
+// pgRunAt is when in runs, or nil for the database's now().
+func pgRunAt(in insert) *time.Time {
+	if in.opts.RunAt.IsZero() {
 		return nil
 	}
-}
-
-// carryAtSend is a deferred insert's notify argument. pgx asks for its
-// value when it sends the statement, at the write's commit, so a write
-// that rolls back before then (a later hook failed) never takes the
-// queue's notification, which the inserts just before it may count on,
-// away with it.
-type carryAtSend struct {
-	n     *insertNotifier
-	queue string
-}
-
-func (c carryAtSend) Value() (driver.Value, error) { return c.n.carry(c.queue), nil }
-
-// pgLeanArgs are pgLeanInsert's arguments for in; notify (a bool, or a
-// carryAtSend) says whether it tells the workers.
-func pgLeanArgs(in insert, notify any) []any {
-	var at *time.Time // the database's now() when nil
-	if !in.opts.RunAt.IsZero() {
-		t := in.opts.RunAt.UTC()
-		at = &t
-	}
-	return []any{string(in.args), in.kind.Name, in.opts.MaxAttempts, in.opts.Priority,
-		in.opts.Queue, at, in.state(), in.tags(), notify}
+	t := in.opts.RunAt.UTC()
+	return &t
 }
 
 // insertNotifyEvery is how often, at most, an insert into a queue carries

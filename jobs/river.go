@@ -65,7 +65,7 @@ func newBackend(ctx context.Context, st store.Store, q *Queue) (backend, error) 
 		}
 		b.groupCommit = true
 		b.lean = sqliteInsertLean
-		if b.outbox, err = openOutbox(ctx, s, q.cfg.Logger); err != nil {
+		if b.outbox, err = openOutbox(ctx, sqliteOutbox{s}, 0, q.cfg.Logger); err != nil {
 			db.Close()
 			return nil, err
 		}
@@ -81,7 +81,11 @@ func newBackend(ctx context.Context, st store.Store, q *Queue) (backend, error) 
 			// River's insert topic (river/internal/notifier.NotificationTopicInsert).
 			return exec.NotifyMany(ctx, &riverdriver.NotifyManyParams{Payload: payloads, Topic: "river_insert"})
 		}}
-		b.lean, b.deferLean, b.notifier = pgInsertLean(n), pgDeferLean(n), n
+		b.lean = pgInsertLean(n)
+		if b.outbox, err = openOutbox(ctx, pgOutbox{s}, outboxSweep, q.cfg.Logger); err != nil {
+			return nil, err
+		}
+		b.deferLean = b.outbox.add
 		return b, nil
 	}
 	return nil, core.Invalid("Background jobs need an SQLite or PostgreSQL store, not %T.", st)
@@ -121,12 +125,9 @@ type riverBackend[TTx any] struct {
 	// the engine has a cheaper way than River's (see sqlite_insert.go).
 	lean func(context.Context, store.Tx, []insert) ([]*Enqueued, error)
 	// deferLean writes jobs without uniqueness for DeferTx, which needs
-	// none back, more cheaply again: into the outbox on SQLite
-	// (outbox.go), at the commit's round trip on PostgreSQL
-	// (pg_insert.go).
+	// none back, more cheaply again: into the outbox (outbox.go).
 	deferLean func(context.Context, store.Tx, []insert) error
-	outbox    *outbox         // SQLite's, stopped with the backend
-	notifier  *insertNotifier // PostgreSQL's, for the lean inserts
+	outbox    *outbox // stopped with the backend
 	client    *river.Client[TTx]
 	workers   *river.Workers
 	txOf      func(context.Context, store.Tx) (TTx, error)

@@ -23,7 +23,7 @@ func TestLeanInsertMatchesRiver(t *testing.T) {
 	at := time.Now().Add(time.Hour).Truncate(time.Millisecond)
 	for _, c := range insertBothWays(t, q, st, sqliteInsertLean, b.riverInsert, at, func(id int64) string { return rawRow(t, path, id) }) {
 		// The outbox's move writes the same row.
-		if err := st.Update(ctx, func(tx store.Tx) error { return idleOutbox(st).add(ctx, tx, []insert{c.item}) }); err != nil {
+		if err := st.Update(ctx, func(tx store.Tx) error { return idleOutbox(sqliteOutbox{st}).add(ctx, tx, []insert{c.item}) }); err != nil {
 			t.Fatal(err)
 		}
 		if n, err := b.outbox.move(ctx); n != 1 || err != nil {

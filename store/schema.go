@@ -104,7 +104,7 @@ func collectionInvalid(field, code, format string, args ...any) *core.Error {
 // reservedNames are the tables the stores, the request log and the job
 // queue keep in the database beside the collections' tables.
 var reservedNames = []string{"_collections", "_meta", "_params", "_migrations", "_counts", "_changes",
-	"_search_flush", "_request_logs", "_request_stats"}
+	"_search_flush", "_request_logs", "_request_stats", "_jobs_outbox"}
 
 // reservedPrefixes begin the names of tables the engines and Tortoise's
 // parts create: the engines' catalogues, the search indexes (with FTS5's

@@ -281,7 +281,7 @@ func FuzzDecodeList(f *testing.F) {
 // does not exist yet, claim it.
 func TestReservedNames(t *testing.T) {
 	for _, name := range []string{"_collections", "_META", "_params", "_migrations", "_counts", "_changes",
-		"_search_flush", "_search_pbc_123_q", "_Search_x", "_request_logs", "_request_stats", "river_job",
+		"_search_flush", "_search_pbc_123_q", "_Search_x", "_request_logs", "_request_stats", "_jobs_outbox", "river_job",
 		"River_leader", "sqlite_master", "pg_class"} {
 		if !IsReservedName(name) {
 			t.Errorf("IsReservedName(%q) = false", name)

@@ -208,6 +208,9 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error)
 		return s.connErr(ctx, err, "Failed to commit.")
 	}
 	s.feed.awaitPublished(xid)
+	for _, fn := range t.afterCommit {
+		fn()
+	}
 	return nil
 }
 

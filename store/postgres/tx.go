@@ -22,6 +22,8 @@ type tx struct {
 	pending store.Pending // changes for the feed (feed.go)
 	// atCommit are statements queued by AtCommit, sent with the feed's.
 	atCommit []step
+	// afterCommit are the functions AfterCommit was given.
+	afterCommit []func()
 }
 
 // AtCommit queues a statement to run in the transaction after the Update
@@ -37,6 +39,18 @@ func (t *tx) AtCommit(sql string, args ...any) error {
 		return errTxDone
 	}
 	t.atCommit = append(t.atCommit, step{sql: sql, args: args})
+	return nil
+}
+
+// AfterCommit has fn called once the transaction has committed, before
+// Update returns; it is never called for a write that rolls back or whose
+// COMMIT fails. Code outside the store uses it to act on what the write
+// made durable (jobs' outbox starts its move).
+func (t *tx) AfterCommit(fn func()) error {
+	if t.done {
+		return errTxDone
+	}
+	t.afterCommit = append(t.afterCommit, fn)
 	return nil
 }
 

@@ -133,3 +133,60 @@ func TestAtCommit(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 }
+
+type afterCommitter interface {
+	AfterCommit(fn func()) error
+}
+
+// AfterCommit's functions run once the write is durable and never for a
+// write that rolls back, at the function or at a queued statement.
+func TestAfterCommit(t *testing.T) {
+	ctx := context.Background()
+	s, err := postgres.OpenConfig(ctx, testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Pool().Exec(ctx, `CREATE TABLE notes (v text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	var calls []string
+	write := func(name string, fn func(tx store.Tx) error) error {
+		return s.Update(ctx, func(tx store.Tx) error {
+			if err := tx.(atCommitter).AtCommit(`INSERT INTO notes (v) VALUES ($1)`, name); err != nil {
+				return err
+			}
+			if err := tx.(afterCommitter).AfterCommit(func() {
+				// The write is visible to every connection by now.
+				var n int
+				if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM notes WHERE v = $1`, name).Scan(&n); err != nil || n != 1 {
+					t.Errorf("%s: after commit the note is counted %d times (%v)", name, n, err)
+				}
+				calls = append(calls, name)
+			}); err != nil {
+				return err
+			}
+			return fn(tx)
+		})
+	}
+	if err := write("kept", func(store.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	if err := write("failed", func(store.Tx) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("Update = %v, want boom", err)
+	}
+	var late store.Tx
+	if err := write("statement failed", func(tx store.Tx) error {
+		late = tx
+		return tx.(atCommitter).AtCommit(`INSERT INTO notes (v) VALUES (NULL)`)
+	}); err == nil {
+		t.Fatal("a failing queued statement committed")
+	}
+	if len(calls) != 1 || calls[0] != "kept" {
+		t.Fatalf("AfterCommit ran for %q, want [kept]", calls)
+	}
+	if err := late.(afterCommitter).AfterCommit(func() {}); err == nil {
+		t.Fatal("AfterCommit after the write was accepted")
+	}
+}
