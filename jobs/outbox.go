@@ -40,9 +40,10 @@ type outboxEngine interface {
 }
 
 const (
-	// outboxDelay is how long the outbox waits, once a job is deferred,
-	// before moving: the writes of that time share one move. Workers on
-	// SQLite look for new jobs every 250 ms anyway; on PostgreSQL the move
+	// outboxDelay is the least time between two moves: a job deferred
+	// after a quiet spell is moved at once, and under a stream of writes
+	// the jobs deferred during the wait share one move. Workers on SQLite
+	// look for new jobs every 250 ms anyway; on PostgreSQL the move
 	// notifies them.
 	outboxDelay = 20 * time.Millisecond
 	// outboxBatch caps the jobs one move carries, and so how long it holds
@@ -101,24 +102,26 @@ func (o *outbox) run() {
 		defer t.Stop()
 		sweep = t.C
 	}
+	var last time.Time // the latest move's start
 	for {
 		select {
 		case <-o.stop:
 			o.final()
 			return
 		case <-sweep:
-			o.drainOrRetry()
-			continue
 		case <-o.wake:
+			if wait := outboxDelay - time.Since(last); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-o.stop:
+					t.Stop()
+					o.final()
+					return
+				case <-t.C:
+				}
+			}
 		}
-		t := time.NewTimer(outboxDelay)
-		select {
-		case <-o.stop:
-			t.Stop()
-			o.final()
-			return
-		case <-t.C:
-		}
+		last = time.Now()
 		o.drainOrRetry()
 	}
 }
