@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -400,10 +401,17 @@ func TestParseFlags(t *testing.T) {
 }
 
 // TestLoadCounts drives a tiny httptest server that fails every fifth
-// request and checks that the generator counts exactly what the server saw.
-// It proves the counting, not anything about performance.
+// request and checks that the generator, with either client, counts exactly
+// what the server saw. It proves the counting, not anything about
+// performance.
 func TestLoadCounts(t *testing.T) {
 	t.Parallel()
+	for _, raw := range []bool{false, true} {
+		t.Run(fmt.Sprintf("raw=%v", raw), func(t *testing.T) { t.Parallel(); testLoadCounts(t, raw) })
+	}
+}
+
+func testLoadCounts(t *testing.T, raw bool) {
 	var seen, failed, badBody atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := seen.Add(1)
@@ -426,7 +434,7 @@ func TestLoadCounts(t *testing.T) {
 	bodyHdr := http.Header{"Content-Type": {"application/json"}}
 	l := &load{
 		base: base, header: http.Header{}, bodyHdr: bodyHdr, conns: 4,
-		duration: 200 * time.Millisecond,
+		duration: 200 * time.Millisecond, raw: raw,
 		next: func(rng *rand.Rand) (string, string, string, []byte) {
 			if rng.IntN(2) == 0 {
 				return http.MethodPost, "/api/collections/x/records", "", appendRecord(nil, rng, 1)
@@ -458,6 +466,75 @@ func TestLoadCounts(t *testing.T) {
 	}
 	if err := checkErrors([]row{{Scenario: scGet, Conns: 4, Res: res}}, 0.01); err == nil {
 		t.Error("20% errors passed the 1% check")
+	}
+}
+
+// The raw client reads every body framing a server may use, keeps the
+// connection when it may and opens another when the server closes it, and
+// sends the run's headers.
+func TestRawClientFraming(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("x", 10000) // past net/http's buffer: sent chunked
+	var conns atomic.Int64
+	var noAuth atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "tok" {
+			noAuth.Add(1)
+		}
+		switch r.URL.Path {
+		case "/chunked":
+			_, _ = io.WriteString(w, big[:5000])
+			w.(http.Flusher).Flush()
+			_, _ = io.WriteString(w, big[5000:])
+		case "/close":
+			w.Header().Set("Connection", "close")
+			_, _ = io.WriteString(w, "bye")
+		case "/none":
+			w.WriteHeader(http.StatusNoContent)
+		case "/missing":
+			http.Error(w, "no such thing", http.StatusNotFound)
+		default:
+			_, _ = io.WriteString(w, "ok")
+		}
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	base, _ := url.Parse(srv.URL)
+	paths := []string{"/plain", "/chunked", "/none", "/chunked", "/plain"}
+	l := &load{base: base, header: http.Header{"Authorization": {"tok"}}, conns: 1, duration: 100 * time.Millisecond, raw: true,
+		next: func(rng *rand.Rand) (string, string, string, []byte) {
+			return http.MethodGet, paths[rng.IntN(len(paths))], "a=1", nil
+		}}
+	res := l.run(t.Context())
+	if res.OK == 0 || res.errors() != 0 {
+		t.Fatalf("%d ok, %d errors (%s)", res.OK, res.errors(), res.FirstError)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections for keep-alive answers, want 1", n)
+	}
+	if n := noAuth.Load(); n != 0 {
+		t.Errorf("%d requests without the run's header", n)
+	}
+
+	conns.Store(0)
+	l.next = func(*rand.Rand) (string, string, string, []byte) { return http.MethodGet, "/close", "", nil }
+	res = l.run(t.Context())
+	if res.OK < 2 || res.errors() != 0 {
+		t.Fatalf("Connection: close: %d ok, %d errors (%s)", res.OK, res.errors(), res.FirstError)
+	}
+	if n := conns.Load(); n < res.OK {
+		t.Errorf("%d connections for %d answers that closed theirs", n, res.OK)
+	}
+
+	l.next = func(*rand.Rand) (string, string, string, []byte) { return http.MethodGet, "/missing", "", nil }
+	res = l.run(t.Context())
+	if res.OK != 0 || res.Status == 0 || !strings.Contains(res.FirstError, "404") || !strings.Contains(res.FirstError, "no such thing") {
+		t.Errorf("404s: %d ok, %d failed, first error %q", res.OK, res.Status, res.FirstError)
 	}
 }
 

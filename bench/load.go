@@ -29,6 +29,7 @@ type load struct {
 	warmup   time.Duration
 	duration time.Duration
 	next     requestFunc
+	raw      bool // the raw client (rawload.go) instead of net/http's
 }
 
 // loadResult is what one run measured.
@@ -103,7 +104,11 @@ func (l *load) run(ctx context.Context) *loadResult {
 		w := &workerStats{}
 		stats[i] = w
 		rng := rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(i)))
-		wg.Go(func() { l.work(ctx, tr, rng, measureFrom, end, w) })
+		if l.raw {
+			wg.Go(func() { l.rawWork(ctx, rng, measureFrom, end, w) })
+		} else {
+			wg.Go(func() { l.work(ctx, tr, rng, measureFrom, end, w) })
+		}
 	}
 	wg.Wait()
 	return mergeStats(stats, measureFrom)

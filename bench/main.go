@@ -154,6 +154,7 @@ type config struct {
 	Realtime   []int         // subscriber counts; when set, the realtime benchmark runs instead of the scenarios
 	RtEvents   int           // records the realtime writer creates per subscriber count; default 30
 	RtRate     float64       // the realtime writer's creates per second; default 10
+	Client     string        // "net/http" (default) or "raw" (rawload.go)
 }
 
 // allScenarios are the scenarios -scenarios accepts, in the order they run
@@ -189,6 +190,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	realtime := fs.String("realtime", "", "comma-separated subscriber counts: run the realtime benchmark at each instead of the scenarios")
 	fs.IntVar(&cfg.RtEvents, "rt-events", 30, "records the realtime writer creates at each subscriber count, public and private alternating")
 	fs.Float64Var(&cfg.RtRate, "rt-rate", 10, "the realtime writer's creates per second")
+	fs.StringVar(&cfg.Client, "client", "net/http", `load generator for the scenarios: "net/http" (Go's client) or "raw" (hand-written HTTP/1.1, a fraction of the CPU per request)`)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -231,6 +233,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-rt-events must be between 1 and 100000")
 	case !(cfg.RtRate > 0 && cfg.RtRate <= 1000):
 		return nil, errors.New("-rt-rate must be above 0 and at most 1000 per second")
+	case cfg.Client != "net/http" && cfg.Client != "raw":
+		return nil, fmt.Errorf("-client: %q is neither net/http nor raw", cfg.Client)
 	}
 	return cfg, nil
 }
@@ -337,8 +341,8 @@ func run(ctx context.Context, cfg *config, out, log io.Writer) error {
 	if err := api.do(ctx, http.MethodGet, recordsPath(cfg.Collection)+"/"+url.PathEscape(ids[0]), nil, &sample); err != nil {
 		return fmt.Errorf("fetch a sample record: %w", err)
 	}
-	rep.RecordSize = len(sample)
-	fmt.Fprintf(out, "record response: %d bytes\n\n", len(sample))
+	rep.RecordSize, rep.Client = len(sample), cfg.Client
+	fmt.Fprintf(out, "record response: %d bytes\nclient: %s\n\n", len(sample), cfg.Client)
 	ceilURL, stopCeiling, err := startCeiling(sample)
 	if err != nil {
 		return err
@@ -364,6 +368,7 @@ scenarios:
 			l := &load{
 				base: base, header: header, bodyHdr: bodyHdr, conns: conns,
 				warmup: cfg.Warmup, duration: cfg.Duration, next: requests[sc],
+				raw: cfg.Client == "raw",
 			}
 			fmt.Fprintf(log, "running %-16s %4d conns ...", sc, conns)
 			var waitBg func() *loadResult

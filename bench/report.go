@@ -219,6 +219,7 @@ type jsonReport struct {
 	MemSeeded  *memInfo    `json:"memory_after_seed,omitempty"`
 	MemEnd     *memInfo    `json:"memory_after_load,omitempty"`
 	RecordSize int         `json:"record_response_bytes"`
+	Client     string      `json:"client"`
 	Results    []jsonEntry `json:"results"`
 }
 
