@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -137,6 +138,61 @@ func mergeStats(stats []*workerStats, measureFrom time.Time) *loadResult {
 	return res
 }
 
+// exchange sends one request and returns the answer's status and, for a
+// status outside 2xx, up to 256 bytes of its body.
+type exchange func(ctx context.Context, method, path, query string, body []byte) (status int, errBody []byte, err error)
+
+// drive sends l's requests through send until end, counting those that
+// start from measureFrom into w.
+func (l *load) drive(ctx context.Context, rng *rand.Rand, measureFrom, end time.Time, w *workerStats, send exchange) {
+	for {
+		t0 := time.Now()
+		if !t0.Before(end) || ctx.Err() != nil {
+			return
+		}
+		counted := !t0.Before(measureFrom)
+		method, path, query, body := l.next(rng)
+		status, errBody, err := send(ctx, method, path, query, body)
+		t1 := time.Now()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if counted {
+				w.res.Transport++
+				w.lastDone = t1
+				if w.res.FirstError == "" {
+					w.res.FirstError = method + " " + requestURI(path, query) + ": " + err.Error()
+				}
+			}
+			// Do not spin on a refusing server.
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if !counted {
+			continue
+		}
+		w.res.Hist.record(t1.Sub(t0))
+		w.lastDone = t1
+		if status >= 200 && status < 300 {
+			w.res.OK++
+			continue
+		}
+		w.res.Status++
+		if w.res.FirstError == "" {
+			w.res.FirstError = fmt.Sprintf("%s %s: %d %s: %s", method, requestURI(path, query), status, http.StatusText(status), bytes.TrimSpace(errBody))
+		}
+	}
+}
+
+func requestURI(path, query string) string {
+	if query == "" {
+		return path
+	}
+	return path + "?" + query
+}
+
+// work drives the load through net/http's transport tr.
 func (l *load) work(ctx context.Context, tr *http.Transport, rng *rand.Rand, measureFrom, end time.Time, w *workerStats) {
 	// One template request per worker: each request is a shallow copy
 	// with its own URL, which skips URL parsing and header copying.
@@ -146,14 +202,7 @@ func (l *load) work(ctx context.Context, tr *http.Transport, rng *rand.Rand, mea
 		return
 	}
 	var errBody [256]byte
-	for {
-		t0 := time.Now()
-		if !t0.Before(end) || ctx.Err() != nil {
-			return
-		}
-		counted := !t0.Before(measureFrom)
-
-		method, path, query, body := l.next(rng)
+	l.drive(ctx, rng, measureFrom, end, w, func(_ context.Context, method, path, query string, body []byte) (int, []byte, error) {
 		req := new(http.Request)
 		*req = *tmpl
 		u := *tmpl.URL
@@ -166,43 +215,16 @@ func (l *load) work(ctx context.Context, tr *http.Transport, rng *rand.Rand, mea
 			req.Body = io.NopCloser(bytes.NewReader(body))
 			req.ContentLength = int64(len(body))
 		}
-
 		resp, err := tr.RoundTrip(req)
 		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			if counted {
-				w.res.Transport++
-				w.lastDone = time.Now()
-				if w.res.FirstError == "" {
-					w.res.FirstError = method + " " + u.RequestURI() + ": " + err.Error()
-				}
-			}
-			// Do not spin on a refusing server.
-			time.Sleep(time.Millisecond)
-			continue
+			return 0, nil, err
 		}
-		ok := resp.StatusCode >= 200 && resp.StatusCode < 300
 		var n int
-		if !ok && counted && w.res.FirstError == "" {
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			n, _ = io.ReadFull(resp.Body, errBody[:])
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		t1 := time.Now()
-		if !counted {
-			continue
-		}
-		w.res.Hist.record(t1.Sub(t0))
-		w.lastDone = t1
-		if ok {
-			w.res.OK++
-			continue
-		}
-		w.res.Status++
-		if w.res.FirstError == "" {
-			w.res.FirstError = method + " " + u.RequestURI() + ": " + resp.Status + ": " + string(bytes.TrimSpace(errBody[:n]))
-		}
-	}
+		return resp.StatusCode, errBody[:n], nil
+	})
 }

@@ -226,46 +226,12 @@ func (l *load) rawWork(ctx context.Context, rng *rand.Rand, measureFrom, end tim
 	rc := &rawConn{addr: l.base.Host}
 	defer rc.close()
 	hdr, bodyHdr := headerBytes(l.header), headerBytes(l.bodyHdr)
-	for {
-		t0 := time.Now()
-		if !t0.Before(end) || ctx.Err() != nil {
-			return
-		}
-		counted := !t0.Before(measureFrom)
-		method, path, query, body := l.next(rng)
+	l.drive(ctx, rng, measureFrom, end, w, func(ctx context.Context, method, path, query string, body []byte) (int, []byte, error) {
 		h := hdr
 		if body != nil {
 			h = bodyHdr
 		}
 		rc.buf = rawRequest(rc.buf[:0], l.base.Host, method, path, query, h, body)
-		status, errBody, err := rc.roundTrip(ctx, rc.buf)
-		t1 := time.Now()
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			if counted {
-				w.res.Transport++
-				w.lastDone = t1
-				if w.res.FirstError == "" {
-					w.res.FirstError = method + " " + path + ": " + err.Error()
-				}
-			}
-			time.Sleep(time.Millisecond) // do not spin on a refusing server
-			continue
-		}
-		if !counted {
-			continue
-		}
-		w.res.Hist.record(t1.Sub(t0))
-		w.lastDone = t1
-		if status >= 200 && status <= 299 {
-			w.res.OK++
-			continue
-		}
-		w.res.Status++
-		if w.res.FirstError == "" {
-			w.res.FirstError = fmt.Sprintf("%s %s: %d: %s", method, path, status, bytes.TrimSpace(errBody))
-		}
-	}
+		return rc.roundTrip(ctx, rc.buf)
+	})
 }

@@ -17,20 +17,28 @@ type atCommitter interface {
 	AtCommit(sql string, args ...any) error
 }
 
+// notesStore is a store on a fresh database with a table of notes beside
+// the store's own, for statements queued with AtCommit to write.
+func notesStore(t *testing.T) *postgres.Store {
+	t.Helper()
+	s, err := postgres.OpenConfig(context.Background(), testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Pool().Exec(context.Background(), `CREATE TABLE notes (v text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // A statement queued with AtCommit commits with the write or not at all:
 // it runs only when the write commits, a failing one rolls the write back
 // (and its change never reaches the feed), and it rides the round trip of
 // the feed's own statement without disturbing it.
 func TestAtCommit(t *testing.T) {
 	ctx := context.Background()
-	s, err := postgres.OpenConfig(ctx, testConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Pool().Exec(ctx, `CREATE TABLE notes (v text NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
+	s := notesStore(t)
 	c := &core.Collection{ID: "pbc_atcommit", Name: "posts", Type: core.TypeBase,
 		Fields:  []core.Field{core.IDField(), {ID: "t1", Name: "title", Type: core.FieldText}},
 		Indexes: []string{}, Created: core.Now(), Updated: core.Now()}
@@ -100,7 +108,7 @@ func TestAtCommit(t *testing.T) {
 
 	// The queued statement fails: the write rolls back with it.
 	var stmtTx store.Tx
-	err = create("r3aaaaaaaaaaaaa", "three", func(tx store.Tx) error {
+	err := create("r3aaaaaaaaaaaaa", "three", func(tx store.Tx) error {
 		stmtTx = tx
 		return tx.(atCommitter).AtCommit(`INSERT INTO notes (v) VALUES (NULL)`)
 	})
@@ -142,14 +150,7 @@ type afterCommitter interface {
 // write that rolls back, at the function or at a queued statement.
 func TestAfterCommit(t *testing.T) {
 	ctx := context.Background()
-	s, err := postgres.OpenConfig(ctx, testConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Pool().Exec(ctx, `CREATE TABLE notes (v text NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
+	s := notesStore(t)
 	var calls []string
 	write := func(name string, fn func(tx store.Tx) error) error {
 		return s.Update(ctx, func(tx store.Tx) error {
