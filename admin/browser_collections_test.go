@@ -43,13 +43,17 @@ func TestBrowserCollections(t *testing.T) {
 			n++
 			row := fmt.Sprintf("#fields > fieldset:nth-child(%d) ", n)
 			in := func(opt string) chromedp.CSS { return chromedp.CSS(row + `[id$="-` + opt + `"]`) }
-			steps := []chromedp.Action[chromedp.Void]{
+			b.run("add the "+typ+" field "+name,
 				chromedp.SetValue(chromedp.CSS(`#newType`), typ),
 				chromedp.Click(chromedp.CSS(`#add-field`)),
 				chromedp.WaitVisible(in("name")),
-				chromedp.SendKeys(in("name"), name),
-			}
-			b.run("add the "+typ+" field "+name, append(steps, opts(in)...)...)
+			)
+			// htmx focuses the new row's name (autofocus) when the swap
+			// settles, 20 ms after it shows: typing into the options before
+			// then would land in the name.
+			get(b, "wait for the "+name+" field's focus",
+				chromedp.Poll[bool](fmt.Sprintf(`document.activeElement === document.querySelector(%q)`, string(in("name")))))
+			b.run("name the "+typ+" field "+name, append([]chromedp.Action[chromedp.Void]{chromedp.SendKeys(in("name"), name)}, opts(in)...)...)
 		}
 		type acts = []chromedp.Action[chromedp.Void]
 		add("text", "title", func(in func(string) chromedp.CSS) acts {
