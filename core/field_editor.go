@@ -1,6 +1,9 @@
 package core
 
-import "unicode/utf8"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 func init() { registerFieldDef(FieldEditor, editorDef{}) }
 
@@ -25,6 +28,9 @@ func (editorDef) Validate(f *Field, v any) *FieldError {
 	}
 	if !utf8.ValidString(s) {
 		return fieldError("validation_invalid_value", "Must be valid UTF-8 text.")
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return errNUL()
 	}
 	return nil
 }

@@ -1,6 +1,11 @@
 package core
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+)
 
 func init() { registerFieldDef(FieldJSON, jsonDef{}) }
 
@@ -32,6 +37,9 @@ func (jsonDef) Validate(f *Field, v any) *FieldError {
 	if int64(len(raw)) > max {
 		return fieldError("validation_json_size_limit", "The maximum allowed JSON size is %d bytes.", max)
 	}
+	if JSONHasNUL(raw) {
+		return errNUL()
+	}
 	return nil
 }
 
@@ -42,4 +50,36 @@ func (jsonDef) decodeOptions(j *fieldJSON, f *Field) error {
 		f.MaxSize = *j.MaxSize
 	}
 	return nil
+}
+
+// JSONHasNUL reports whether the JSON document raw holds the NUL character
+// (U+0000) in a string or a key. Both engines could keep it in text, but
+// PostgreSQL's text and jsonb refuse it, so a value that holds it is
+// refused on either: data that SQLite accepted could not move to
+// PostgreSQL. raw that is not valid JSON reports false.
+func JSONHasNUL(raw []byte) bool {
+	if !bytes.Contains(raw, []byte(`\u0000`)) {
+		return false // a NUL can only be written \u0000 in valid JSON
+	}
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return false
+	}
+	return hasNUL(v)
+}
+
+func hasNUL(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.IndexByte(x, 0) >= 0
+	case []any:
+		return slices.ContainsFunc(x, hasNUL)
+	case map[string]any:
+		for k, e := range x {
+			if strings.IndexByte(k, 0) >= 0 || hasNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
 }

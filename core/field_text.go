@@ -3,6 +3,7 @@ package core
 import (
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf8"
 )
@@ -29,11 +30,21 @@ func (textDef) Validate(f *Field, v any) *FieldError {
 	return checkText(f, s, max)
 }
 
+// errNUL refuses a value that holds the NUL character: PostgreSQL's text
+// and jsonb cannot keep it, and what SQLite would keep could not move to
+// PostgreSQL.
+func errNUL() *FieldError {
+	return fieldError("validation_invalid_value", "Must not contain the NUL character (U+0000).")
+}
+
 // checkText checks text against f's bounds (max < 0: none) and pattern;
 // empty text is left to Required.
 func checkText(f *Field, s string, max int) *FieldError {
 	if !utf8.ValidString(s) {
 		return fieldError("validation_invalid_value", "Must be valid UTF-8 text.")
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return errNUL()
 	}
 	if s == "" {
 		return nil

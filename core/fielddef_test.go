@@ -3,6 +3,7 @@ package core
 import (
 	"encoding/json"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -40,7 +41,7 @@ func TestCoerceAndCheck(t *testing.T) {
 		{"text", Field{Type: FieldText}, "hi", "hi", ""},
 		{"text from number", Field{Type: FieldText}, 12.0, "12", ""},
 		{"text from object", Field{Type: FieldText}, map[string]any{}, nil, "validation_invalid_value"},
-		{"text too long default", Field{Type: FieldText}, string(make([]byte, 5001)), nil, "validation_max_text_constraint"},
+		{"text too long default", Field{Type: FieldText}, strings.Repeat("a", 5001), nil, "validation_max_text_constraint"},
 		{"text pattern", Field{Type: FieldText, Pattern: "^[a-z]+$"}, "ABC", nil, "validation_invalid_format"},
 		{"number from Go int", Field{Type: FieldNumber}, 7, 7.0, ""},
 		{"number string", Field{Type: FieldNumber}, "1.5", 1.5, ""},
@@ -127,5 +128,20 @@ func TestFieldDefsRoundTrip(t *testing.T) {
 	}
 	if KnownFieldType("geo") {
 		t.Error("unknown type known")
+	}
+}
+
+func TestJSONHasNUL(t *testing.T) {
+	for raw, want := range map[string]bool{
+		`{"a":"x\u0000y"}`:      true,
+		`["ok",{"k":"\u0000"}]`: true,
+		`{"a\u0000":1}`:         true,
+		`{"a":"\\u0000"}`:       false, // a backslash, then the text u0000
+		`{"a":"plain"}`:         false,
+		`{"a":"\u0000"`:         false, // not JSON
+	} {
+		if got := JSONHasNUL([]byte(raw)); got != want {
+			t.Errorf("JSONHasNUL(%s) = %v, want %v", raw, got, want)
+		}
 	}
 }

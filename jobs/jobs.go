@@ -466,6 +466,10 @@ func encodeArgs(args any) (json.RawMessage, error) {
 	if !json.Valid(raw) {
 		return nil, core.FieldInvalid("args", "validation_invalid_args", "The job's args are not valid JSON.")
 	}
+	if core.JSONHasNUL(raw) {
+		// PostgreSQL's jsonb refuses it; refused on SQLite too, alike.
+		return nil, core.FieldInvalid("args", "validation_invalid_args", "The job's args may not contain the NUL character (U+0000).")
+	}
 	switch first := firstByte(raw); first {
 	case '{':
 		return raw, nil

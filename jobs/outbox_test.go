@@ -305,6 +305,10 @@ func TestDeferTxRefuses(t *testing.T) {
 			"bad args":     func(tx store.Tx) error { return q.DeferTx(ctx, tx, "report", json.RawMessage(`{"a":`), nil) },
 			"bad queue":    func(tx store.Tx) error { return q.DeferTx(ctx, tx, "report", nil, &Options{Queue: "nope"}) },
 			"bad priority": func(tx store.Tx) error { return q.DeferTx(ctx, tx, "report", nil, &Options{Priority: 9}) },
+			// PostgreSQL's jsonb cannot hold it: refused on both engines.
+			"NUL in args": func(tx store.Tx) error {
+				return q.DeferTx(ctx, tx, "report", map[string]string{"s": "a\x00b"}, nil)
+			},
 		} {
 			err := e.st.Update(ctx, call)
 			if e := core.AsError(err); e == nil || e.Kind != core.KindInvalid {
