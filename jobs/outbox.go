@@ -146,16 +146,12 @@ func (o *outbox) final() {
 // drain moves every waiting job, a batch per transaction.
 func (o *outbox) drain(ctx context.Context) error {
 	for {
-		n, err := o.move(ctx)
+		n, err := o.eng.take(ctx)
 		if err != nil || n < outboxBatch {
 			return err
 		}
 	}
 }
-
-// move moves up to outboxBatch jobs into River's table and returns how
-// many it moved.
-func (o *outbox) move(ctx context.Context) (int64, error) { return o.eng.take(ctx) }
 
 // close moves what is waiting and stops moving. Later adds stay in the
 // outbox until the next start.

@@ -45,8 +45,8 @@ func pgInsertLean(n *insertNotifier) func(context.Context, store.Tx, []insert) (
 			j := &Job{Kind: in.kind.Name, Args: in.args, State: in.state(), Queue: in.opts.Queue,
 				Priority: in.opts.Priority, MaxAttempts: in.opts.MaxAttempts, Tags: in.tags(), Errors: []AttemptError{}}
 			var ignored bool
-			err := tx.QueryRow(ctx, pgLeanInsert, pgLeanArgs(in, n.carry(in.opts.Queue))...).
-				Scan(&j.ID, &j.CreatedAt, &j.ScheduledAt, &ignored)
+			err := tx.QueryRow(ctx, pgLeanInsert, string(in.args), in.kind.Name, in.opts.MaxAttempts, in.opts.Priority,
+				in.opts.Queue, pgRunAt(in), j.State, j.Tags, n.carry(in.opts.Queue)).Scan(&j.ID, &j.CreatedAt, &j.ScheduledAt, &ignored)
 			if err != nil {
 				return nil, core.Internal(err, "Failed to enqueue the job.")
 			}
@@ -54,13 +54,6 @@ func pgInsertLean(n *insertNotifier) func(context.Context, store.Tx, []insert) (
 		}
 		return out, nil
 	}
-}
-
-// pgLeanArgs are pgLeanInsert's arguments for in; notify says whether it
-// tells the workers.
-func pgLeanArgs(in insert, notify bool) []any {
-	return []any{string(in.args), in.kind.Name, in.opts.MaxAttempts, in.opts.Priority,
-		in.opts.Queue, pgRunAt(in), in.state(), in.tags(), notify}
 }
 
 // pgRunAt is when in runs, or nil for the database's now().

@@ -26,7 +26,7 @@ func TestLeanInsertMatchesRiver(t *testing.T) {
 		if err := st.Update(ctx, func(tx store.Tx) error { return idleOutbox(sqliteOutbox{st}).add(ctx, tx, []insert{c.item}) }); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := b.outbox.move(ctx); n != 1 || err != nil {
+		if n, err := b.outbox.eng.take(ctx); n != 1 || err != nil {
 			t.Fatalf("moved %d (%v), want 1", n, err)
 		}
 		newest, err := q.List(ctx, ListParams{Limit: 1})
