@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 )
@@ -202,23 +201,11 @@ func rawRequest(dst []byte, host, method, path, query string, hdr []byte, body [
 	return append(dst, body...)
 }
 
-// headerBytes renders h as header lines, in a fixed order.
+// headerBytes renders h as header lines (http.Header.Write sorts them).
 func headerBytes(h http.Header) []byte {
-	var b []byte
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		for _, v := range h[k] {
-			b = append(b, k...)
-			b = append(b, ": "...)
-			b = append(b, v...)
-			b = append(b, "\r\n"...)
-		}
-	}
-	return b
+	var b bytes.Buffer
+	_ = h.Write(&b) // a bytes.Buffer does not fail
+	return b.Bytes()
 }
 
 // rawWork is work for the raw client.
