@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -44,7 +45,15 @@ func (s *Store) ConsoleQuery(ctx context.Context, statement string, maxRows int)
 	// its session outside the transaction (a session advisory lock, say)
 	// ends when it is closed, instead of reaching the store's next user.
 	conn := pooled.Hijack()
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() {
+		// The server drops what the session held when its backend exits,
+		// which may be after Close returns: session advisory locks are let
+		// go here first, so the next statement never finds them held.
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_, _ = conn.Exec(bg, "SELECT pg_advisory_unlock_all()")
+		conn.Close(bg)
+	}()
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, s.connErr(ctx, err, "Failed to read from the database.")
