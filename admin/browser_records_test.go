@@ -132,6 +132,15 @@ func TestBrowserRecords(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS(`#f-author-search`), "ada"),
 			chromedp.WaitVisible(chromedp.CSS(`#f-author-r-`+authors["Ada"])),
 			chromedp.WaitNotPresent(chromedp.CSS(`#f-author-r-`+authors["Grace"])),
+			chromedp.Sleep(350*time.Millisecond), // past the search's debounce
+		)
+		// The search runs 300 ms after the last keystroke; on a loaded
+		// machine the keystrokes can be slower than that, and a later
+		// search's results can replace the row between finding it and
+		// clicking it. Click once the last search has answered.
+		get(b, "wait for the author search to settle", chromedp.Poll[bool](
+			`document.querySelector("#f-author-search").value === "ada" && !document.querySelector(".htmx-request")`))
+		b.run("choose the author and create",
 			chromedp.Click(chromedp.CSS(`#f-author-r-`+authors["Ada"])),
 			chromedp.WaitVisible(chromedp.CSS(`#f-author-chosen #f-author-r-`+authors["Ada"]+`:checked`)),
 			chromedp.SetUploadFiles(chromedp.CSS(`#f-cover`), []string{cover}),
