@@ -117,6 +117,12 @@ func recordBody(c *core.Collection, r *http.Request, cur *core.Record) (map[stri
 				bad[name] = msg
 				continue
 			}
+			if v != nil {
+				// The text as written: a plain string would be read by
+				// the API's string rules (core.JSONFromString), so that
+				// "\"12\"" typed here would become the number 12.
+				v = json.RawMessage(strings.TrimSpace(vs[0]))
+			}
 			body[name] = v
 		case core.FieldDate:
 			body[name] = dateValue(vs[0], cur, name)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -378,5 +379,26 @@ func TestRecordsProtectedFile(t *testing.T) {
 	srv.Super("GET", "/api/collections/docs/records/"+id, nil, 200, &rec)
 	if len(rec.Scans) != 1 || rec.Scans[0] == name {
 		t.Errorf("after deleting the first file: %v", rec.Scans)
+	}
+}
+
+// The record form's JSON editor stores the JSON typed in it: a JSON
+// string stays a string, though the API reads plain text that looks like
+// JSON as JSON.
+func TestRecordsJSONEditorKeepsStrings(t *testing.T) {
+	t.Parallel()
+	srv := testkit.NewServer(t, "sqlite")
+	booksSchema(t, srv)
+	c := newAdminClient(t, srv)
+	for typed, want := range map[string]any{`"12"`: "12", `"true"`: "true", `12`: 12.0, `[1, "a"]`: []any{1.0, "a"}} {
+		resp, body := c.post("/admin/collections/books/records", url.Values{"title": {typed}, "count": {"3"}, "meta": {typed}}, true)
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("create with meta %s: status %d\n%s", typed, resp.StatusCode, body)
+		}
+		var list struct{ Items []struct{ Meta any } }
+		srv.Super("GET", "/api/collections/books/records?filter="+url.QueryEscape(fmt.Sprintf("title=%q", typed)), nil, 200, &list)
+		if len(list.Items) != 1 || !reflect.DeepEqual(list.Items[0].Meta, want) {
+			t.Errorf("meta typed as %s: stored %#v, want %#v", typed, list.Items, want)
+		}
 	}
 }

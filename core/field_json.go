@@ -18,6 +18,9 @@ type jsonDef struct{ base }
 func (jsonDef) Storage(*Field) Storage { return StorageJSON }
 
 func (jsonDef) Coerce(f *Field, v any) (any, *FieldError) {
+	if s, ok := v.(string); ok {
+		v = JSONFromString(s)
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return invalidValue("Must be valid JSON.")
@@ -26,6 +29,26 @@ func (jsonDef) Coerce(f *Field, v any) (any, *FieldError) {
 		return json.RawMessage(nil), nil
 	}
 	return json.RawMessage(b), nil
+}
+
+// JSONFromString is what a json field holds when it is given the plain
+// string s, by PocketBase's rules, so that one value reads the same from a
+// JSON body, a form or multipart (whose values are all strings) or Go code:
+//   - "true", "false" and "null" are those JSON literals;
+//   - a number, array, object or double-quoted string written as JSON is
+//     that JSON ("[1,2]" is the array, "12.5" the number, and "\"true\""
+//     the string true);
+//   - anything else, the empty string included, is a JSON string of s.
+//
+// Whitespace around a JSON text is ignored. To store a string that would
+// read as JSON ("12" as text), send it double-quoted or inside an object.
+func JSONFromString(s string) json.RawMessage {
+	t := strings.TrimSpace(s)
+	if t != "" && strings.IndexByte(`tfn[{"-0123456789`, t[0]) >= 0 && json.Valid([]byte(t)) {
+		return json.RawMessage(t)
+	}
+	b, _ := json.Marshal(s) // a string always encodes
+	return b
 }
 
 func (jsonDef) Validate(f *Field, v any) *FieldError {
