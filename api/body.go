@@ -65,6 +65,12 @@ func decodeJSONObject(b []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && strings.HasPrefix(te.Value, "number") {
+			if key := keyOutOfRange(b); key != "" {
+				return nil, core.FieldInvalid(key, "validation_invalid_value", "Numbers must be within ±1.8e308.")
+			}
+		}
 		return nil, jsonError(err)
 	}
 	if dec.More() {
@@ -74,6 +80,22 @@ func decodeJSONObject(b []byte) (map[string]any, error) {
 		return nil, core.Invalid("The request body must be a JSON object.")
 	}
 	return m, nil
+}
+
+// keyOutOfRange names the key of the JSON object b whose value holds a
+// number beyond a float64's range (which decoding reports without saying
+// where), or "" if none does.
+func keyOutOfRange(b []byte) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) != nil {
+		return ""
+	}
+	for k, v := range m {
+		if !core.JSONNumbersFit(v) {
+			return k
+		}
+	}
+	return ""
 }
 
 func jsonError(err error) error {

@@ -58,6 +58,23 @@ func TestJSONFieldFromText(t *testing.T) {
 		var out map[string]any
 		s.Do("POST", "/api/collections/docs/records", "", map[string]any{"meta": map[string]any{"n": "42"}}, 200, &out)
 		check("JSON object", out, `{"n":"42"}`)
+		// A number beyond a float64 is refused naming the field, in a
+		// JSON body; as text it is not a number, so a string.
+		for _, body := range []map[string]any{
+			{"meta": json.RawMessage(`{"n":1e400}`)},
+			{"title": "x", "meta": json.RawMessage(`[1, -2e999]`)},
+		} {
+			var e errBody
+			s.Do("POST", "/api/collections/docs/records", "", body, 400, &e)
+			if e.Data["meta"].Code != "validation_invalid_value" {
+				t.Errorf("%v: %+v, want meta refused", body, e)
+			}
+		}
+		status, big := form(t, s, "POST", "/api/collections/docs/records", map[string]string{"meta": "1e400"}, true)
+		if status != 200 {
+			t.Fatalf("form 1e400: %d %v", status, big)
+		}
+		check("form 1e400", big, `"1e400"`)
 		// An update by form too.
 		status, upd := form(t, s, "PATCH", "/api/collections/docs/records/"+out["id"].(string), map[string]string{"meta": `{"n":42}`}, true)
 		if status != 200 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -34,21 +35,57 @@ func (jsonDef) Coerce(f *Field, v any) (any, *FieldError) {
 // JSONFromString is what a json field holds when it is given the plain
 // string s, by PocketBase's rules, so that one value reads the same from a
 // JSON body, a form or multipart (whose values are all strings) or Go code:
-//   - "true", "false" and "null" are those JSON literals;
+//   - "true", "false" and "null" are those JSON literals (null is nil);
 //   - a number, array, object or double-quoted string written as JSON is
-//     that JSON ("[1,2]" is the array, "12.5" the number, and "\"true\""
-//     the string true);
-//   - anything else, the empty string included, is a JSON string of s.
+//     that JSON, decoded as a JSON body's values are ("[1,2]" is the
+//     array, "12.5" the number, and "\"true\"" the string true);
+//   - anything else is the string s itself, the empty string included,
+//     and so is JSON that a JSON body could not carry either (a number
+//     beyond a float64's range).
 //
 // Whitespace around a JSON text is ignored. To store a string that would
 // read as JSON ("12" as text), send it double-quoted or inside an object.
-func JSONFromString(s string) json.RawMessage {
+func JSONFromString(s string) any {
 	t := strings.TrimSpace(s)
-	if t != "" && strings.IndexByte(`tfn[{"-0123456789`, t[0]) >= 0 && json.Valid([]byte(t)) {
-		return json.RawMessage(t)
+	if t != "" && strings.IndexByte(`tfn[{"-0123456789`, t[0]) >= 0 {
+		var v any
+		if json.Unmarshal([]byte(t), &v) == nil {
+			return v
+		}
 	}
-	b, _ := json.Marshal(s) // a string always encodes
-	return b
+	return s
+}
+
+// JSONNumbersFit reports whether every number in the JSON document raw is
+// within a float64's range, as every number a JSON body carries is: Go code
+// or raw JSON could hand a json field (or a job's args) 1e1000000, which
+// SQLite would keep as text but PostgreSQL's jsonb refuses, and which
+// nothing reading it into a float64 could decode. raw must be valid JSON.
+func JSONNumbersFit(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '"':
+			for i++; i < len(raw) && raw[i] != '"'; i++ {
+				if raw[i] == '\\' {
+					i++
+				}
+			}
+		case c == '-' || c >= '0' && c <= '9':
+			j, exp := i, false
+			for ; j < len(raw) && strings.IndexByte("+-.eE0123456789", raw[j]) >= 0; j++ {
+				exp = exp || raw[j] == 'e' || raw[j] == 'E'
+			}
+			// Without an exponent only a number of over 300 digits can
+			// leave the range.
+			if exp || j-i > 300 {
+				if _, err := strconv.ParseFloat(string(raw[i:j]), 64); err != nil {
+					return false
+				}
+			}
+			i = j - 1
+		}
+	}
+	return true
 }
 
 func (jsonDef) Validate(f *Field, v any) *FieldError {
@@ -63,7 +100,14 @@ func (jsonDef) Validate(f *Field, v any) *FieldError {
 	if JSONHasNUL(raw) {
 		return errNUL()
 	}
+	if !JSONNumbersFit(raw) {
+		return errNumberRange()
+	}
 	return nil
+}
+
+func errNumberRange() *FieldError {
+	return fieldError("validation_invalid_value", "Numbers must be within ±1.8e308.")
 }
 
 func (jsonDef) encodeOptions(f *Field, j *fieldJSON) { j.MaxSize = ptr(f.MaxSize) }

@@ -2,6 +2,7 @@ package core
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -14,28 +15,27 @@ func TestJSONFromString(t *testing.T) {
 		{"null", `null`},
 		{"12.5", `12.5`},
 		{"-3", `-3`},
-		{"1e3", `1e3`},
-		{" [1, 2] ", `[1, 2]`},
-		{`{"a":1}`, `{"a":1}`},
-		{`"true"`, `"true"`}, // a JSON string stays that string
-		{`"12"`, `"12"`},     // which is how to keep digits as text
-		{"", `""`},           // the empty string is a string
-		{"hello", `"hello"`}, // text that is not JSON is a string
-		{"True", `"True"`},   // JSON's literals are lowercase
-		{"0123", `"0123"`},   // not a JSON number
-		{"12abc", `"12abc"`}, //
-		{"[1,", `"[1,"`},     // broken JSON is text
-		{"nul", `"nul"`},     //
-		{"NaN", `"NaN"`},     //
-		{"a\"b", `"a\"b"`},   // quotes inside are escaped
+		{"1e3", `1000`},
+		{" [1, 2] ", `[1,2]`},
+		{`{"b":1,"a":[true]}`, `{"a":[true],"b":1}`}, // as a JSON body's object
+		{`"true"`, `"true"`},                         // a JSON string stays that string
+		{`"12"`, `"12"`},                             // which is how to keep digits as text
+		{"", `""`},                                   // the empty string is a string
+		{"hello", `"hello"`},                         // text that is not JSON is a string
+		{"True", `"True"`},                           // JSON's literals are lowercase
+		{"0123", `"0123"`},                           // not a JSON number
+		{"12abc", `"12abc"`},
+		{"[1,", `"[1,"`}, // broken JSON is text
+		{"nul", `"nul"`},
+		{"NaN", `"NaN"`},
+		{"a\"b", `"a\"b"`},
 		{`{"a":1} x`, `"{\"a\":1} x"`},
+		{"1e1000000", `"1e1000000"`}, // no JSON body could carry it as a number
+		{`{"n":1e400}`, `"{\"n\":1e400}"`},
 	} {
-		got := JSONFromString(tc.in)
-		if string(got) != tc.want {
-			t.Errorf("JSONFromString(%q) = %s, want %s", tc.in, got, tc.want)
-		}
-		if !json.Valid(got) {
-			t.Errorf("JSONFromString(%q) = %s, not JSON", tc.in, got)
+		got, err := json.Marshal(JSONFromString(tc.in))
+		if err != nil || string(got) != tc.want {
+			t.Errorf("JSONFromString(%q) = %s (%v), want %s", tc.in, got, err, tc.want)
 		}
 	}
 	// Through the field: a string is read, anything else is encoded.
@@ -48,5 +48,30 @@ func TestJSONFromString(t *testing.T) {
 	}
 	if v, fe := CoerceValue(f, "null"); fe != nil || v.(json.RawMessage) != nil {
 		t.Errorf(`Coerce("null") = %#v, %v; want null`, v, fe)
+	}
+}
+
+func TestJSONNumbersFit(t *testing.T) {
+	for raw, want := range map[string]bool{
+		`1`: true, `-1.5e308`: true, `1e-400`: true, `[1e308, 2]`: true,
+		`{"1e999":"1e999"}`:                  true, // in strings, not numbers
+		`"\"1e999"`:                          true, // an escaped quote does not end a string
+		`1e309`:                              false,
+		`{"a":[1, -2E+400]}`:                 false,
+		`[` + strings.Repeat("9", 310) + `]`: false,
+		strings.Repeat("9", 300):             true,
+	} {
+		if got := JSONNumbersFit([]byte(raw)); got != want {
+			t.Errorf("JSONNumbersFit(%.40s) = %v, want %v", raw, got, want)
+		}
+	}
+	// A json field refuses them whichever way they arrive.
+	f := &Field{Type: FieldJSON}
+	v, fe := CoerceValue(f, json.RawMessage(`{"n":1e1000000}`))
+	if fe == nil {
+		fe = f.Def().Validate(f, v)
+	}
+	if fe == nil || fe.Code != "validation_invalid_value" {
+		t.Errorf("a json value holding 1e1000000: %v, want refused", fe)
 	}
 }

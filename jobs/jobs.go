@@ -470,6 +470,11 @@ func encodeArgs(args any) (json.RawMessage, error) {
 		// PostgreSQL's jsonb refuses it; refused on SQLite too, alike.
 		return nil, core.FieldInvalid("args", "validation_invalid_args", "The job's args may not contain the NUL character (U+0000).")
 	}
+	if !core.JSONNumbersFit(raw) {
+		// PostgreSQL's jsonb refuses 1e1000000, at the commit of the
+		// write that defers it; no worker could decode it either.
+		return nil, core.FieldInvalid("args", "validation_invalid_args", "The job's args hold a number beyond ±1.8e308.")
+	}
 	switch first := firstByte(raw); first {
 	case '{':
 		return raw, nil

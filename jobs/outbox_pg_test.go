@@ -109,7 +109,7 @@ func TestOutboxRefusesAtTheWritePostgres(t *testing.T) {
 	ctx := context.Background()
 	sts, qs := pgProcesses(t, 1)
 	st, q := sts[0], qs[0]
-	bad := json.RawMessage(`{"n":1e1000000}`) // valid JSON that jsonb refuses (numeric overflow)
+	bad := json.RawMessage(`{"s":"\ud800"}`) // valid JSON that jsonb refuses (a lone surrogate)
 	if err := st.Update(ctx, func(tx store.Tx) error { return q.DeferTx(ctx, tx, "report", bad, nil) }); err == nil {
 		t.Fatal("a job jsonb refuses was deferred")
 	}

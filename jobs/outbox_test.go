@@ -309,6 +309,10 @@ func TestDeferTxRefuses(t *testing.T) {
 			"NUL in args": func(tx store.Tx) error {
 				return q.DeferTx(ctx, tx, "report", map[string]string{"s": "a\x00b"}, nil)
 			},
+			// So is a number beyond a float64, which no worker could read.
+			"number out of range": func(tx store.Tx) error {
+				return q.DeferTx(ctx, tx, "report", json.RawMessage(`{"n":1e1000000}`), nil)
+			},
 		} {
 			err := e.st.Update(ctx, call)
 			if e := core.AsError(err); e == nil || e.Kind != core.KindInvalid {
