@@ -103,7 +103,63 @@ func (jsonDef) Validate(f *Field, v any) *FieldError {
 	if !JSONNumbersFit(raw) {
 		return errNumberRange()
 	}
+	if JSONHasLoneSurrogate(raw) {
+		return fieldError("validation_invalid_value", "Must not contain half a UTF-16 surrogate pair (such as \\ud800) without the other half.")
+	}
 	return nil
+}
+
+// JSONHasLoneSurrogate reports whether a string in the JSON document raw
+// holds a \u escape of half a UTF-16 surrogate pair without the other half
+// ("\ud800"). JSON's grammar allows it and SQLite keeps it, but it is no
+// character: PostgreSQL's jsonb refuses it, and Go's decoder turns it into
+// U+FFFD, so a JSON body never carries one; Go code or raw JSON could.
+func JSONHasLoneSurrogate(raw []byte) bool {
+	if !bytes.Contains(raw, []byte(`\u`)) {
+		return false
+	}
+	inStr := false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case !inStr:
+			inStr = c == '"'
+		case c == '"':
+			inStr = false
+		case c == '\\' && i+1 < len(raw):
+			i++
+			if raw[i] != 'u' {
+				continue
+			}
+			r := hex4(raw[i+1:])
+			i += 4
+			switch {
+			case r >= 0xDC00 && r <= 0xDFFF:
+				return true // a low half first
+			case r >= 0xD800 && r <= 0xDBFF:
+				if i+2 >= len(raw) || raw[i+1] != '\\' || raw[i+2] != 'u' {
+					return true
+				}
+				if lo := hex4(raw[i+3:]); lo < 0xDC00 || lo > 0xDFFF {
+					return true
+				}
+				i += 6
+			}
+		}
+	}
+	return false
+}
+
+// hex4 reads the 4 hex digits at the start of b, or -1.
+func hex4(b []byte) int {
+	if len(b) < 4 {
+		return -1
+	}
+	n, err := strconv.ParseUint(string(b[:4]), 16, 16)
+	if err != nil {
+		return -1
+	}
+	return int(n)
 }
 
 func errNumberRange() *FieldError {

@@ -75,3 +75,31 @@ func TestJSONNumbersFit(t *testing.T) {
 		t.Errorf("a json value holding 1e1000000: %v, want refused", fe)
 	}
 }
+
+func TestJSONHasLoneSurrogate(t *testing.T) {
+	for raw, want := range map[string]bool{
+		`"plain"`:              false,
+		`"\ud83d\ude00"`:       false, // a pair: 😀
+		`"\uD83D\uDE00"`:       false,
+		`["\u00e9", "\u20ac"]`: false,
+		`"\\ud800"`:            false, // an escaped backslash, then text
+		`"\ud800"`:             true,
+		`{"k":"a\udc00b"}`:     true, // a low half alone
+		`"\ud800x"`:            true,
+		`"\ud800\u0041"`:       true, // a high half, then no low half
+		`{"\ud800":1}`:         true, // keys too
+		`"\ud83d\ude00\ud800"`: true,
+	} {
+		if got := JSONHasLoneSurrogate([]byte(raw)); got != want {
+			t.Errorf("JSONHasLoneSurrogate(%s) = %v, want %v", raw, got, want)
+		}
+	}
+	f := &Field{Type: FieldJSON}
+	v, fe := CoerceValue(f, json.RawMessage(`{"s":"\ud800"}`))
+	if fe == nil {
+		fe = f.Def().Validate(f, v)
+	}
+	if fe == nil || fe.Code != "validation_invalid_value" {
+		t.Errorf("a json value holding a lone surrogate: %v, want refused", fe)
+	}
+}

@@ -475,6 +475,10 @@ func encodeArgs(args any) (json.RawMessage, error) {
 		// write that defers it; no worker could decode it either.
 		return nil, core.FieldInvalid("args", "validation_invalid_args", "The job's args hold a number beyond ±1.8e308.")
 	}
+	if core.JSONHasLoneSurrogate(raw) {
+		// jsonb refuses it too.
+		return nil, core.FieldInvalid("args", "validation_invalid_args", `The job's args hold half a UTF-16 surrogate pair (such as \ud800) without the other half.`)
+	}
 	switch first := firstByte(raw); first {
 	case '{':
 		return raw, nil

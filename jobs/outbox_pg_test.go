@@ -109,8 +109,11 @@ func TestOutboxRefusesAtTheWritePostgres(t *testing.T) {
 	ctx := context.Background()
 	sts, qs := pgProcesses(t, 1)
 	st, q := sts[0], qs[0]
-	bad := json.RawMessage(`{"s":"\ud800"}`) // valid JSON that jsonb refuses (a lone surrogate)
-	if err := st.Update(ctx, func(tx store.Tx) error { return q.DeferTx(ctx, tx, "report", bad, nil) }); err == nil {
+	// Valid JSON that jsonb refuses (a lone surrogate). DeferTx's checks
+	// refuse it first; here it goes to the outbox as if they had not.
+	ins := reports(t, q, map[string]int{"n": 1})
+	ins[0].args = json.RawMessage(`{"s":"\ud800"}`)
+	if err := st.Update(ctx, func(tx store.Tx) error { return outboxOf(q).add(ctx, tx, ins) }); err == nil {
 		t.Fatal("a job jsonb refuses was deferred")
 	}
 	for i := range 3 {

@@ -313,6 +313,9 @@ func TestDeferTxRefuses(t *testing.T) {
 			"number out of range": func(tx store.Tx) error {
 				return q.DeferTx(ctx, tx, "report", json.RawMessage(`{"n":1e1000000}`), nil)
 			},
+			"lone surrogate": func(tx store.Tx) error {
+				return q.DeferTx(ctx, tx, "report", json.RawMessage(`{"s":"\ud800"}`), nil)
+			},
 		} {
 			err := e.st.Update(ctx, call)
 			if e := core.AsError(err); e == nil || e.Kind != core.KindInvalid {
