@@ -120,7 +120,33 @@ test('adds and deletes files', opts, async () => {
   await eventually("a deleted record's file is still served", async () => (await fetchStatus(coverURL)) === 404);
 });
 
+// With a file, the SDK sends multipart: json values given as text (its
+// documented JSON.stringify workaround, or a FormData built by hand) are
+// read as JSON, other text as a string.
+test('json values travel with files', opts, async () => {
+  await pb.collections.create({
+    name: 'fl_notes', createRule: '', viewRule: '',
+    fields: [{ name: 'meta', type: 'json' }, { name: 'doc', type: 'file', maxSelect: 1 }],
+  });
+  const notes = pb.collection('fl_notes');
+  let rec = await notes.create({ doc: new File(['a'], 'a.txt'), meta: JSON.stringify({ tags: ['x', 'y'], n: 2 }) });
+  assert.deepEqual(rec.meta, { tags: ['x', 'y'], n: 2 });
+  rec = await notes.create({ doc: new File(['b'], 'b.txt'), meta: { plain: 'object' } }); // @jsonPayload
+  assert.deepEqual(rec.meta, { plain: 'object' });
+  const fd = new FormData();
+  fd.append('doc', new File(['c'], 'c.txt'));
+  fd.append('meta', '[1,"two"]');
+  rec = await notes.create(fd);
+  assert.deepEqual(rec.meta, [1, 'two']);
+  const text = new FormData();
+  text.append('meta', 'just words');
+  rec = await notes.create(text);
+  assert.equal(rec.meta, 'just words');
+  assert.deepEqual((await notes.getOne(rec.id)).meta, 'just words');
+});
+
 test('cleans up', opts, async () => {
+  await pb.collections.delete('fl_notes');
   await pb.collections.delete('fl_albums');
   await pb.collections.delete('fl_people');
 });
