@@ -46,6 +46,10 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) error {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limits.BodyLimit())
 	items, err := decodeBatch(r)
+	var bad *badBatchItem
+	if errors.As(err, &bad) {
+		return s.batchFailed(r, bad.index, bad.err)
+	}
 	if err != nil {
 		return err
 	}
@@ -150,6 +154,12 @@ func decodeBatch(r *http.Request) ([]batchItem, error) {
 		Requests []batchItem `json:"requests"`
 	}
 	if err := json.Unmarshal(raw, &in); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && strings.HasPrefix(te.Value, "number") {
+			if bad := itemOutOfRange(raw); bad != nil {
+				return nil, bad
+			}
+		}
 		return nil, core.FieldInvalid("requests", "validation_invalid_json", "The batch is not a JSON object with a requests list.")
 	}
 	for key, fhs := range files {
@@ -164,6 +174,37 @@ func decodeBatch(r *http.Request) ([]batchItem, error) {
 		records.AddUploads(in.Requests[i].Body, field, fhs)
 	}
 	return in.Requests, nil
+}
+
+// badBatchItem is a batch item whose body the request alone would have
+// refused before reaching the records.
+type badBatchItem struct {
+	index int
+	err   error
+}
+
+func (e *badBatchItem) Error() string { return fmt.Sprintf("batch request %d: %v", e.index, e.err) }
+
+// itemOutOfRange finds the item of the batch raw whose body holds a number
+// beyond a float64's range (which decoding reports without saying where),
+// with the error that body alone gets, or nil.
+func itemOutOfRange(raw []byte) *badBatchItem {
+	var in struct {
+		Requests []struct {
+			Body json.RawMessage `json:"body"`
+		} `json:"requests"`
+	}
+	if json.Unmarshal(raw, &in) != nil {
+		return nil
+	}
+	for i, it := range in.Requests {
+		if len(it.Body) > 0 && !core.JSONNumbersFit(it.Body) {
+			if _, err := decodeJSONObject(it.Body); err != nil {
+				return &badBatchItem{index: i, err: err}
+			}
+		}
+	}
+	return nil
 }
 
 // batchFileKey reads the name of a batch's file part: "requests.N.FIELD"

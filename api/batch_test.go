@@ -199,6 +199,22 @@ func TestBatchBadInput(t *testing.T) {
 		t.Errorf("%d posts after bad batches", n)
 	}
 
+	// A number beyond a float64's range fails its item, named as the item
+	// alone would name it.
+	r := s.Request("POST", "/api/batch", tok, json.RawMessage(`{"requests":[
+		{"method":"POST","url":"/api/collections/posts/records","body":{"title":"ok"}},
+		{"method":"POST","url":"/api/collections/posts/records","body":{"title":"x","meta":{"n":[1e400]}}}]}`))
+	var f batchFail
+	if err := json.Unmarshal(r.Body, &f); err != nil {
+		t.Fatal(err)
+	}
+	if item := f.Data.Requests["1"]; r.Status != 400 || item.Response.Data["meta"]["code"] != "validation_invalid_value" {
+		t.Errorf("a number out of range: %d %s", r.Status, r.Body)
+	}
+	if n := countRecords(t, s, "posts"); n != 0 {
+		t.Errorf("%d posts after bad batches", n)
+	}
+
 	// The SDK's multipart form with @jsonPayload works.
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
