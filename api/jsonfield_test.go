@@ -75,6 +75,14 @@ func TestJSONFieldFromText(t *testing.T) {
 			t.Fatalf("form 1e400: %d %v", status, big)
 		}
 		check("form 1e400", big, `"1e400"`)
+		// Bytes that are not UTF-8 are refused, as a text field refuses them.
+		for _, multi := range []bool{true, false} {
+			status, out := form(t, s, "POST", "/api/collections/docs/records", map[string]string{"meta": "a\xffb"}, multi)
+			data, _ := out["data"].(map[string]any)
+			if status != 400 || data["meta"] == nil {
+				t.Errorf("invalid UTF-8 (multipart %v): %d %v", multi, status, out)
+			}
+		}
 		// An update by form too.
 		status, upd := form(t, s, "PATCH", "/api/collections/docs/records/"+out["id"].(string), map[string]string{"meta": `{"n":42}`}, true)
 		if status != 200 {

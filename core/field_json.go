@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 func init() { registerFieldDef(FieldJSON, jsonDef{}) }
@@ -20,6 +21,10 @@ func (jsonDef) Storage(*Field) Storage { return StorageJSON }
 
 func (jsonDef) Coerce(f *Field, v any) (any, *FieldError) {
 	if s, ok := v.(string); ok {
+		if !utf8.ValidString(s) {
+			// As a text field answers; a JSON body cannot carry it.
+			return nil, fieldError("validation_invalid_value", "Must be valid UTF-8 text.")
+		}
 		v = JSONFromString(s)
 	}
 	b, err := json.Marshal(v)

@@ -49,6 +49,11 @@ func TestJSONFromString(t *testing.T) {
 	if v, fe := CoerceValue(f, "null"); fe != nil || v.(json.RawMessage) != nil {
 		t.Errorf(`Coerce("null") = %#v, %v; want null`, v, fe)
 	}
+	// Bytes that are not UTF-8 (a form can send them) are refused, as a
+	// text field refuses them, rather than stored as U+FFFD.
+	if v, fe := CoerceValue(f, "a\xffb"); fe == nil || fe.Code != "validation_invalid_value" {
+		t.Errorf("Coerce of invalid UTF-8 = %#v, %v; want refused", v, fe)
+	}
 }
 
 func TestJSONNumbersFit(t *testing.T) {
