@@ -102,16 +102,26 @@ func (jsonDef) Validate(f *Field, v any) *FieldError {
 	if int64(len(raw)) > max {
 		return fieldError("validation_json_size_limit", "The maximum allowed JSON size is %d bytes.", max)
 	}
-	if JSONHasNUL(raw) {
-		return errNUL()
-	}
-	if !JSONNumbersFit(raw) {
-		return errNumberRange()
-	}
-	if JSONHasLoneSurrogate(raw) {
-		return fieldError("validation_invalid_value", "Must not contain half a UTF-16 surrogate pair (such as \\ud800) without the other half.")
+	if what := JSONUnstorable(raw); what != "" {
+		return fieldError("validation_invalid_value", "Must not contain %s.", what)
 	}
 	return nil
+}
+
+// JSONUnstorable names what in the valid JSON document raw SQLite would
+// keep but PostgreSQL's jsonb refuses, or "" if nothing: json values and
+// jobs' args holding it are refused on both engines alike, so data stays
+// free to move from one to the other.
+func JSONUnstorable(raw []byte) string {
+	switch {
+	case JSONHasNUL(raw):
+		return "the NUL character (U+0000)"
+	case !JSONNumbersFit(raw):
+		return "a number beyond ±1.8e308"
+	case JSONHasLoneSurrogate(raw):
+		return `half a UTF-16 surrogate pair (such as \ud800) without the other half`
+	}
+	return ""
 }
 
 // JSONHasLoneSurrogate reports whether a string in the JSON document raw
@@ -165,10 +175,6 @@ func hex4(b []byte) int {
 		return -1
 	}
 	return int(n)
-}
-
-func errNumberRange() *FieldError {
-	return fieldError("validation_invalid_value", "Numbers must be within ±1.8e308.")
 }
 
 func (jsonDef) encodeOptions(f *Field, j *fieldJSON) { j.MaxSize = ptr(f.MaxSize) }

@@ -466,18 +466,10 @@ func encodeArgs(args any) (json.RawMessage, error) {
 	if !json.Valid(raw) {
 		return nil, core.FieldInvalid("args", "validation_invalid_args", "The job's args are not valid JSON.")
 	}
-	if core.JSONHasNUL(raw) {
-		// PostgreSQL's jsonb refuses it; refused on SQLite too, alike.
-		return nil, core.FieldInvalid("args", "validation_invalid_args", "The job's args may not contain the NUL character (U+0000).")
-	}
-	if !core.JSONNumbersFit(raw) {
-		// PostgreSQL's jsonb refuses 1e1000000, at the commit of the
-		// write that defers it; no worker could decode it either.
-		return nil, core.FieldInvalid("args", "validation_invalid_args", "The job's args hold a number beyond ±1.8e308.")
-	}
-	if core.JSONHasLoneSurrogate(raw) {
-		// jsonb refuses it too.
-		return nil, core.FieldInvalid("args", "validation_invalid_args", `The job's args hold half a UTF-16 surrogate pair (such as \ud800) without the other half.`)
+	if what := core.JSONUnstorable(raw); what != "" {
+		// PostgreSQL's jsonb would refuse it at the commit of the write
+		// that defers the job; refused on SQLite too, alike.
+		return nil, core.FieldInvalid("args", "validation_invalid_args", fmt.Sprintf("The job's args may not contain %s.", what))
 	}
 	switch first := firstByte(raw); first {
 	case '{':
