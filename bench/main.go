@@ -41,6 +41,13 @@
 // from different machines comparable. The client, the ceiling and the
 // server share the machine's cores, so run nothing else meanwhile.
 //
+// The ceiling's server lives in the load generator's process, so client
+// and server hand requests over without the kernel switching processes,
+// which no real server is spared. The ceiling-proc scenario (run only
+// when -scenarios names it) serves the same bytes from a process of its
+// own: what any net/http server answering from memory, the record cache
+// at its best, can do on this machine.
+//
 // Measured requests carry no Authorization header (the collection's rules
 // are public) unless -auth-load is set. A run fails, after printing its
 // table, if any scenario has more than 1% errors (non-2xx answers or
@@ -159,9 +166,10 @@ type config struct {
 
 // allScenarios are the scenarios -scenarios accepts, in the order they run
 // by default; defaultScenarios leaves out create-pwload, which creates
-// users and runs bcrypt-heavy traffic the others do not need.
+// users and runs bcrypt-heavy traffic the others do not need, and
+// ceiling-proc, which measures the machine rather than the server.
 var (
-	allScenarios     = []string{scGet, scList, scListNoTot, scCreate, scCreatePw}
+	allScenarios     = []string{scGet, scList, scListNoTot, scCreate, scCreatePw, scCeilingProc}
 	defaultScenarios = []string{scGet, scList, scListNoTot, scCreate}
 )
 
@@ -180,7 +188,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.SeedConns, "seed-conns", 32, "connections used for seeding")
 	fs.BoolVar(&cfg.Reuse, "reuse", false, "skip seeding if the collection already has >= -records records")
 	fs.IntVar(&cfg.Page, "page", 0, "list page to request; 0 picks a random page among the first 50")
-	scen := fs.String("scenarios", strings.Join(defaultScenarios, ","), "scenarios to run (the ceiling always runs); also "+scCreatePw)
+	scen := fs.String("scenarios", strings.Join(defaultScenarios, ","), "scenarios to run (the ceiling always runs); also "+scCreatePw+", "+scCeilingProc)
 	fs.BoolVar(&cfg.AuthLoad, "auth-load", false, "send the superuser token with measured requests too")
 	fs.BoolVar(&cfg.Search, "search", false, "give the collection a full-text search option on title and body (Tortoise only)")
 	fs.StringVar(&cfg.JSON, "json", "", "write a JSON report to this file")
@@ -252,6 +260,7 @@ func parseConns(s string) ([]int, error) {
 }
 
 func main() {
+	serveCeilingChild() // returns unless this process is a ceiling-proc server
 	cfg, err := parseFlags(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(2)
@@ -348,6 +357,14 @@ func run(ctx context.Context, cfg *config, out, log io.Writer) error {
 		return err
 	}
 	defer stopCeiling()
+	var procURL *url.URL
+	if slices.Contains(cfg.Scenarios, scCeilingProc) {
+		var stop func()
+		if procURL, stop, err = startCeilingProcess(sample); err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	header := http.Header{}
 	if cfg.AuthLoad {
@@ -362,8 +379,11 @@ scenarios:
 	for _, sc := range append([]string{scCeiling}, cfg.Scenarios...) {
 		for _, conns := range cfg.Conns {
 			base := target
-			if sc == scCeiling {
+			switch sc {
+			case scCeiling:
 				base = ceilURL
+			case scCeilingProc:
+				base = procURL
 			}
 			l := &load{
 				base: base, header: header, bodyHdr: bodyHdr, conns: conns,
@@ -499,8 +519,9 @@ func scenarioRequests(cfg *config, ids []string) map[string]requestFunc {
 		return http.MethodPost, recs, "", appendRecord(make([]byte, 0, 256), rng, tag)
 	}
 	return map[string]requestFunc{
-		scCeiling: get,
-		scGet:     get,
+		scCeiling:     get,
+		scCeilingProc: get,
+		scGet:         get,
 		scList: func(rng *rand.Rand) (string, string, string, []byte) {
 			return http.MethodGet, recs, list[rng.IntN(len(list))], nil
 		},

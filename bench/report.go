@@ -18,15 +18,20 @@ const (
 	scListNoTot = "list-skiptotal"
 	scCreate    = "create"
 	scCreatePw  = "create-pwload" // create while users change their passwords
+	// scCeilingProc is the ceiling's server in a process of its own, as
+	// the measured server is: what any net/http server answering from
+	// memory could do here (ceiling.go).
+	scCeilingProc = "ceiling-proc"
 )
 
 var scenarioTitles = map[string]string{
-	scCeiling:   "ceiling (bare net/http)",
-	scGet:       "get one record",
-	scList:      "list 20 + totals",
-	scListNoTot: "list 20, skipTotal",
-	scCreate:    "create record",
-	scCreatePw:  "create, password load",
+	scCeiling:     "ceiling (bare net/http)",
+	scGet:         "get one record",
+	scList:        "list 20 + totals",
+	scListNoTot:   "list 20, skipTotal",
+	scCreate:      "create record",
+	scCreatePw:    "create, password load",
+	scCeilingProc: "ceiling, own process",
 }
 
 // row is one scenario measured at one connection count.
