@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,5 +190,76 @@ func TestAfterCommit(t *testing.T) {
 	}
 	if err := late.(afterCommitter).AfterCommit(func() {}); err == nil {
 		t.Fatal("AfterCommit after the write was accepted")
+	}
+}
+
+// savepointCounter counts the SAVEPOINTs sent in round trips of their own.
+type savepointCounter struct{ n atomic.Int64 }
+
+func (c *savepointCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if d.SQL == "SAVEPOINT s" {
+		c.n.Add(1)
+	}
+	return ctx
+}
+
+func (c *savepointCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// A write whose statement already ran on its connection sends the
+// SAVEPOINT in the statement's own round trip, and a statement failing
+// there is still undone alone: the transaction goes on and commits.
+func TestGuardedOneRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t)
+	cfg.MaxConns = 1 // every write on the one connection
+	var sp savepointCounter
+	cfg.ConnConfig.Tracer = &sp
+	s, err := postgres.OpenConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	c := &core.Collection{ID: "pbc_oneround", Name: "posts", Type: core.TypeBase,
+		Fields:  []core.Field{core.IDField(), {ID: "t1", Name: "title", Type: core.FieldText}},
+		Indexes: []string{}, Created: core.Now(), Updated: core.Now()}
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.CreateCollection(ctx, c) }); err != nil {
+		t.Fatal(err)
+	}
+	insert := func(tx store.Tx, id string) error {
+		r := core.NewRecord(c)
+		r.Data["id"], r.Data["title"] = id, "title "+id
+		return tx.Insert(ctx, r)
+	}
+	if err := s.Update(ctx, func(tx store.Tx) error { return insert(tx, "aaaaaaaaaaaaaaa") }); err != nil {
+		t.Fatal(err)
+	}
+	var alone int64
+	var dupErr error
+	err = s.Update(ctx, func(tx store.Tx) error {
+		before := sp.n.Load()
+		if err := insert(tx, "bbbbbbbbbbbbbbb"); err != nil {
+			return err
+		}
+		alone = sp.n.Load() - before
+		dupErr = insert(tx, "aaaaaaaaaaaaaaa") // fails in the one round trip
+		return insert(tx, "ccccccccccccccc")
+	})
+	if err != nil {
+		t.Fatalf("the write after a failed statement: %v", err)
+	}
+	if alone != 0 {
+		t.Errorf("%d SAVEPOINTs went in round trips of their own for a statement run before on the connection, want 0", alone)
+	}
+	if core.KindOf(dupErr) != core.KindInvalid {
+		t.Errorf("duplicate id: %v (kind %v), want a 400 naming the id", dupErr, core.KindOf(dupErr))
+	}
+	for _, id := range []string{"aaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbb", "ccccccccccccccc"} {
+		r, err := s.Get(ctx, c, id)
+		if err != nil {
+			t.Fatalf("%s after the commit: %v", id, err)
+		}
+		if r.Data["title"] != "title "+id {
+			t.Errorf("%s: title %v", id, r.Data["title"])
+		}
 	}
 }
