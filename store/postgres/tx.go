@@ -135,8 +135,8 @@ func batchOf(steps []step) *pgx.Batch {
 // SAVEPOINT goes in a round trip of its own unless every step has run on
 // this connection before (prepared): then SAVEPOINT, the steps and the
 // RELEASE go in one. That is one round trip fewer for most writes (a
-// create makes five), and each costs both processes system calls and
-// wake-ups. Steps that read rows always take the two round trips: a
+// create made five and now makes four), and each costs both processes
+// system calls and wake-ups. Steps that read rows always take the two round trips: a
 // failure while reading them leaves no way to tell whether the RELEASE
 // ran. The one case that costs more than before: a statement known here
 // that pgx had dropped from its cache (it keeps 512) and that no longer
