@@ -154,8 +154,7 @@ func decodeBatch(r *http.Request) ([]batchItem, error) {
 		Requests []batchItem `json:"requests"`
 	}
 	if err := json.Unmarshal(raw, &in); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && strings.HasPrefix(te.Value, "number") {
+		if numberOutOfRange(err) {
 			if bad := itemOutOfRange(raw); bad != nil {
 				return nil, bad
 			}

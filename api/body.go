@@ -65,8 +65,7 @@ func decodeJSONObject(b []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && strings.HasPrefix(te.Value, "number") {
+		if numberOutOfRange(err) {
 			if key := keyOutOfRange(b); key != "" {
 				return nil, core.FieldInvalid(key, "validation_invalid_value", "Numbers must be within ±1.8e308.")
 			}
@@ -80,6 +79,13 @@ func decodeJSONObject(b []byte) (map[string]any, error) {
 		return nil, core.Invalid("The request body must be a JSON object.")
 	}
 	return m, nil
+}
+
+// numberOutOfRange reports whether err is the decoder's refusal of a
+// number beyond a float64's range, which names no key.
+func numberOutOfRange(err error) bool {
+	var te *json.UnmarshalTypeError
+	return errors.As(err, &te) && strings.HasPrefix(te.Value, "number")
 }
 
 // keyOutOfRange names the key of the JSON object b whose value holds a
