@@ -136,9 +136,9 @@ func batchOf(steps []step) *pgx.Batch {
 // this connection before (prepared): then SAVEPOINT, the steps and the
 // RELEASE go in one. That is one round trip fewer for most writes (a
 // create made five and now makes four), and each costs both processes
-// system calls and wake-ups. Steps that read rows always take the two round trips: a
-// failure while reading them leaves no way to tell whether the RELEASE
-// ran. The one case that costs more than before: a statement known here
+// system calls and wake-ups. Steps that read rows always take the two
+// round trips: a failure while reading them leaves no way to tell whether
+// the RELEASE ran. The one case that costs more than before: a statement known here
 // that pgx had dropped from its cache (it keeps 512) and that no longer
 // prepares (its table changed meanwhile) fails before the SAVEPOINT, and
 // the transaction is lost instead of the one statement.
@@ -156,7 +156,9 @@ func (t *tx) guarded(ctx context.Context, steps ...step) error {
 		all = append(all, step{sql: "RELEASE SAVEPOINT s"})
 		err := runBatch(t.tx.SendBatch(ctx, batchOf(all)), all)
 		if err == nil {
-			known.add(steps)
+			if !one { // the one-trip steps are in the set already
+				known.add(steps)
+			}
 			return nil
 		}
 		if one {
