@@ -293,8 +293,8 @@ func testMigrateConcurrentOpen(t *testing.T, e Engine) {
 		wg.Go(func() { stores[i], errs[i] = e.Open(t) })
 	}
 	wg.Wait()
-	for _, s := range stores {
-		if s != nil {
+	for i, s := range stores {
+		if errs[i] == nil { // a failed Open may return a nil *Store as a non-nil Store
 			s.Close()
 		}
 	}
