@@ -214,7 +214,15 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.wdb.SetMaxIdleConns(1)
 	s.wdb.SetConnMaxLifetime(0)
 	s.wdb.SetConnMaxIdleTime(0)
-	if s.wconn, err = s.wdb.Conn(ctx); err != nil {
+	// Connecting applies journal_mode(WAL), which SQLite can refuse with
+	// SQLITE_BUSY at once, without waiting out busy_timeout, while another
+	// process opens the same new database: wait it out here instead.
+	for deadline := time.Now().Add(cfg.busyTimeout); ; time.Sleep(10 * time.Millisecond) {
+		if s.wconn, err = s.wdb.Conn(ctx); err == nil || !busy(err) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
 		return fail(err, "writer connection")
 	}
 	if err := s.bootstrap(ctx); err != nil {
