@@ -26,8 +26,8 @@ shift $((OPTIND - 1))
 [ $# -eq 1 ] || { echo "usage: $0 [-b bench] [-t tortoise] [-n cycles] [-k net/http|raw] [-r records] postgres-url" >&2; exit 2; }
 
 email=admin@example.com password='a-long-password' port=18400
-psql -q "$1" -c "DROP DATABASE IF EXISTS cache_lift" -c "CREATE DATABASE cache_lift" >/dev/null
-url=$(python3 -c "import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(p._replace(path='/cache_lift').geturl())" "$1")
+. "$(dirname "$0")/lib.sh"
+url=$(fresh_db "$1" cache_lift)
 work=$(mktemp -d)
 pid=""
 trap '[ -z "$pid" ] || kill $pid 2>/dev/null; rm -rf "$work"' EXIT
@@ -38,7 +38,7 @@ for c in $(seq "$cycles"); do
 	for mb in 0 64 64 0; do
 		TORTOISE_CACHE_MB=$mb TORTOISE_LOG_LEVEL=warn TORTOISE_DATABASE_URL=$url "$bin" serve --http 127.0.0.1:$port --dir "$work" >/dev/null 2>&1 &
 		pid=$!
-		for _ in $(seq 100); do curl -sf 127.0.0.1:$port/api/health >/dev/null && break; sleep 0.1; done
+		wait_healthy $port
 		out=$("$bench" -url http://127.0.0.1:$port -email "$email" -password "$password" -records "$records" -reuse \
 			-conns 64 -duration 8s -warmup 2s -scenarios get,ceiling-proc -client "$client" 2>/dev/null)
 		echo "$c $([ $mb = 0 ] && echo off || echo on) $(echo "$out" | awk '/^ceiling \(bare/ {c = $(NF-4)} /^get one/ {g = $(NF-4)} /^ceiling, own/ {p = $(NF-4)} END {print c, g, p}')"

@@ -32,6 +32,7 @@ pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
 export TORTOISE_ENCRYPTION_KEY=${TORTOISE_ENCRYPTION_KEY:-$(openssl rand -hex 32)} # webhook secrets on PostgreSQL
 
+. "$(dirname "$0")/lib.sh"
 json() { python3 -c "import sys, json; print(json.load(sys.stdin)$1)"; }
 
 port=18300
@@ -43,13 +44,12 @@ for spec in "$@"; do
 	mkdir -p "$dir"
 	if [ -n "$db" ]; then
 		dbname=toggle_$name
-		psql -q "$db" -c "DROP DATABASE IF EXISTS $dbname" -c "CREATE DATABASE $dbname" >/dev/null
-		url=$(python3 -c "import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(p._replace(path='/' + sys.argv[2]).geturl())" "$db" "$dbname")
+		url=$(fresh_db "$db" "$dbname")
 	fi
 	"$bin" superuser upsert "$email" "$password" --dir "$dir" ${url:+--db "$url"} >/dev/null
 	TORTOISE_LOG_LEVEL=warn TORTOISE_DATABASE_URL=$url "$bin" serve --http 127.0.0.1:$port --dir "$dir" --role api >"$dir/log" 2>&1 &
 	pids+=($!)
-	for _ in $(seq 100); do curl -sf 127.0.0.1:$port/api/health >/dev/null && break; sleep 0.1; done
+	wait_healthy $port
 	token=$(curl -sf -X POST 127.0.0.1:$port/api/collections/_superusers/auth-with-password -H 'Content-Type: application/json' \
 		-d "{\"identity\":\"$email\",\"password\":\"$password\"}" | json '["token"]')
 	curl -sf -X PATCH 127.0.0.1:$port/api/settings -H "Authorization: $token" -H 'Content-Type: application/json' \
