@@ -11,6 +11,7 @@ import (
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/jobs"
 	"github.com/tortoise-dev/tortoise/service"
+	"github.com/tortoise-dev/tortoise/webhooks"
 )
 
 // The job routes (superusers, and API keys with the jobs scope): /api/jobs lists
@@ -19,7 +20,7 @@ import (
 // and ?cursor= (the previous page's); POST enqueues; one job can be read,
 // retried, cancelled and deleted.
 
-func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	v := r.URL.Query()
 	list := func(key string) []string {
 		var out []string
@@ -30,12 +31,12 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, _ *service.Req
 		}
 		return out
 	}
-	return s.writeJobList(w, r, jobs.ListParams{States: list("state"), Kinds: list("kind"), Queues: list("queue"), Tags: list("tag")})
+	return s.writeJobList(w, r, req, jobs.ListParams{States: list("state"), Kinds: list("kind"), Queues: list("queue"), Tags: list("tag")})
 }
 
 // writeJobList answers one page of the jobs p selects, after the
-// request's ?cursor=, ?perPage= of them.
-func (s *Server) writeJobList(w http.ResponseWriter, r *http.Request, p jobs.ListParams) error {
+// request's ?cursor=, ?perPage= of them, as req may read them.
+func (s *Server) writeJobList(w http.ResponseWriter, r *http.Request, req *service.Request, p jobs.ListParams) error {
 	v := r.URL.Query()
 	p.After = v.Get("cursor")
 	if pp := v.Get("perPage"); pp != "" {
@@ -49,6 +50,7 @@ func (s *Server) writeJobList(w http.ResponseWriter, r *http.Request, p jobs.Lis
 	if err != nil {
 		return err
 	}
+	redactWebhookJobs(req, res.Jobs...)
 	writeJSON(w, http.StatusOK, res)
 	return nil
 }
@@ -80,6 +82,9 @@ func (s *Server) enqueueJob(w http.ResponseWriter, r *http.Request, _ *service.R
 	if in.Kind == "" {
 		return core.FieldInvalid("kind", "validation_required", "Give the job's kind.")
 	}
+	if err := apiKindAllowed(in.Kind); err != nil {
+		return err
+	}
 	opts := &jobs.Options{Queue: in.Queue, Priority: in.Priority, MaxAttempts: in.MaxAttempts, Tags: in.Tags}
 	if in.RunAt != "" {
 		at, err := time.Parse(time.RFC3339, strings.TrimSpace(in.RunAt))
@@ -110,10 +115,54 @@ func (s *Server) enqueueJob(w http.ResponseWriter, r *http.Request, _ *service.R
 	return nil
 }
 
+// apiKindAllowed refuses, to jobs and crons made over HTTP, the kinds
+// whose jobs only Tortoise may make, as their handlers trust their args:
+// a webhook delivery's handler signs whatever body its args hold with the
+// webhook's secret, which no caller sees again after creating it, so a
+// delivery made by hand would be a signed event that never happened; an
+// inbound event's args say its signature was checked. Deliveries come
+// from record changes and events from /api/hooks/{name} only (a job
+// already made can still be retried: that replays the same message).
+func apiKindAllowed(kind string) error {
+	switch kind {
+	case webhooks.Kind:
+		return core.FieldInvalid("kind", "validation_internal_kind",
+			"Webhook deliveries are made by the webhooks themselves, not enqueued by hand.")
+	case webhooks.KindHook:
+		return core.FieldInvalid("kind", "validation_internal_kind",
+			"Inbound webhook events are made by /api/hooks/{name} once their signature is checked, not enqueued by hand.")
+	}
+	return nil
+}
+
+// redactWebhookJobs hides, from an API key without the webhooks scope,
+// what the jobs of webhooks carry: a delivery's args hold the record it
+// announces (of any collection, whatever its rules) and its output the
+// receiver's URL; an inbound event's args hold the event as its sender
+// sent it. The jobs scope runs the queue; reading those is the webhooks
+// scope's. Such jobs are told apart by their tags (webhooks.Tag, and
+// "hook-" for inbound sources, whose kind may be the app's own).
+func redactWebhookJobs(req *service.Request, js ...*jobs.Job) {
+	if req == nil || req.Superuser || req.Key == nil || req.Key.HasScope(service.ScopeWebhooks) {
+		return
+	}
+	for _, j := range js {
+		if j == nil {
+			continue
+		}
+		for _, t := range j.Tags {
+			if strings.HasPrefix(t, webhooks.Tag("")) || strings.HasPrefix(t, "hook-") {
+				j.Args, j.Output = json.RawMessage("null"), json.RawMessage("null")
+				break
+			}
+		}
+	}
+}
+
 // jobOp applies one operation of the queue, such as (*jobs.Queue).Retry,
 // to the job named in the path.
 func (s *Server) jobOp(op func(*jobs.Queue, context.Context, int64) (*jobs.Job, error)) callerHandler {
-	return func(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
+	return func(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil || id < 1 {
 			return core.NotFound("The job wasn't found.")
@@ -122,6 +171,7 @@ func (s *Server) jobOp(op func(*jobs.Queue, context.Context, int64) (*jobs.Job, 
 		if err != nil {
 			return err
 		}
+		redactWebhookJobs(req, j)
 		writeJSON(w, http.StatusOK, j)
 		return nil
 	}

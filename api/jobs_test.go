@@ -241,6 +241,12 @@ func TestCronsAPI(t *testing.T) {
 				map[string]any{"id": "x", "expression": "61 * * * *", "kind": "email"},
 				map[string]any{"id": "x", "expression": "@daily", "kind": "nope"},
 				map[string]any{"id": "x", "expression": "@daily", "kind": "email", "disabled": "yes"},
+				// @every under a second, or in fractions of one, would
+				// quietly run every second; Feb 30 never comes.
+				map[string]any{"id": "x", "expression": "@every 1ns", "kind": "email"},
+				map[string]any{"id": "x", "expression": "@every -5s", "kind": "email"},
+				map[string]any{"id": "x", "expression": "@every 1500ms", "kind": "email"},
+				map[string]any{"id": "x", "expression": "0 0 30 2 *", "kind": "email"},
 				"nope",
 			} {
 				s.Super("POST", "/api/crons", bad, 400, nil)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/jobs"
@@ -49,9 +50,12 @@ func readWebhookInput(r *http.Request) (webhooks.Input, error) {
 	return in, nil
 }
 
-func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
+func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	in, err := readWebhookInput(r)
 	if err != nil {
+		return err
+	}
+	if err := s.checkKeyFilter(req, nil, in); err != nil {
 		return err
 	}
 	h, err := s.webhooks.Create(r.Context(), in)
@@ -62,16 +66,62 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, _ *servic
 	return nil
 }
 
-func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
+func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	in, err := readWebhookInput(r)
 	if err != nil {
 		return err
+	}
+	if in.Filter != nil || in.Collection != nil {
+		cur, err := s.webhooks.Get(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		if err := s.checkKeyFilter(req, cur, in); err != nil {
+			return err
+		}
 	}
 	h, err := s.webhooks.Update(r.Context(), r.PathValue("id"), in)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, h)
+	return nil
+}
+
+// checkKeyFilter refuses, to an API key, a webhook filter that its own
+// filters could not use. A webhook's filter is evaluated as a superuser's
+// on every change, so what gets delivered answers yes or no about
+// whatever it names: named by a key, _superusers or _apiKeys (which no
+// key reaches, by any route) or, for a key that is not a superuser's,
+// hidden fields. cur is the webhook being changed (nil: a new one).
+func (s *Server) checkKeyFilter(req *service.Request, cur *webhooks.Webhook, in webhooks.Input) error {
+	if req == nil || req.Key == nil {
+		return nil
+	}
+	var coll, text string
+	if cur != nil {
+		coll, text = cur.Collection, cur.Filter
+	}
+	if in.Collection != nil {
+		coll = strings.TrimSpace(*in.Collection)
+	}
+	if in.Filter != nil {
+		text = strings.TrimSpace(*in.Filter)
+	}
+	if coll == "" || text == "" {
+		return nil
+	}
+	c, err := s.svc.Collection(coll)
+	if err != nil {
+		return nil // the webhooks service names the unknown collection
+	}
+	if _, err := s.svc.Compile(text, s.svc.Env(c, req, false)); err != nil {
+		msg := "Invalid filter."
+		if e := core.AsError(err); e != nil {
+			msg = e.Message
+		}
+		return core.FieldInvalid("filter", "validation_invalid_filter", msg)
+	}
 	return nil
 }
 
@@ -94,7 +144,7 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, _ *servic
 
 // webhookDeliveries lists a webhook's deliveries (?perPage=, ?cursor=,
 // ?state=).
-func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request, _ *service.Request) error {
+func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	id := r.PathValue("id")
 	if _, err := s.webhooks.Get(r.Context(), id); err != nil {
 		return err
@@ -103,7 +153,7 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request, _ *se
 	if st := r.URL.Query().Get("state"); st != "" {
 		p.States = []string{st}
 	}
-	return s.writeJobList(w, r, p)
+	return s.writeJobList(w, r, req, p)
 }
 
 // replayDelivery sends a delivery again (the same message id, so a
@@ -182,6 +232,11 @@ func (s *Server) saveHookSource(create bool) callerHandler {
 		}
 		if err := json.Unmarshal(b, &in); err != nil {
 			return core.DecodeError(err, "body")
+		}
+		if in.Kind != nil && *in.Kind == webhooks.Kind {
+			// A source's events run as its kind; as deliveries they
+			// would be signed with a webhook's secret (apiKindAllowed).
+			return apiKindAllowed(*in.Kind)
 		}
 		name := r.PathValue("name")
 		if create {

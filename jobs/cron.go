@@ -78,6 +78,16 @@ func (q *Queue) validateCron(c *Cron) (cron.Schedule, error) {
 	if err != nil || strings.HasPrefix(c.Schedule, "TZ=") || strings.HasPrefix(c.Schedule, "CRON_TZ=") {
 		return nil, core.FieldInvalid("expression", "validation_invalid_cron", fmt.Sprintf("Invalid schedule %q: use 5 fields (minute hour day month weekday) or @hourly, @daily, @weekly, @monthly, @yearly, @every 5m.", c.Schedule))
 	}
+	if d, ok := strings.CutPrefix(c.Schedule, "@every "); ok {
+		// The parser makes anything under a second a second and drops
+		// fractions of one: say so rather than run at another pace.
+		if every, err := time.ParseDuration(strings.TrimSpace(d)); err != nil || every < time.Second || every%time.Second != 0 {
+			return nil, core.FieldInvalid("expression", "validation_invalid_cron", fmt.Sprintf("Invalid schedule %q: @every takes whole seconds, at least 1s (e.g. @every 90s).", c.Schedule))
+		}
+	}
+	if sched.Next(time.Now().UTC()).IsZero() {
+		return nil, core.FieldInvalid("expression", "validation_invalid_cron", fmt.Sprintf("Schedule %q never fires.", c.Schedule))
+	}
 	if _, err := q.kind(c.Kind); err != nil {
 		return nil, err
 	}
