@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/cache"
@@ -24,7 +26,8 @@ import (
 //     fields, hidden flags), computed once per schema snapshot, so any
 //     schema change moves every key;
 //   - the caller's rule context: superuser or not, the auth record
-//     (collection and id), the API key; guests share one context;
+//     (collection and id), the API key and its access; guests share one
+//     context;
 //   - the route (view or list), the record id, and the query string
 //     normalised (parameters sorted), which covers page, perPage, sort,
 //     filter, fields, expand, search and skipTotal;
@@ -34,7 +37,10 @@ import (
 // Not cached at all: rules or filters with date macros or anything else
 // that changes without a write (@now, @random …: cacheDep), rules or
 // filters reading @request.headers, searches (?search=, whose index may
-// be filling), requests with a body, and any answer but a 200. Every answer of these routes carries a strong ETag (304 on a
+// be filling), view collections whose query reads the clock or tables no
+// write announces (volatileView), and answers reaching other collections
+// while such a view exists, requests with a body, and any answer but a
+// 200. Every answer of these routes carries a strong ETag (304 on a
 // matching If-None-Match) and Cache-Control no-cache: public for a guest's
 // answer (browsers and CDNs may keep it but must revalidate), private
 // otherwise.
@@ -195,10 +201,19 @@ func (s *Server) cacheKey(r *http.Request, c *core.Collection, req *service.Requ
 	if !ok {
 		return "", "", false
 	}
+	schema := s.schema()
+	if schema.volatile[c.ID] || dep == cache.Global && schema.reaches(q.Get("expand"), ruleText, q.Get("filter"), q.Get("sort")) {
+		// A view that reads the clock (or what no write announces)
+		// answers differently without a write, and so does an answer that
+		// reaches one.
+		return "", "", false
+	}
 	hs := sha256.New()
 	var b []byte
 	b = append(b, byte(kind), 0)
-	b = append(b, s.schemaHash()...)
+	b = append(b, r.Method...) // HEAD shares GET's route; a rule may tell them apart
+	b = append(b, 0)
+	b = append(b, schema.sum...)
 	b = append(b, 0)
 	b = append(b, c.ID...)
 	b = append(b, 0)
@@ -217,7 +232,17 @@ func (s *Server) cacheKey(r *http.Request, c *core.Collection, req *service.Requ
 	}
 	b = append(b, 0)
 	if req.Key != nil {
+		// The key's access as read with it for this request: a superuser
+		// may change it in the key's _apiKeys record, which bumps only
+		// that collection's generation.
 		b = append(b, req.Key.ID...)
+		if req.Key.Superuser {
+			b = append(b, "/s"...)
+		}
+		for _, id := range req.Key.Collections {
+			b = append(b, '/')
+			b = append(b, id...)
+		}
 	}
 	b = append(b, 0)
 	b = append(b, q.Encode()...) // sorted by parameter name
@@ -281,11 +306,12 @@ func cacheDep(c *core.Collection, expand string, texts ...string) (string, bool)
 	return dep, true
 }
 
-// unquote blanks out the quoted strings of a filter or rule (a string's
-// "@now" or "a.b" is text, not a macro or a path); false when a quote is
-// left open.
+// unquote blanks out the quoted strings and the // comments of a filter
+// or rule as filter's lexer reads them (a string's "@now" or "a.b" is
+// text, not a macro or a path; a comment's apostrophe opens no string);
+// false when a quote is left open.
 func unquote(t string) (string, bool) {
-	if !strings.ContainsAny(t, `'"`) {
+	if !strings.ContainsAny(t, `'"/`) {
 		return t, true
 	}
 	b := []byte(t)
@@ -294,12 +320,14 @@ func unquote(t string) (string, bool) {
 		switch {
 		case quote == 0 && (b[i] == '\'' || b[i] == '"'):
 			quote = b[i]
-		case quote != 0 && b[i] == '\\':
-			b[i] = ' '
-			if i+1 < len(b) {
-				i++
+		case quote == 0 && b[i] == '/' && i+1 < len(b) && b[i+1] == '/':
+			for ; i < len(b) && b[i] != '\n'; i++ {
 				b[i] = ' '
 			}
+		case quote != 0 && b[i] == '\\' && i+1 < len(b) && b[i+1] == quote:
+			// The lexer's only escape; any other backslash is kept as is.
+			b[i], b[i+1] = ' ', ' '
+			i++
 		case quote != 0 && b[i] == quote:
 			quote = 0
 		case quote != 0:
@@ -309,17 +337,19 @@ func unquote(t string) (string, bool) {
 	return string(b), quote == 0
 }
 
-// schemaHash is a hash of every collection's definition, computed once
-// per schema snapshot (the snapshot's list is its identity).
-func (s *Server) schemaHash() string {
+// schema is a hash of every collection's definition and its volatile
+// views, computed once per schema snapshot (the snapshot's list is its
+// identity).
+func (s *Server) schema() *schemaSum {
 	list := s.svc.Collections()
 	var id **core.Collection
 	if len(list) > 0 {
 		id = &list[0]
 	}
 	if h := s.schemaSum.Load(); h != nil && h.list == id {
-		return h.sum
+		return h
 	}
+	h := &schemaSum{list: id, volatile: volatileViews(list)}
 	hs := sha256.New()
 	enc := json.NewEncoder(hs)
 	for _, c := range list {
@@ -327,14 +357,97 @@ func (s *Server) schemaHash() string {
 			// Unencodable: a key of its own that no other schema shares.
 			hs.Write([]byte(core.RandomString(16, core.Alphanumeric)))
 		}
+		if h.volatile[c.ID] {
+			h.volatileNames = append(h.volatileNames, strings.ToLower(c.Name))
+		}
 	}
-	h := &schemaSum{list: id, sum: hex.EncodeToString(hs.Sum(nil)[:16])}
+	for _, c := range list {
+		for i := range c.Fields {
+			if t := c.Fields[i].CollectionID; t != "" && slices.ContainsFunc(list, func(v *core.Collection) bool {
+				return h.volatile[v.ID] && (v.ID == t || strings.EqualFold(v.Name, t))
+			}) {
+				h.volatileTarget = true
+			}
+		}
+	}
+	h.sum = hex.EncodeToString(hs.Sum(nil)[:16])
 	s.schemaSum.Store(h)
-	return h.sum
+	return h
 }
 
-// schemaSum is schemaHash's memo.
+// schemaSum is schema's memo.
 type schemaSum struct {
 	list **core.Collection
 	sum  string
+	// volatile holds the ids of the volatile views (volatileViews), and
+	// volatileNames their names, lower case.
+	volatile      map[string]bool
+	volatileNames []string
+	// volatileTarget: a relation field points at a volatile view, so an
+	// expand or a relation path may reach one.
+	volatileTarget bool
 }
+
+// reaches reports whether an answer reading other collections under
+// these texts (expand, rule, filter, sort) may read a volatile view:
+// through a relation to one, or naming one (@collection.v, v_via_f).
+func (h *schemaSum) reaches(texts ...string) bool {
+	if len(h.volatileNames) == 0 {
+		return false
+	}
+	if h.volatileTarget {
+		return true
+	}
+	for _, t := range texts {
+		t = strings.ToLower(t)
+		for _, n := range h.volatileNames {
+			if strings.Contains(t, n) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// volatileViews returns the ids of the view collections whose query may
+// answer differently without a write to a collection: it reads the clock
+// or a random source, or a table that is not a collection's (settings,
+// jobs, logs, the engine's catalog), or another such view. The scan is of
+// the query's text, and errs on the safe side (a string 'now' counts, as
+// does age() or strftime() with one argument).
+func volatileViews(list []*core.Collection) map[string]bool {
+	out := map[string]bool{}
+	for changed := true; changed; {
+		changed = false
+		for _, c := range list {
+			if !c.IsView() || out[c.ID] {
+				continue
+			}
+			q := strings.ToLower(c.ViewQuery)
+			v := volatileSQL.MatchString(q)
+			for _, o := range list {
+				v = v || out[o.ID] && regexp.MustCompile(`\b`+regexp.QuoteMeta(strings.ToLower(o.Name))+`\b`).MatchString(q)
+			}
+			if v {
+				out[c.ID], changed = true, true
+			}
+		}
+	}
+	return out
+}
+
+// volatileSQL matches, in a lower-cased view query, what reads the clock
+// or a random source on SQLite or PostgreSQL, and the tables that no
+// record write announces.
+var volatileSQL = regexp.MustCompile(strings.Join([]string{
+	// the clock: 'now', 'today' …, PostgreSQL's functions and keywords,
+	// SQLite's date functions without a time value
+	`\b(now|today|tomorrow|yesterday|current_\w+|localtime\w*|clock_timestamp|statement_timestamp|transaction_timestamp|timeofday)\b`,
+	`\b(date|time|datetime|julianday|unixepoch)\s*\(\s*\)`,
+	`\bstrftime\s*\(\s*'[^']*'\s*\)`,
+	`\bage\s*\(`,
+	// random sources
+	`\b(random\w*|gen_random_uuid|uuid_generate_\w*|setseed)\b`,
+	// tables no record write announces
+	`\b(_params|_meta\w*|_migrations|_jobs\w*|river_\w+|_request_\w+|_search\w*|sqlite_\w+|pg_\w+|information_schema)\b`,
+}, "|"))
