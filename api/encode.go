@@ -16,10 +16,19 @@ import (
 type viewer struct {
 	superuser bool
 	auth      *core.Record
+	// key: the caller is an API key, which meets the system collections'
+	// rules as a guest (service.Request.KeyBarred) and so sees their
+	// records as one, superuser key or not.
+	key bool
 }
 
 func viewerOf(req *service.Request) viewer {
-	return viewer{superuser: req.Superuser, auth: req.Auth}
+	return viewer{superuser: req.Superuser, auth: req.Auth, key: req.Key != nil}
+}
+
+// superuserOf reports whether v sees rec as a superuser.
+func (v viewer) superuserOf(rec *core.Record) bool {
+	return v.superuser && !(v.key && rec.Collection.System)
 }
 
 // shows reports whether v may see field f of rec. Secrets (password
@@ -35,13 +44,13 @@ func (v viewer) shows(rec *core.Record, f *core.Field) bool {
 		case "tokenKey":
 			return false
 		case "email":
-			if v.superuser || rec.Data["emailVisibility"] == true {
+			if v.superuserOf(rec) || rec.Data["emailVisibility"] == true {
 				return true
 			}
 			return v.auth != nil && v.auth.ID() == rec.ID() && v.auth.Collection.ID == rec.Collection.ID
 		}
 	}
-	return !f.Hidden || v.superuser
+	return !f.Hidden || v.superuserOf(rec)
 }
 
 // fieldSel is the parsed "fields" query parameter: which keys to keep at
