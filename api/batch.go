@@ -270,14 +270,32 @@ func (s *Server) batchOp(r *http.Request, it batchItem) (records.BatchOp, url.Va
 	// item's over them, so its caller and @request.headers are its own.
 	sub := r.Clone(r.Context())
 	sub.Method, sub.URL = method, u
+	own := false
 	if len(it.Headers) > 0 {
 		sub.Header = r.Header.Clone()
 		for k, v := range it.Headers {
 			sub.Header.Set(k, v)
 		}
+		if own = sub.Header.Get("Authorization") != r.Header.Get("Authorization"); own {
+			// The caller admit may have identified is the batch's, not
+			// this item's: forget it.
+			sub = sub.WithContext(context.WithValue(sub.Context(), callerKey{}, nil))
+		}
 	}
 	op.Collection, op.Req = c, s.recordRequest(sub, c)
 	op.Req.Method = method
+	if own && op.Req.Superuser {
+		// As admit checks the batch's own caller: a superuser item is
+		// refused from outside superuserIPs (the batch's address, not
+		// one its item headers claim).
+		p, err := s.policy(r.Context())
+		if err != nil {
+			return records.BatchOp{}, nil, err
+		}
+		if !p.superuserAllowed(p.clientIP(r)) {
+			return records.BatchOp{}, nil, errSuperuserAddress
+		}
+	}
 	if _, err := parseFields(u.Query().Get("fields")); err != nil {
 		return records.BatchOp{}, nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tortoise-dev/tortoise/apikeys"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/internal/jsonw"
 	"github.com/tortoise-dev/tortoise/realtime"
@@ -187,11 +188,27 @@ func (s *Server) dispatch(ch store.Change) {
 		// deleted one, or one whose token key changed (a password change,
 		// "log out everywhere"), makes them guests.
 		s.hub.UpdateAuth(c.ID, ch.Record.ID(), func(a *service.Request) *service.Request {
-			if ch.Action == store.ActionDelete || ch.Record.String("tokenKey") != a.Auth.String("tokenKey") {
+			if ch.Action == store.ActionDelete || ch.Record.String("tokenKey") != a.Auth.String("tokenKey") || s.signedOut(a) {
 				return nil
 			}
 			n := *a
 			n.Auth = ch.Record
+			return &n
+		})
+	}
+	if c.Name == apikeys.CollectionName && ch.Action != store.ActionCreate {
+		// A revoked key stops working at once, streams included; a changed
+		// one allows from now on what its new scope says.
+		s.hub.UpdateKey(ch.Record.ID(), func(a *service.Request) *service.Request {
+			if ch.Action == store.ActionDelete {
+				return nil
+			}
+			key := apikeys.KeyOf(ch.Record)
+			if key == nil {
+				return nil
+			}
+			n := *a
+			n.Key, n.Superuser = key, key.Superuser
 			return &n
 		})
 	}
@@ -212,6 +229,9 @@ func (s *Server) dispatch(ch store.Change) {
 	var lastMsg []byte
 	out := make([]realtime.Delivery, 0, len(subs))
 	for i, sub := range subs {
+		if s.signedOut(sub.Auth) {
+			sub.Auth, sub.Identity = nil, ""
+		}
 		key := asked{sub.Identity, sub.Topic.Name}
 		msg := lastMsg
 		if i == 0 || key != last {
@@ -227,6 +247,18 @@ func (s *Server) dispatch(ch store.Change) {
 		}
 	}
 	s.hub.Deliver(out)
+}
+
+// signedOut reports whether the account a subscribed as can no longer
+// be authorized with its token: its collection is gone, or the
+// collection's token secret changed (every token of it revoked at once).
+func (s *Server) signedOut(a *service.Request) bool {
+	if a == nil || a.Auth == nil {
+		return false
+	}
+	old := a.Auth.Collection
+	cur := s.svc.Schema().ByID(old.ID)
+	return cur == nil || cur.Auth == nil || old.Auth == nil || cur.Auth.AuthToken.Secret != old.Auth.AuthToken.Secret
 }
 
 // realtimeMessage is the data of one change for one subscription, or nil

@@ -171,12 +171,10 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*service.API
 		return nil, bad
 	}
 	rec := res.Records[0]
-	var key service.APIKey
-	raw, _ := rec.Data["scope"].(json.RawMessage)
-	if err := json.Unmarshal(raw, &key); err != nil {
+	key := KeyOf(rec)
+	if key == nil {
 		return nil, bad
 	}
-	key.ID, key.Name = rec.ID(), rec.String("name")
 	if last, err := time.Parse(core.DateLayout, rec.String("lastUsed")); err != nil || time.Since(last) > lastUsedEvery {
 		upd := rec.Clone()
 		upd.Data["lastUsed"] = core.Now()
@@ -184,5 +182,28 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*service.API
 			s.svc.Log().Warn("record api key use", "key", key.ID, "err", err)
 		}
 	}
-	return &key, nil
+	return key, nil
+}
+
+// KeyOf is the key an _apiKeys record stands for, nil when its scope
+// does not read (such a key allows nothing).
+func KeyOf(rec *core.Record) *service.APIKey {
+	v := rec.Data["scope"]
+	if v == nil {
+		return nil
+	}
+	raw, ok := v.(json.RawMessage)
+	if !ok {
+		// A record being written holds its scope as decoded.
+		var err error
+		if raw, err = json.Marshal(v); err != nil {
+			return nil
+		}
+	}
+	var key service.APIKey
+	if err := json.Unmarshal(raw, &key); err != nil {
+		return nil
+	}
+	key.ID, key.Name = rec.ID(), rec.String("name")
+	return &key
 }

@@ -322,6 +322,20 @@ func (h *Hub) UpdateAuth(cid, id string, fn func(*service.Request) *service.Requ
 	}
 }
 
+// UpdateKey applies fn to the identity of every client authorized by the
+// API key id: fn returns the identity to keep (nil: a guest from now on),
+// as when the key is narrowed or revoked.
+func (h *Hub) UpdateKey(id string, fn func(*service.Request) *service.Request) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, cl := range h.clients {
+		if a := cl.auth; a != nil && a.Key != nil && a.Key.ID == id {
+			cl.auth = fn(a)
+			cl.identity = Identity(cl.auth)
+		}
+	}
+}
+
 // Deliver hands each message to its client without waiting for any: the
 // writer goroutines write them, in the order given for any one client. A
 // client too slow to take them is disconnected.
