@@ -118,11 +118,17 @@ func (s *Server) streamRealtime(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
+// maxSubscribeBody caps a subscription request's body.
+const maxSubscribeBody = realtime.MaxSubscriptions*(realtime.MaxTopicLength+8) + 4096
+
 // realtimeSubscribe sets a client's topics: {clientId, subscriptions}. The
 // request's authorization becomes the client's: record events are checked
 // against the rules as that caller. A client already authorized as one
 // caller cannot be taken over by a request authorized as another.
 func (s *Server) realtimeSubscribe(w http.ResponseWriter, r *http.Request) error {
+	// The most topics a client may hold, at their longest, and the JSON
+	// around them: read no more before refusing.
+	r.Body = http.MaxBytesReader(w, r.Body, maxSubscribeBody)
 	b, err := readBody(r)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/tortoise-dev/tortoise/internal/testkit"
@@ -196,4 +197,25 @@ func TestRealtimeSystemTopicsAndOptions(t *testing.T) {
 			t.Errorf("expand: %+v", ev.Record)
 		}
 	})
+}
+
+// A subscription request is read only as far as the most topics a
+// client may hold, at their longest: a larger body is refused as too
+// large before it is decoded.
+func TestRealtimeSubscribeBodyCap(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewServer(t, "sqlite")
+	_, id := connectRealtime(t, s)
+	topic := "notes/*?options=" + url.QueryEscape(`{"query":{"filter":"`+strings.Repeat("x", 1900)+`"}}`)
+	subs := make([]string, 1500)
+	for i := range subs {
+		subs[i] = topic
+	}
+	if r := s.Request("POST", "/api/realtime", "", map[string]any{"clientId": id, "subscriptions": subs}); r.Status != 413 {
+		t.Errorf("a %d-topic subscription: %d %s", len(subs), r.Status, r.Body)
+	}
+	// The most a client may hold still goes through to the topic checks.
+	if r := s.Request("POST", "/api/realtime", "", map[string]any{"clientId": id, "subscriptions": subs[:1000]}); r.Status != 204 {
+		t.Errorf("1000 topics: %d %s", r.Status, r.Body)
+	}
 }
