@@ -6,7 +6,10 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"runtime"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/tortoise-dev/tortoise/blob"
 	"github.com/tortoise-dev/tortoise/core"
@@ -132,6 +135,12 @@ func (s *Server) fileAccess(ctx context.Context, c *core.Collection, id, token s
 
 // thumbnail returns the key of name's thumbnail spec, making and storing
 // it the first time. Errors: KindInvalid when the file is no image.
+//
+// Making one decodes the whole source, up to thumb.MaxDecodeBytes, so it
+// goes through thumbGate: one making per thumbnail at a time (requests
+// for the same one wait for it), a few at a time in all, and a failure
+// (a damaged image, whose decoding may still have cost the full size) is
+// remembered for a while rather than repeated on every request.
 func (s *Server) thumbnail(ctx context.Context, files blob.Store, c *core.Collection, id, name, spec string) (string, error) {
 	key := records.ThumbsPrefix(c.ID, id, name) + spec + "_" + name
 	if _, err := files.Stat(ctx, key); err == nil {
@@ -143,23 +152,140 @@ func (s *Server) thumbnail(ctx context.Context, files blob.Store, c *core.Collec
 	if err != nil {
 		return "", core.Invalid("Bad thumb size.")
 	}
-	src, err := files.Open(ctx, records.FileKey(c.ID, id, name))
+	err = s.thumbs.do(ctx, key, func() (failed bool, err error) {
+		if _, err := files.Stat(ctx, key); err == nil {
+			return false, nil // made while this request waited for a slot
+		}
+		src, err := files.Open(ctx, records.FileKey(c.ID, id, name))
+		if err != nil {
+			return false, err
+		}
+		defer src.Close()
+		if !thumb.Supported(src.Info().ContentType) {
+			return false, core.Invalid("Not an image.")
+		}
+		var out bytes.Buffer
+		ct, err := thumb.Make(&out, src, sp)
+		if err != nil {
+			if core.KindOf(err) == core.KindTooLarge {
+				return true, err
+			}
+			return true, core.Invalid("Not an image.")
+		}
+		return false, files.Put(ctx, key, &out, int64(out.Len()), ct)
+	})
 	if err != nil {
-		return "", err
-	}
-	defer src.Close()
-	if !thumb.Supported(src.Info().ContentType) {
-		return "", core.Invalid("Not an image.")
-	}
-	var out bytes.Buffer
-	ct, err := thumb.Make(&out, src, sp)
-	if err != nil {
-		return "", core.Invalid("Not an image.")
-	}
-	if err := files.Put(ctx, key, &out, int64(out.Len()), ct); err != nil {
 		return "", err
 	}
 	return key, nil
+}
+
+// newThumbGate returns a thumbGate making a few thumbnails at a time.
+func newThumbGate() *thumbGate {
+	return &thumbGate{slots: make(chan struct{}, min(runtime.GOMAXPROCS(0), 4)),
+		running: map[string]chan struct{}{}, failed: map[string]thumbFailure{}}
+}
+
+// Bounds of thumbGate's memory of failures: each is kept failTTL (a
+// failure to read the source may pass), and at most maxFailed of them
+// (beyond, the oldest half is forgotten).
+const (
+	failTTL   = 10 * time.Minute
+	maxFailed = 4096
+)
+
+// thumbGate bounds the making of thumbnails: with thumb.Make holding up to
+// thumb.MaxDecodeBytes for a source plus its thumbnail, at most
+// cap(slots) run at once (4 × about 320 MiB at most), one per thumbnail
+// key; and a key whose making failed is not tried again for failTTL.
+type thumbGate struct {
+	slots   chan struct{}
+	mu      sync.Mutex
+	running map[string]chan struct{} // closed when the making of the key ends
+	failed  map[string]thumbFailure
+}
+
+type thumbFailure struct {
+	err error
+	at  time.Time
+}
+
+// do runs mk for key unless it failed lately (its error is returned
+// again) or another request is making it (do waits for that one, then
+// looks again). mk reports whether its error is the image's (to be
+// remembered) rather than the storage's. Errors: mk's, ctx's.
+func (g *thumbGate) do(ctx context.Context, key string, mk func() (failed bool, err error)) error {
+	for {
+		g.mu.Lock()
+		if f, ok := g.failed[key]; ok && time.Since(f.at) < failTTL {
+			g.mu.Unlock()
+			return f.err
+		}
+		wait, busy := g.running[key]
+		if !busy {
+			done := make(chan struct{})
+			g.running[key] = done
+			g.mu.Unlock()
+			return g.run(ctx, key, done, mk)
+		}
+		g.mu.Unlock()
+		select {
+		case <-wait:
+			// The other request ended: it stored the thumbnail (make
+			// finds it and returns at once), failed (remembered), or its
+			// client left (this one tries).
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (g *thumbGate) run(ctx context.Context, key string, done chan struct{}, mk func() (bool, error)) error {
+	defer func() {
+		g.mu.Lock()
+		delete(g.running, key)
+		close(done)
+		g.mu.Unlock()
+	}()
+	select {
+	case g.slots <- struct{}{}:
+		defer func() { <-g.slots }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	failed, err := mk()
+	if failed && err != nil {
+		g.mu.Lock()
+		if len(g.failed) >= maxFailed {
+			g.forgetOldest()
+		}
+		g.failed[key] = thumbFailure{err: err, at: time.Now()}
+		g.mu.Unlock()
+	}
+	return err
+}
+
+// forgetOldest drops the expired failures, or the older half if none has
+// expired. g.mu is held.
+func (g *thumbGate) forgetOldest() {
+	var ages []time.Time
+	for k, f := range g.failed {
+		if time.Since(f.at) >= failTTL {
+			delete(g.failed, k)
+		} else {
+			ages = append(ages, f.at)
+		}
+	}
+	if len(g.failed) < maxFailed {
+		return
+	}
+	slices.SortFunc(ages, time.Time.Compare)
+	cut := ages[len(ages)/2]
+	for k, f := range g.failed {
+		if !f.at.After(cut) {
+			delete(g.failed, k)
+		}
+	}
 }
 
 // fileToken answers POST /api/files/token: a token valid for a few

@@ -87,6 +87,7 @@ type Server struct {
 	cache       cache.Cache            // the record cache, or nil (cache.go)
 	cacheLog    *cache.LogLimit
 	schemaSum   atomic.Pointer[schemaSum]
+	thumbs      *thumbGate // bounds the making of thumbnails (files.go)
 }
 
 // New returns the API handler over the service layer's parts.
@@ -97,7 +98,7 @@ func New(parts Services, opts Options) *Server {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
 	}
-	s := &Server{svc: parts.Core, settings: parts.Settings, keys: parts.Keys, collections: parts.Collections, records: parts.Records, auth: parts.Auth, jobs: parts.Jobs, webhooks: parts.Webhooks, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub()}
+	s := &Server{svc: parts.Core, settings: parts.Settings, keys: parts.Keys, collections: parts.Collections, records: parts.Records, auth: parts.Auth, jobs: parts.Jobs, webhooks: parts.Webhooks, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub(), thumbs: newThumbGate()}
 	s.cache, s.cacheLog = opts.Cache, cache.NewLogLimit(opts.Logger, time.Minute)
 	s.rates = opts.RateLimiter
 	if s.rates == nil {

@@ -114,6 +114,7 @@ func (s *Service) putUploads(ctx context.Context, c *core.Collection, recordID s
 		up *Upload
 	}
 	var jobs []job
+	perField := map[string]int{}
 	for key, v := range body {
 		name, _ := splitModifier(key)
 		f := c.Field(name)
@@ -121,6 +122,18 @@ func (s *Service) putUploads(ctx context.Context, c *core.Collection, recordID s
 			continue
 		}
 		_, ups := splitFileValue(v)
+		// Uploads are only ever added, so more of them than the field
+		// holds are refused before any is read or stored: a request of
+		// a thousand tiny files must not cost a thousand writes.
+		perField[f.Name] += len(ups)
+		if limit := max(f.MaxSelect, 1); perField[f.Name] > limit {
+			if f.IsMultiple() {
+				errs[key] = core.FieldError{Code: "validation_too_many_values", Message: fmt.Sprintf("Select no more than %d.", limit)}
+			} else {
+				errs[key] = core.FieldError{Code: "validation_too_many_files", Message: "This field holds one file."}
+			}
+			continue
+		}
 		for _, up := range ups {
 			if fe := checkUpload(f, up); fe != nil {
 				errs[key] = *fe

@@ -27,6 +27,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -398,7 +400,7 @@ func (l *Log) Handler(next http.Handler) http.Handler {
 		if path == "/api/health" && e.Status < 400 {
 			return
 		}
-		e.Method, e.URL = r.Method, clip(r.RequestURI, maxURL)
+		e.Method, e.URL = r.Method, clip(maskSecrets(r.RequestURI), maxURL)
 		if e.Route != "" && !hasMethod(e.Route) {
 			e.Route = r.Method + " " + e.Route
 		}
@@ -419,6 +421,45 @@ const (
 	maxHeader = 512
 	maxError  = 2048
 )
+
+// secretParams are the query parameters whose values are credentials:
+// file tokens (GET /api/files/...?token=), which let whoever holds one
+// read its owner's protected files, and OAuth2 authorization codes (GET
+// /api/oauth2-redirect?code=). Whoever reads the log, a superuser API key
+// included (which cannot have file tokens of its own), must not be able
+// to replay them.
+var secretParams = []string{"token", "code"}
+
+// maskedValue replaces the value of a secret parameter in a logged URL.
+const maskedValue = "***"
+
+// maskSecrets returns uri with the values of secretParams replaced by
+// maskedValue; the rest stays as the client sent it. Names are compared
+// unescaped, as the server reads them ("to%6Ben" is "token").
+func maskSecrets(uri string) string {
+	path, query, ok := strings.Cut(uri, "?")
+	if !ok || !strings.Contains(query, "token") && !strings.Contains(query, "code") && !strings.Contains(query, "%") {
+		return uri // no name can be one of them: the common case, without allocating
+	}
+	var b strings.Builder
+	masked := false
+	for i, pair := range strings.Split(query, "&") {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		key, _, hasValue := strings.Cut(pair, "=")
+		if name, err := url.QueryUnescape(key); err == nil && hasValue && slices.Contains(secretParams, name) {
+			b.WriteString(key + "=" + maskedValue)
+			masked = true
+			continue
+		}
+		b.WriteString(pair)
+	}
+	if !masked {
+		return uri
+	}
+	return path + "?" + b.String()
+}
 
 func clip(s string, n int) string {
 	if len(s) <= n {
