@@ -31,6 +31,11 @@ func errKeyBarred(c *core.Collection) error {
 // as good as taking a superuser account.
 var errSettingsByAccount = core.Forbidden("Settings are changed by superusers logged in with their account, not with API keys.")
 
+// errSettingsTestByAccount answers an API key testing the settings: a
+// test mails any address through the app's SMTP server, or writes to its
+// bucket.
+var errSettingsTestByAccount = core.Forbidden("Settings are tested by superusers logged in with their account, not with API keys.")
+
 func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	recs, err := s.keys.List(r.Context())
 	if err != nil {

@@ -87,6 +87,9 @@ func TestIssue6APIKeyCannotEscalate(t *testing.T) {
 			{"import over the keys", "PUT", "/api/collections/import", map[string]any{"collections": []any{openKeys}}, 403},
 			{"route mail elsewhere", "PATCH", "/api/settings",
 				map[string]any{"smtp": map[string]any{"enabled": true, "host": "smtp.evil.example", "port": 25}}, 403},
+			{"mail anyone through the app's SMTP server", "POST", "/api/settings/test/email",
+				map[string]any{"email": "victim@example.com", "template": "verification"}, 403},
+			{"write to the app's bucket", "POST", "/api/settings/test/s3", map[string]any{"filesystem": "storage"}, 403},
 			{"probe superusers in a filter", "GET", "/api/collections/posts/records?filter=" +
 				url.QueryEscape(`@collection._superusers.email = "`+testkit.SuperuserEmail+`"`), nil, 400},
 			{"probe keys in a filter", "GET", "/api/collections/posts/records?filter=" +

@@ -80,6 +80,9 @@ func decodeBody(r *http.Request, in any) error {
 // templates are the same for every collection here, so the collection,
 // when given, only has to be an auth collection.
 func (s *Server) testEmail(w http.ResponseWriter, r *http.Request, req *service.Request) error {
+	if req.Key != nil {
+		return errSettingsTestByAccount
+	}
 	var in struct {
 		Email      string `json:"email"`
 		Template   string `json:"template"`
@@ -121,6 +124,9 @@ func (s *Server) testEmail(w http.ResponseWriter, r *http.Request, req *service.
 // deleting it, as PocketBase's route does: 204 when that works, 400 with
 // S3's reason when it does not.
 func (s *Server) testS3(w http.ResponseWriter, r *http.Request, req *service.Request) error {
+	if req.Key != nil {
+		return errSettingsTestByAccount
+	}
 	var in struct {
 		Filesystem string `json:"filesystem"`
 	}
