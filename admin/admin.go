@@ -21,6 +21,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -238,7 +239,10 @@ func (a *Admin) render(w http.ResponseWriter, r *http.Request, status int, file 
 		http.Error(w, "template error", http.StatusInternalServerError)
 		return
 	}
-	v := view{Version: a.opts.Version, Jobs: a.opts.Jobs != nil, Data: data, Flash: r.URL.Query().Get("flash")}
+	v := view{Version: a.opts.Version, Jobs: a.opts.Jobs != nil, Data: data}
+	if fromAdmin(r) {
+		v.Flash = r.URL.Query().Get("flash")
+	}
 	if sess != nil {
 		v.User, v.CSRF = sess.email, sess.csrf
 	}
@@ -263,6 +267,20 @@ func (a *Admin) render(w http.ResponseWriter, r *http.Request, status int, file 
 	}
 	w.WriteHeader(status)
 	_, _ = b.WriteTo(w)
+}
+
+// fromAdmin reports whether r was sent from a page of this origin, as the
+// redirect after one of the admin's forms is: by the browser's
+// Sec-Fetch-Site, or without it (older browsers, plain HTTP) by the
+// Referer. A flash message rides in the address, so one in a link from
+// elsewhere (another site, a mail, a typed address) is not shown: it would
+// put another's words in the admin's mouth.
+func fromAdmin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin"
+	}
+	ref, err := url.Parse(r.Referer())
+	return err == nil && ref.Host != "" && ref.Host == r.Host
 }
 
 // template parses layout.html with file once.

@@ -26,9 +26,21 @@ func (a *Admin) loginPage(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	q := r.URL.Query()
-	a.render(w, r, http.StatusOK, "login.html", nil, loginView{Next: localNext(q.Get("next")), Note: q.Get("note"), CSRF: preSession(w, r)})
+	v := loginView{Next: localNext(q.Get("next")), CSRF: preSession(w, r)}
+	if note := q.Get("note"); note == noteSignedOut || note == noteEnded {
+		v.Note = note // only the admin's own words
+	}
+	a.render(w, r, http.StatusOK, "login.html", nil, v)
 	return nil
 }
+
+// The notes the sign-in page shows, named in its address by the admin's
+// redirects. Any other text there is not shown: a link from elsewhere
+// could otherwise make the page say what its sender likes.
+const (
+	noteSignedOut = "You have signed out."
+	noteEnded     = "Your session has ended. Please sign in again."
+)
 
 // superusers is the _superusers collection.
 func (a *Admin) superusers() (*core.Collection, error) {
@@ -146,7 +158,7 @@ func (a *Admin) startSession(w http.ResponseWriter, r *http.Request, col *core.C
 
 func (a *Admin) logout(w http.ResponseWriter, r *http.Request, _ *session) error {
 	clearCookie(w, r, sessionCookie)
-	http.Redirect(w, r, "/admin/login?note="+urlQueryEscape("You have signed out."), http.StatusSeeOther)
+	http.Redirect(w, r, "/admin/login?note="+urlQueryEscape(noteSignedOut), http.StatusSeeOther)
 	return nil
 }
 

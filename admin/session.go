@@ -78,7 +78,7 @@ func (a *Admin) signedIn(h pageHandler) handler {
 		if sess == nil {
 			note := ""
 			if _, err := r.Cookie(sessionCookie); err == nil {
-				note = "Your session has ended. Please sign in again."
+				note = noteEnded
 			}
 			toLogin(w, r, note)
 			return nil
