@@ -116,6 +116,8 @@ func (s *Service) AuthWithPassword(ctx context.Context, col *core.Collection, id
 		if !ok {
 			return nil, "", core.FieldInvalid("identityField", "validation_invalid_identity_field", "Invalid identity field.")
 		}
+	} else {
+		fields = emailFirst(col, fields, identity)
 	}
 	var rec *core.Record
 	for _, f := range fields {
@@ -141,6 +143,26 @@ func (s *Service) AuthWithPassword(ctx context.Context, col *core.Collection, id
 		return nil, "", err
 	}
 	return rec, tok, nil
+}
+
+// emailFirst moves "email" to the front of the identity fields when the
+// identity is an email address, as PocketBase does: otherwise a user who
+// takes someone's email as their username (a field looked up before
+// email) would shut that person out of logging in with it.
+func emailFirst(col *core.Collection, fields []string, identity string) []string {
+	f := col.Field("email")
+	if f == nil || core.ValidateValue(f, identity) != nil {
+		return fields
+	}
+	out := []string{}
+	for _, name := range fields {
+		if name == "email" {
+			out = append([]string{name}, out...)
+		} else {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // completeLogin ends every login method the same way: the authRule must

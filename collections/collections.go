@@ -420,8 +420,14 @@ func (s *Service) validateCollection(sc *service.Snapshot, prev, next *core.Coll
 			}
 		}
 		for _, f := range next.Auth.PasswordAuth.IdentityFields {
-			if next.Field(f) == nil {
+			switch {
+			case next.Field(f) == nil:
 				errs.Add("passwordAuth", "validation_invalid_identity_field", fmt.Sprintf("Unknown identity field %q.", f))
+			case f != "id" && f != "email" && !uniqueAlone(next.Indexes, f):
+				// A login looks the identity up in this field: were two
+				// records to share a value, it would find either.
+				errs.Add("passwordAuth", "validation_identity_field_not_unique",
+					fmt.Sprintf("Identity field %q needs a UNIQUE index of its own (CREATE UNIQUE INDEX … (%s)).", f, f))
 			}
 		}
 	}
@@ -429,6 +435,17 @@ func (s *Service) validateCollection(sc *service.Snapshot, prev, next *core.Coll
 		errs.Add("indexes", "validation_too_many", "At most 64 indexes.")
 	}
 	return errs.Err()
+}
+
+// uniqueAlone reports whether indexes hold a UNIQUE index on field alone.
+func uniqueAlone(indexes []string, field string) bool {
+	for _, stmt := range indexes {
+		ix, err := store.ParseIndex(stmt)
+		if err == nil && ix.Unique && len(ix.Columns) == 1 && strings.EqualFold(ix.Columns[0].Name, field) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Service) validateFields(sc *service.Snapshot, prev, next *core.Collection, errs core.ValidationErrors) {
