@@ -127,3 +127,36 @@ func TestAttackForgedAuthTokens(t *testing.T) {
 		s.Do("POST", base+"auth-refresh", sign(jwt.SigningMethodHS256, []byte(tk+c.Auth.AuthToken.Secret)), nil, 200, nil)
 	})
 }
+
+// Anyone may sign up with another's email and a password of their own,
+// then wait: when the address's owner logs in by a mailed code, the code
+// proves the address and the account becomes verified. That must not hand
+// the account to whoever set its password: verifying by code replaces the
+// password and signs out every earlier session.
+func TestOTPVerificationEndsWhatCameBefore(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		usersSchema(t, s, "")
+		liftLimits(t, s)
+		enableOTP(t, s, 180)
+		base := "/api/collections/users/"
+		mallory := signUp(t, s, "ann@example.com", "mallory-password-1") // unverified: Ann never confirmed it
+		var o struct{ OTPID string }
+		s.Do("POST", base+"request-otp", "", map[string]any{"email": "ann@example.com"}, 200, &o)
+		m := nextMail(t, s, "ann@example.com", "")
+		code := mailed(t, m, otpCode)
+		var ann authed
+		s.Do("POST", base+"auth-with-otp", "", map[string]any{"otpId": o.OTPID, "password": code}, 200, &ann)
+		if ann.Record["verified"] != true {
+			t.Fatalf("Ann's login by code: %+v", ann.Record)
+		}
+		s.Do("POST", base+"auth-with-password", "", map[string]any{"identity": "ann@example.com", "password": "mallory-password-1"}, 400, nil)
+		s.Do("POST", base+"auth-refresh", mallory.Token, nil, 401, nil)
+		s.Do("POST", base+"auth-refresh", ann.Token, nil, 200, nil)
+		// Once verified, a later login by code changes nothing.
+		s.Do("POST", base+"request-otp", "", map[string]any{"email": "ann@example.com"}, 200, &o)
+		code = mailed(t, nextMail(t, s, "ann@example.com", m.ID), otpCode)
+		s.Do("POST", base+"auth-with-otp", "", map[string]any{"otpId": o.OTPID, "password": code}, 200, nil)
+		s.Do("POST", base+"auth-refresh", ann.Token, nil, 200, nil)
+	})
+}

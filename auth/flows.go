@@ -376,7 +376,9 @@ func (s *Service) deleteExpiredOTPs(ctx context.Context, otps *core.Collection, 
 // a new mail per guess (and request-otp is rate limited). It expires
 // OTP.Duration seconds after it was created. Success proves the mailbox,
 // so a record whose email the code went to becomes verified; then the
-// authRule applies. Every failure is the same KindInvalid error.
+// authRule applies; verifying an account so replaces its password and
+// signs out its sessions, set by whoever signed up with the address before
+// proving it. Every failure is the same KindInvalid error.
 func (s *Service) AuthWithOTP(ctx context.Context, c *core.Collection, otpID, code, mfaID string) (*core.Record, string, error) {
 	if err := otpEnabled(c); err != nil {
 		return nil, "", err
@@ -419,7 +421,22 @@ func (s *Service) AuthWithOTP(ctx context.Context, c *core.Collection, otpID, co
 		}
 		return nil, "", err
 	}
-	if !isVerified(rec) && strings.EqualFold(otp.String("sentTo"), rec.String("email")) {
+	if !isVerified(rec) && strings.EqualFold(otp.String("sentTo"), rec.String("email")) && mfaID == "" {
+		// The code proves the address; whoever set the account's password
+		// before may not have owned it (anyone can sign up with another's
+		// email and wait for them to log in by code). Verifying it so
+		// ends what was set before: a new random password, every session
+		// signed out. The owner keeps this login and may set a password
+		// by a reset. (As a second factor, after the password, the code
+		// shows the same person holds both: the account only becomes
+		// verified.)
+		pw := core.RandomString(passwordLength(c), core.Alphanumeric)
+		body := map[string]any{"password": pw, "passwordConfirm": pw, "verified": true}
+		if rec, err = s.records.UpdateChecked(ctx, &service.Request{Superuser: true, Method: "PATCH"}, c, rec.ID(), body,
+			lockedTokenKey(rec.String("tokenKey"))); err != nil {
+			return nil, "", err
+		}
+	} else if !isVerified(rec) && strings.EqualFold(otp.String("sentTo"), rec.String("email")) {
 		if rec, err = s.setAuthFields(ctx, c, rec.ID(), map[string]any{"verified": true}, false, ""); err != nil {
 			return nil, "", err
 		}
@@ -429,4 +446,13 @@ func (s *Service) AuthWithOTP(ctx context.Context, c *core.Collection, otpID, co
 		return nil, "", err
 	}
 	return rec, tok, nil
+}
+
+// passwordLength is the length of a random password for c: 64 characters,
+// or its password field's maximum if lower.
+func passwordLength(c *core.Collection) int {
+	if f := c.Field("password"); f != nil && f.Max != nil && *f.Max > 0 && *f.Max < 64 {
+		return int(*f.Max)
+	}
+	return 64
 }
