@@ -219,3 +219,30 @@ func TestRealtimeSubscribeBodyCap(t *testing.T) {
 		t.Errorf("1000 topics: %d %s", r.Status, r.Body)
 	}
 }
+
+// An upsert decides between create and update by what the batch's
+// earlier items left, as they run before it in the same transaction: a
+// record created earlier is updated, one deleted earlier is created again.
+func TestBatchUpsertSeesEarlierItems(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		enableBatch(t, s)
+		blogSchema(t, s)
+		old := create(t, s, "posts", map[string]any{"title": "old", "slug": "old"})["id"].(string)
+		var res []batchRes
+		s.Super("POST", "/api/batch", map[string]any{"requests": []batchReq{
+			{Method: "POST", URL: "/api/collections/posts/records", Body: map[string]any{"id": "batchpost000001", "title": "one", "slug": "one"}},
+			{Method: "PUT", URL: "/api/collections/posts/records", Body: map[string]any{"id": "batchpost000001", "title": "one, upserted"}},
+			{Method: "DELETE", URL: "/api/collections/posts/records/" + old},
+			{Method: "PUT", URL: "/api/collections/posts/records", Body: map[string]any{"id": old, "title": "again", "slug": "again"}},
+		}}, 200, &res)
+		if len(res) != 4 || res[1].Body["title"] != "one, upserted" || res[1].Body["slug"] != "one" || res[3].Body["title"] != "again" {
+			t.Errorf("results %+v", res)
+		}
+		var got map[string]any
+		s.Super("GET", "/api/collections/posts/records/"+old, nil, 200, &got)
+		if got["title"] != "again" {
+			t.Errorf("the record deleted and upserted again: %+v", got)
+		}
+	})
+}

@@ -47,8 +47,12 @@ func (e *BatchError) Unwrap() error { return e.Err }
 func (s *Service) Batch(ctx context.Context, ops []BatchOp) ([]*core.Record, error) {
 	applies := make([]func(store.Tx) (*core.Record, error), len(ops))
 	var uploaded []string
+	// after says whether each record an earlier operation wrote exists
+	// once it has run ("collection id/record id"): an upsert of one of
+	// them decides by that, not by the database, which has not seen it.
+	after := map[string]bool{}
 	for i, op := range ops {
-		apply, keys, err := s.prepareOp(ctx, op)
+		apply, keys, err := s.prepareOp(ctx, op, after)
 		uploaded = append(uploaded, keys...)
 		if err != nil {
 			s.deleteKeys(uploaded)
@@ -80,13 +84,17 @@ func (s *Service) Batch(ctx context.Context, ops []BatchOp) ([]*core.Record, err
 
 // prepareOp does one operation's work outside the transaction and
 // returns the rest.
-func (s *Service) prepareOp(ctx context.Context, op BatchOp) (func(store.Tx) (*core.Record, error), []string, error) {
+func (s *Service) prepareOp(ctx context.Context, op BatchOp, after map[string]bool) (func(store.Tx) (*core.Record, error), []string, error) {
 	c := op.Collection
 	action := op.Action
 	if action == BatchUpsert {
 		id, _ := op.Body["id"].(string)
 		action = BatchCreate
-		if id != "" {
+		if exists, ok := after[c.ID+"/"+id]; ok && id != "" {
+			if exists {
+				action, op.ID = BatchUpdate, id
+			}
+		} else if id != "" {
 			switch _, err := s.store.Get(ctx, c, id); {
 			case err == nil:
 				action, op.ID = BatchUpdate, id
@@ -101,6 +109,7 @@ func (s *Service) prepareOp(ctx context.Context, op BatchOp) (func(store.Tx) (*c
 		if err != nil {
 			return nil, nil, err
 		}
+		after[c.ID+"/"+w.Record.ID()] = true
 		return func(tx store.Tx) (*core.Record, error) {
 			w.Tx = tx
 			return w.Record, s.insertChecked(w)
@@ -110,12 +119,14 @@ func (s *Service) prepareOp(ctx context.Context, op BatchOp) (func(store.Tx) (*c
 		if op.Action == BatchUpsert {
 			body = withoutID(body)
 		}
+		after[c.ID+"/"+op.ID] = true
 		return s.prepareUpdate(ctx, op.Req, c, op.ID, body, nil)
 	case BatchDelete:
 		apply, err := s.prepareDelete(ctx, op.Req, c, op.ID)
 		if err != nil {
 			return nil, nil, err
 		}
+		after[c.ID+"/"+op.ID] = false
 		return func(tx store.Tx) (*core.Record, error) { return nil, apply(tx) }, nil, nil
 	}
 	return nil, nil, core.Invalid("Unknown batch action %q.", op.Action)
