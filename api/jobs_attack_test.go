@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -188,5 +190,33 @@ func refusesKind(t *testing.T, s *testkit.Server, kind string, args any, tokens 
 				t.Errorf("%s made a %s job through %s: %d %s", who, kind, path, r.Status, r.Body)
 			}
 		}
+	}
+}
+
+// /api/hooks/{name} is public: for a source that is not there it answers
+// 404 without reading the body, however large (a body of unknown length
+// over the cap would otherwise be read to the cap first).
+func TestInboundHookUnknownSourceReadsNothing(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewServer(t, "sqlite")
+	pr, pw := io.Pipe()
+	go func() {
+		chunk := make([]byte, 64<<10)
+		for range 80 { // 5 MiB, more than the cap, sent without a length
+			if _, err := pw.Write(chunk); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+	defer pr.Close()
+	req, _ := http.NewRequest("POST", s.URL+"/api/hooks/nobody", pr)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("an unknown source: %d", resp.StatusCode)
 	}
 }

@@ -186,6 +186,10 @@ func (s *Server) receiveHook(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength > maxHookBody {
 		return tooLarge(maxHookBody)
 	}
+	// Anyone may call: read no body for a source that is not there.
+	if _, err := s.webhooks.GetSource(r.Context(), r.PathValue("name")); err != nil {
+		return err
+	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHookBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
