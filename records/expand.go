@@ -17,11 +17,31 @@ const MaxExpandDepth = 6
 // maxBackRelations caps the records one back-relation expand loads.
 const maxBackRelations = 1000
 
+// Limits of one expand beside its depth.
+const (
+	// MaxExpandRelations bounds the relations an expand names, counting
+	// each distinct path prefix once (a,a.b,c is three): each is a query
+	// of up to a thousand records, and the depth cap alone lets distinct
+	// paths through a few relations name thousands. Thirty, as
+	// filter.MaxJoins.
+	MaxExpandRelations = 30
+	// MaxExpandedRecords bounds the related records one expand leaves in
+	// its records, each counted as often as it will be written: a record
+	// is written under every parent that names it, so over records that
+	// relate to one another an answer grows as the fan-out to the power
+	// of the depth (8 records each linking to all 8, expanded 6 deep,
+	// wrote 613 MB), while the queries behind it stay small. 50,000 leave
+	// room for a full page of 1,000 records with a few relations of
+	// several records each.
+	MaxExpandedRecords = 50_000
+)
+
 type expandTree map[string]expandTree
 
 // parseExpand reads "author,comments_via_post.user" into a tree of paths.
 func parseExpand(param string) (expandTree, error) {
 	tree := expandTree{}
+	relations := 0
 	for _, path := range strings.Split(param, ",") {
 		path = strings.TrimSpace(path)
 		if path == "" {
@@ -39,6 +59,10 @@ func parseExpand(param string) (expandTree, error) {
 			}
 			if node[p] == nil {
 				node[p] = expandTree{}
+				if relations++; relations > MaxExpandRelations {
+					return nil, core.FieldInvalid("expand", "validation_expand_too_wide",
+						fmt.Sprintf("Expand names more than %d relations.", MaxExpandRelations))
+				}
 			}
 			node = node[p]
 		}
@@ -57,7 +81,51 @@ func (s *Service) Expand(ctx context.Context, req *service.Request, recs []*core
 	if err != nil {
 		return err
 	}
-	return s.expandLevel(ctx, req, recs, tree)
+	if err := s.expandLevel(ctx, req, recs, tree); err != nil {
+		return err
+	}
+	if expandedRecords(recs, MaxExpandedRecords) > MaxExpandedRecords {
+		return core.FieldInvalid("expand", "validation_expand_too_large",
+			fmt.Sprintf("Expand would answer with more than %d related records; expand fewer levels or list fewer records.", MaxExpandedRecords))
+	}
+	return nil
+}
+
+// expandedRecords counts the related records an encoder writes for recs,
+// stopping at limit+1. Records shared by several parents are counted once
+// per parent, as they are written, but each is visited once (memo), so
+// the count costs what the expand loaded, not what would be written. A
+// cycle, which no encoder could write, counts as over.
+func expandedRecords(recs []*core.Record, limit int) int {
+	memo := map[*core.Record]int{}
+	var under func(r *core.Record) int
+	under = func(r *core.Record) int {
+		if n, ok := memo[r]; ok {
+			return n
+		}
+		memo[r] = limit + 1 // in progress: a cycle is over
+		n := 0
+		add := func(c *core.Record) { n = min(n+1+under(c), limit+1) }
+		for _, v := range r.Expand {
+			switch x := v.(type) {
+			case *core.Record:
+				add(x)
+			case []*core.Record:
+				for _, c := range x {
+					add(c)
+				}
+			}
+		}
+		memo[r] = n
+		return n
+	}
+	total := 0
+	for _, r := range recs {
+		if total = min(total+under(r), limit+1); total > limit {
+			break
+		}
+	}
+	return total
 }
 
 func (s *Service) expandLevel(ctx context.Context, req *service.Request, recs []*core.Record, tree expandTree) error {
