@@ -116,6 +116,9 @@ func (s *Server) createCollection(w http.ResponseWriter, r *http.Request, req *s
 	if err := s.keyRefusesSystemRefs(req, b); err != nil {
 		return err
 	}
+	if err := keyRefusesViewQuery(req, nil, b); err != nil {
+		return err
+	}
 	c, err := s.collections.Create(r.Context(), b)
 	if err != nil {
 		return err
@@ -151,7 +154,19 @@ func (s *Server) keyRefusesSystemRefs(req *service.Request, body []byte) error {
 	if req.Key == nil {
 		return nil
 	}
-	text := strings.ToLower(string(body))
+	// The names are looked for in the JSON as it decodes: "\u005fapiKeys"
+	// is "_apiKeys".
+	text := string(body)
+	var v any
+	if json.Unmarshal(body, &v) == nil {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if enc.Encode(v) == nil {
+			text = buf.String()
+		}
+	}
+	text = strings.ToLower(text)
 	for _, c := range s.svc.Collections() {
 		if !c.System {
 			continue
@@ -159,6 +174,40 @@ func (s *Server) keyRefusesSystemRefs(req *service.Request, body []byte) error {
 		if strings.Contains(text, strings.ToLower(c.Name)) || strings.Contains(text, strings.ToLower(c.ID)) {
 			return core.Forbidden("An API key cannot write a collection definition that refers to the system collection %q.", c.Name)
 		}
+	}
+	return nil
+}
+
+// errViewQueryByAccount answers an API key writing a view query.
+var errViewQueryByAccount = core.Forbidden("View queries are written by superusers logged in with their account: a view query is SQL, which can read the system tables API keys are kept from.")
+
+// keyRefusesViewQuery refuses an API key a definition that sets a view
+// query other than the one stored (prev, nil for a new collection). A
+// view query is SQL, and no reading of its text keeps it from the system
+// tables (JSON and PostgreSQL U& escapes, query_to_xml over a name built
+// by concatenation, schema_to_xml of everything), so, like the SQL
+// console, it takes a superuser account; a key may still change a view's
+// rules, sending its query unchanged or not at all.
+func keyRefusesViewQuery(req *service.Request, prev *core.Collection, def []byte) error {
+	if req.Key == nil {
+		return nil
+	}
+	var in struct {
+		Type      *string `json:"type"`
+		ViewQuery *string `json:"viewQuery"`
+	}
+	if json.Unmarshal(def, &in) != nil {
+		return nil // the collections service refuses it
+	}
+	stored := ""
+	if prev != nil {
+		stored = prev.ViewQuery
+	}
+	if in.ViewQuery != nil && strings.TrimSpace(*in.ViewQuery) != stored {
+		return errViewQueryByAccount
+	}
+	if prev == nil && in.Type != nil && *in.Type == string(core.TypeView) {
+		return errViewQueryByAccount
 	}
 	return nil
 }
@@ -173,6 +222,15 @@ func (s *Server) updateCollection(w http.ResponseWriter, r *http.Request, req *s
 	}
 	if err := s.keyRefusesSystemRefs(req, b); err != nil {
 		return err
+	}
+	if req.Key != nil {
+		prev, err := s.svc.Collection(r.PathValue("collection"))
+		if err != nil {
+			return err
+		}
+		if err := keyRefusesViewQuery(req, prev, b); err != nil {
+			return err
+		}
 	}
 	c, err := s.collections.Update(r.Context(), r.PathValue("collection"), b)
 	if err != nil {
@@ -224,10 +282,21 @@ func (s *Server) importCollections(w http.ResponseWriter, r *http.Request, req *
 		for _, raw := range in.Collections {
 			var head struct{ ID, Name string }
 			_ = json.Unmarshal(raw, &head)
+			var prev *core.Collection
 			for _, ref := range []string{head.ID, head.Name} {
-				if c, err := s.svc.Collection(ref); ref != "" && err == nil && req.KeyBarred(c) {
+				c, err := s.svc.Collection(ref)
+				if ref == "" || err != nil {
+					continue
+				}
+				if req.KeyBarred(c) {
 					return errKeyBarred(c)
 				}
+				if prev == nil {
+					prev = c
+				}
+			}
+			if err := keyRefusesViewQuery(req, prev, raw); err != nil {
+				return err
 			}
 		}
 	}
@@ -321,8 +390,8 @@ func (s *Server) dryRunView(w http.ResponseWriter, r *http.Request, req *service
 	if err != nil {
 		return err
 	}
-	if err := s.keyRefusesSystemRefs(req, b); err != nil {
-		return err
+	if req.Key != nil {
+		return errViewQueryByAccount
 	}
 	var in struct {
 		Query     string `json:"query"`

@@ -570,6 +570,7 @@ func (s *Service) Import(ctx context.Context, defs []json.RawMessage, deleteMiss
 	type op struct{ prev, next *core.Collection }
 	var ops []op
 	listed := map[string]bool{}
+	imported := map[string]bool{} // lower-cased names of the collections created or changed so far
 	for i, raw := range defs {
 		wrap := func(err error) error {
 			if e := core.AsError(err); e != nil {
@@ -603,12 +604,20 @@ func (s *Service) Import(ctx context.Context, defs []json.RawMessage, deleteMiss
 			if next.ID == "" {
 				next.ID = "pbc_" + core.RandomString(10, "0123456789")
 			}
-			s.completeNew(next)
 		} else {
 			next.ID = prev.ID
 			if next.Type != prev.Type {
 				return wrap(core.FieldInvalid("type", "validation_invalid_type", "The collection type cannot be changed."))
 			}
+		}
+		switch {
+		case next.IsView():
+			if err := s.importViewFields(ctx, work, prev, next, imported); err != nil {
+				return wrap(err)
+			}
+		case prev == nil:
+			s.completeNew(next)
+		default:
 			carryOver(prev, next)
 		}
 		if err := s.validateCollection(work, prev, next); err != nil {
@@ -620,6 +629,7 @@ func (s *Service) Import(ctx context.Context, defs []json.RawMessage, deleteMiss
 			next.Created = prev.Created
 		}
 		listed[next.ID] = true
+		imported[strings.ToLower(next.Name)] = true
 		ops = append(ops, op{prev, next})
 		cols := make([]*core.Collection, 0, len(work.List())+1)
 		for _, c := range work.List() {

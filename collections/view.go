@@ -23,18 +23,10 @@ var sourceNames = regexp.MustCompile("(?i)\\b(?:from|join)\\s+[\"`]?([A-Za-z_][A
 // are superusers-only and it has no indexes. On an update, fields keep
 // the ids of the same-named fields they had.
 func (s *Service) viewFields(ctx context.Context, sc *service.Snapshot, prev, next *core.Collection) error {
-	q := strings.TrimSpace(next.ViewQuery)
-	q = strings.TrimSpace(strings.TrimSuffix(q, ";"))
-	next.ViewQuery = q
-	lower := strings.ToLower(q)
-	switch {
-	case q == "":
-		return core.FieldInvalid("viewQuery", "validation_required", "A view collection needs a view query.")
-	case !strings.HasPrefix(lower, "select") && !strings.HasPrefix(lower, "with"):
-		return core.FieldInvalid("viewQuery", "validation_invalid_view_query", "The view query must be one SELECT statement.")
-	case strings.Contains(q, ";"):
-		return core.FieldInvalid("viewQuery", "validation_invalid_view_query", "The view query must be one statement, without ';'.")
+	if err := checkViewQuery(next); err != nil {
+		return err
 	}
+	q := next.ViewQuery
 	cols, err := s.store.ViewColumns(ctx, q)
 	if err != nil {
 		return err
@@ -71,6 +63,56 @@ func (s *Service) viewFields(ctx context.Context, sc *service.Snapshot, prev, ne
 	next.CreateRule, next.UpdateRule, next.DeleteRule = nil, nil, nil
 	next.Auth = nil
 	return nil
+}
+
+// checkViewQuery trims next's view query of its trailing semicolon and
+// checks that it is one SELECT (or WITH) statement. The drivers paste the
+// query into CREATE VIEW and run that as a script, so this check is what
+// keeps a second statement after a ';' from running in the schema
+// change's transaction: every route that stores a view query passes here.
+func checkViewQuery(next *core.Collection) error {
+	q := strings.TrimSpace(next.ViewQuery)
+	q = strings.TrimSpace(strings.TrimSuffix(q, ";"))
+	next.ViewQuery = q
+	lower := strings.ToLower(q)
+	switch {
+	case q == "":
+		return core.FieldInvalid("viewQuery", "validation_required", "A view collection needs a view query.")
+	case !strings.HasPrefix(lower, "select") && !strings.HasPrefix(lower, "with"):
+		return core.FieldInvalid("viewQuery", "validation_invalid_view_query", "The view query must be one SELECT statement.")
+	case strings.Contains(q, ";"):
+		return core.FieldInvalid("viewQuery", "validation_invalid_view_query", "The view query must be one statement, without ';'.")
+	}
+	return nil
+}
+
+// importViewFields derives an imported view's fields from its query, as
+// Create and Update do. A query that reads a collection the same import
+// creates or changes (named in imported) cannot be run before the
+// import's transaction: such a view keeps the fields it was given, and
+// creating it in that transaction checks the query against them.
+func (s *Service) importViewFields(ctx context.Context, sc *service.Snapshot, prev, next *core.Collection, imported map[string]bool) error {
+	if err := checkViewQuery(next); err != nil {
+		return err
+	}
+	err := s.viewFields(ctx, sc, prev, next)
+	if err == nil {
+		return nil
+	}
+	for _, m := range sourceNames.FindAllStringSubmatch(next.ViewQuery, -1) {
+		if imported[strings.ToLower(m[1])] {
+			if prev != nil {
+				carryOver(prev, next)
+			} else if next.Field("id") == nil {
+				next.Fields = append([]core.Field{core.IDField()}, next.Fields...)
+			}
+			next.Indexes = []string{}
+			next.CreateRule, next.UpdateRule, next.DeleteRule = nil, nil, nil
+			next.Auth = nil
+			return nil
+		}
+	}
+	return err
 }
 
 // viewField is the field for a view column named name.

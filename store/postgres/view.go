@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -105,5 +106,53 @@ func (s *Store) ViewColumns(ctx context.Context, query string) ([]string, error)
 		}
 		names = append(names, f.Name)
 	}
+	rows.Close()
+	if err := s.refuseVolatile(ctx, query); err != nil {
+		return nil, err
+	}
 	return names, nil
+}
+
+// refuseVolatile refuses a view query that calls a volatile function
+// (set_config, nextval, pg_advisory_lock, pg_terminate_backend,
+// pg_read_file, lo_import, …). A view runs its query at every read, on
+// the pool's connections, where no read-only transaction rolled back
+// undoes what it does: set_config('search_path', …, false) in one would
+// break every later statement of each connection that read it. PostgreSQL
+// stores a view's query tree, so the query is made a temporary view in a
+// transaction that is rolled back, and the functions it calls are looked
+// up there. Errors: KindInvalid naming "viewQuery".
+func (s *Store) refuseVolatile(ctx context.Context, query string) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return s.connErr(ctx, err, "Failed to check the view query.")
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if s.setTimeout != "" {
+		if _, err := tx.Exec(ctx, s.setTimeout); err != nil {
+			return s.connErr(ctx, err, "Failed to check the view query.")
+		}
+	}
+	if _, err := tx.Exec(ctx, `CREATE TEMPORARY VIEW "_view_check" AS SELECT * FROM (`+query+`) AS _view`); err != nil {
+		return viewQueryErr("The view query does not work: ", err)
+	}
+	// pg_depend leaves out the built-in functions (pinned objects), so
+	// they are read from the view's query tree, where each call names
+	// its function's oid.
+	rows, err := tx.Query(ctx, `SELECT DISTINCT p.proname::text FROM pg_rewrite r,
+		regexp_matches(r.ev_action::text, ':(?:funcid|opfuncid|aggfnoid|winfnoid) (\d+)', 'g') AS m
+		JOIN pg_proc p ON p.oid = m[1]::oid
+		WHERE r.ev_class = 'pg_temp._view_check'::regclass AND p.provolatile = 'v' ORDER BY 1`)
+	if err != nil {
+		return s.connErr(ctx, err, "Failed to check the view query.")
+	}
+	volatile, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return s.connErr(ctx, err, "Failed to check the view query.")
+	}
+	if len(volatile) > 0 {
+		return core.FieldInvalid("viewQuery", "validation_invalid_view_query",
+			"The view query calls "+strings.Join(volatile, ", ")+", which may change something or answer differently at each call: a view query only reads.")
+	}
+	return nil
 }
