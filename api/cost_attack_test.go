@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/tortoise-dev/tortoise/config"
 	"github.com/tortoise-dev/tortoise/internal/testkit"
 )
 
@@ -104,4 +106,50 @@ func TestCostExpandWidthIsBounded(t *testing.T) {
 			t.Errorf("wide expand: %d %+v (%v) in %v, want 400 naming expand", a.status, a.body, a.err, a.took)
 		}
 	})
+}
+
+// A back-relation expand queries the other collection by the relation's
+// value, which without an index reads it whole, up to the read timeout
+// at each level: it counts among a client's costly reads in progress, as
+// a filter or a sort does. With the client's slots held by costly
+// filters, its back-relation expands wait, then answer 429, on a list
+// and on one record; another client's, and plain reads, are served.
+func TestBackRelationExpandIsACostlyRead(t *testing.T) {
+	t.Parallel()
+	const timeout = 3 * time.Second
+	s := testkit.NewServer(t, "sqlite").Restart(func(c *config.Config) { c.QueryTimeout = timeout })
+	s.Super("PATCH", "/api/settings", map[string]any{"trustedProxies": []string{"127.0.0.1", "::1"}}, 200, nil)
+	s.Super("POST", "/api/collections", map[string]any{
+		"name": "posts", "listRule": "", "viewRule": "",
+		"fields": []map[string]any{{"name": "title", "type": "text"}},
+	}, 200, nil)
+	s.Super("POST", "/api/collections", map[string]any{
+		"name": "notes", "listRule": "", "viewRule": "",
+		"fields": []map[string]any{{"name": "post", "type": "relation", "collectionId": "posts", "maxSelect": 1}},
+	}, 200, nil)
+	var post string
+	for i := range 100 {
+		post = create(t, s, "posts", map[string]any{"title": fmt.Sprintf("post %03d", i)})["id"].(string)
+	}
+	create(t, s, "notes", map[string]any{"post": post})
+	const attacker, other = "203.0.113.7", "198.51.100.9"
+	list := "/api/collections/posts/records"
+	slow := list + "?filter=" + url.QueryEscape(aliasCycle(5))
+	var wg sync.WaitGroup
+	for range 2 { // the client's two slots, each held until the timeout
+		wg.Go(func() { guestGet(s, slow, attacker) })
+	}
+	defer wg.Wait()
+	time.Sleep(timeout / 6)
+	for _, path := range []string{list + "?expand=notes_via_post", list + "/" + post + "?expand=notes_via_post"} {
+		if a := guestGet(s, path, attacker); a.status != 429 {
+			t.Errorf("%s while the client's costly reads run: %d %+v (%v)", path, a.status, a.body, a.err)
+		}
+		if a := guestGet(s, path, other); a.status != 200 {
+			t.Errorf("%s from another client: %d %+v (%v)", path, a.status, a.body, a.err)
+		}
+	}
+	if a := guestGet(s, list+"/"+post, attacker); a.status != 200 {
+		t.Errorf("a plain read while the client's costly reads run: %d %+v", a.status, a.body)
+	}
 }

@@ -29,7 +29,7 @@ func (s *Server) SetMaxFilteredReads(n int) {
 
 // enterFilteredRead admits a list request under the cap on filtered reads
 // per client address, or returns a KindTooMany error (429). A client's
-// filter, sort or full-text search may cost each request up to the store's read timeout of
+// filter, sort, full-text search or back-relation expand may cost each request up to the store's read timeout of
 // a database connection, well within any sane request rate, so it is the
 // requests in progress that are capped. Requests without either, and
 // superusers', are not limited. The client address honours the trusted
@@ -37,10 +37,18 @@ func (s *Server) SetMaxFilteredReads(n int) {
 // client shares the proxy's allowance. Call release when done.
 func (s *Server) enterFilteredRead(r *http.Request, req *service.Request) (release func(), err error) {
 	if strings.TrimSpace(req.Query["filter"]) == "" && strings.TrimSpace(req.Query["sort"]) == "" &&
-		strings.TrimSpace(req.Query["search"]) == "" {
+		strings.TrimSpace(req.Query["search"]) == "" && !expandsBack(req) {
 		return func() {}, nil
 	}
 	return s.enterCostlyRead(r, req)
+}
+
+// expandsBack reports whether req expands a back-relation (x_via_y): a
+// query by the relation's value over the other collection, which, without
+// an index on it, reads that collection whole, each level up to the read
+// timeout.
+func expandsBack(req *service.Request) bool {
+	return strings.Contains(req.Query["expand"], "_via_")
 }
 
 // enterCostlyRead admits any read under the cap on filtered reads per

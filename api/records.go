@@ -140,6 +140,13 @@ func (s *Server) viewRecord(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	req := s.recordRequest(r, c)
+	if expandsBack(req) {
+		release, err := s.enterCostlyRead(r, req)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	rec, err := s.records.Get(r.Context(), req, c, r.PathValue("id"))
 	if err != nil {
 		return err
