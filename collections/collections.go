@@ -43,11 +43,12 @@ func New(svc *service.Service) *Service {
 // reservedFieldNames cannot name a user field: they appear in every record
 // response or are the system's own. The engines' system columns are among
 // them: PostgreSQL's (a column of that name cannot be created) and SQLite's
-// row id aliases (a column of that name hides the row order).
+// row id aliases (a column of that name hides the row order). "_search"
+// is the tsvector column PostgreSQL's search adds to a searchable table.
 var reservedFieldNames = map[string]bool{
 	"collectionid": true, "collectionname": true, "expand": true,
 	"ctid": true, "xmin": true, "xmax": true, "cmin": true, "cmax": true, "tableoid": true,
-	"rowid": true, "oid": true, "_rowid_": true,
+	"rowid": true, "oid": true, "_rowid_": true, "_search": true,
 }
 
 // Create validates and stores a new collection from its JSON form

@@ -41,6 +41,10 @@ type IndexColumn struct {
 // silently truncated there, so both dialects reject them.
 const maxIdentLen = 63
 
+// maxIndexColumns is PostgreSQL's limit on the columns of an index; both
+// dialects keep to it so a definition works on either.
+const maxIndexColumns = 32
+
 type tokKind int
 
 const (
@@ -368,8 +372,12 @@ func ProcessIndexes(c *core.Collection, oldTable string) ([]*Index, error) {
 		switch {
 		case len(ix.Name) > maxIdentLen:
 			return nil, IndexError(i, ix.Name, fmt.Sprintf("the name is longer than %d bytes", maxIdentLen))
-		case strings.HasPrefix(strings.ToLower(ix.Name), "sqlite_") || strings.HasPrefix(strings.ToLower(ix.Name), "pg_"):
+		case IsReservedName(ix.Name) || strings.HasPrefix(strings.ToLower(ix.Name), "_tmp_"):
+			// The engines' and the store's own objects: search indexes
+			// and the table a migration rebuilds into (_tmp_<id>).
 			return nil, IndexError(i, ix.Name, "the name is reserved")
+		case len(ix.Columns) > maxIndexColumns:
+			return nil, IndexError(i, ix.Name, fmt.Sprintf("it has more than %d columns", maxIndexColumns))
 		case seen[strings.ToLower(ix.Name)]:
 			return nil, IndexError(i, ix.Name, "another index has the same name")
 		}

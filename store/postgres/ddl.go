@@ -129,7 +129,9 @@ func (t *tx) UpdateCollection(ctx context.Context, prev, next *core.Collection) 
 	})
 }
 
-func tmpColumn(i int) string { return fmt.Sprintf("_tortoise_tmp_%d", i) }
+// tmpColumn names the i-th column being renamed while it moves; the "-"
+// makes it a name no field can have (see core.ValidName).
+func tmpColumn(i int) string { return fmt.Sprintf("_tortoise_tmp-%d", i) }
 
 // convertSQL switches a column between a single value and a list, or
 // returns "" when its kind is unchanged.
