@@ -198,6 +198,14 @@ type Input struct {
 	Filter     *string   `json:"filter"`
 	URL        *string   `json:"url"`
 	Disabled   *bool     `json:"disabled"`
+	// By is who writes the webhook, when it is an API key: its filter must
+	// then be one the key's own filters could use. The filter is
+	// evaluated as a superuser's on every change, so what gets delivered
+	// answers yes or no about whatever it names: named by a key,
+	// _superusers or _apiKeys (which no key reaches, by any route) or, for
+	// a key that is not a superuser's, hidden fields. Nil (or no key): the
+	// filter is checked as a superuser's.
+	By *service.Request `json:"-"`
 }
 
 // Create adds a webhook with a new secret, returned (only) here.
@@ -357,7 +365,11 @@ func (s *Service) apply(w *Webhook, in Input) error {
 	if w.Filter != "" && w.Collection != "" {
 		c, err := s.o.Service.Collection(w.Collection)
 		if err == nil {
-			if _, err := s.o.Service.Compile(w.Filter, s.o.Service.Env(c, superuser, true)); err != nil {
+			env := s.o.Service.Env(c, superuser, true)
+			if in.By != nil && in.By.Key != nil {
+				env = s.o.Service.Env(c, in.By, false)
+			}
+			if _, err := s.o.Service.Compile(w.Filter, env); err != nil {
 				msg := err.Error()
 				if e := core.AsError(err); e != nil {
 					msg = e.Message
