@@ -140,8 +140,8 @@ func apiKindAllowed(kind string) error {
 // announces (of any collection, whatever its rules) and its output the
 // receiver's URL; an inbound event's args hold the event as its sender
 // sent it. The jobs scope runs the queue; reading those is the webhooks
-// scope's. Such jobs are told apart by their tags (webhooks.Tag, and
-// "hook-" for inbound sources, whose kind may be the app's own).
+// scope's. Such jobs are told apart by their tags (webhooks.Tag and
+// webhooks.HookTag: an inbound source's kind may be the app's own).
 func redactWebhookJobs(req *service.Request, js ...*jobs.Job) {
 	if req == nil || req.Superuser || req.Key == nil || req.Key.HasScope(service.ScopeWebhooks) {
 		return
@@ -151,7 +151,7 @@ func redactWebhookJobs(req *service.Request, js ...*jobs.Job) {
 			continue
 		}
 		for _, t := range j.Tags {
-			if strings.HasPrefix(t, webhooks.Tag("")) || strings.HasPrefix(t, "hook-") {
+			if strings.HasPrefix(t, webhooks.Tag("")) || strings.HasPrefix(t, webhooks.HookTag("")) {
 				j.Args, j.Output = json.RawMessage("null"), json.RawMessage("null")
 				break
 			}

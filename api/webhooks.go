@@ -138,19 +138,18 @@ func (s *Server) receiveHook(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength > maxHookBody {
 		return tooLarge(maxHookBody)
 	}
-	// Anyone may call: read no body for a source that is not there.
-	if _, err := s.webhooks.GetSource(r.Context(), r.PathValue("name")); err != nil {
-		return err
-	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHookBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return tooLarge(maxHookBody)
+	read := func() ([]byte, error) {
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHookBody))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, tooLarge(maxHookBody)
+			}
+			return nil, core.Invalid("Failed to read the request body.")
 		}
-		return core.Invalid("Failed to read the request body.")
+		return b, nil
 	}
-	res, err := s.webhooks.Receive(r.Context(), r.PathValue("name"), r.Header, b)
+	res, err := s.webhooks.Receive(r.Context(), r.PathValue("name"), r.Header, read)
 	if err != nil {
 		return err
 	}

@@ -209,12 +209,16 @@ type Received struct {
 	JobID     int64 `json:"jobId"`
 }
 
+// HookTag tags the jobs of the inbound events of source name.
+func HookTag(name string) string { return "hook-" + name }
+
 // Receive checks one inbound request for the source name and keeps its
-// event. Errors: KindNotFound (no such source), KindUnauthorized (a
-// signature that does not verify, or a timestamp out of tolerance),
-// KindInvalid (no event id), KindUnavailable (the secret cannot be
-// opened), KindInternal.
-func (s *Service) Receive(ctx context.Context, name string, h http.Header, body []byte) (*Received, error) {
+// event. The request is public, so its body is read (by read) only once
+// the source is found. Errors: KindNotFound (no such source), read's,
+// KindUnauthorized (a signature that does not verify, or a timestamp out
+// of tolerance), KindInvalid (no event id), KindUnavailable (the secret
+// cannot be opened), KindInternal.
+func (s *Service) Receive(ctx context.Context, name string, h http.Header, read func() ([]byte, error)) (*Received, error) {
 	list, err := readSources(ctx, s.o.Store)
 	if err != nil {
 		return nil, err
@@ -224,6 +228,10 @@ func (s *Service) Receive(ctx context.Context, name string, h http.Header, body 
 		return nil, core.NotFound("The requested resource wasn't found.")
 	}
 	src := list[i]
+	body, err := read()
+	if err != nil {
+		return nil, err
+	}
 	secret, err := s.o.Settings.Open(src.Sealed, "hook.secret")
 	if err != nil {
 		return nil, err
@@ -251,7 +259,7 @@ func (s *Service) Receive(ctx context.Context, name string, h http.Header, body 
 	// the one already kept. Its signature verified, so only the sender (or
 	// someone replaying what it sent, within the tolerance) can send it.
 	e, err := s.o.Jobs.Enqueue(ctx, src.Kind, HookEvent{Source: name, EventID: eventID, Body: body},
-		&jobs.Options{Unique: &jobs.Unique{ByArgs: true}, Tags: []string{"hook-" + name}})
+		&jobs.Options{Unique: &jobs.Unique{ByArgs: true}, Tags: []string{HookTag(name)}})
 	if err != nil {
 		return nil, err
 	}
