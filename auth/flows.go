@@ -421,22 +421,24 @@ func (s *Service) AuthWithOTP(ctx context.Context, c *core.Collection, otpID, co
 		}
 		return nil, "", err
 	}
-	if !isVerified(rec) && strings.EqualFold(otp.String("sentTo"), rec.String("email")) && mfaID == "" {
+	switch {
+	case isVerified(rec) || !strings.EqualFold(otp.String("sentTo"), rec.String("email")):
+	case mfaID == "":
 		// The code proves the address; whoever set the account's password
 		// before may not have owned it (anyone can sign up with another's
 		// email and wait for them to log in by code). Verifying it so
 		// ends what was set before: a new random password, every session
 		// signed out. The owner keeps this login and may set a password
-		// by a reset. (As a second factor, after the password, the code
-		// shows the same person holds both: the account only becomes
-		// verified.)
+		// by a reset.
 		pw := core.RandomString(passwordLength(c), core.Alphanumeric)
 		body := map[string]any{"password": pw, "passwordConfirm": pw, "verified": true}
 		if rec, err = s.records.UpdateChecked(ctx, &service.Request{Superuser: true, Method: "PATCH"}, c, rec.ID(), body,
 			lockedTokenKey(rec.String("tokenKey"))); err != nil {
 			return nil, "", err
 		}
-	} else if !isVerified(rec) && strings.EqualFold(otp.String("sentTo"), rec.String("email")) {
+	default:
+		// As a second factor, after the password, the code shows the same
+		// person holds both: the account only becomes verified.
 		if rec, err = s.setAuthFields(ctx, c, rec.ID(), map[string]any{"verified": true}, false, ""); err != nil {
 			return nil, "", err
 		}
