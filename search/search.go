@@ -35,10 +35,11 @@
 // engine: at most MaxQueryBytes (256) bytes of input and MaxTerms (8)
 // distinct terms, or Parse fails with a 400 naming the "search" parameter.
 // A fuzzy word expands to at most MaxVariants (1,731) alternatives and a
-// whole fuzzy query to at most MaxFuzzyVariants (2,000), so the largest
-// fuzzy query looks up at most 2,008 index terms, each one b-tree or GIN
-// probe (about 0.1 s on SQLite, measured); a query as typed looks up at
-// most 8 terms (each a word, a phrase or a prefix range).
+// whole fuzzy query to at most MaxFuzzyVariants (2,000) (Typos), so a
+// fuzzy search first probes the index for at most 2,000 words, each one
+// b-tree or GIN lookup, then searches for the typed words and the
+// variants found; a query as typed looks up at most 8 terms (each a word,
+// a phrase or a prefix range).
 //
 // # For the engines
 //
@@ -322,12 +323,31 @@ func Variants(w string) []string {
 	return out
 }
 
-// variants returns, for each term, the variants it is expanded to when
-// fuzzy: only bare words that are not prefixes, within MaxFuzzyVariants.
-func (q Query) variants(fuzzy bool) [][]string {
-	if !fuzzy {
-		return make([][]string, len(q.Terms))
+// Typos returns the words the fuzzy form of q may match besides those
+// typed: the Variants of each bare word (neither quoted nor a prefix), in
+// the order typed while they fit in MaxFuzzyVariants, without repeats.
+// Most are not words at all: an engine keeps those its index holds and
+// passes them to FTS5 or TSQuery. Expanded to every variant, a query
+// would make the engine weigh thousands of alternatives for each row that
+// matches (seconds over 100k records on SQLite, minutes on PostgreSQL).
+func (q Query) Typos() []string {
+	var out []string
+	seen := map[string]struct{}{}
+	for _, vs := range q.expansions() {
+		for _, v := range vs {
+			if _, ok := seen[v]; !ok {
+				seen[v] = struct{}{}
+				out = append(out, v)
+			}
+		}
 	}
+	return out
+}
+
+// expansions returns, for each term, all the variants it may be expanded
+// to: the Variants of bare words that are not prefixes, in the order
+// typed while they fit in MaxFuzzyVariants; nil for the others.
+func (q Query) expansions() [][]string {
 	out := make([][]string, len(q.Terms))
 	left := MaxFuzzyVariants
 	for i, t := range q.Terms {
@@ -342,6 +362,19 @@ func (q Query) variants(fuzzy bool) [][]string {
 	return out
 }
 
+// variants returns, for each term, the variants it is expanded to: those
+// of its expansions in typos.
+func (q Query) variants(typos map[string]bool) [][]string {
+	if len(typos) == 0 {
+		return make([][]string, len(q.Terms))
+	}
+	out := q.expansions()
+	for i, vs := range out {
+		out[i] = slices.DeleteFunc(vs, func(v string) bool { return !typos[v] })
+	}
+	return out
+}
+
 // FTS5 returns an FTS5 MATCH expression for q over the given column names,
 // or "" for a query without terms. With columns it is a column filter
 // `{"a" "b"} : (...)`, so fields kept in other columns (hidden fields) are
@@ -349,10 +382,10 @@ func (q Query) variants(fuzzy bool) [][]string {
 // quoted as an FTS5 string, so no user input is ever FTS5 syntax; FTS5
 // tokenizes the string with the table's own tokenizer (stemming it, with
 // porter). Terms are ANDed; a phrase is an FTS5 phrase ("a b"); a prefix
-// word or phrase gets `*`. With fuzzy, each bare word of MinTypoLen to
-// MaxTypoLen runes becomes an OR group of itself and its Variants, within
-// MaxFuzzyVariants.
-func (q Query) FTS5(columns []string, fuzzy bool) string {
+// word or phrase gets `*`. With typos (a subset of Typos), each bare word
+// with variants among them becomes an OR group of itself and those
+// variants.
+func (q Query) FTS5(columns []string, typos map[string]bool) string {
 	if len(q.Terms) == 0 {
 		return ""
 	}
@@ -367,7 +400,7 @@ func (q Query) FTS5(columns []string, fuzzy bool) string {
 		}
 		b.WriteString("} : (")
 	}
-	variants := q.variants(fuzzy)
+	variants := q.variants(typos)
 	for i, t := range q.Terms {
 		if i > 0 {
 			b.WriteString(" AND ")
@@ -408,9 +441,9 @@ var tsQuote = strings.NewReplacer(`'`, `''`, `\`, `\\`)
 
 // TSQuery returns text for PostgreSQL's to_tsquery(config, text), or "" for
 // a query without terms: terms joined by &, a phrase's words by <->, a
-// prefix word gets :*, and with fuzzy each bare word of MinTypoLen to
-// MaxTypoLen runes becomes a group of itself and its Variants joined by |,
-// within MaxFuzzyVariants.
+// prefix word gets :*, and with typos (a subset of Typos) each bare word
+// with variants among them becomes a group of itself and those variants
+// joined by |.
 //
 // Weights: when labels is non-empty (e.g. "AB"), every lexeme is restricted
 // to those weight labels (`'word':AB`, `'word':*AB`), so fields kept under
@@ -420,7 +453,7 @@ var tsQuote = strings.NewReplacer(`'`, `''`, `\`, `\\`)
 //
 // Words contain only letters and digits, so nothing the user typed is
 // tsquery syntax; each lexeme is still single-quoted per to_tsquery's rules.
-func (q Query) TSQuery(labels string, fuzzy bool) string {
+func (q Query) TSQuery(labels string, typos map[string]bool) string {
 	for _, c := range labels {
 		if !strings.ContainsRune("ABCDabcd", c) {
 			panic(fmt.Sprintf("search: TSQuery weight labels %q: only A, B, C and D exist", labels))
@@ -443,7 +476,7 @@ func (q Query) TSQuery(labels string, fuzzy bool) string {
 		}
 		b.WriteString(labels)
 	}
-	variants := q.variants(fuzzy)
+	variants := q.variants(typos)
 	for i, t := range q.Terms {
 		if i > 0 {
 			b.WriteString(" & ")

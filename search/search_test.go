@@ -290,28 +290,42 @@ func TestQueryText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := q.FTS5(nil, false), `"red" AND "slow tort"* AND "hare"*`; got != want {
+	if got, want := q.FTS5(nil, nil), `"red" AND "slow tort"* AND "hare"*`; got != want {
 		t.Errorf("FTS5 = %s, want %s", got, want)
 	}
-	if got, want := q.FTS5([]string{"title", `we"ird`}, false), `{"title" "we""ird"} : ("red" AND "slow tort"* AND "hare"*)`; got != want {
+	if got, want := q.FTS5([]string{"title", `we"ird`}, nil), `{"title" "we""ird"} : ("red" AND "slow tort"* AND "hare"*)`; got != want {
 		t.Errorf("FTS5 = %s, want %s", got, want)
 	}
-	if got, want := q.TSQuery("", false), `'red' & ('slow' <-> 'tort':*) & 'hare':*`; got != want {
+	if got, want := q.TSQuery("", nil), `'red' & ('slow' <-> 'tort':*) & 'hare':*`; got != want {
 		t.Errorf("TSQuery = %s, want %s", got, want)
 	}
-	if got, want := q.TSQuery("ab", false), `'red':AB & ('slow':AB <-> 'tort':*AB) & 'hare':*AB`; got != want {
+	if got, want := q.TSQuery("ab", nil), `'red':AB & ('slow':AB <-> 'tort':*AB) & 'hare':*AB`; got != want {
 		t.Errorf("TSQuery = %s, want %s", got, want)
 	}
 	fz, _ := search.Parse("cat race ")
-	got := fz.FTS5(nil, true)
+	got := fz.FTS5(nil, everyTypo(fz, true))
 	if !strings.HasPrefix(got, `"cat" AND ("race" OR "0ace" OR `) || strings.Count(got, " OR ") != len(search.Variants("race")) {
 		t.Errorf("fuzzy FTS5 = %.80s…", got)
 	}
-	got = fz.TSQuery("A", true)
+	got = fz.TSQuery("A", everyTypo(fz, true))
 	if !strings.HasPrefix(got, `'cat':A & ('race':A | '0ace':A | `) || strings.Count(got, " | ") != len(search.Variants("race")) {
 		t.Errorf("fuzzy TSQuery = %.80s…", got)
 	}
-	if (search.Query{}).FTS5([]string{"a"}, true) != "" || (search.Query{}).TSQuery("A", true) != "" {
+	// Only the variants given (those the index holds) are matched; a word
+	// given that is no variant of a typed word changes nothing.
+	if got, want := fz.FTS5(nil, map[string]bool{"rice": true, "rac": true, "kitten": true}), `"cat" AND ("race" OR "rac" OR "rice")`; got != want {
+		t.Errorf("fuzzy FTS5 with typos = %s, want %s", got, want)
+	}
+	if got, want := fz.TSQuery("A", map[string]bool{"rice": true}), `'cat':A & ('race':A | 'rice':A)`; got != want {
+		t.Errorf("fuzzy TSQuery with typos = %s, want %s", got, want)
+	}
+	if got := fz.Typos(); len(got) != len(search.Variants("race")) || !slices.Contains(got, "rice") || slices.Contains(got, "race") {
+		t.Errorf("Typos of %q: %d words, want race's %d variants", "cat race ", len(got), len(search.Variants("race")))
+	}
+	if q, _ := search.Parse(`"race" rac* race2 `); len(q.Typos()) != len(search.Variants("race2")) {
+		t.Errorf("Typos of a quoted word, a prefix and a bare word: %d words, want the bare word's %d", len(q.Typos()), len(search.Variants("race2")))
+	}
+	if (search.Query{}).FTS5([]string{"a"}, map[string]bool{"x": true}) != "" || (search.Query{}).TSQuery("A", map[string]bool{"x": true}) != "" {
 		t.Error("a query without terms gives an expression")
 	}
 	defer func() {
@@ -319,7 +333,7 @@ func TestQueryText(t *testing.T) {
 			t.Error("TSQuery with label E did not panic")
 		}
 	}()
-	q.TSQuery("AE", false)
+	q.TSQuery("AE", nil)
 }
 
 // corpus is the fixed set of documents both engines search: title and body
@@ -423,7 +437,7 @@ func TestFTS5(t *testing.T) {
 				if tt.hidden {
 					cols = nil
 				}
-				expr := q.FTS5(cols, tt.fuzzy)
+				expr := q.FTS5(cols, everyTypo(q, tt.fuzzy))
 				got := queryIDs(t, db, `SELECT rowid FROM `+table+` WHERE `+table+` MATCH ? ORDER BY rowid`, expr)
 				if !slices.Equal(got, tt.want) {
 					t.Errorf("%q (fuzzy %v) → %.200s\nmatched %v, want %v", tt.search, tt.fuzzy, expr, got, tt.want)
@@ -438,7 +452,7 @@ func TestFTS5(t *testing.T) {
 		q, _ := search.Parse("red tort")
 		var snip string
 		err := db.QueryRow(`SELECT highlight(docs, 0, ?, ?) FROM docs WHERE docs MATCH ?`,
-			search.MarkStart, search.MarkEnd, q.FTS5([]string{"title", "body"}, false)).Scan(&snip)
+			search.MarkStart, search.MarkEnd, q.FTS5([]string{"title", "body"}, nil)).Scan(&snip)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -458,7 +472,7 @@ func TestFTS5(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		expr := q.FTS5([]string{"title", "body"}, true)
+		expr := q.FTS5([]string{"title", "body"}, everyTypo(q, true))
 		start := time.Now()
 		queryIDs(t, db, `SELECT rowid FROM docs WHERE docs MATCH ?`, expr)
 		n := strings.Count(expr, `" OR "`)
@@ -541,7 +555,7 @@ func TestTSQuery(t *testing.T) {
 				if tt.hidden {
 					labels = ""
 				}
-				text := q.TSQuery(labels, tt.fuzzy)
+				text := q.TSQuery(labels, everyTypo(q, tt.fuzzy))
 				rows, err := conn.Query(ctx, `SELECT id FROM docs WHERE `+column+` @@ to_tsquery($1::regconfig, $2) ORDER BY id`, config, text)
 				if err != nil {
 					t.Fatalf("%v\n%.300s", err, text)
@@ -607,7 +621,7 @@ func TestTSQuery(t *testing.T) {
 		q, _ := search.Parse("red tort")
 		var snip string
 		err := conn.QueryRow(ctx, `SELECT ts_headline('simple', $1, to_tsquery('simple', $2), $3)`,
-			search.Fold(corpus[0].title), q.TSQuery("", false),
+			search.Fold(corpus[0].title), q.TSQuery("", nil),
 			fmt.Sprintf("StartSel=%s, StopSel=%s", search.MarkStart, search.MarkEnd)).Scan(&snip)
 		if err != nil {
 			t.Fatal(err)
@@ -626,7 +640,7 @@ func TestTSQuery(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		text := q.TSQuery("AB", true)
+		text := q.TSQuery("AB", everyTypo(q, true))
 		start := time.Now()
 		var n int
 		if err := conn.QueryRow(ctx, `SELECT count(*) FROM docs WHERE simple @@ to_tsquery('simple', $1)`, text).Scan(&n); err != nil {
@@ -704,7 +718,7 @@ func FuzzParse(f *testing.F) {
 		}
 		for _, fuzzy := range []bool{false, true} {
 			for _, cols := range [][]string{nil, {"title"}} {
-				expr := q.FTS5(cols, fuzzy)
+				expr := q.FTS5(cols, everyTypo(q, fuzzy))
 				table := "d"
 				if fuzzy {
 					table = "e"
@@ -714,7 +728,7 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("Parse(%q).FTS5(%v, %v) = %.300s: %v", s, cols, fuzzy, expr, err)
 				}
 			}
-			text := q.TSQuery("AB", fuzzy)
+			text := q.TSQuery("AB", everyTypo(q, fuzzy))
 			for _, r := range text {
 				if !unicode.IsLetter(r) && !unicode.IsNumber(r) && !strings.ContainsRune(`'&|!():*<->  `, r) {
 					t.Fatalf("Parse(%q).TSQuery = %.300s holds %q", s, text, r)
@@ -722,4 +736,17 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// everyTypo is the typos argument of q's fuzzy form with every variant
+// (as if the index held them all), or nil for q as typed.
+func everyTypo(q search.Query, fuzzy bool) map[string]bool {
+	if !fuzzy {
+		return nil
+	}
+	m := map[string]bool{}
+	for _, w := range q.Typos() {
+		m[w] = true
+	}
+	return m
 }

@@ -179,7 +179,9 @@ type SearchQuery struct {
 	// highlighted: the records layer leaves hidden fields out for anyone
 	// but a superuser. An empty list matches nothing.
 	Columns []string
-	// Fuzzy lets each word match with one typo.
+	// Fuzzy lets each word match with one typo: the driver looks up
+	// which of Query.Typos() its index holds, for the caller's columns,
+	// and passes those to FTS5 or TSQuery.
 	Fuzzy bool
 	// Highlights asks for Result.Highlights, for the returned rows only.
 	Highlights bool
@@ -203,7 +205,10 @@ const (
 func SearchFillKey(c *core.Collection) string { return "search_fill:" + c.ID }
 
 // SearchMatcher is a parsed search query as drivers need it.
+// Typos are the words a fuzzy search may also match; FTS5 and TSQuery
+// take the subset of them the index holds (nil: none, as typed).
 type SearchMatcher interface {
-	FTS5(columns []string, fuzzy bool) string
-	TSQuery(labels string, fuzzy bool) string
+	Typos() []string
+	FTS5(columns []string, typos map[string]bool) string
+	TSQuery(labels string, typos map[string]bool) string
 }

@@ -419,7 +419,7 @@ type searchStmts struct {
 // text) ANDed with Where, the page ordered by rank unless OrderBy is
 // given, and, for highlights, each allowed column's ts_headline computed
 // over the page only (the outer query of a CTE that pages first).
-func searchSQL(q store.Query) searchStmts {
+func searchSQL(q store.Query, typos map[string]bool) searchStmts {
 	c := q.Collection
 	sq := q.Search
 	r := store.QuoteIdent(store.MainAlias)
@@ -432,7 +432,7 @@ func searchSQL(q store.Query) searchStmts {
 	next := 1
 	if labels != "" {
 		where = " WHERE " + r + "." + searchColumn + " @@ " + tsq
-		f.countArgs = []any{sq.Query.TSQuery(labels, sq.Fuzzy)}
+		f.countArgs = []any{sq.Query.TSQuery(labels, typos)}
 		next = 2
 	}
 	if q.Where != nil && strings.TrimSpace(q.Where.Text) != "" {
@@ -581,7 +581,13 @@ func (s *Store) searchFind(ctx context.Context, q store.Query) (*store.Result, e
 		return nil, err
 	}
 	s.searchResume(ctx, q.Collection)
-	f := searchSQL(q)
+	var typos map[string]bool
+	if st, ok := searchTyposSteps(q, &typos); ok {
+		if err := s.snapshot(ctx, st...); err != nil {
+			return nil, s.findErr(ctx, err)
+		}
+	}
+	f := searchSQL(q, typos)
 	res := &store.Result{Total: -1}
 	steps := []step{{sql: f.list, args: f.args, rows: searchRowsInto(q.Collection, f, q.Search.Marks, res)}}
 	var n int64
@@ -597,6 +603,54 @@ func (s *Store) searchFind(ctx context.Context, q store.Query) (*store.Result, e
 	return res, nil
 }
 
+// searchTyposSteps are, for a fuzzy search, the steps that read into
+// *typos the words among its Typos the index holds under the caller's
+// labels: one GIN lookup each, so the search itself weighs only those.
+// With every variant in the tsquery, PostgreSQL weighed up to 2,000
+// alternatives for each matching row, in the rank and the headlines too:
+// seconds over 10k records. ok is false when there is nothing to look up.
+//
+// Each lookup must be the index's: the planner, guessing that a word
+// matches thousands of rows, would otherwise read the table until a
+// first match (LIMIT 1), the whole table for a word that is not there.
+// So the steps turn sequential scans off around the lookup, for this
+// transaction only (SET LOCAL).
+func searchTyposSteps(q store.Query, typos *map[string]bool) (steps []step, ok bool) {
+	sq := q.Search
+	labels := q.Collection.SearchLabels(sq.Columns)
+	if !sq.Fuzzy || labels == "" {
+		return nil, false
+	}
+	words := sq.Query.Typos()
+	if len(words) == 0 {
+		return nil, false
+	}
+	texts := make([]string, len(words))
+	for i, w := range words {
+		texts[i] = search.Query{Terms: []search.Term{{Words: []string{w}}}}.TSQuery(labels, nil)
+	}
+	r := store.QuoteIdent(store.MainAlias)
+	sql := "SELECT _w.i FROM unnest($1::text[]) WITH ORDINALITY AS _w(q, i) CROSS JOIN LATERAL (SELECT 1" +
+		store.FromClause(q.Collection) + " WHERE " + r + "." + searchColumn + " @@ to_tsquery('" + searchConfig(q.Collection) +
+		"'::regconfig, _w.q) LIMIT 1) AS _x"
+	probe := step{sql: sql, args: []any{texts}, rows: func(rows pgx.Rows) error {
+		defer rows.Close()
+		found := map[string]bool{}
+		for rows.Next() {
+			var i int64
+			if err := rows.Scan(&i); err != nil {
+				return err
+			}
+			if i >= 1 && i <= int64(len(words)) {
+				found[words[i-1]] = true
+			}
+		}
+		*typos = found
+		return rows.Err()
+	}}
+	return []step{{sql: "SET LOCAL enable_seqscan = off"}, probe, {sql: "SET LOCAL enable_seqscan TO DEFAULT"}}, true
+}
+
 // searchFind is Find with Search inside a write transaction. The rows
 // are not locked (FOR UPDATE does not go with the highlights' CTE): a
 // search is for reading.
@@ -604,7 +658,13 @@ func (t *tx) searchFind(ctx context.Context, q store.Query) (*store.Result, erro
 	if err := searchCheck(q); err != nil {
 		return nil, err
 	}
-	f := searchSQL(q)
+	var typos map[string]bool
+	if st, ok := searchTyposSteps(q, &typos); ok {
+		if err := t.guarded(ctx, st...); err != nil {
+			return nil, t.s.findErr(ctx, err)
+		}
+	}
+	f := searchSQL(q, typos)
 	res := &store.Result{Total: -1}
 	steps := []step{{sql: f.list, args: f.args, rows: searchRowsInto(q.Collection, f, q.Search.Marks, res)}}
 	var n int64

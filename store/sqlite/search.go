@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/search"
 	"github.com/tortoise-dev/tortoise/store"
 )
 
@@ -365,7 +366,7 @@ func searchRedo(prev, next *core.Collection, tableChanged bool) bool {
 // the list's arguments (the count's are all but the last two, LIMIT and
 // OFFSET), as findSQL does for a plain query. The MATCH goes first so the
 // two statements share their leading arguments.
-func searchSQL(q store.Query) (list, count string, args []any) {
+func searchSQL(q store.Query, match string) (list, count string, args []any) {
 	c := q.Collection
 	sq := q.Search
 	fts := store.QuoteIdent(searchTable(c))
@@ -384,7 +385,7 @@ func searchSQL(q store.Query) (list, count string, args []any) {
 		if q.Limit > 0 {
 			limit = int64(q.Limit)
 		}
-		return list, count, []any{sq.Query.FTS5(sq.Columns, sq.Fuzzy), limit, int64(max(q.Offset, 0))}
+		return list, count, []any{match, limit, int64(max(q.Offset, 0))}
 	}
 	alias := store.QuoteIdent("_s")
 	from := store.FromClause(c) + " JOIN " + fts + " AS " + alias + " ON " + alias + ".rowid = " +
@@ -392,7 +393,7 @@ func searchSQL(q store.Query) (list, count string, args []any) {
 	where := " WHERE 0"
 	if len(sq.Columns) > 0 {
 		where = " WHERE " + alias + "." + fts + " MATCH ?"
-		args = append(args, sq.Query.FTS5(sq.Columns, sq.Fuzzy))
+		args = append(args, match)
 	}
 	if q.Where != nil && strings.TrimSpace(q.Where.Text) != "" {
 		where += " AND (" + q.Where.Text + ")"
@@ -465,7 +466,16 @@ type querier interface {
 // runSearch runs a search query on qr: the total, the page and its
 // highlights.
 func runSearch(ctx context.Context, qr querier, q store.Query) (*store.Result, error) {
-	list, count, args := searchSQL(q)
+	sq := q.Search
+	var typos map[string]bool
+	if sq.Fuzzy && len(sq.Columns) > 0 {
+		var err error
+		if typos, err = searchTypos(ctx, qr, q.Collection, sq); err != nil {
+			return nil, err
+		}
+	}
+	match := sq.Query.FTS5(sq.Columns, typos)
+	list, count, args := searchSQL(q, match)
 	res := &store.Result{Total: -1}
 	if q.WithTotal {
 		var n int64
@@ -481,7 +491,6 @@ func runSearch(ctx context.Context, qr querier, q store.Query) (*store.Result, e
 	if res.Records, err = scanRecords(q.Collection, rows); err != nil {
 		return nil, err
 	}
-	sq := q.Search
 	if !sq.Highlights || len(res.Records) == 0 || len(sq.Columns) == 0 {
 		return res, nil
 	}
@@ -497,7 +506,7 @@ func runSearch(ctx context.Context, qr querier, q store.Query) (*store.Result, e
 		}
 	}
 	hrows, err := qr.QueryContext(ctx, searchHighlightSQL(q.Collection, sq.Columns),
-		sq.Marks[0], sq.Marks[1], string(idJSON), sq.Query.FTS5(sq.Columns, sq.Fuzzy))
+		sq.Marks[0], sq.Marks[1], string(idJSON), match)
 	if err != nil {
 		return nil, err
 	}
@@ -522,6 +531,45 @@ func runSearch(ctx context.Context, qr querier, q store.Query) (*store.Result, e
 		}
 	}
 	return res, hrows.Err()
+}
+
+// searchTypos returns the words among sq's Typos that the index holds in
+// the caller's columns: one lookup each (a b-tree seek, a few µs), so the
+// search itself weighs only those. With every variant in the MATCH, FTS5
+// weighed up to 2,000 alternatives for each matching row, in the
+// ranking too: 0.6 s for a common word over 100k records, against 15 ms
+// as typed.
+func searchTypos(ctx context.Context, qr querier, c *core.Collection, sq *store.SearchQuery) (map[string]bool, error) {
+	words := sq.Query.Typos()
+	if len(words) == 0 {
+		return nil, nil
+	}
+	exprs := make([]string, len(words))
+	for i, w := range words {
+		exprs[i] = search.Query{Terms: []search.Term{{Words: []string{w}}}}.FTS5(sq.Columns, nil)
+	}
+	list, err := json.Marshal(exprs)
+	if err != nil {
+		return nil, err
+	}
+	fts := store.QuoteIdent(searchTable(c))
+	rows, err := qr.QueryContext(ctx, "SELECT _w.key FROM json_each(?) AS _w WHERE EXISTS (SELECT 1 FROM "+fts+
+		" WHERE "+fts+" MATCH _w.value)", string(list))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	typos := map[string]bool{}
+	for rows.Next() {
+		var i int
+		if err := rows.Scan(&i); err != nil {
+			return nil, err
+		}
+		if i >= 0 && i < len(words) {
+			typos[words[i]] = true
+		}
+	}
+	return typos, rows.Err()
 }
 
 // searchFind is Find for a query with Search: one read transaction for

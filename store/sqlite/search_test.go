@@ -56,8 +56,9 @@ func TestSearchRawSQLWrite(t *testing.T) {
 // matchAll is a SearchMatcher giving FTS5 a fixed MATCH text.
 type matchAll string
 
-func (m matchAll) FTS5([]string, bool) string  { return string(m) }
-func (m matchAll) TSQuery(string, bool) string { return "" }
+func (m matchAll) Typos() []string                        { return nil }
+func (m matchAll) FTS5([]string, map[string]bool) string  { return string(m) }
+func (m matchAll) TSQuery(string, map[string]bool) string { return "" }
 
 // An index built before the queue (triggers writing to FTS5 directly) is
 // moved onto the queue at Open, keeping its content: records written

@@ -24,7 +24,9 @@ type words struct {
 	prefix bool
 }
 
-func (w words) FTS5(columns []string, _ bool) string {
+func (w words) Typos() []string { return nil }
+
+func (w words) FTS5(columns []string, _ map[string]bool) string {
 	parts := make([]string, len(w.list))
 	for i, x := range w.list {
 		parts[i] = `"` + x + `"`
@@ -35,7 +37,7 @@ func (w words) FTS5(columns []string, _ bool) string {
 	return "{" + strings.Join(columns, " ") + "} : (" + strings.Join(parts, " AND ") + ")"
 }
 
-func (w words) TSQuery(labels string, _ bool) string {
+func (w words) TSQuery(labels string, _ map[string]bool) string {
 	parts := make([]string, len(w.list))
 	for i, x := range w.list {
 		parts[i] = "'" + x + "':"
