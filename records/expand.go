@@ -3,6 +3,7 @@ package records
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/core"
@@ -81,14 +82,19 @@ func (s *Service) Expand(ctx context.Context, req *service.Request, recs []*core
 	if err != nil {
 		return err
 	}
-	if err := s.expandLevel(ctx, req, recs, tree); err != nil {
+	left := MaxExpandedRecords
+	if err := s.expandLevel(ctx, req, recs, tree, &left); err != nil {
 		return err
 	}
 	if expandedRecords(recs, MaxExpandedRecords) > MaxExpandedRecords {
-		return core.FieldInvalid("expand", "validation_expand_too_large",
-			fmt.Sprintf("Expand would answer with more than %d related records; expand fewer levels or list fewer records.", MaxExpandedRecords))
+		return errExpandTooLarge()
 	}
 	return nil
+}
+
+func errExpandTooLarge() error {
+	return core.FieldInvalid("expand", "validation_expand_too_large",
+		fmt.Sprintf("Expand would answer with more than %d related records; expand fewer levels or list fewer records.", MaxExpandedRecords))
 }
 
 // expandedRecords counts the related records an encoder writes for recs,
@@ -128,7 +134,12 @@ func expandedRecords(recs []*core.Record, limit int) int {
 	return total
 }
 
-func (s *Service) expandLevel(ctx context.Context, req *service.Request, recs []*core.Record, tree expandTree) error {
+// expandLevel expands tree's relations of recs and, under them, the
+// levels below. *left counts down the related records still allowed to
+// be loaded: each is written at least once, under a parent that names
+// it, so an expand that loads more than MaxExpandedRecords would be
+// refused at the end anyway, and is refused before it reads more.
+func (s *Service) expandLevel(ctx context.Context, req *service.Request, recs []*core.Record, tree expandTree, left *int) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -137,7 +148,7 @@ func (s *Service) expandLevel(ctx context.Context, req *service.Request, recs []
 		var loaded []*core.Record
 		var err error
 		if f := c.Field(key); f != nil && f.Type == core.FieldRelation {
-			loaded, err = s.expandForward(ctx, req, recs, f)
+			loaded, err = s.expandForward(ctx, req, recs, f, *left)
 		} else if i := strings.Index(key, "_via_"); i > 0 {
 			loaded, err = s.expandBack(ctx, req, recs, key, key[:i], key[i+5:])
 		} else {
@@ -147,8 +158,11 @@ func (s *Service) expandLevel(ctx context.Context, req *service.Request, recs []
 		if err != nil {
 			return err
 		}
+		if *left -= len(loaded); *left < 0 {
+			return errExpandTooLarge()
+		}
 		if len(sub) > 0 && len(loaded) > 0 {
-			if err := s.expandLevel(ctx, req, loaded, sub); err != nil {
+			if err := s.expandLevel(ctx, req, loaded, sub, left); err != nil {
 				return err
 			}
 		}
@@ -172,7 +186,13 @@ func (s *Service) viewable(ctx context.Context, req *service.Request, c *core.Co
 	return res.Records, nil
 }
 
-func (s *Service) expandForward(ctx context.Context, req *service.Request, recs []*core.Record, f *core.Field) ([]*core.Record, error) {
+// expandForward loads the records f names in recs, those the caller may
+// view. More than left ids is errExpandTooLarge, even if some would not
+// be viewable: each is a lookup. The ids go to
+// the database a thousand at a time, each query capped as viewable caps
+// it, so every record is loaded however many the page names together and
+// no statement nears SQLite's bound on variables.
+func (s *Service) expandForward(ctx context.Context, req *service.Request, recs []*core.Record, f *core.Field, left int) ([]*core.Record, error) {
 	target := s.svc.Schema().ByID(f.CollectionID)
 	if target == nil {
 		return nil, nil
@@ -190,9 +210,16 @@ func (s *Service) expandForward(ctx context.Context, req *service.Request, recs 
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	found, err := s.viewable(ctx, req, target, query.In("id", ids))
-	if err != nil {
-		return nil, err
+	if len(ids) > left {
+		return nil, errExpandTooLarge()
+	}
+	var found []*core.Record
+	for chunk := range slices.Chunk(ids, maxBackRelations) {
+		part, err := s.viewable(ctx, req, target, query.In("id", chunk))
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, part...)
 	}
 	byID := make(map[string]*core.Record, len(found))
 	for _, r := range found {
