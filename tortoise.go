@@ -200,10 +200,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.API = api.New(api.Services{Core: svc, Settings: sets, Keys: a.Keys, Collections: a.Collections, Records: a.Records, Auth: a.Auth, Jobs: a.Jobs, Webhooks: a.Webhooks, Logs: a.Logs},
-		api.Options{Logger: log, MaxBody: cfg.MaxBodyBytes, Version: Version, Cache: a.cache, RateLimiter: rates})
+		api.Options{Logger: log, MaxBody: cfg.MaxBodyBytes, Version: Version, Cache: a.cache, RateLimiter: rates,
+			ReadBudget: readBudget(cfg.QueryTimeout)})
 	a.API.SetMaxFilteredReads(cfg.MaxFilteredReads)
 	a.mountAdmin(st)
 	return a, nil
+}
+
+// readBudget is what the reads behind one record answer may take
+// together: the query timeout (0, not configured: the store's default).
+func readBudget(queryTimeout time.Duration) time.Duration {
+	if queryTimeout == 0 {
+		return store.DefaultReadTimeout
+	}
+	return queryTimeout
 }
 
 // mountAdmin serves the admin app at /admin/ through the API server, so

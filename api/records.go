@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/records"
 	"github.com/tortoise-dev/tortoise/service"
+	"github.com/tortoise-dev/tortoise/store"
 )
 
 // recordRequest identifies the caller and fills in the request details
@@ -76,6 +78,8 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer release()
+	r, done := s.readBudget(r)
+	defer done()
 	q := req.Query
 	var p records.ListParams
 	if p.Page, p.PerPage, err = pageParams(q, records.DefaultPerPage); err != nil {
@@ -127,11 +131,27 @@ func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, req *servic
 	if err != nil {
 		return err
 	}
+	r, done := s.readBudget(r)
+	defer done()
 	if err := s.records.Expand(r.Context(), req, []*core.Record{rec}, q["expand"]); err != nil {
 		return err
 	}
 	writeRaw(w, status, appendRecord(make([]byte, 0, 512), rec, viewerOf(req), sel))
 	return nil
+}
+
+// readBudget returns r with a context that bounds the reads behind its
+// answer together by Options.ReadBudget (the read timeout), as the store
+// bounds each read alone: a list's page and total, its search, and every
+// query of its expand (up to 30 relations, a query per thousand related
+// records each) share it, where each used to get a timeout of its own.
+// Past it a read fails as one that met the read timeout does (503).
+func (s *Server) readBudget(r *http.Request) (*http.Request, context.CancelFunc) {
+	if s.opts.ReadBudget <= 0 {
+		return r, func() {}
+	}
+	ctx, cancel := context.WithTimeoutCause(r.Context(), s.opts.ReadBudget, store.ErrReadTimeout)
+	return r.WithContext(ctx), cancel
 }
 
 func (s *Server) viewRecord(w http.ResponseWriter, r *http.Request) error {
@@ -147,6 +167,8 @@ func (s *Server) viewRecord(w http.ResponseWriter, r *http.Request) error {
 		}
 		defer release()
 	}
+	r, done := s.readBudget(r)
+	defer done()
 	rec, err := s.records.Get(r.Context(), req, c, r.PathValue("id"))
 	if err != nil {
 		return err

@@ -45,6 +45,11 @@ type Options struct {
 	// alone; guard/redislimit shares them between processes). The cap on
 	// requests in progress stays in process whatever it is.
 	RateLimiter guard.RateLimiter
+	// ReadBudget bounds the reads behind one record answer together (a
+	// list, its total, its search, each query of its expand), as the
+	// store's read timeout bounds each of them; past it the answer is
+	// the read timeout's 503. 0 or less: no bound beyond the store's.
+	ReadBudget time.Duration
 }
 
 // Services are the parts of the service layer the API serves.
