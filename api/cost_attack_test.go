@@ -163,52 +163,53 @@ func TestBackRelationExpandIsACostlyRead(t *testing.T) {
 // one relation's costly read first, sets the timeout to five of them,
 // and expands thirty: 503, where each query alone passes.
 func TestReadTimeoutBoundsAWholeAnswer(t *testing.T) {
-	s := testkit.NewServer(t, "sqlite")
-	s.Super("POST", "/api/collections", map[string]any{
-		"name": "posts", "listRule": "", "viewRule": "",
-		"fields": []map[string]any{{"name": "title", "type": "text"}},
-	}, 200, nil)
-	for i := range 60 {
-		create(t, s, "posts", map[string]any{"title": fmt.Sprintf("post %03d", i)})
-	}
-	// A view rule that costs a scan of posts cubed for each record read.
-	s.Super("POST", "/api/collections", map[string]any{
-		"name": "targets", "listRule": "", "viewRule": aliasCycle(3),
-		"fields": []map[string]any{{"name": "name", "type": "text"}},
-	}, 200, nil)
-	fields := []map[string]any{}
-	var names []string
-	for i := range records.MaxExpandRelations {
-		name := fmt.Sprintf("r%d", i)
-		names = append(names, name)
-		fields = append(fields, map[string]any{"name": name, "type": "relation", "collectionId": "targets", "maxSelect": 1})
-	}
-	s.Super("POST", "/api/collections", map[string]any{"name": "hubs", "listRule": "", "viewRule": "", "fields": fields}, 200, nil)
-	target := create(t, s, "targets", map[string]any{"name": "t"})["id"].(string)
-	body := map[string]any{}
-	for _, n := range names {
-		body[n] = target
-	}
-	hub := "/api/collections/hubs/records/" + create(t, s, "hubs", body)["id"].(string)
-
-	one := time.Duration(1<<63 - 1)
-	for i := range 3 { // each a query of its own: not a cached answer
-		a := guestGet(s, fmt.Sprintf("%s?expand=r0&try=%d", hub, i), "203.0.113.7")
-		if a.status != 200 {
-			t.Fatalf("one relation: %d %+v (%v)", a.status, a.body, a.err)
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		s.Super("POST", "/api/collections", map[string]any{
+			"name": "posts", "listRule": "", "viewRule": "",
+			"fields": []map[string]any{{"name": "title", "type": "text"}},
+		}, 200, nil)
+		for i := range 60 {
+			create(t, s, "posts", map[string]any{"title": fmt.Sprintf("post %03d", i)})
 		}
-		one = min(one, a.took)
-	}
-	timeout := max(5*one, 20*time.Millisecond)
-	s = s.Restart(func(c *config.Config) { c.QueryTimeout = timeout })
-	if a := guestGet(s, hub+"?expand=r0", "203.0.113.7"); a.status != 200 {
-		t.Fatalf("one relation under a timeout of %v (it took %v): %d %+v", timeout, one, a.status, a.body)
-	}
-	a := guestGet(s, hub+"?expand="+strings.Join(names, ","), "203.0.113.7")
-	if a.status != 503 {
-		t.Errorf("thirty relations of %v each under a timeout of %v: %d in %v, want 503", one, timeout, a.status, a.took)
-	}
-	if a.took > 3*timeout {
-		t.Errorf("the answer took %v, the timeout is %v", a.took, timeout)
-	}
+		// A view rule that costs a scan of posts cubed for each record read.
+		s.Super("POST", "/api/collections", map[string]any{
+			"name": "targets", "listRule": "", "viewRule": aliasCycle(3),
+			"fields": []map[string]any{{"name": "name", "type": "text"}},
+		}, 200, nil)
+		fields := []map[string]any{}
+		var names []string
+		for i := range records.MaxExpandRelations {
+			name := fmt.Sprintf("r%d", i)
+			names = append(names, name)
+			fields = append(fields, map[string]any{"name": name, "type": "relation", "collectionId": "targets", "maxSelect": 1})
+		}
+		s.Super("POST", "/api/collections", map[string]any{"name": "hubs", "listRule": "", "viewRule": "", "fields": fields}, 200, nil)
+		target := create(t, s, "targets", map[string]any{"name": "t"})["id"].(string)
+		body := map[string]any{}
+		for _, n := range names {
+			body[n] = target
+		}
+		hub := "/api/collections/hubs/records/" + create(t, s, "hubs", body)["id"].(string)
+
+		one := time.Duration(1<<63 - 1)
+		for i := range 3 { // each a query of its own: not a cached answer
+			a := guestGet(s, fmt.Sprintf("%s?expand=r0&try=%d", hub, i), "203.0.113.7")
+			if a.status != 200 {
+				t.Fatalf("one relation: %d %+v (%v)", a.status, a.body, a.err)
+			}
+			one = min(one, a.took)
+		}
+		timeout := max(5*one, 20*time.Millisecond)
+		s = s.Restart(func(c *config.Config) { c.QueryTimeout = timeout })
+		if a := guestGet(s, hub+"?expand=r0", "203.0.113.7"); a.status != 200 {
+			t.Fatalf("one relation under a timeout of %v (it took %v): %d %+v", timeout, one, a.status, a.body)
+		}
+		a := guestGet(s, hub+"?expand="+strings.Join(names, ","), "203.0.113.7")
+		if a.status != 503 {
+			t.Errorf("thirty relations of %v each under a timeout of %v: %d in %v, want 503", one, timeout, a.status, a.took)
+		}
+		if a.took > 3*timeout {
+			t.Errorf("the answer took %v, the timeout is %v", a.took, timeout)
+		}
+	})
 }

@@ -25,6 +25,12 @@ func (s *Store) connErr(ctx context.Context, err error, msg string) error {
 		return err
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
+		if errors.Is(context.Cause(ctx), store.ErrReadTimeout) {
+			// A caller's read budget (api: the reads behind one answer)
+			// ran out: the read timeout's 503, as for a statement stopped
+			// by statement_timeout.
+			return store.ReadTimeoutError(err)
+		}
 		return ctxErr
 	}
 	if s.closed.Load() {
