@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,5 +172,61 @@ func TestSearchUpgrade(t *testing.T) {
 	s2.Close()
 	if after := attnum(); after != before {
 		t.Errorf("the column was rebuilt at the second open: attnum %d, then %d", before, after)
+	}
+}
+
+// A fuzzy search first looks up which of its words' neighbours the index
+// holds, one GIN lookup each. Guessing that a word matches thousands of
+// rows, the planner would read the table until a first match instead
+// (LIMIT 1): for a word the table does not hold, the whole table, once
+// per neighbour (a minute over 100k records). The lookup's plan must be
+// the index's.
+func TestSearchTyposUseTheIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := postgres.OpenConfig(ctx, testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	c := searchCollection("typos")
+	err = s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CreateCollection(ctx, c); err != nil {
+			return err
+		}
+		for i := range 3000 {
+			r := core.NewRecord(c)
+			r.Data["id"], r.Data["title"] = fmt.Sprintf("row%05d", i), fmt.Sprintf("tortoise number %d", i)
+			if err := tx.Insert(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pool().Exec(ctx, "ANALYZE "+store.QuoteIdent(c.Name)); err != nil {
+		t.Fatal(err)
+	}
+	q, err := search.Parse("tortoize ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := postgres.ExplainTypos(ctx, s, store.Query{Collection: c, Search: &store.SearchQuery{
+		Query: q, Columns: []string{"title"}, Fuzzy: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "Bitmap Index Scan on _search_") || strings.Contains(plan, "Seq Scan on typos") {
+		t.Errorf("the typo lookup does not go through the index:\n%s", plan)
+	}
+	if got := searchIDs(t, s, c, "number 42 "); len(got) != 1 {
+		t.Fatalf("exact: %v", got)
+	}
+	res, err := s.Find(ctx, store.Query{Collection: c, Limit: 5, WithTotal: true, Search: &store.SearchQuery{
+		Query: q, Columns: []string{"title"}, Fuzzy: true, Marks: [2]string{search.MarkStart, search.MarkEnd}}})
+	if err != nil || res.Total != 3000 || len(res.Records) != 5 {
+		t.Fatalf("fuzzy search: %v, %+v", err, res)
 	}
 }
