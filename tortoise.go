@@ -201,7 +201,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	}
 	a.API = api.New(api.Services{Core: svc, Settings: sets, Keys: a.Keys, Collections: a.Collections, Records: a.Records, Auth: a.Auth, Jobs: a.Jobs, Webhooks: a.Webhooks, Logs: a.Logs},
 		api.Options{Logger: log, MaxBody: cfg.MaxBodyBytes, Version: Version, Cache: a.cache, RateLimiter: rates,
-			ReadBudget: readBudget(cfg.QueryTimeout)})
+			ReadBudget: readBudget(cfg.QueryTimeout), ReadConns: readConns(st)})
 	a.API.SetMaxFilteredReads(cfg.MaxFilteredReads)
 	a.mountAdmin(st)
 	return a, nil
@@ -214,6 +214,14 @@ func readBudget(queryTimeout time.Duration) time.Duration {
 		return store.DefaultReadTimeout
 	}
 	return queryTimeout
+}
+
+// readConns is how many reads st can run at once (0: unknown).
+func readConns(st store.Store) int {
+	if rc, ok := st.(interface{ ReadConns() int }); ok {
+		return rc.ReadConns()
+	}
+	return 0
 }
 
 // mountAdmin serves the admin app at /admin/ through the API server, so

@@ -3,6 +3,7 @@ package api_test
 import (
 	"fmt"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -212,4 +213,51 @@ func TestReadTimeoutBoundsAWholeAnswer(t *testing.T) {
 			t.Errorf("the answer took %v, the timeout is %v", a.took, timeout)
 		}
 	})
+}
+
+// Costly reads are capped for all clients together below the read
+// connections, so plain reads always find one. Each address may run two
+// costly reads; two addresses (one attacker's IPv4 and IPv6 /64) held all
+// four readers of a small server until the read timeout, and every other
+// client's uncached read waited for them. Now a quarter of the readers
+// stays free: the costly reads past the shared slots wait a second, then
+// answer 503, and a plain read from anyone is served meanwhile. Not
+// parallel: its slow filters keep both cores busy for the timeout.
+func TestCostlyReadsLeavePlainReadsAConnection(t *testing.T) {
+	const timeout = 3 * time.Second
+	s := testkit.NewServer(t, "sqlite").Restart(func(c *config.Config) { c.QueryTimeout = timeout })
+	s.Super("PATCH", "/api/settings", map[string]any{"trustedProxies": []string{"127.0.0.1", "::1"}}, 200, nil)
+	s.Super("POST", "/api/collections", map[string]any{
+		"name": "posts", "listRule": "", "viewRule": "",
+		"fields": []map[string]any{{"name": "title", "type": "text"}},
+	}, 200, nil)
+	var post string
+	for i := range 100 {
+		post = create(t, s, "posts", map[string]any{"title": fmt.Sprintf("post %03d", i)})["id"].(string)
+	}
+	readers := max(4, runtime.GOMAXPROCS(0)) // the SQLite store's default
+	slow := "/api/collections/posts/records?filter=" + url.QueryEscape(aliasCycle(5))
+	answers := make(chan answer, readers)
+	var wg sync.WaitGroup
+	for i := range readers { // two per address, the most each may run
+		wg.Go(func() { answers <- guestGet(s, slow, fmt.Sprintf("203.0.113.%d", i/2+1)) })
+	}
+	time.Sleep(timeout / 6)
+	a := guestGet(s, "/api/collections/posts/records/"+post, "198.51.100.9")
+	if a.status != 200 || a.took > timeout/2 {
+		t.Errorf("a plain read while %d costly reads run: %d in %v, want 200 at once", readers, a.status, a.took)
+	}
+	wg.Wait()
+	close(answers)
+	busy := 0
+	for a := range answers {
+		if a.status == 503 && a.body.Message == "Too many list requests with a filter or sort are in progress; retry shortly." {
+			busy++
+		} else if a.status != 503 {
+			t.Errorf("a costly read: %d %+v", a.status, a.body)
+		}
+	}
+	if want := max(1, readers/4); busy != want {
+		t.Errorf("%d costly reads refused for want of a shared slot, want %d", busy, want)
+	}
 }

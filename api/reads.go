@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tortoise-dev/tortoise/core"
@@ -17,6 +18,24 @@ const filteredReads = "filteredRead"
 // retries after a second, about when one of its requests should be done.
 var errTooManyFilteredReads = core.TooMany(time.Second,
 	"Too many list requests with a filter or sort in progress from your address; retry when one has finished.")
+
+// errCostlyReadsBusy refuses a costly read when the slots all clients
+// share are taken for longer than a client waits.
+var errCostlyReadsBusy = &core.Error{Kind: core.KindUnavailable,
+	Message: "Too many list requests with a filter or sort are in progress; retry shortly."}
+
+// costlyReadSlots is how many costly reads may run at once, all clients
+// together, over conns read connections: a quarter of the connections
+// (at least one) stays for plain reads. Without it, two addresses (an
+// IPv4 and an IPv6 /64 of one attacker), each at its cap of two slow
+// filters, held all four connections of a small server, and every read
+// of every client waited for them. 0 for no cap (conns unknown).
+func costlyReadSlots(conns int) int {
+	if conns <= 0 {
+		return 0
+	}
+	return max(1, conns-max(1, conns/4))
+}
 
 // SetMaxFilteredReads sets how many list requests carrying a filter or
 // sort one client address may have in progress at once (0:
@@ -61,9 +80,34 @@ func (s *Server) enterCostlyRead(r *http.Request, req *service.Request) (release
 	if err != nil {
 		return nil, err
 	}
-	release, ok := s.limiter.InFlight().Enter(r.Context(), guard.IPKey(filteredReads, ip))
+	leave, ok := s.limiter.InFlight().Enter(r.Context(), guard.IPKey(filteredReads, ip))
 	if !ok {
 		return nil, errTooManyFilteredReads
 	}
-	return release, nil
+	perClient, wait := s.limiter.InFlight().Limit()
+	if s.costly == nil || perClient < 0 { // TORTOISE_MAX_FILTERED_READS=-1 lifts both caps
+		return leave, nil
+	}
+	select {
+	case s.costly <- struct{}{}:
+	default:
+		t := time.NewTimer(max(wait, 0))
+		defer t.Stop()
+		select {
+		case s.costly <- struct{}{}:
+		case <-t.C:
+			leave()
+			return nil, errCostlyReadsBusy
+		case <-r.Context().Done():
+			leave()
+			return nil, r.Context().Err()
+		}
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			<-s.costly
+			leave()
+		})
+	}, nil
 }

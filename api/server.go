@@ -50,6 +50,11 @@ type Options struct {
 	// store's read timeout bounds each of them; past it the answer is
 	// the read timeout's 503. 0 or less: no bound beyond the store's.
 	ReadBudget time.Duration
+	// ReadConns is how many database reads can run at once (the store's
+	// ReadConns). Costly reads (see enterFilteredRead) in progress are
+	// capped below it, all clients together, so that plain reads always
+	// find a connection; 0: no such cap.
+	ReadConns int
 }
 
 // Services are the parts of the service layer the API serves.
@@ -93,6 +98,7 @@ type Server struct {
 	cacheLog    *cache.LogLimit
 	schemaSum   atomic.Pointer[schemaSum]
 	thumbs      *thumbGate // bounds the making of thumbnails (files.go)
+	costly      chan struct{} // slots of costly reads, all clients together (reads.go); nil: no cap
 }
 
 // New returns the API handler over the service layer's parts.
@@ -105,6 +111,9 @@ func New(parts Services, opts Options) *Server {
 	}
 	s := &Server{svc: parts.Core, settings: parts.Settings, keys: parts.Keys, collections: parts.Collections, records: parts.Records, auth: parts.Auth, jobs: parts.Jobs, webhooks: parts.Webhooks, log: opts.Logger, opts: opts, mux: http.NewServeMux(), limiter: guard.NewLimiter(0), hub: realtime.NewHub(), thumbs: newThumbGate()}
 	s.cache, s.cacheLog = opts.Cache, cache.NewLogLimit(opts.Logger, time.Minute)
+	if n := costlyReadSlots(opts.ReadConns); n > 0 {
+		s.costly = make(chan struct{}, n)
+	}
 	s.rates = opts.RateLimiter
 	if s.rates == nil {
 		s.rates = guard.InProcess(s.limiter)

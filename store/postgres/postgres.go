@@ -141,6 +141,10 @@ func (s *Store) bootstrap(ctx context.Context) error {
 // own tables in the same database (jobs, search).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
+// ReadConns is how many reads can run at once: the pool's connections
+// (pool_max_conns), which writes share.
+func (s *Store) ReadConns() int { return int(s.pool.Config().MaxConns) }
+
 // Dialect reports PostgreSQL.
 func (s *Store) Dialect() store.Dialect { return store.Postgres }
 

@@ -399,3 +399,7 @@ func (s *Store) OpenSQL() (*sql.DB, error) {
 	db.SetConnMaxIdleTime(0)
 	return db, nil
 }
+
+// ReadConns is how many reads can run at once: the read-only pool's
+// connections (WithReaders).
+func (s *Store) ReadConns() int { return s.cfg.readers }
