@@ -97,7 +97,7 @@ type Server struct {
 	cache       cache.Cache            // the record cache, or nil (cache.go)
 	cacheLog    *cache.LogLimit
 	schemaSum   atomic.Pointer[schemaSum]
-	thumbs      *thumbGate // bounds the making of thumbnails (files.go)
+	thumbs      *thumbGate    // bounds the making of thumbnails (files.go)
 	costly      chan struct{} // slots of costly reads, all clients together (reads.go); nil: no cap
 }
 
