@@ -121,20 +121,11 @@ func TestCostExpandWidthIsBounded(t *testing.T) {
 // past theirs (a fuzzy search that takes 4 s there timed out).
 func TestBackRelationExpandIsACostlyRead(t *testing.T) {
 	const timeout = 3 * time.Second
-	s := testkit.NewServer(t, "sqlite").Restart(func(c *config.Config) { c.QueryTimeout = timeout })
-	s.Super("PATCH", "/api/settings", map[string]any{"trustedProxies": []string{"127.0.0.1", "::1"}}, 200, nil)
-	s.Super("POST", "/api/collections", map[string]any{
-		"name": "posts", "listRule": "", "viewRule": "",
-		"fields": []map[string]any{{"name": "title", "type": "text"}},
-	}, 200, nil)
+	s, post := slowPostsServer(t, timeout)
 	s.Super("POST", "/api/collections", map[string]any{
 		"name": "notes", "listRule": "", "viewRule": "",
 		"fields": []map[string]any{{"name": "post", "type": "relation", "collectionId": "posts", "maxSelect": 1}},
 	}, 200, nil)
-	var post string
-	for i := range 100 {
-		post = create(t, s, "posts", map[string]any{"title": fmt.Sprintf("post %03d", i)})["id"].(string)
-	}
 	create(t, s, "notes", map[string]any{"post": post})
 	const attacker, other = "203.0.113.7", "198.51.100.9"
 	list := "/api/collections/posts/records"
@@ -225,16 +216,7 @@ func TestReadTimeoutBoundsAWholeAnswer(t *testing.T) {
 // parallel: its slow filters keep both cores busy for the timeout.
 func TestCostlyReadsLeavePlainReadsAConnection(t *testing.T) {
 	const timeout = 3 * time.Second
-	s := testkit.NewServer(t, "sqlite").Restart(func(c *config.Config) { c.QueryTimeout = timeout })
-	s.Super("PATCH", "/api/settings", map[string]any{"trustedProxies": []string{"127.0.0.1", "::1"}}, 200, nil)
-	s.Super("POST", "/api/collections", map[string]any{
-		"name": "posts", "listRule": "", "viewRule": "",
-		"fields": []map[string]any{{"name": "title", "type": "text"}},
-	}, 200, nil)
-	var post string
-	for i := range 100 {
-		post = create(t, s, "posts", map[string]any{"title": fmt.Sprintf("post %03d", i)})["id"].(string)
-	}
+	s, post := slowPostsServer(t, timeout)
 	readers := max(4, runtime.GOMAXPROCS(0)) // the SQLite store's default
 	slow := "/api/collections/posts/records?filter=" + url.QueryEscape(aliasCycle(5))
 	answers := make(chan answer, readers)
@@ -260,4 +242,23 @@ func TestCostlyReadsLeavePlainReadsAConnection(t *testing.T) {
 	if want := max(1, readers/4); busy != want {
 		t.Errorf("%d costly reads refused for want of a shared slot, want %d", busy, want)
 	}
+}
+
+// slowPostsServer starts an SQLite server with the read timeout given,
+// trusting the test's X-Forwarded-For, and a public collection "posts" of
+// 100 records, over which aliasCycle(5) runs until the timeout. It
+// returns the server and the last post's id.
+func slowPostsServer(t *testing.T, timeout time.Duration) (*testkit.Server, string) {
+	t.Helper()
+	s := testkit.NewServer(t, "sqlite").Restart(func(c *config.Config) { c.QueryTimeout = timeout })
+	s.Super("PATCH", "/api/settings", map[string]any{"trustedProxies": []string{"127.0.0.1", "::1"}}, 200, nil)
+	s.Super("POST", "/api/collections", map[string]any{
+		"name": "posts", "listRule": "", "viewRule": "",
+		"fields": []map[string]any{{"name": "title", "type": "text"}},
+	}, 200, nil)
+	var post string
+	for i := range 100 {
+		post = create(t, s, "posts", map[string]any{"title": fmt.Sprintf("post %03d", i)})["id"].(string)
+	}
+	return s, post
 }
