@@ -131,8 +131,11 @@ func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, req *servic
 	if err != nil {
 		return err
 	}
-	r, done := s.readBudget(r)
-	defer done()
+	if strings.TrimSpace(q["expand"]) != "" {
+		var done context.CancelFunc
+		r, done = s.readBudget(r)
+		defer done()
+	}
 	if err := s.records.Expand(r.Context(), req, []*core.Record{rec}, q["expand"]); err != nil {
 		return err
 	}
@@ -167,8 +170,13 @@ func (s *Server) viewRecord(w http.ResponseWriter, r *http.Request) error {
 		}
 		defer release()
 	}
-	r, done := s.readBudget(r)
-	defer done()
+	if strings.TrimSpace(req.Query["expand"]) != "" {
+		// One read alone has the store's timeout; with an expand's reads
+		// after it, they share one.
+		var done context.CancelFunc
+		r, done = s.readBudget(r)
+		defer done()
+	}
 	rec, err := s.records.Get(r.Context(), req, c, r.PathValue("id"))
 	if err != nil {
 		return err
