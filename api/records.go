@@ -122,6 +122,8 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) error {
 }
 
 // writeRecord answers with one record, expanded and trimmed as asked.
+// Its expand reads under r's context: callers give it the budget
+// (recordBudget).
 func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, req *service.Request, rec *core.Record, status int) error {
 	q := req.Query
 	if q == nil {
@@ -130,11 +132,6 @@ func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, req *servic
 	sel, err := parseFields(q["fields"])
 	if err != nil {
 		return err
-	}
-	if strings.TrimSpace(q["expand"]) != "" {
-		var done context.CancelFunc
-		r, done = s.readBudget(r)
-		defer done()
 	}
 	if err := s.records.Expand(r.Context(), req, []*core.Record{rec}, q["expand"]); err != nil {
 		return err
@@ -157,6 +154,16 @@ func (s *Server) readBudget(r *http.Request) (*http.Request, context.CancelFunc)
 	return r.WithContext(ctx), cancel
 }
 
+// recordBudget is readBudget for an answer of one record, which only an
+// expand makes more than one read: without one, the store's own timeout
+// bounds its read, and the deadline's timer (about 1.3 µs) is spared.
+func (s *Server) recordBudget(r *http.Request, req *service.Request) (*http.Request, context.CancelFunc) {
+	if strings.TrimSpace(req.Query["expand"]) == "" {
+		return r, func() {}
+	}
+	return s.readBudget(r)
+}
+
 func (s *Server) viewRecord(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.svc.Collection(r.PathValue("collection"))
 	if err != nil {
@@ -170,13 +177,8 @@ func (s *Server) viewRecord(w http.ResponseWriter, r *http.Request) error {
 		}
 		defer release()
 	}
-	if strings.TrimSpace(req.Query["expand"]) != "" {
-		// One read alone has the store's timeout; with an expand's reads
-		// after it, they share one.
-		var done context.CancelFunc
-		r, done = s.readBudget(r)
-		defer done()
-	}
+	r, done := s.recordBudget(r, req)
+	defer done()
 	rec, err := s.records.Get(r.Context(), req, c, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -221,6 +223,8 @@ func (s *Server) writeRecordChange(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
+	r, done := s.recordBudget(r, req)
+	defer done()
 	return s.writeRecord(w, r, req, rec, http.StatusOK)
 }
 
