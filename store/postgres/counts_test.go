@@ -269,11 +269,7 @@ func TestCountsMigration(t *testing.T) {
 func TestCountsLongTransaction(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := postgres.OpenConfig(ctx, testConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openTestStore(t)
 	c := countsCollection("long_tx")
 	if err := s.Update(ctx, func(tx store.Tx) error { return tx.CreateCollection(ctx, c) }); err != nil {
 		t.Fatal(err)
@@ -299,7 +295,7 @@ func TestCountsLongTransaction(t *testing.T) {
 		return n
 	}
 	const n = 400
-	err = s.Update(ctx, func(tx store.Tx) error {
+	err := s.Update(ctx, func(tx store.Tx) error {
 		// The view's figures may include earlier transactions of the
 		// connection not yet reported: take the difference.
 		before := counterUpdates(tx)

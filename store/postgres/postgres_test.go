@@ -60,6 +60,18 @@ var oldSchema = []string{
 	`CREATE TABLE IF NOT EXISTS _params (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)`,
 }
 
+// openTestStore opens a store on a schema of t's own (testConfig),
+// closed when t ends.
+func openTestStore(t *testing.T) *postgres.Store {
+	t.Helper()
+	s, err := postgres.OpenConfig(context.Background(), testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // testConfig returns a pool configuration whose search_path is a schema of
 // t's own, created on first use and dropped when t ends. Without
 // TORTOISE_TEST_POSTGRES the test skips, or fails under CI.

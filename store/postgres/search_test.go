@@ -184,13 +184,9 @@ func TestSearchUpgrade(t *testing.T) {
 func TestSearchTyposUseTheIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := postgres.OpenConfig(ctx, testConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openTestStore(t)
 	c := searchCollection("typos")
-	err = s.Update(ctx, func(tx store.Tx) error {
+	err := s.Update(ctx, func(tx store.Tx) error {
 		if err := tx.CreateCollection(ctx, c); err != nil {
 			return err
 		}

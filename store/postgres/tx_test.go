@@ -22,11 +22,7 @@ type atCommitter interface {
 // the store's own, for statements queued with AtCommit to write.
 func notesStore(t *testing.T) *postgres.Store {
 	t.Helper()
-	s, err := postgres.OpenConfig(context.Background(), testConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openTestStore(t)
 	if _, err := s.Pool().Exec(context.Background(), `CREATE TABLE notes (v text NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
