@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/search"
@@ -285,6 +286,20 @@ type searchFillState struct {
 	Cursor string `json:"cursor"` // the last id filled
 }
 
+// A fill's batch locks its rows in the order of their ids, and a writer
+// may lock rows of the same batch in another order (a descending one, a
+// transaction holding a row the batch reaches last): each then waits for
+// the other, and PostgreSQL ends one of them after deadlock_timeout,
+// which may be the writer's. So a batch waits for a row lock at most a
+// quarter of deadlock_timeout (never more than 50 ms), well before
+// anyone's deadlock check, then rolls back, letting the writer go on,
+// and is tried again after fillYield.
+const (
+	fillLockTimeoutSQL = "SELECT set_config('lock_timeout', GREATEST(1, LEAST(50, EXTRACT(EPOCH FROM " +
+		"current_setting('deadlock_timeout')::interval) * 250))::int || 'ms', true)"
+	fillYield = 100 * time.Millisecond
+)
+
 // searchFills holds the online fills running in this process.
 var searchFills sync.Map
 
@@ -327,6 +342,9 @@ func (s *Store) searchFill(c *core.Collection, gen string) {
 				filled = true
 				return nil
 			}
+			if _, err := t.tx.Exec(ctx, fillLockTimeoutSQL); err != nil {
+				return err
+			}
 			if _, err := t.tx.Exec(ctx, batch, st.Cursor); err != nil {
 				return err
 			}
@@ -334,9 +352,13 @@ func (s *Store) searchFill(c *core.Collection, gen string) {
 			b, _ = json.Marshal(st)
 			return t.SetParam(ctx, store.SearchFillKey(c), b)
 		})
+		var pgErr *pgconn.PgError
 		switch {
 		case err != nil && s.closed.Load():
 			return
+		case errors.As(err, &pgErr) && pgErr.Code == "55P03": // lock_not_available: a writer holds a row
+			time.Sleep(fillYield)
+			continue
 		case err != nil:
 			slog.Warn("search: filling the index failed; retrying", "collection", c.Name, "err", err)
 			time.Sleep(time.Second)

@@ -226,3 +226,101 @@ func TestSearchTyposUseTheIndex(t *testing.T) {
 		t.Fatalf("fuzzy search: %v, %+v", err, res)
 	}
 }
+
+// TestSearchFillGivesWayToWriters: an online fill locks each batch's rows
+// in the order of their ids. A writer holding the batch's last row and
+// then asking for one the batch holds must not wait for PostgreSQL's
+// deadlock check (a second, and either side may be ended): the fill
+// gives way within a fraction of it and goes on afterwards.
+func TestSearchFillGivesWayToWriters(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openTestStore(t)
+	c := searchCollection("yielding")
+	const n = store.SearchFillBatch*2 + 200
+	id := func(i int) string { return fmt.Sprintf("row%05d", i) }
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CreateCollection(ctx, c); err != nil {
+			return err
+		}
+		for i := range n {
+			r := core.NewRecord(c)
+			r.Data["id"], r.Data["title"] = id(i), "tortoise"
+			if err := tx.Insert(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every row unindexed and a fill on record, as a restart leaves them.
+	table, trigger := store.QuoteIdent(c.Name), store.QuoteIdent("_search_"+c.ID)
+	for _, q := range []string{
+		"ALTER TABLE " + table + " DISABLE TRIGGER " + trigger,
+		"UPDATE " + table + " SET _search = NULL",
+		"ALTER TABLE " + table + " ENABLE TRIGGER " + trigger,
+		"INSERT INTO _params (key, value) VALUES ('" + store.SearchFillKey(c) + `', '{"gen":"g1"}')`,
+	} {
+		if _, err := s.Pool().Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// A writer takes the last row, then the fill starts (a search resumes
+	// it) and reaches that row in its last batch.
+	w, err := s.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Rollback(ctx)
+	if _, err := w.Exec(ctx, "UPDATE "+table+" SET title = 'hare' WHERE id = $1", id(n-1)); err != nil {
+		t.Fatal(err)
+	}
+	searchIDs(t, s, c, "tortoise ")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var waiting bool
+		if err := s.Pool().QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "+
+			"AND query LIKE $1)", "%UPDATE "+table+" AS _t SET _search = NULL%").Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the fill never reached the writer's row")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The writer now wants a row the waiting batch holds.
+	if _, err := w.Exec(ctx, "SET LOCAL lock_timeout = '500ms'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Exec(ctx, "UPDATE "+table+" SET title = 'hare' WHERE id = $1", id(n-2)); err != nil {
+		t.Fatalf("the writer waited for the fill: %v", err)
+	}
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The fill goes on and indexes every row.
+	for {
+		var fill int
+		if err := s.Pool().QueryRow(ctx, "SELECT count(*) FROM _params WHERE key = $1", store.SearchFillKey(c)).Scan(&fill); err != nil {
+			t.Fatal(err)
+		}
+		if fill == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the fill did not finish")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := searchIDs(t, s, c, "tortoise "); len(got) != n-2 {
+		t.Errorf("tortoise finds %d records, want %d", len(got), n-2)
+	}
+	if got := searchIDs(t, s, c, "hare "); len(got) != 2 {
+		t.Errorf("hare finds %v, want the two the writer changed", got)
+	}
+}
