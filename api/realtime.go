@@ -11,6 +11,7 @@ import (
 
 	"github.com/tortoise-dev/tortoise/apikeys"
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/internal/jsonw"
 	"github.com/tortoise-dev/tortoise/realtime"
 	"github.com/tortoise-dev/tortoise/service"
@@ -24,6 +25,8 @@ import (
 // has no length and ends when the connection closes, as HTTP/1 allows);
 // otherwise (HTTP/2, TLS) this goroutine serves the stream.
 func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) error {
+	ip, _ := s.clientIP(r) // unknown on error: counted with the other unknowns
+	addr := guard.IPKey("realtime", ip)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -35,17 +38,17 @@ func (s *Server) realtimeConnect(w http.ResponseWriter, r *http.Request) error {
 		_ = h.Write(&hb)
 		head = append(append(head, hb.Bytes()...), "\r\n"...)
 		if nc, _, err := http.NewResponseController(w).Hijack(); err == nil {
-			s.hub.Attach(nc, head)
+			s.hub.Attach(nc, head, addr)
 			return nil
 		}
 		h.Del("Connection")
 	}
-	return s.streamRealtime(w, r)
+	return s.streamRealtime(w, r, addr)
 }
 
 // streamRealtime serves a realtime stream from this goroutine, for
 // connections the hub cannot take over.
-func (s *Server) streamRealtime(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) streamRealtime(w http.ResponseWriter, r *http.Request, addr string) error {
 	rc := http.NewResponseController(w)
 	// The stream outlives the server's read and write timeouts. Nothing
 	// more is read from the client, so no read deadline (when it passes,
@@ -53,7 +56,7 @@ func (s *Server) streamRealtime(w http.ResponseWriter, r *http.Request) error {
 	// deadline instead of the request's. Where the connection has no
 	// deadlines (ErrNotSupported), there is nothing to lift.
 	_ = rc.SetReadDeadline(time.Time{})
-	id, ch, dropped := s.hub.Connect()
+	id, ch, dropped := s.hub.Connect(addr)
 	defer s.hub.Disconnect(id)
 	// All messages waiting go out in one flush (one write to the socket):
 	// a stream that fell behind catches up in fewer system calls.
@@ -184,9 +187,70 @@ const dispatchBuffer = 8192
 // that follow relations, expand).
 const dispatchTimeout = 5 * time.Second
 
+// realtimeShare is how much of the dispatcher's time the clients of one
+// address may take: a quarter of it over time, a quarter of a second at
+// once. That time is evaluating their rules and filters (through the
+// database when they follow relations), reading their expands and
+// encoding their messages. One dispatcher serves every client in turn, so
+// without a share one guest holding a thousand topics with distinct
+// filters that follow relations, on a few connections, made every event
+// wait for thousands of queries, for everyone. An address that has used
+// its share has its clients that an event concerns disconnected instead
+// of evaluated (as a client too slow to read is): their SDKs reconnect
+// and subscribe again, and meet the same share, which refills at a
+// quarter of a second per second, so one evaluation that ran long (up to
+// the read timeout) keeps its address out for four times as long.
+// Messages that other subscribers asked for the same way cost nothing
+// more and count for no one.
+const realtimeShare = 250 * time.Millisecond
+
+// dispatchCosts is what each client address owes the dispatcher (see
+// realtimeShare). Only the dispatcher's goroutine uses it.
+type dispatchCosts struct {
+	addrs map[string]*addrCost
+	swept time.Time
+}
+
+type addrCost struct {
+	debt   time.Duration // time taken, less a quarter of the time since
+	at     time.Time     // when debt was last brought up to date
+	warned time.Time
+}
+
+// sweep forgets, once a minute, the addresses that owe nothing.
+func (d *dispatchCosts) sweep(now time.Time) {
+	if now.Sub(d.swept) < time.Minute {
+		return
+	}
+	for k, c := range d.addrs {
+		if c.debt <= now.Sub(c.at)/4 && now.Sub(c.warned) > time.Minute {
+			delete(d.addrs, k)
+		}
+	}
+	d.swept = now
+}
+
+// of returns addr's cost entry with its debt brought up to now.
+func (d *dispatchCosts) of(addr string, now time.Time) *addrCost {
+	if d.addrs == nil {
+		d.addrs = map[string]*addrCost{}
+	}
+	c := d.addrs[addr]
+	if c == nil {
+		c = &addrCost{at: now}
+		d.addrs[addr] = c
+	}
+	c.debt = max(0, c.debt-now.Sub(c.at)/4)
+	c.at = now
+	return c
+}
+
 // dispatch sends one change to its subscribers. Subscribers asking the
 // same thing as the same caller (same identity, same topic and options)
-// share one evaluation and one encoding.
+// share one evaluation and one encoding. Clients whose address has used
+// its realtimeShare of the dispatcher, and clients whose
+// message could not be made within dispatchTimeout, are disconnected
+// rather than left without the event.
 func (s *Server) dispatch(ch store.Change) {
 	c := ch.Collection
 	if c.IsAuth() && ch.Action != store.ActionCreate {
@@ -234,7 +298,12 @@ func (s *Server) dispatch(ch store.Change) {
 	var last asked
 	var lastMsg []byte
 	out := make([]realtime.Delivery, 0, len(subs))
+	s.dispatchCosts.sweep(time.Now())
+	var shed map[*realtime.Client]bool
 	for i, sub := range subs {
+		if shed[sub.Client] {
+			continue
+		}
 		if s.signedOut(sub.Auth) {
 			sub.Auth, sub.Identity = nil, ""
 		}
@@ -243,7 +312,25 @@ func (s *Server) dispatch(ch store.Change) {
 		if i == 0 || key != last {
 			var done bool
 			if msg, done = msgs[key]; !done {
+				start := time.Now()
+				cost := s.dispatchCosts.of(sub.Client.Addr, start)
+				if cost.debt > realtimeShare || ctx.Err() != nil {
+					if shed == nil {
+						shed = map[*realtime.Client]bool{}
+					}
+					shed[sub.Client] = true
+					continue
+				}
 				msg = s.realtimeMessage(ctx, ch, sub)
+				cost.debt += time.Since(start)
+				if ctx.Err() != nil {
+					// Cut short: whether it would have been sent is unknown.
+					if shed == nil {
+						shed = map[*realtime.Client]bool{}
+					}
+					shed[sub.Client] = true
+					continue
+				}
 				msgs[key] = msg
 			}
 			last, lastMsg = key, msg
@@ -252,7 +339,37 @@ func (s *Server) dispatch(ch store.Change) {
 			out = append(out, realtime.Delivery{Client: sub.Client, Msg: realtime.Message{Topic: sub.Topic.Name, Data: msg}})
 		}
 	}
+	if len(shed) > 0 {
+		s.shedClients(shed, ctx.Err() != nil)
+	}
 	s.hub.Deliver(out)
+}
+
+// shedClients disconnects clients dispatch could not serve: their
+// address took its realtimeShare of the dispatcher, or (timedOut) the
+// event's evaluations ran past dispatchTimeout. They reconnect and
+// subscribe again. Warned once a minute per address.
+func (s *Server) shedClients(shed map[*realtime.Client]bool, timedOut bool) {
+	addrs := map[string]int{}
+	for c := range shed {
+		s.hub.Disconnect(c.ID)
+		addrs[c.Addr]++
+	}
+	now := time.Now()
+	for addr, n := range addrs {
+		cost := s.dispatchCosts.of(addr, now)
+		if now.Sub(cost.warned) < time.Minute {
+			continue
+		}
+		cost.warned = now
+		if timedOut {
+			s.log.Warn("realtime: an event's rules and filters took longer than the dispatch timeout; disconnecting the clients not yet served",
+				"address", addr, "clients", n, "timeout", dispatchTimeout)
+		} else {
+			s.log.Warn("realtime: the clients of one address took more than their share of the dispatcher; disconnecting them",
+				"address", addr, "clients", n, "share", realtimeShare)
+		}
+	}
 }
 
 // signedOut reports whether the account a subscribed as can no longer

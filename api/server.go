@@ -93,12 +93,14 @@ type Server struct {
 	limiter     *guard.Limiter    // the in-process cap on requests in progress (InFlight)
 	rates       guard.RateLimiter // the rate limits (Options.RateLimiter, throttle.go)
 	hub         *realtime.Hub
-	pol         atomic.Pointer[policy] // what requests consult of the settings (throttle.go)
-	cache       cache.Cache            // the record cache, or nil (cache.go)
-	cacheLog    *cache.LogLimit
-	schemaSum   atomic.Pointer[schemaSum]
-	thumbs      *thumbGate    // bounds the making of thumbnails (files.go)
-	costly      chan struct{} // slots of costly reads, all clients together (reads.go); nil: no cap
+	// dispatchCosts is the realtime dispatcher's own (see realtimeShare).
+	dispatchCosts dispatchCosts
+	pol           atomic.Pointer[policy] // what requests consult of the settings (throttle.go)
+	cache         cache.Cache            // the record cache, or nil (cache.go)
+	cacheLog      *cache.LogLimit
+	schemaSum     atomic.Pointer[schemaSum]
+	thumbs        *thumbGate    // bounds the making of thumbnails (files.go)
+	costly        chan struct{} // slots of costly reads, all clients together (reads.go); nil: no cap
 }
 
 // New returns the API handler over the service layer's parts.

@@ -52,7 +52,7 @@ func attach(t *testing.T, h *Hub, before func(*net.TCPConn)) *attached {
 	if before != nil {
 		before(sc.(*net.TCPConn))
 	}
-	id := h.Attach(sc, []byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"))
+	id := h.Attach(sc, []byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"), "")
 	a := &attached{id: id, conn: cc, r: bufio.NewReader(cc)}
 	h.mu.RLock()
 	a.client = h.clients[id]

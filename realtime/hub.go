@@ -48,7 +48,10 @@ type Hub struct {
 // Client is one connection. Its fields other than ID are guarded by the
 // hub; read them through Subscribers.
 type Client struct {
-	ID       string
+	ID string
+	// Addr names where the client connects from (for the api package, the
+	// key of its address), fixed at Connect or Attach.
+	Addr     string
 	shard    int
 	ch       chan Message // the messages of a Connect client
 	conn     *conn        // the connection of an Attach client
@@ -102,23 +105,23 @@ func (h *Hub) Done() <-chan struct{} { return h.done }
 
 // Connect registers a new client served by the caller's goroutine and
 // returns it, with the channel its messages arrive on and one that is
-// closed if the hub drops it (it was too slow). Call Disconnect when the
-// connection ends.
-func (h *Hub) Connect() (id string, messages <-chan Message, dropped <-chan struct{}) {
-	c := &Client{ch: make(chan Message, clientBuffer)}
+// closed if the hub drops it (it was too slow). addr becomes its Addr.
+// Call Disconnect when the connection ends.
+func (h *Hub) Connect(addr string) (id string, messages <-chan Message, dropped <-chan struct{}) {
+	c := &Client{Addr: addr, ch: make(chan Message, clientBuffer)}
 	h.register(c)
 	return c.ID, c.ch, c.gone
 }
 
 // Attach registers a new client on a connection taken over from the HTTP
 // server: header is the response head, written before the PB_CONNECT
-// message that introduces the client. From then on the hub writes to the
-// connection and closes it when the client goes away, idles, falls behind
-// or the hub closes.
-func (h *Hub) Attach(nc net.Conn, header []byte) (id string) {
+// message that introduces the client; addr becomes its Addr. From then on
+// the hub writes to the connection and closes it when the client goes
+// away, idles, falls behind or the hub closes.
+func (h *Hub) Attach(nc net.Conn, header []byte, addr string) (id string) {
 	// The HTTP server's read and write deadlines do not apply to a stream.
 	_ = nc.SetDeadline(time.Time{})
-	c := &Client{}
+	c := &Client{Addr: addr}
 	c.conn = newConn(nc, func() { h.Disconnect(c.ID) })
 	// Registered before the first write: the client subscribes as soon as
 	// it reads PB_CONNECT and must be found then.

@@ -10,8 +10,8 @@ import (
 func TestHubDeliversToSubscribersOnly(t *testing.T) {
 	t.Parallel()
 	h := NewHub()
-	a, ach, _ := h.Connect()
-	b, _, _ := h.Connect()
+	a, ach, _ := h.Connect("")
+	b, _, _ := h.Connect("")
 	if a == b || len(a) != 40 {
 		t.Fatalf("ids %q %q", a, b)
 	}
@@ -44,7 +44,7 @@ func TestHubDeliversToSubscribersOnly(t *testing.T) {
 func TestSlowClientIsDropped(t *testing.T) {
 	t.Parallel()
 	h := NewHub()
-	c, _, dropped := h.Connect()
+	c, _, dropped := h.Connect("")
 	if err := h.Subscribe(c, []string{"@oauth2"}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestSubscribeKeepsIdentity(t *testing.T) {
 	h := NewHub()
 	users := &core.Collection{ID: "u", Name: "users"}
 	rec := func(id string) *core.Record { return &core.Record{Collection: users, Data: map[string]any{"id": id}} }
-	c, _, _ := h.Connect()
+	c, _, _ := h.Connect("")
 	if err := h.Subscribe(c, []string{"posts/*"}, &service.Request{Auth: rec("a")}); err != nil {
 		t.Fatal(err)
 	}
