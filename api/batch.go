@@ -296,6 +296,9 @@ func (s *Server) batchOp(r *http.Request, it batchItem) (records.BatchOp, url.Va
 			return records.BatchOp{}, nil, errSuperuserAddress
 		}
 	}
+	if err := s.limitBatchItem(r, sub, op.Req); err != nil {
+		return records.BatchOp{}, nil, err
+	}
 	if _, err := parseFields(u.Query().Get("fields")); err != nil {
 		return records.BatchOp{}, nil, err
 	}

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -281,6 +282,53 @@ func TestBatchFiles(t *testing.T) {
 		}
 		if n := countRecords(t, s, "albums"); n != 2 || blobCount(t, s, cid) != before {
 			t.Errorf("after refused batches: %d records, %d files (want 2, %d)", n, blobCount(t, s, cid), before)
+		}
+	})
+}
+
+// A batch's items meet the rate limit rules they would meet sent alone
+// ("memos:create", a method and path), sharing the allowance of single
+// requests; an upsert counts as a create. Before, only the batch's own
+// rule applied: fifty creates for one.
+func TestBatchItemsMeetRateLimitRules(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		enableBatch(t, s)
+		for _, name := range []string{"memos", "todos"} {
+			s.Super("POST", "/api/collections", map[string]any{"name": name, "createRule": "", "updateRule": "",
+				"fields": []map[string]any{{"name": "text", "type": "text"}}}, 200, nil)
+		}
+		s.Super("PATCH", "/api/settings", map[string]any{"rateLimits": map[string]any{"enabled": true, "rules": []any{
+			map[string]any{"label": "memos:create", "maxRequests": 3, "duration": 3600},
+			map[string]any{"label": "POST /api/collections/todos/records", "maxRequests": 2, "duration": 3600},
+			map[string]any{"label": "POST /api/batch", "maxRequests": 100, "duration": 3600}}}}, 200, nil)
+		items := func(method, coll string, n int) []batchReq {
+			var out []batchReq
+			for i := range n {
+				out = append(out, batchReq{Method: method, URL: "/api/collections/" + coll + "/records",
+					Body: map[string]any{"id": fmt.Sprintf("%s%013d", strings.ToLower(method[:2]), i), "text": "x"}})
+			}
+			return out
+		}
+
+		// A superuser's batch is not limited.
+		s.Super("POST", "/api/batch", map[string]any{"requests": items("POST", "memos", 5)}, 200, nil)
+		// A guest's: the fourth create is refused, and nothing is written.
+		if r := s.Request("POST", "/api/batch", "", map[string]any{"requests": items("PUT", "memos", 5)}); r.Status != 400 ||
+			!strings.Contains(string(r.Body), `"3"`) || !strings.Contains(string(r.Body), "Too many requests") {
+			t.Errorf("five upserts against memos:create 3: %d %s", r.Status, r.Body)
+		}
+		if n := countRecords(t, s, "memos"); n != 5 {
+			t.Errorf("memos: %d records, want the superuser's 5", n)
+		}
+		// The three items before it spent the allowance of single creates.
+		s.Do("POST", "/api/collections/memos/records", "", map[string]any{"text": "alone"}, 429, nil)
+		// A method and path rule counts items too.
+		if r := s.Request("POST", "/api/batch", "", map[string]any{"requests": items("POST", "todos", 3)}); r.Status != 400 {
+			t.Errorf("three creates against a path rule of 2: %d %s", r.Status, r.Body)
+		}
+		if n := countRecords(t, s, "todos"); n != 0 {
+			t.Errorf("todos: %d records after a refused batch", n)
 		}
 	})
 }

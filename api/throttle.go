@@ -248,21 +248,56 @@ func (s *Server) admit(r *http.Request) (*http.Request, error) {
 	if checkSuper && req.Superuser && !p.superuserAllowed(ip) {
 		return r, errSuperuserAddress
 	}
+	return r, s.applyRule(r.Context(), p, labels, coll, ip, req)
+}
+
+// applyRule counts a request of req from ip against the rate limit rule
+// that matches labels (see limitLabels; coll: the collection they name),
+// if any, and refuses it when that rule's allowance is spent. Superusers
+// are not limited.
+func (s *Server) applyRule(ctx context.Context, p *policy, labels []string, coll *core.Collection, ip netip.Addr, req *service.Request) error {
 	if len(labels) == 0 || req.Superuser {
-		return r, nil
+		return nil
 	}
 	rule, ok := p.find(labels, req.Auth != nil || req.Key != nil)
 	if !ok {
-		return r, nil
+		return nil
 	}
 	key := "rule:" + rule.label + "|" + rule.audience
 	if coll != nil && !strings.Contains(rule.label, "/") {
 		key += "|" + coll.ID // a tag rule counts per collection, as in PocketBase
 	}
-	if ok, wait := s.rates.Allow(r.Context(), guard.IPKey(key, ip), rule.rule, time.Now()); !ok {
-		return r, tooMany(wait)
+	if ok, wait := s.rates.Allow(ctx, guard.IPKey(key, ip), rule.rule, time.Now()); !ok {
+		return tooMany(wait)
 	}
-	return r, nil
+	return nil
+}
+
+// limitBatchItem counts one item of a batch (sub: the item as a request of
+// its own, caller req) against the rate limit rule it would meet sent
+// alone: "posts:create", "POST /api/collections/posts/records" and the
+// like, from the batch's own client address (r), never one the item's
+// headers claim; an upsert counts as a create. Without it a batch of
+// fifty creates met only the batch's own rule.
+func (s *Server) limitBatchItem(r, sub *http.Request, req *service.Request) error {
+	p, err := s.policy(r.Context())
+	if err != nil {
+		return err
+	}
+	if !p.limitsOn || !p.tagRules && !p.pathRules {
+		return nil
+	}
+	ip := p.clientIP(r)
+	if contains(p.excluded, ip) {
+		return nil
+	}
+	if sub.Method == http.MethodPut {
+		// An upsert has no route of its own; it may create.
+		sub = sub.Clone(sub.Context())
+		sub.Method = http.MethodPost
+	}
+	labels, coll := s.limitLabels(sub, p)
+	return s.applyRule(r.Context(), p, labels, coll, ip, req)
 }
 
 // knownCaller returns the caller admit identified for r, if it did.
