@@ -89,6 +89,10 @@ type ListResult struct {
 // List returns one page of a collection's records that the list rule and
 // the filter admit.
 func (s *Service) List(ctx context.Context, req *service.Request, c *core.Collection, p ListParams) (*ListResult, error) {
+	return again(s, ctx, c, func(c *core.Collection) (*ListResult, error) { return s.list(ctx, req, c, p) })
+}
+
+func (s *Service) list(ctx context.Context, req *service.Request, c *core.Collection, p ListParams) (*ListResult, error) {
 	where, env, err := s.listWhere(req, c, p.Filter)
 	if err != nil {
 		return nil, err
@@ -170,6 +174,10 @@ func (s *Service) listWhere(req *service.Request, c *core.Collection, filterText
 
 // Get returns one record if the view rule admits it.
 func (s *Service) Get(ctx context.Context, req *service.Request, c *core.Collection, id string) (*core.Record, error) {
+	return again(s, ctx, c, func(c *core.Collection) (*core.Record, error) { return s.get(ctx, req, c, id) })
+}
+
+func (s *Service) get(ctx context.Context, req *service.Request, c *core.Collection, id string) (*core.Record, error) {
 	rule, err := s.svc.RuleSQL(c, c.ViewRule, req, false)
 	if err != nil {
 		return nil, err
@@ -181,6 +189,10 @@ func (s *Service) Get(ctx context.Context, req *service.Request, c *core.Collect
 // admits the record as it would be stored. The rule's @request.body sees
 // the body as the record reads it (see Input).
 func (s *Service) Create(ctx context.Context, req *service.Request, c *core.Collection, body map[string]any) (*core.Record, error) {
+	return again(s, ctx, c, func(c *core.Collection) (*core.Record, error) { return s.create(ctx, req, c, body) })
+}
+
+func (s *Service) create(ctx context.Context, req *service.Request, c *core.Collection, body map[string]any) (*core.Record, error) {
 	w, err := s.prepareCreate(ctx, req, c, body, nil)
 	if err != nil {
 		return nil, err
@@ -313,6 +325,10 @@ func (s *Service) Update(ctx context.Context, req *service.Request, c *core.Coll
 // and an error from it stops the update. Features use it to make a
 // token's redemption single-use.
 func (s *Service) UpdateChecked(ctx context.Context, req *service.Request, c *core.Collection, id string, body map[string]any, check func(cur *core.Record) error) (*core.Record, error) {
+	return again(s, ctx, c, func(c *core.Collection) (*core.Record, error) { return s.updateChecked(ctx, req, c, id, body, check) })
+}
+
+func (s *Service) updateChecked(ctx context.Context, req *service.Request, c *core.Collection, id string, body map[string]any, check func(cur *core.Record) error) (*core.Record, error) {
 	apply, uploaded, err := s.prepareUpdate(ctx, req, c, id, body, check)
 	if err != nil {
 		return nil, err
@@ -439,11 +455,14 @@ func (s *Service) prepareUpdateTx(ctx context.Context, req *service.Request, c *
 // relations' cascade: cascading relations delete their records, others
 // drop the id, and a required relation that would be left empty refuses.
 func (s *Service) Delete(ctx context.Context, req *service.Request, c *core.Collection, id string) error {
-	apply, err := s.prepareDelete(ctx, req, c, id)
-	if err != nil {
-		return err
-	}
-	return s.store.Update(ctx, apply)
+	_, err := again(s, ctx, c, func(c *core.Collection) (struct{}, error) {
+		apply, err := s.prepareDelete(ctx, req, c, id)
+		if err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, s.store.Update(ctx, apply)
+	})
+	return err
 }
 
 // prepareDelete refuses a locked delete rule and returns the part of a

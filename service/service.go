@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/store"
@@ -110,6 +111,31 @@ func (sc *Snapshot) List() []*core.Collection { return sc.list }
 
 // ReloadSchema reads the collections from the store again.
 func (s *Service) ReloadSchema(ctx context.Context) error { return s.reloadSchema(ctx) }
+
+// RefreshSchema reads the collections again from the store, under the
+// schema lock as a change or the watcher does, so that an older reading
+// never replaces a newer one. While a change holds the lock it waits, up
+// to refreshWait: past that (or should ctx end) it reads nothing and
+// reports false, so a caller that holds the lock itself cannot deadlock.
+func (s *Service) RefreshSchema(ctx context.Context) (bool, error) {
+	deadline := time.Now().Add(refreshWait)
+	for !s.schemaMu.TryLock() {
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	defer s.schemaMu.Unlock()
+	return true, s.reloadSchema(ctx)
+}
+
+// refreshWait is how long RefreshSchema waits for a change of the schema
+// to end.
+const refreshWait = 2 * time.Second
 
 // LockSchema serializes changes of collections, so each starts from the
 // schema the previous one left; call the function it returns to unlock.

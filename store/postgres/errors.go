@@ -38,6 +38,8 @@ func (s *Store) connErr(ctx context.Context, err error, msg string) error {
 	}
 	if e := pgError(err); e != nil {
 		switch {
+		case missingObject(e):
+			return store.CollectionChangedError(err)
 		case strings.HasPrefix(e.Code, "08"), // connection exception
 			strings.HasPrefix(e.Code, "53"),      // insufficient resources
 			strings.HasPrefix(e.Code, "57"),      // operator intervention (shutdown)
@@ -53,6 +55,11 @@ func (s *Store) connErr(ctx context.Context, err error, msg string) error {
 	return core.Internal(err, "%s", msg)
 }
 
+// missingObject reports PostgreSQL's error for a table or column that is
+// not there (undefined_table, undefined_column; see
+// store.ErrMissingObject).
+func missingObject(e *pgconn.PgError) bool { return e.Code == "42P01" || e.Code == "42703" }
+
 // findErr is connErr for queries carrying caller fragments: a statement
 // the server canceled (query_canceled: the read timeout) is
 // KindUnavailable; a syntax error or access rule violation (class 42:
@@ -62,6 +69,12 @@ func (s *Store) findErr(ctx context.Context, err error) error {
 	if e := pgError(err); e != nil && ctx.Err() == nil {
 		if e.Code == codeQueryCanceled {
 			return store.ReadTimeoutError(err)
+		}
+		switch {
+		case e.Code == "42P01": // a table is a collection's (store.ErrMissingObject)
+			return store.CollectionChangedError(err)
+		case e.Code == "42703": // a column may be the fragment's own mistake
+			return store.MissingObjectInFragment(err)
 		}
 		if strings.HasPrefix(e.Code, "42") || strings.HasPrefix(e.Code, "22") {
 			return &core.Error{Kind: core.KindInvalid, Message: "Invalid filter or sort.", Err: err}

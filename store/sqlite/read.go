@@ -377,7 +377,31 @@ func (s *Store) readErr(ctx context.Context, err error) error {
 	if busy(err) {
 		return &core.Error{Kind: core.KindUnavailable, Message: errBusy.Message, Err: err}
 	}
+	if missingObject(err) {
+		return store.CollectionChangedError(err)
+	}
 	return core.Internal(err, "Failed to read from the database.")
+}
+
+// missingObject reports SQLite's error for a table or column that is not
+// there (see store.ErrMissingObject).
+func missingObject(err error) bool {
+	code, ok := sqliteCode(err)
+	if !ok || code&0xff != sqlite3.SQLITE_ERROR {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "no such table: ") || strings.Contains(msg, "no such column: ")
+}
+
+// missingIn maps a missing table or column in a query carrying a
+// caller's fragment: a table is a collection's (store.ErrMissingObject);
+// a column may be the fragment's own mistake.
+func missingIn(err error) error {
+	if strings.Contains(err.Error(), "no such table: ") {
+		return store.CollectionChangedError(err)
+	}
+	return store.MissingObjectInFragment(err)
 }
 
 // findErr is readErr for queries carrying caller fragments: SQLite's
@@ -385,6 +409,9 @@ func (s *Store) readErr(ctx context.Context, err error) error {
 // arguments or a type mismatch is the caller's bad input.
 func (s *Store) findErr(ctx context.Context, err error) error {
 	if code, ok := sqliteCode(err); ok && ctx.Err() == nil {
+		if missingObject(err) {
+			return missingIn(err)
+		}
 		switch code & 0xff {
 		case sqlite3.SQLITE_ERROR, sqlite3.SQLITE_RANGE, sqlite3.SQLITE_MISMATCH:
 			return &core.Error{Kind: core.KindInvalid, Message: "Invalid filter or sort.", Err: err}
@@ -400,6 +427,9 @@ func (s *Store) writeErr(err error, msg string) error {
 	}
 	if busy(err) {
 		return &core.Error{Kind: core.KindUnavailable, Message: errBusy.Message, Err: err}
+	}
+	if missingObject(err) {
+		return store.CollectionChangedError(err)
 	}
 	return core.Internal(err, "%s", msg)
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -49,6 +50,34 @@ func (h *harness) migrate(prev, next *core.Collection) {
 
 func testCollections(t *testing.T, open func(t *testing.T) store.Store) {
 	h := setup(t, open)
+
+	t.Run("a definition a rename made stale", func(t *testing.T) {
+		// What a request that read the definition before a rename
+		// committed does after it: every statement names the old table.
+		old := newCollection("stale1", number("n"))
+		h.createCollection(old)
+		id := newID()
+		h.insert(record(old, id, "n", 1.0))
+		next := old.Clone()
+		next.Name = "stale2"
+		h.migrate(old, next)
+		check := func(what string, err error) {
+			t.Helper()
+			if e := wantKind(t, err, core.KindUnavailable); e != nil && !errors.Is(err, store.ErrMissingObject) {
+				t.Errorf("%s: %v, want ErrMissingObject in the chain", what, err)
+			}
+		}
+		check("insert", h.s.Update(h.ctx, func(tx store.Tx) error { return tx.Insert(h.ctx, record(old, newID(), "n", 2.0)) }))
+		check("update", h.s.Update(h.ctx, func(tx store.Tx) error { return tx.Update(h.ctx, record(old, id, "n", 3.0)) }))
+		check("delete", h.s.Update(h.ctx, func(tx store.Tx) error { return tx.Delete(h.ctx, old, id) }))
+		_, err := h.s.Get(h.ctx, old, id)
+		check("get", err)
+		_, err = h.s.Find(h.ctx, store.Query{Collection: old, WithTotal: true})
+		check("find", err)
+		if got := h.get(next, id); got.Data["n"] != 1.0 {
+			t.Errorf("the record after the refused writes: %v", got.Data)
+		}
+	})
 
 	t.Run("definitions round-trip", func(t *testing.T) {
 		c := everyType("defs")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -170,6 +171,11 @@ func testFind(t *testing.T, open func(t *testing.T) store.Store) {
 			wantKind(t, err, core.KindInvalid)
 			err = h.s.Update(h.ctx, func(tx store.Tx) error { _, err := tx.Find(h.ctx, bad); return err })
 			wantKind(t, err, core.KindInvalid)
+			// A column that is not there says so (the records layer then
+			// looks whether the collection changed meanwhile).
+			if missing := strings.Contains(bad.Where.Text+bad.OrderBy, "nope"); errors.Is(err, store.ErrMissingObject) != missing {
+				t.Errorf("%+v: ErrMissingObject in the chain: %v, want %v (%v)", bad, !missing, missing, err)
+			}
 		}
 		// A rejected query inside a transaction does not spoil it.
 		id := newID()
