@@ -391,7 +391,8 @@ func missingObject(err error) bool {
 		return false
 	}
 	msg := err.Error()
-	return strings.Contains(msg, "no such table: ") || strings.Contains(msg, "no such column: ")
+	return strings.Contains(msg, "no such table: ") || strings.Contains(msg, "no such column: ") ||
+		strings.Contains(msg, " has no column named ") // an INSERT's
 }
 
 // missingIn maps a missing table or column in a query carrying a
