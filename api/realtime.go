@@ -300,6 +300,12 @@ func (s *Server) dispatch(ch store.Change) {
 	out := make([]realtime.Delivery, 0, len(subs))
 	s.dispatchCosts.sweep(time.Now())
 	var shed map[*realtime.Client]bool
+	drop := func(c *realtime.Client) {
+		if shed == nil {
+			shed = map[*realtime.Client]bool{}
+		}
+		shed[c] = true
+	}
 	for i, sub := range subs {
 		if shed[sub.Client] {
 			continue
@@ -315,20 +321,14 @@ func (s *Server) dispatch(ch store.Change) {
 				start := time.Now()
 				cost := s.dispatchCosts.of(sub.Client.Addr, start)
 				if cost.debt > realtimeShare || ctx.Err() != nil {
-					if shed == nil {
-						shed = map[*realtime.Client]bool{}
-					}
-					shed[sub.Client] = true
+					drop(sub.Client)
 					continue
 				}
 				msg = s.realtimeMessage(ctx, ch, sub)
 				cost.debt += time.Since(start)
 				if ctx.Err() != nil {
 					// Cut short: whether it would have been sent is unknown.
-					if shed == nil {
-						shed = map[*realtime.Client]bool{}
-					}
-					shed[sub.Client] = true
+					drop(sub.Client)
 					continue
 				}
 				msgs[key] = msg
