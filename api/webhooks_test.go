@@ -328,3 +328,49 @@ func TestInboundHooks(t *testing.T) {
 		})
 	}
 }
+
+// A webhook follows its collection through a rename (it kept the name it
+// was created with, so a renamed collection's changes were no longer
+// sent), shows the current name, and does not fire for another collection
+// later given the old name.
+func TestWebhookFollowsARenamedCollection(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		recv, got := receiver(t)
+		u, _ := url.Parse(recv.URL)
+		s = s.Restart(func(c *config.Config) {
+			c.OutboundAllowHosts = []string{u.Host}
+			c.EncryptionKey = "webhook-test-key-0123456789abcdef"
+		})
+		if err := s.App.StartJobs(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var orders struct{ ID string }
+		s.Super("POST", "/api/collections", map[string]any{"name": "orders", "createRule": "",
+			"fields": []map[string]any{{"name": "total", "type": "number"}}}, 200, &orders)
+		var hook struct{ ID string }
+		s.Super("POST", "/api/webhooks", map[string]any{"collection": "orders", "events": []string{"create"},
+			"filter": "total > 10", "url": recv.URL + "/hook"}, 200, &hook)
+		s.Super("PATCH", "/api/collections/orders", map[string]any{"name": "purchases"}, 200, nil)
+
+		s.Do("POST", "/api/collections/purchases/records", "", map[string]any{"total": 42}, 200, nil)
+		var d delivered
+		if err := json.Unmarshal(nextDelivery(t, got).body, &d); err != nil || d.Collection != "purchases" || d.Record["total"] != 42.0 {
+			t.Fatalf("after the rename: %+v (%v)", d, err)
+		}
+		var shown struct{ Collection string }
+		s.Super("GET", "/api/webhooks/"+hook.ID, nil, 200, &shown)
+		if shown.Collection != "purchases" {
+			t.Errorf("the webhook shows collection %q", shown.Collection)
+		}
+		// Its filter can still be changed (checked against the collection).
+		s.Super("PATCH", "/api/webhooks/"+hook.ID, map[string]any{"filter": "nope > 1"}, 400, nil)
+		s.Super("PATCH", "/api/webhooks/"+hook.ID, map[string]any{"filter": "total > 100"}, 200, nil)
+
+		// A new collection under the old name is not the webhook's.
+		s.Super("POST", "/api/collections", map[string]any{"name": "orders", "createRule": "",
+			"fields": []map[string]any{{"name": "total", "type": "number"}}}, 200, nil)
+		s.Do("POST", "/api/collections/orders/records", "", map[string]any{"total": 500}, 200, nil)
+		noDelivery(t, got)
+	})
+}

@@ -44,9 +44,15 @@ var Events = []string{store.ActionCreate, store.ActionUpdate, store.ActionDelete
 // Webhook is one endpoint to notify.
 type Webhook struct {
 	ID string `json:"id"`
-	// Collection is the collection's name or id; system collections
-	// (names starting with "_") cannot have webhooks.
+	// Collection is the collection's name (given as a name or an id);
+	// system collections (names starting with "_") cannot have webhooks.
+	// Answers show the collection's current name.
 	Collection string `json:"collection"`
+	// CollectionID is the collection's id, which a rename keeps: the
+	// webhook follows its collection through renames, and does not fire
+	// for another collection later given the same name. Webhooks saved
+	// before it was kept match by Collection.
+	CollectionID string `json:"collectionId,omitempty"`
 	// Events are among create, update and delete (default all three).
 	Events []string `json:"events"`
 	// Filter, when set, sends only changes whose record matches it (the
@@ -171,6 +177,9 @@ func (s *Service) List(ctx context.Context) ([]Webhook, error) {
 	for i, w := range list {
 		out[i] = w.Webhook
 		out[i].Secret = ""
+		if c, err := s.o.Service.Collection(w.CollectionID); w.CollectionID != "" && err == nil {
+			out[i].Collection = c.Name
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out, nil
@@ -332,7 +341,7 @@ func (s *Service) apply(w *Webhook, in Input) error {
 		if strings.HasPrefix(c.Name, "_") {
 			return core.FieldInvalid("collection", "validation_system_collection", "System collections cannot have webhooks.")
 		}
-		w.Collection = c.Name
+		w.Collection, w.CollectionID = c.Name, c.ID
 	}
 	if in.Events != nil {
 		if len(*in.Events) == 0 {
@@ -363,7 +372,11 @@ func (s *Service) apply(w *Webhook, in Input) error {
 		w.Disabled = *in.Disabled
 	}
 	if w.Filter != "" && w.Collection != "" {
-		c, err := s.o.Service.Collection(w.Collection)
+		key := w.Collection
+		if w.CollectionID != "" {
+			key = w.CollectionID // the name may have changed since
+		}
+		c, err := s.o.Service.Collection(key)
 		if err == nil {
 			env := s.o.Service.Env(c, superuser, true)
 			if in.By != nil && in.By.Key != nil {
@@ -401,7 +414,7 @@ func (s *Service) onChanges(ctx context.Context, tx store.Tx, changes []store.Ch
 	for _, ch := range changes {
 		c := ch.Collection
 		for _, h := range hooks {
-			if h.Disabled || (h.Collection != c.Name && h.Collection != c.ID) || !slices.Contains(h.Events, ch.Action) {
+			if h.Disabled || !h.isFor(c) || !slices.Contains(h.Events, ch.Action) {
 				continue
 			}
 			if h.Filter != "" {
@@ -423,6 +436,14 @@ func (s *Service) onChanges(ctx context.Context, tx store.Tx, changes []store.Ch
 		}
 	}
 	return nil
+}
+
+// isFor reports whether the webhook is for changes of c.
+func (w *Webhook) isFor(c *core.Collection) bool {
+	if w.CollectionID != "" {
+		return w.CollectionID == c.ID
+	}
+	return w.Collection == c.Name || w.Collection == c.ID
 }
 
 // Tag tags the deliveries of webhook id.
