@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -184,4 +185,29 @@ func TestViewQueryCallsNoVolatileFunction(t *testing.T) {
 		s.Do("GET", "/api/collections/posts/records", "", nil, 200, &l)
 		s.Do("GET", "/api/collections/fine/records", "", nil, 200, &l)
 	}
+}
+
+// A view imported together with the collection it reads could not be run
+// before that collection existed, so the volatile check never saw it: an
+// import carried set_config(…, false) into a view. The check now also
+// runs on every view as the schema change's transaction creates it.
+func TestImportedViewCallsNoVolatileFunction(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewServer(t, "postgres")
+	var e errBody
+	s.Super("PUT", "/api/collections/import", map[string]any{"collections": []any{
+		map[string]any{"name": "imp_notes", "type": "base", "fields": []any{map[string]any{"name": "body", "type": "text"}}},
+		map[string]any{"name": "imp_poison", "type": "view", "listRule": "",
+			"viewQuery": "SELECT id, set_config('search_path', 'pg_catalog', false) AS x FROM imp_notes"},
+	}}, 400, &e)
+	if b, _ := json.Marshal(e); !strings.Contains(string(b), "set_config") {
+		t.Errorf("refused, but not for set_config: %s", b)
+	}
+	s.Super("GET", "/api/collections/imp_notes", nil, 404, nil)
+	s.Super("GET", "/api/collections/imp_poison", nil, 404, nil)
+	// Without the poison the same import goes through.
+	s.Super("PUT", "/api/collections/import", map[string]any{"collections": []any{
+		map[string]any{"name": "imp_notes", "type": "base", "fields": []any{map[string]any{"name": "body", "type": "text"}}},
+		map[string]any{"name": "imp_view", "type": "view", "listRule": "", "viewQuery": "SELECT id, lower(body) AS b FROM imp_notes"},
+	}}, 204, nil)
 }

@@ -56,6 +56,12 @@ func (t *tx) createViews(ctx context.Context) error {
 			t.tx.Exec(context.WithoutCancel(ctx), "ROLLBACK TO SAVEPOINT view")
 			return viewQueryErr(`The view query of "`+c.Name+`" does not work: `, err)
 		}
+		// Checked here too, as the view stands in the transaction: a view
+		// imported with the collections it reads could not be tried
+		// before they existed (ViewColumns, refuseVolatile).
+		if err := t.s.volatileCalls(ctx, t.tx.Query, store.QuoteIdent(c.Name), `The view query of "`+c.Name+`"`); err != nil {
+			return err
+		}
 		if _, err := t.tx.Exec(ctx, "RELEASE SAVEPOINT view"); err != nil {
 			return t.s.connErr(ctx, err, "Failed to create a view.")
 		}
@@ -136,13 +142,23 @@ func (s *Store) refuseVolatile(ctx context.Context, query string) error {
 	if _, err := tx.Exec(ctx, `CREATE TEMPORARY VIEW "_view_check" AS SELECT * FROM (`+query+`) AS _view`); err != nil {
 		return viewQueryErr("The view query does not work: ", err)
 	}
-	// pg_depend leaves out the built-in functions (pinned objects), so
-	// they are read from the view's query tree, where each call names
-	// its function's oid.
-	rows, err := tx.Query(ctx, `SELECT DISTINCT p.proname::text FROM pg_rewrite r,
-		regexp_matches(r.ev_action::text, ':(?:funcid|opfuncid|aggfnoid|winfnoid) (\d+)', 'g') AS m
-		JOIN pg_proc p ON p.oid = m[1]::oid
-		WHERE r.ev_class = 'pg_temp._view_check'::regclass AND p.provolatile = 'v' ORDER BY 1`)
+	return s.volatileCalls(ctx, tx.Query, `pg_temp."_view_check"`, "The view query")
+}
+
+// volatileCallsSQL names the volatile functions the view $1 (a regclass
+// text) calls. pg_depend leaves out the built-in functions (pinned
+// objects), so they are read from the view's query tree, where each call
+// names its function's oid.
+const volatileCallsSQL = `SELECT DISTINCT p.proname::text FROM pg_rewrite r,
+	regexp_matches(r.ev_action::text, ':(?:funcid|opfuncid|aggfnoid|winfnoid) (\d+)', 'g') AS m
+	JOIN pg_proc p ON p.oid = m[1]::oid
+	WHERE r.ev_class = $1::regclass AND p.provolatile = 'v' ORDER BY 1`
+
+// volatileCalls refuses the view view (a regclass text) when its query
+// calls a volatile function (see refuseVolatile); what names the query in
+// the error.
+func (s *Store) volatileCalls(ctx context.Context, query func(context.Context, string, ...any) (pgx.Rows, error), view, what string) error {
+	rows, err := query(ctx, volatileCallsSQL, view)
 	if err != nil {
 		return s.connErr(ctx, err, "Failed to check the view query.")
 	}
@@ -152,7 +168,7 @@ func (s *Store) refuseVolatile(ctx context.Context, query string) error {
 	}
 	if len(volatile) > 0 {
 		return core.FieldInvalid("viewQuery", "validation_invalid_view_query",
-			"The view query calls "+strings.Join(volatile, ", ")+", which may change something or answer differently at each call: a view query only reads.")
+			what+" calls "+strings.Join(volatile, ", ")+", which may change something or answer differently at each call: a view query only reads.")
 	}
 	return nil
 }
