@@ -138,7 +138,12 @@ func (s *Server) confirmEmailChange(w http.ResponseWriter, r *http.Request) erro
 	}
 	return s.flow(w, r, guard.LabelAuth, &in, map[string]*string{"token": &in.Token, "password": &in.Password}, noAccount,
 		func(c *core.Collection) error {
-			return s.auth.ConfirmEmailChange(r.Context(), c, in.Token, in.Password)
+			// The password is what someone holding the session and the new
+			// mailbox lacks: guessing it is limited per account too, as a
+			// login is, whatever addresses the guesses come from.
+			return s.auth.ConfirmEmailChange(r.Context(), c, in.Token, in.Password, func(account string) error {
+				return s.throttleAccount(r, guard.LabelAuth, c.ID, account)
+			})
 		})
 }
 

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"testing"
 	"time"
@@ -381,6 +382,48 @@ func TestOTPThrottled(t *testing.T) {
 			if r := s.Request("POST", base+"request-password-reset", "", map[string]any{"email": "nobody@example.com"}); r.Status != want {
 				t.Errorf("reset request %d: %d, want %d", i, r.Status, want)
 			}
+		}
+	})
+}
+
+// Confirming an email change asks for the account's password: what a
+// thief of the session and the new mailbox lacks. Guessing it is limited
+// per account, as logins are, whatever addresses the guesses come from
+// (before, only per address: a few addresses guessed without end).
+func TestEmailChangePasswordGuessesAreLimitedPerAccount(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		usersSchema(t, s, "")
+		liftLimits(t, s)
+		s.Super("PATCH", "/api/settings", map[string]any{"trustedProxies": []string{"127.0.0.1", "::1"}}, 200, nil)
+		a := signUp(t, s, "ann@example.com", "ann-password-1")
+		base := "/api/collections/users/"
+		s.Do("POST", base+"request-email-change", a.Token, map[string]any{"newEmail": "thief@example.com"}, 204, nil)
+		tok := mailed(t, nextMail(t, s, "thief@example.com", ""), linkToken)
+		guess := func(i int, pw string) int {
+			status, _ := send(t, s, "POST", base+"confirm-email-change", "",
+				map[string]string{"X-Forwarded-For": fmt.Sprintf("203.0.113.%d", i)}, map[string]any{"token": tok, "password": pw})
+			return status
+		}
+		limited := -1
+		for i := range 30 {
+			if guess(i, fmt.Sprintf("guess-%d", i)) == 429 {
+				limited = i
+				break
+			}
+		}
+		if limited < 0 || limited > 12 {
+			t.Fatalf("30 wrong passwords from 30 addresses: limited after %d", limited)
+		}
+		// The right password is refused too until the window passes, and
+		// the email is unchanged.
+		if st := guess(99, "ann-password-1"); st != 429 {
+			t.Errorf("the right password after the limit: %d", st)
+		}
+		var me map[string]any
+		s.Do("GET", base+"records/"+a.Record["id"].(string), a.Token, nil, 200, &me)
+		if me["email"] != "ann@example.com" {
+			t.Errorf("email now %v", me["email"])
 		}
 	})
 }

@@ -365,6 +365,21 @@ func (s *Server) throttle(r *http.Request, label, collection, account string) (*
 	return r, nil
 }
 
+// throttleAccount applies only the per-account part of throttle, for a
+// flow that learns its account after the per-IP limit was applied (from
+// a token it checked). Nothing is limited while rateLimits.enabled is off.
+func (s *Server) throttleAccount(r *http.Request, label, collection, account string) error {
+	p, err := s.policy(r.Context())
+	if err != nil || !p.limitsOn || account == "" {
+		return err
+	}
+	limits, _ := guard.DefaultPolicy().For(label)
+	if ok, wait := s.rates.Allow(r.Context(), guard.AccountKey(label, collection, account), limits.PerAccount, time.Now()); !ok {
+		return tooMany(wait)
+	}
+	return nil
+}
+
 // tooMany is a rate limit's refusal, in the words of guard.TooMany.
 func tooMany(wait time.Duration) error {
 	return core.TooMany(wait, "Too many requests.")

@@ -253,9 +253,11 @@ func (s *Service) RequestEmailChange(ctx context.Context, rec *core.Record, newE
 // ConfirmEmailChange sets the email of an email change token's record to
 // the token's new address, after checking the record's password. The
 // record becomes verified and its tokenKey is reset, signing it out
-// everywhere. Errors: KindInvalid with a "token", "password" or "email"
-// entry.
-func (s *Service) ConfirmEmailChange(ctx context.Context, c *core.Collection, token, password string) error {
+// everywhere. limit, when not nil, runs once the token is known good,
+// with the record's email, before the password is checked: the caller's
+// per-account limit, whose error is returned. Errors: KindInvalid with a
+// "token", "password" or "email" entry.
+func (s *Service) ConfirmEmailChange(ctx context.Context, c *core.Collection, token, password string, limit func(account string) error) error {
 	if err := authCollection(c); err != nil {
 		return err
 	}
@@ -265,6 +267,11 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, c *core.Collection, to
 	}
 	if claims.NewEmail == "" {
 		return errInvalidToken()
+	}
+	if limit != nil {
+		if err := limit(rec.String("email")); err != nil {
+			return err
+		}
 	}
 	if !passwords.Check(rec.String("password"), password) {
 		return core.FieldInvalid("password", "validation_invalid_password", "Missing or invalid password.")
