@@ -45,6 +45,35 @@ func (e *BatchError) Unwrap() error { return e.Err }
 // one writer) only for database work. Errors: a *BatchError naming the
 // first operation that failed.
 func (s *Service) Batch(ctx context.Context, ops []BatchOp) ([]*core.Record, error) {
+	recs, err := s.batch(ctx, ops)
+	if !errors.Is(err, store.ErrMissingObject) {
+		return recs, err
+	}
+	// A collection changed between reading the batch and writing it: run
+	// it once more with the definitions as they now stand (see again).
+	fresh := make([]BatchOp, len(ops))
+	changed := false
+	for i, op := range ops {
+		cur, cerr := s.current(ctx, op.Collection)
+		if cerr != nil {
+			return nil, &BatchError{Index: i, Err: cerr}
+		}
+		if fresh[i] = op; cur != nil {
+			fresh[i].Collection, changed = cur, true
+		}
+	}
+	if !changed {
+		return recs, err
+	}
+	recs, err = s.batch(ctx, fresh)
+	var be *BatchError
+	if errors.As(err, &be) && errors.Is(be.Err, store.ErrMissingObject) {
+		be.Err = store.CollectionChangedError(be.Err)
+	}
+	return recs, err
+}
+
+func (s *Service) batch(ctx context.Context, ops []BatchOp) ([]*core.Record, error) {
 	applies := make([]func(store.Tx) (*core.Record, error), len(ops))
 	var uploaded []string
 	// after says whether each record an earlier operation wrote exists
