@@ -220,5 +220,36 @@ func TestBrowserWebhooks(t *testing.T) {
 			t.Errorf("after replay the page says %q", got)
 		}
 		opsWaitJob(t, srv, delivery, "tried again", func(j *jobs.Job) bool { return j.Attempt > first.Attempt })
+
+		// The field its filter names is renamed: both pages say the filter
+		// no longer works, rather than the webhook going quiet unseen.
+		var orders struct {
+			Fields []struct{ ID, Name string }
+		}
+		srv.Super("GET", "/api/collections/orders", nil, 200, &orders)
+		var fields []map[string]any
+		for _, f := range orders.Fields {
+			if f.Name == "total" {
+				fields = append(fields, map[string]any{"id": f.ID, "name": "amount", "type": "number"})
+			}
+		}
+		srv.Super("PATCH", "/api/collections/orders", map[string]any{"fields": fields}, 200, nil)
+		b.run("the list with a broken filter",
+			chromedp.Navigate(b.base+"/admin/webhooks"),
+			chromedp.WaitVisible(chromedp.CSS(`#webhooks`)),
+		)
+		if got := b.text("#webhooks tbody"); !strings.Contains(got, "filter broken") {
+			t.Errorf("the list reads %q, want the broken filter said", got)
+		}
+		if engine == "sqlite" {
+			opsShot(b, "webhooks-broken-filter")
+		}
+		b.run("the webhook with a broken filter",
+			chromedp.Navigate(b.base+"/admin/webhooks/"+hook),
+			chromedp.WaitVisible(chromedp.CSS(`#wh-filter-err`)),
+		)
+		if got := b.text("#wh-filter-err"); !strings.Contains(got, "no longer works") || !strings.Contains(got, "total") {
+			t.Errorf("the webhook page says %q", got)
+		}
 	})
 }

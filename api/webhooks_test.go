@@ -367,10 +367,36 @@ func TestWebhookFollowsARenamedCollection(t *testing.T) {
 		s.Super("PATCH", "/api/webhooks/"+hook.ID, map[string]any{"filter": "nope > 1"}, 400, nil)
 		s.Super("PATCH", "/api/webhooks/"+hook.ID, map[string]any{"filter": "total > 100"}, 200, nil)
 
+		// A field its filter names is renamed: the webhook says its
+		// filter no longer works.
+		s.Super("PATCH", "/api/collections/purchases", map[string]any{"fields": []map[string]any{
+			{"id": fieldID(t, s, "purchases", "total"), "name": "amount", "type": "number"}}}, 200, nil)
+		var broken struct{ FilterError string }
+		s.Super("GET", "/api/webhooks/"+hook.ID, nil, 200, &broken)
+		if !strings.Contains(broken.FilterError, "total") {
+			t.Errorf("after the field rename, filterError %q", broken.FilterError)
+		}
+
 		// A new collection under the old name is not the webhook's.
 		s.Super("POST", "/api/collections", map[string]any{"name": "orders", "createRule": "",
 			"fields": []map[string]any{{"name": "total", "type": "number"}}}, 200, nil)
 		s.Do("POST", "/api/collections/orders/records", "", map[string]any{"total": 500}, 200, nil)
 		noDelivery(t, got)
 	})
+}
+
+// fieldID returns the id of the field name of collection coll.
+func fieldID(t *testing.T, s *testkit.Server, coll, name string) string {
+	t.Helper()
+	var c struct {
+		Fields []struct{ ID, Name string }
+	}
+	s.Super("GET", "/api/collections/"+coll, nil, 200, &c)
+	for _, f := range c.Fields {
+		if f.Name == name {
+			return f.ID
+		}
+	}
+	t.Fatalf("%s has no field %s", coll, name)
+	return ""
 }

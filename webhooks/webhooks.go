@@ -61,6 +61,11 @@ type Webhook struct {
 	Filter   string `json:"filter"`
 	URL      string `json:"url"`
 	Disabled bool   `json:"disabled"`
+	// FilterError, in answers, says why Filter no longer works with the
+	// collection as it now stands (a field it names was renamed or
+	// removed): until it is mended, no change passes it and nothing is
+	// sent.
+	FilterError string `json:"filterError,omitempty"`
 	// Secret signs the deliveries: shown only when created or rotated.
 	Secret  string    `json:"secret,omitempty"`
 	Created time.Time `json:"created"`
@@ -177,8 +182,22 @@ func (s *Service) List(ctx context.Context) ([]Webhook, error) {
 	for i, w := range list {
 		out[i] = w.Webhook
 		out[i].Secret = ""
-		if c, err := s.o.Service.Collection(w.CollectionID); w.CollectionID != "" && err == nil {
-			out[i].Collection = c.Name
+		key := w.Collection
+		if w.CollectionID != "" {
+			key = w.CollectionID
+		}
+		c, err := s.o.Service.Collection(key)
+		if err != nil {
+			continue
+		}
+		out[i].Collection = c.Name
+		if w.Filter != "" {
+			if _, err := s.o.Service.Compile(w.Filter, s.o.Service.Env(c, superuser, true)); err != nil {
+				out[i].FilterError = err.Error()
+				if e := core.AsError(err); e != nil {
+					out[i].FilterError = e.Message
+				}
+			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
