@@ -15,6 +15,7 @@ import (
 	"github.com/tortoise-dev/tortoise/config"
 	"github.com/tortoise-dev/tortoise/internal/testkit"
 	"github.com/tortoise-dev/tortoise/jobs"
+	"github.com/tortoise-dev/tortoise/store"
 	"github.com/tortoise-dev/tortoise/webhooksig"
 )
 
@@ -399,4 +400,48 @@ func fieldID(t *testing.T, s *testkit.Server, coll, name string) string {
 	}
 	t.Fatalf("%s has no field %s", coll, name)
 	return ""
+}
+
+// A webhook saved before webhooks kept their collection's id gets it at
+// start, while its name still names the collection, and then follows a
+// rename like any other.
+func TestWebhookSavedByNameGetsItsCollectionID(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		recv, got := receiver(t)
+		u, _ := url.Parse(recv.URL)
+		restart := func() {
+			s = s.Restart(func(c *config.Config) {
+				c.OutboundAllowHosts = []string{u.Host}
+				c.EncryptionKey = "webhook-test-key-0123456789abcdef"
+			})
+			if err := s.App.StartJobs(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		restart()
+		s.Super("POST", "/api/collections", map[string]any{"name": "orders", "createRule": "",
+			"fields": []map[string]any{{"name": "total", "type": "number"}}}, 200, nil)
+		s.Super("POST", "/api/webhooks", map[string]any{"collection": "orders", "events": []string{"create"}, "url": recv.URL + "/hook"}, 200, nil)
+		// As an older Tortoise saved it: by name only.
+		ctx := context.Background()
+		st := s.App.Service.Store()
+		if err := st.Update(ctx, func(tx store.Tx) error {
+			return store.UpdateParamJSON(ctx, tx, "webhooks", func(list *[]map[string]any) error {
+				for _, w := range *list {
+					delete(w, "collectionId")
+				}
+				return nil
+			})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		restart()
+		s.Super("PATCH", "/api/collections/orders", map[string]any{"name": "purchases"}, 200, nil)
+		s.Do("POST", "/api/collections/purchases/records", "", map[string]any{"total": 7}, 200, nil)
+		var d delivered
+		if err := json.Unmarshal(nextDelivery(t, got).body, &d); err != nil || d.Collection != "purchases" {
+			t.Fatalf("after the rename: %+v (%v)", d, err)
+		}
+	})
 }

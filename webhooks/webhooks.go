@@ -119,6 +119,9 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if err := s.reload(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.keepCollectionIDs(ctx); err != nil {
+		return nil, err
+	}
 	if err := o.Jobs.Register(jobs.Kind{Name: Kind, Queue: jobs.WebhookQueue, MaxAttempts: 10, Timeout: time.Minute, Handler: s.deliver}); err != nil {
 		return nil, err
 	}
@@ -130,6 +133,33 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	s.stop = stop
 	go s.refresh(bg)
 	return s, nil
+}
+
+// keepCollectionIDs gives the webhooks saved before CollectionID was kept
+// their collection's id, found by their name while it still names it, so
+// they follow later renames.
+func (s *Service) keepCollectionIDs(ctx context.Context) error {
+	missing := false
+	for _, w := range s.current() {
+		if w.CollectionID == "" {
+			_, err := s.o.Service.Collection(w.Collection)
+			missing = missing || err == nil
+		}
+	}
+	if !missing {
+		return nil
+	}
+	return s.change(ctx, func(list []stored) ([]stored, error) {
+		for i := range list {
+			if list[i].CollectionID != "" {
+				continue
+			}
+			if c, err := s.o.Service.Collection(list[i].Collection); err == nil {
+				list[i].CollectionID = c.ID
+			}
+		}
+		return list, nil
+	})
 }
 
 // Close stops rereading the webhooks.
