@@ -187,47 +187,79 @@ const dispatchBuffer = 8192
 // that follow relations, expand).
 const dispatchTimeout = 5 * time.Second
 
-// realtimeShare is how much of the dispatcher's time the clients of one
-// address may take: a quarter of it over time, a quarter of a second at
-// once. That time is evaluating their rules and filters (through the
-// database when they follow relations), reading their expands and
-// encoding their messages. One dispatcher serves every client in turn, so
-// without a share one guest holding a thousand topics with distinct
+// realtimeShare is the least share of the dispatcher's time the clients
+// of one address may take. One dispatcher serves every client in turn:
+// evaluating their rules and filters (through the database when they
+// follow relations), reading their expands, encoding their messages.
+// Without a share, one guest holding a thousand topics with distinct
 // filters that follow relations, on a few connections, made every event
-// wait for thousands of queries, for everyone. An address that has used
-// its share has its clients that an event concerns disconnected instead
-// of evaluated (as a client too slow to read is): their SDKs reconnect
-// and subscribe again, and meet the same share, which refills at a
-// quarter of a second per second, so one evaluation that ran long (up to
-// the read timeout) keeps its address out for four times as long.
-// Messages that other subscribers asked for the same way cost nothing
-// more and count for no one.
+// wait for thousands of queries, for everyone. The dispatcher's time is
+// divided among the addresses it served in the last second, each getting
+// at least this much: one address alone (every client behind a proxy
+// whose addresses are not trusted, say) may use all of it; an attacker
+// beside others gets at most half. What an address takes beyond its
+// share is a debt it pays back as time passes; while it owes more than a
+// share, the event's subscribers from that address are disconnected
+// instead of evaluated (as a client too slow to read is): their SDKs
+// reconnect and subscribe again, and meet the same debt, so one
+// evaluation that ran long keeps its address out for a while. Messages
+// that other subscribers asked for the same way cost nothing more and
+// count for no one.
 const realtimeShare = 250 * time.Millisecond
 
 // dispatchCosts is what each client address owes the dispatcher (see
 // realtimeShare). Only the dispatcher's goroutine uses it.
 type dispatchCosts struct {
-	addrs map[string]*addrCost
-	swept time.Time
+	addrs   map[string]*addrCost
+	active  int       // addresses served in the second before counted
+	counted time.Time // when active was counted
+	swept   time.Time // when addresses that owe nothing were last forgotten
 }
 
 type addrCost struct {
-	debt   time.Duration // time taken, less a quarter of the time since
+	debt   time.Duration // time taken, less the share of the time since
 	at     time.Time     // when debt was last brought up to date
+	served time.Time     // when an event last concerned one of its clients
 	warned time.Time
 }
 
-// sweep forgets, once a minute, the addresses that owe nothing.
+// share is the time each address may take per second: the dispatcher's
+// second divided among the addresses it served in the last one, at least
+// realtimeShare.
+func (d *dispatchCosts) share() time.Duration {
+	return max(realtimeShare, time.Second/time.Duration(max(d.active, 1)))
+}
+
+// sweep counts, once a second, the addresses served in the last second
+// (an event concerned one of their clients),
+// and forgets, once a minute, those that owe nothing and were neither
+// served nor warned for a minute.
 func (d *dispatchCosts) sweep(now time.Time) {
+	if now.Sub(d.counted) >= time.Second {
+		n := 0
+		for _, c := range d.addrs {
+			if now.Sub(c.served) < time.Second {
+				n++
+			}
+		}
+		d.active, d.counted = n, now
+	}
 	if now.Sub(d.swept) < time.Minute {
 		return
 	}
 	for k, c := range d.addrs {
-		if c.debt <= now.Sub(c.at)/4 && now.Sub(c.warned) > time.Minute {
+		if now.Sub(c.served) > time.Minute && now.Sub(c.warned) > time.Minute && d.drained(c, now) == 0 {
 			delete(d.addrs, k)
 		}
 	}
 	d.swept = now
+}
+
+// drained is c's debt at now: what it owed, less the share of the time
+// since.
+func (d *dispatchCosts) drained(c *addrCost, now time.Time) time.Duration {
+	paid := time.Duration(float64(now.Sub(c.at)) * float64(d.share()) / float64(time.Second))
+	return max(0, c.debt-paid)
 }
 
 // of returns addr's cost entry with its debt brought up to now.
@@ -240,15 +272,14 @@ func (d *dispatchCosts) of(addr string, now time.Time) *addrCost {
 		c = &addrCost{at: now}
 		d.addrs[addr] = c
 	}
-	c.debt = max(0, c.debt-now.Sub(c.at)/4)
-	c.at = now
+	c.debt, c.at = d.drained(c, now), now
 	return c
 }
 
 // dispatch sends one change to its subscribers. Subscribers asking the
 // same thing as the same caller (same identity, same topic and options)
 // share one evaluation and one encoding. Clients whose address has used
-// its realtimeShare of the dispatcher, and clients whose
+// its share of the dispatcher (see realtimeShare), and clients whose
 // message could not be made within dispatchTimeout, are disconnected
 // rather than left without the event.
 func (s *Server) dispatch(ch store.Change) {
@@ -298,7 +329,9 @@ func (s *Server) dispatch(ch store.Change) {
 	var last asked
 	var lastMsg []byte
 	out := make([]realtime.Delivery, 0, len(subs))
-	s.dispatchCosts.sweep(time.Now())
+	now := time.Now()
+	s.dispatchCosts.sweep(now)
+	lastAddr := "\x00" // no address
 	var shed map[*realtime.Client]bool
 	drop := func(c *realtime.Client) {
 		if shed == nil {
@@ -310,6 +343,12 @@ func (s *Server) dispatch(ch store.Change) {
 		if shed[sub.Client] {
 			continue
 		}
+		if a := sub.Client.Addr; a != lastAddr {
+			// Served, whoever pays for its messages: the addresses served
+			// divide the dispatcher among them.
+			s.dispatchCosts.of(a, now).served = now
+			lastAddr = a
+		}
 		if s.signedOut(sub.Auth) {
 			sub.Auth, sub.Identity = nil, ""
 		}
@@ -320,7 +359,7 @@ func (s *Server) dispatch(ch store.Change) {
 			if msg, done = msgs[key]; !done {
 				start := time.Now()
 				cost := s.dispatchCosts.of(sub.Client.Addr, start)
-				if cost.debt > realtimeShare || ctx.Err() != nil {
+				if cost.debt > s.dispatchCosts.share() || ctx.Err() != nil {
 					drop(sub.Client)
 					continue
 				}
@@ -346,7 +385,7 @@ func (s *Server) dispatch(ch store.Change) {
 }
 
 // shedClients disconnects clients dispatch could not serve: their
-// address took its realtimeShare of the dispatcher, or (timedOut) the
+// address took its share of the dispatcher, or (timedOut) the
 // event's evaluations ran past dispatchTimeout. They reconnect and
 // subscribe again. Warned once a minute per address.
 func (s *Server) shedClients(shed map[*realtime.Client]bool, timedOut bool) {
@@ -367,7 +406,7 @@ func (s *Server) shedClients(shed map[*realtime.Client]bool, timedOut bool) {
 				"address", addr, "clients", n, "timeout", dispatchTimeout)
 		} else {
 			s.log.Warn("realtime: the clients of one address took more than their share of the dispatcher; disconnecting them",
-				"address", addr, "clients", n, "share", realtimeShare)
+				"address", addr, "clients", n, "share", s.dispatchCosts.share())
 		}
 	}
 }
