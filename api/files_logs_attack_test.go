@@ -202,3 +202,39 @@ func TestAttackTooManyUploadsStoreNothing(t *testing.T) {
 		}
 	}
 }
+
+// A create rule that reads only the caller (here: signed in) is decided
+// before a create's uploads are stored: a guest it refuses costs no write
+// (before, each of its uploads was stored, then deleted). A rule that
+// reads the record is still decided in the transaction.
+func TestAttackUploadsOfARefusedCallerStoreNothing(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewServer(t, "sqlite")
+	usersSchema(t, s, "")
+	liftLimits(t, s)
+	u := signUp(t, s, "u@example.com", "u-password-123")
+	for name, rule := range map[string]string{"members": `@request.auth.id != ""`, "titled": `title = "ok"`} {
+		s.Super("POST", "/api/collections", map[string]any{"name": name, "createRule": rule, "fields": []map[string]any{
+			{"name": "title", "type": "text"}, {"name": "cover", "type": "file", "maxSelect": 1}}}, 200, nil)
+	}
+	files := &countingFiles{Store: s.App.Records.Files()}
+	s.App.Records.SetFiles(files)
+	upload := func(coll, token, title string) int {
+		t.Helper()
+		status, _ := sendMultipart(t, s, "POST", "/api/collections/"+coll+"/records", token,
+			part{key: "title", data: []byte(title)}, part{key: "cover", name: "a.txt", data: []byte("a")})
+		return status
+	}
+	if st := upload("members", "", "x"); st != 400 || files.puts.Load() != 0 {
+		t.Errorf("a guest: %d, %d objects written", st, files.puts.Load())
+	}
+	if st := upload("members", u.Token, "x"); st != 200 || files.puts.Load() != 1 {
+		t.Errorf("a member: %d, %d objects written", st, files.puts.Load())
+	}
+	if st := upload("titled", "", "no"); st != 400 {
+		t.Errorf("a rule on the record, refused: %d", st)
+	}
+	if st := upload("titled", "", "ok"); st != 200 {
+		t.Errorf("a rule on the record, admitted: %d", st)
+	}
+}

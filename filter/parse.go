@@ -472,3 +472,40 @@ func (p *parser) parseValue() (term, error) {
 	}
 	return out, p.next()
 }
+
+// Idents returns the identifiers e names, as written (field paths,
+// @request.*, @collection.*, macros), each once, including those inside
+// function calls.
+func (e *Expr) Idents() []string {
+	seen := map[string]bool{}
+	var out []string
+	var visit func(t term)
+	visit = func(t term) {
+		switch t.kind {
+		case termIdent:
+			if !seen[t.text] {
+				seen[t.text] = true
+				out = append(out, t.text)
+			}
+		case termCall:
+			for _, a := range t.args {
+				visit(a)
+			}
+		}
+	}
+	var walk func(e *Expr)
+	walk = func(e *Expr) {
+		for _, x := range e.and {
+			walk(x)
+		}
+		for _, x := range e.or {
+			walk(x)
+		}
+		if e.cmp != nil {
+			visit(e.cmp.left)
+			visit(e.cmp.right)
+		}
+	}
+	walk(e)
+	return out
+}

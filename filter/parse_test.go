@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -148,6 +149,24 @@ func TestLike(t *testing.T) {
 	for _, tc := range pats {
 		if got := likeConstPattern(tc.in); got != tc.want {
 			t.Errorf("likeConstPattern(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestIdents(t *testing.T) {
+	for src, want := range map[string][]string{
+		``:      nil,
+		`a = 1`: {"a"},
+		`a = 1 && (@request.auth.id != "" || b.c ?= @now) && a > 2`: {"a", "@request.auth.id", "b.c", "@now"},
+		`geoDistance(lon, lat, 1, 2) < @request.headers.x`:          {"lon", "lat", "@request.headers.x"},
+		`@request.auth.id:isset = true`:                             {"@request.auth.id:isset"},
+	} {
+		e, err := Parse(src)
+		if err != nil {
+			t.Fatalf("%q: %v", src, err)
+		}
+		if got := e.Idents(); !slices.Equal(got, want) {
+			t.Errorf("%q: %v, want %v", src, got, want)
 		}
 	}
 }

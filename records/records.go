@@ -235,6 +235,9 @@ func (s *Service) prepareCreate(ctx context.Context, req *service.Request, c *co
 	var fileID string
 	var uploaded []string
 	if len(uploadsIn(c, body)) > 0 {
+		if err := s.refuseEarly(req, c); err != nil {
+			return nil, err
+		}
 		fileID, _ = body["id"].(string)
 		if fileID == "" {
 			fileID = core.NewID()
@@ -307,6 +310,51 @@ func (s *Service) insertChecked(w *Write) error {
 		return err
 	}
 	return nil
+}
+
+// refuseEarly decides the create rule before a create's uploads are
+// stored, when the rule reads nothing of the record: only who asks
+// (@request.auth, headers, method, context) and the clock. Such a rule
+// answers the same in the transaction, so a caller it refuses costs no
+// storage (before, the uploads were stored, then deleted). Any other rule
+// (the record's fields, the body, relations, other collections) is left
+// to the transaction.
+func (s *Service) refuseEarly(req *service.Request, c *core.Collection) error {
+	if req.Bypasses(c, true) || c.CreateRule == nil || strings.TrimSpace(*c.CreateRule) == "" {
+		return nil
+	}
+	e, err := s.svc.Parse(*c.CreateRule)
+	if err != nil {
+		return nil
+	}
+	for _, id := range e.Idents() {
+		if !readsOnlyTheCaller(id) {
+			return nil
+		}
+	}
+	ok, err := filter.Eval(e, s.svc.Env(c, req, true), core.NewRecord(c), needsData{})
+	if err != nil || ok {
+		return nil
+	}
+	return core.Invalid("Failed to create record.")
+}
+
+// readsOnlyTheCaller reports whether the identifier id names something
+// of the request's caller or the clock, not of the record.
+func readsOnlyTheCaller(id string) bool {
+	for _, p := range []string{"@request.auth.", "@request.headers."} {
+		if strings.HasPrefix(id, p) {
+			return true
+		}
+	}
+	name, _, _ := strings.Cut(id, ":")
+	switch {
+	case name == "@request.method", name == "@request.context":
+		return true
+	case strings.HasPrefix(id, "@request"), strings.HasPrefix(id, "@collection"):
+		return false
+	}
+	return strings.HasPrefix(id, "@") // a macro: @now, @todayStart, …
 }
 
 func withBody(req *service.Request, body map[string]any) *service.Request {
