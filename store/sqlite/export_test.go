@@ -19,7 +19,9 @@ func MigrateFile(ctx context.Context, path string, ms []store.Migration) error {
 		return err
 	}
 	defer db.Close()
-	conn, err := db.Conn(ctx)
+	// As Open connects: a runner starting while another sets up the new
+	// file's journal is answered SQLITE_BUSY at once.
+	conn, err := connectWriter(ctx, db, 10*time.Second)
 	if err != nil {
 		return err
 	}

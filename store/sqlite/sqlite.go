@@ -214,15 +214,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.wdb.SetMaxIdleConns(1)
 	s.wdb.SetConnMaxLifetime(0)
 	s.wdb.SetConnMaxIdleTime(0)
-	// Connecting applies journal_mode(WAL), which SQLite can refuse with
-	// SQLITE_BUSY at once, without waiting out busy_timeout, while another
-	// process opens the same new database: wait it out here instead.
-	for deadline := time.Now().Add(cfg.busyTimeout); ; time.Sleep(10 * time.Millisecond) {
-		if s.wconn, err = s.wdb.Conn(ctx); err == nil || !busy(err) || time.Now().After(deadline) {
-			break
-		}
-	}
-	if err != nil {
+	if s.wconn, err = connectWriter(ctx, s.wdb, cfg.busyTimeout); err != nil {
 		return fail(err, "writer connection")
 	}
 	if err := s.bootstrap(ctx); err != nil {
@@ -251,6 +243,18 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	go s.writeLoop()
 	s.searchUpgrade(ctx)
 	return s, nil
+}
+
+// connectWriter opens db's connection for writing. Connecting applies
+// journal_mode(WAL), which SQLite can refuse with SQLITE_BUSY at once,
+// without waiting out busy_timeout, while another process opens the same
+// new database: that is waited out here instead, up to timeout.
+func connectWriter(ctx context.Context, db *sql.DB, timeout time.Duration) (conn *sql.Conn, err error) {
+	for deadline := time.Now().Add(timeout); ; time.Sleep(10 * time.Millisecond) {
+		if conn, err = db.Conn(ctx); err == nil || !busy(err) || time.Now().After(deadline) {
+			return conn, err
+		}
+	}
 }
 
 // dsn builds the data source name: pragmas go in _pragma parameters so the
