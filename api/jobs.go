@@ -143,29 +143,56 @@ func apiKindAllowed(kind string) error {
 // scope's. Such jobs are told apart by their tags (webhooks.Tag and
 // webhooks.HookTag: an inbound source's kind may be the app's own).
 func redactWebhookJobs(req *service.Request, js ...*jobs.Job) {
-	if req == nil || req.Superuser || req.Key == nil || req.Key.HasScope(service.ScopeWebhooks) {
+	if seesWebhookJobs(req) {
 		return
 	}
 	for _, j := range js {
-		if j == nil {
-			continue
-		}
-		for _, t := range j.Tags {
-			if strings.HasPrefix(t, webhooks.Tag("")) || strings.HasPrefix(t, webhooks.HookTag("")) {
-				j.Args, j.Output = json.RawMessage("null"), json.RawMessage("null")
-				break
-			}
+		if webhookJob(j) {
+			j.Args, j.Output = json.RawMessage("null"), json.RawMessage("null")
 		}
 	}
 }
 
+// seesWebhookJobs reports whether the caller may read and change the jobs
+// of webhooks: anyone but an API key without the webhooks scope.
+func seesWebhookJobs(req *service.Request) bool {
+	return req == nil || req.Superuser || req.Key == nil || req.Key.HasScope(service.ScopeWebhooks)
+}
+
+// webhookJob reports whether j is a webhook's delivery or an inbound
+// event, told by its tags (webhooks.Tag and webhooks.HookTag).
+func webhookJob(j *jobs.Job) bool {
+	if j == nil {
+		return false
+	}
+	for _, t := range j.Tags {
+		if strings.HasPrefix(t, webhooks.Tag("")) || strings.HasPrefix(t, webhooks.HookTag("")) {
+			return true
+		}
+	}
+	return false
+}
+
 // jobOp applies one operation of the queue, such as (*jobs.Queue).Retry,
-// to the job named in the path.
-func (s *Server) jobOp(op func(*jobs.Queue, context.Context, int64) (*jobs.Job, error)) callerHandler {
+// to the job named in the path. An operation that changes the job (change)
+// on a webhook's delivery or an inbound event needs the webhooks scope, as
+// reading them does (redactWebhookJobs): with the jobs scope alone a key
+// could cancel or delete the deliveries that another scope's owner relies
+// on, or send them again.
+func (s *Server) jobOp(change bool, op func(*jobs.Queue, context.Context, int64) (*jobs.Job, error)) callerHandler {
 	return func(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil || id < 1 {
 			return core.NotFound("The job wasn't found.")
+		}
+		if change && !seesWebhookJobs(req) {
+			j, err := s.jobs.Get(r.Context(), id)
+			if err != nil {
+				return err
+			}
+			if webhookJob(j) {
+				return core.Forbidden("Webhook deliveries and inbound events need an API key with the webhooks scope.")
+			}
 		}
 		j, err := op(s.jobs, r.Context(), id)
 		if err != nil {

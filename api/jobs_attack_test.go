@@ -118,7 +118,8 @@ func TestAttackWebhookKeyFilterCannotProbe(t *testing.T) {
 // delivery's args hold the record it announces, of any collection and
 // whatever its rules, and an inbound event's args the sender's event:
 // to a key without the webhooks scope the job routes show such jobs
-// without their args and output. Nor may it make inbound events.
+// without their args and output, and refuse to retry, cancel or delete
+// them. Nor may it make inbound events.
 func TestAttackJobsKeyCannotReadWebhookPayloads(t *testing.T) {
 	t.Parallel()
 	for _, engine := range testkit.Engines() {
@@ -158,12 +159,19 @@ func TestAttackJobsKeyCannotReadWebhookPayloads(t *testing.T) {
 			if args != "null" || output != "null" {
 				t.Errorf("jobs key: a delivery listed with args %s, output %s", args, output)
 			}
-			for _, op := range []string{"GET /api/jobs/%d", "POST /api/jobs/%d/retry"} {
+			if r := s.Request("GET", fmt.Sprintf("/api/jobs/%d", id), "Bearer "+jobsKey.Key, nil); r.Status != 200 || strings.Contains(string(r.Body), "secret plans") {
+				t.Errorf("jobs key: GET the delivery answered %d %s", r.Status, r.Body)
+			}
+			// Nor may it change them: retry (a second send), cancel or
+			// delete deliveries another scope's owner relies on.
+			for _, op := range []string{"POST /api/jobs/%d/retry", "POST /api/jobs/%d/cancel", "DELETE /api/jobs/%d"} {
 				method, path, _ := strings.Cut(fmt.Sprintf(op, id), " ")
-				r := s.Request(method, path, "Bearer "+jobsKey.Key, nil)
-				if r.Status != 200 || strings.Contains(string(r.Body), "secret plans") {
+				if r := s.Request(method, path, "Bearer "+jobsKey.Key, nil); r.Status != 403 {
 					t.Errorf("jobs key: %s %s answered %d %s", method, path, r.Status, r.Body)
 				}
+			}
+			if r := s.Request("POST", fmt.Sprintf("/api/jobs/%d/retry", id), "Bearer "+bothKey.Key, nil); r.Status != 200 {
+				t.Errorf("jobs+webhooks key: retry answered %d %s", r.Status, r.Body)
 			}
 
 			// An inbound event made by hand would pass for a verified one.
