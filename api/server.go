@@ -51,7 +51,7 @@ type Options struct {
 	// the read timeout's 503. 0 or less: no bound beyond the store's.
 	ReadBudget time.Duration
 	// ReadConns is how many database reads can run at once (the store's
-	// ReadConns). Costly reads (see enterFilteredRead) in progress are
+	// ReadConns). Costly reads (see enterCostlyRead) in progress are
 	// capped below it, all clients together, so that plain reads always
 	// find a connection; 0: no such cap.
 	ReadConns int

@@ -357,12 +357,19 @@ func (s *Server) throttle(r *http.Request, label, collection, account string) (*
 			return r, tooMany(wait)
 		}
 	}
-	if account != "" {
-		if ok, wait := s.rates.Allow(r.Context(), guard.AccountKey(label, collection, account), limits.PerAccount, now); !ok {
-			return r, tooMany(wait)
-		}
+	return r, s.limitAccount(r.Context(), label, collection, account, limits.PerAccount, now)
+}
+
+// limitAccount counts one try of account (none when "") of label against
+// rule, guard's per-account limit of label.
+func (s *Server) limitAccount(ctx context.Context, label, collection, account string, rule guard.Rule, now time.Time) error {
+	if account == "" {
+		return nil
 	}
-	return r, nil
+	if ok, wait := s.rates.Allow(ctx, guard.AccountKey(label, collection, account), rule, now); !ok {
+		return tooMany(wait)
+	}
+	return nil
 }
 
 // throttleAccount applies only the per-account part of throttle, for a
@@ -370,14 +377,11 @@ func (s *Server) throttle(r *http.Request, label, collection, account string) (*
 // a token it checked). Nothing is limited while rateLimits.enabled is off.
 func (s *Server) throttleAccount(r *http.Request, label, collection, account string) error {
 	p, err := s.policy(r.Context())
-	if err != nil || !p.limitsOn || account == "" {
+	if err != nil || !p.limitsOn {
 		return err
 	}
 	limits, _ := guard.DefaultPolicy().For(label)
-	if ok, wait := s.rates.Allow(r.Context(), guard.AccountKey(label, collection, account), limits.PerAccount, time.Now()); !ok {
-		return tooMany(wait)
-	}
-	return nil
+	return s.limitAccount(r.Context(), label, collection, account, limits.PerAccount, time.Now())
 }
 
 // tooMany is a rate limit's refusal, in the words of guard.TooMany.

@@ -212,21 +212,14 @@ func (s *Service) List(ctx context.Context) ([]Webhook, error) {
 	for i, w := range list {
 		out[i] = w.Webhook
 		out[i].Secret = ""
-		key := w.Collection
-		if w.CollectionID != "" {
-			key = w.CollectionID
-		}
-		c, err := s.o.Service.Collection(key)
+		c, err := s.o.Service.Collection(w.collectionKey())
 		if err != nil {
 			continue
 		}
 		out[i].Collection = c.Name
 		if w.Filter != "" {
 			if _, err := s.o.Service.Compile(w.Filter, s.o.Service.Env(c, superuser, true)); err != nil {
-				out[i].FilterError = err.Error()
-				if e := core.AsError(err); e != nil {
-					out[i].FilterError = e.Message
-				}
+				out[i].FilterError = message(err)
 			}
 		}
 	}
@@ -421,26 +414,27 @@ func (s *Service) apply(w *Webhook, in Input) error {
 		w.Disabled = *in.Disabled
 	}
 	if w.Filter != "" && w.Collection != "" {
-		key := w.Collection
-		if w.CollectionID != "" {
-			key = w.CollectionID // the name may have changed since
-		}
-		c, err := s.o.Service.Collection(key)
+		c, err := s.o.Service.Collection(w.collectionKey())
 		if err == nil {
 			env := s.o.Service.Env(c, superuser, true)
 			if in.By != nil && in.By.Key != nil {
 				env = s.o.Service.Env(c, in.By, false)
 			}
 			if _, err := s.o.Service.Compile(w.Filter, env); err != nil {
-				msg := err.Error()
-				if e := core.AsError(err); e != nil {
-					msg = e.Message
-				}
-				return core.FieldInvalid("filter", "validation_invalid_filter", msg)
+				return core.FieldInvalid("filter", "validation_invalid_filter", message(err))
 			}
 		}
 	}
 	return nil
+}
+
+// message is what err says to the caller: a core error's message, else
+// the error's text (a filter's compile errors are both).
+func message(err error) string {
+	if e := core.AsError(err); e != nil {
+		return e.Message
+	}
+	return err.Error()
 }
 
 // superuser is who filters are evaluated as: only the filter applies.
@@ -485,6 +479,15 @@ func (s *Service) onChanges(ctx context.Context, tx store.Tx, changes []store.Ch
 		}
 	}
 	return nil
+}
+
+// collectionKey names the webhook's collection to look it up by: its id
+// when kept (the name may have changed since), else its name.
+func (w *Webhook) collectionKey() string {
+	if w.CollectionID != "" {
+		return w.CollectionID
+	}
+	return w.Collection
 }
 
 // isFor reports whether the webhook is for changes of c.

@@ -58,7 +58,14 @@ func (s *Store) connErr(ctx context.Context, err error, msg string) error {
 // missingObject reports PostgreSQL's error for a table or column that is
 // not there (undefined_table, undefined_column; see
 // store.ErrMissingObject).
-func missingObject(e *pgconn.PgError) bool { return e.Code == "42P01" || e.Code == "42703" }
+func missingObject(e *pgconn.PgError) bool {
+	return e.Code == codeUndefinedTable || e.Code == codeUndefinedColumn
+}
+
+const (
+	codeUndefinedTable  = "42P01"
+	codeUndefinedColumn = "42703"
+)
 
 // findErr is connErr for queries carrying caller fragments: a statement
 // the server canceled (query_canceled: the read timeout) is
@@ -71,9 +78,9 @@ func (s *Store) findErr(ctx context.Context, err error) error {
 			return store.ReadTimeoutError(err)
 		}
 		switch {
-		case e.Code == "42P01": // a table is a collection's (store.ErrMissingObject)
+		case e.Code == codeUndefinedTable: // a table is a collection's (store.ErrMissingObject)
 			return store.CollectionChangedError(err)
-		case e.Code == "42703": // a column may be the fragment's own mistake
+		case e.Code == codeUndefinedColumn: // a column may be the fragment's own mistake
 			return store.MissingObjectInFragment(err)
 		}
 		if strings.HasPrefix(e.Code, "42") || strings.HasPrefix(e.Code, "22") {

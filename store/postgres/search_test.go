@@ -43,6 +43,29 @@ func searchIDs(t *testing.T, s *postgres.Store, c *core.Collection, text string)
 	return ids
 }
 
+// createRows creates c on s with n records, ids row00000 and on, the
+// title of record i title(i), in one transaction.
+func createRows(t *testing.T, s *postgres.Store, c *core.Collection, n int, title func(i int) string) {
+	t.Helper()
+	ctx := context.Background()
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CreateCollection(ctx, c); err != nil {
+			return err
+		}
+		for i := range n {
+			r := core.NewRecord(c)
+			r.Data["id"], r.Data["title"] = fmt.Sprintf("row%05d", i), title(i)
+			if err := tx.Insert(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // unfold makes c's search index what a Tortoise from before the folded
 // layout built: a trigger computing the words as written, without the
 // comment naming the key, and every row indexed by it.
@@ -186,22 +209,7 @@ func TestSearchTyposUseTheIndex(t *testing.T) {
 	ctx := context.Background()
 	s := openTestStore(t)
 	c := searchCollection("typos")
-	err := s.Update(ctx, func(tx store.Tx) error {
-		if err := tx.CreateCollection(ctx, c); err != nil {
-			return err
-		}
-		for i := range 3000 {
-			r := core.NewRecord(c)
-			r.Data["id"], r.Data["title"] = fmt.Sprintf("row%05d", i), fmt.Sprintf("tortoise number %d", i)
-			if err := tx.Insert(ctx, r); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	createRows(t, s, c, 3000, func(i int) string { return fmt.Sprintf("tortoise number %d", i) })
 	if _, err := s.Pool().Exec(ctx, "ANALYZE "+store.QuoteIdent(c.Name)); err != nil {
 		t.Fatal(err)
 	}
@@ -238,23 +246,8 @@ func TestSearchFillGivesWayToWriters(t *testing.T) {
 	s := openTestStore(t)
 	c := searchCollection("yielding")
 	const n = store.SearchFillBatch*2 + 200
+	createRows(t, s, c, n, func(int) string { return "tortoise" })
 	id := func(i int) string { return fmt.Sprintf("row%05d", i) }
-	err := s.Update(ctx, func(tx store.Tx) error {
-		if err := tx.CreateCollection(ctx, c); err != nil {
-			return err
-		}
-		for i := range n {
-			r := core.NewRecord(c)
-			r.Data["id"], r.Data["title"] = id(i), "tortoise"
-			if err := tx.Insert(ctx, r); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Every row unindexed and a fill on record, as a restart leaves them.
 	table, trigger := store.QuoteIdent(c.Name), store.QuoteIdent("_search_"+c.ID)
 	for _, q := range []string{
