@@ -164,19 +164,14 @@ func (s *Service) Truncate(ctx context.Context, nameOrID string) error {
 	if c.IsView() {
 		return core.Invalid("The records of a view collection are read-only.")
 	}
-	err = s.store.Update(ctx, func(tx store.Tx) error {
+	// No change per record reaches the feed: the store tells its OnLost
+	// observers (the record cache), of every process on PostgreSQL.
+	return s.store.Update(ctx, func(tx store.Tx) error {
 		if err := s.checkNoIncomingRequired(c); err != nil {
 			return err
 		}
 		return tx.Truncate(ctx, c)
 	})
-	if err == nil {
-		// No change per record reaches the feed: its OnLost observers (the
-		// record cache) forget everything before the caller hears back.
-		// On PostgreSQL the store tells other processes the same way.
-		s.store.Changes().Lost()
-	}
-	return err
 }
 
 // checkNoIncomingRequired refuses to empty a collection that required

@@ -156,9 +156,9 @@ type Store interface {
 	// Changes returns the change feed: every committed Insert, Update and
 	// Delete, published after its transaction commits (never for one that
 	// rolls back), in commit order. On PostgreSQL it carries the changes
-	// of every process on the database. Truncate publishes no change; on
-	// PostgreSQL it calls the OnLost observers of every process at commit
-	// (the caller calls its own process's, see Feed.Lost).
+	// of every process on the database. Truncate publishes no change: it
+	// calls the feed's OnLost observers once it has committed, before
+	// Update returns (on PostgreSQL those of every process).
 	Changes() *Feed
 	// ViewColumns returns the names of the columns a view collection's
 	// query yields, running it with no rows in a read-only transaction, so

@@ -453,6 +453,9 @@ func (t *tx) Truncate(ctx context.Context, c *core.Collection) error {
 		step{sql: "SELECT pg_notify($1, $2)", args: []any{changesChannel, t.s.feed.token + ":" + lostPayload}}); err != nil {
 		return t.s.connErr(ctx, err, "Failed to delete the records.")
 	}
+	// This process hears of it before Update returns, not only when its
+	// own notification comes back.
+	t.afterCommit = append(t.afterCommit, t.s.feed.Lost)
 	return nil
 }
 

@@ -18,7 +18,10 @@ type writeTx struct {
 	group  *group
 	ops    countOps // count effects of this call, merged into the group on success
 	schema bool
-	done   bool
+	// truncated: the call emptied a table, which publishes no change per
+	// record; the feed's OnLost observers hear of it after the commit.
+	truncated bool
+	done      bool
 	// pending holds this call's changes for the feed, published if the
 	// group commits.
 	pending store.Pending
@@ -268,6 +271,7 @@ func (t *writeTx) Truncate(ctx context.Context, c *core.Collection) error {
 	}
 	t.ops.add(c.ID, countOp{set: true})
 	t.group.search = t.group.search || searchable(c)
+	t.truncated = true
 	return nil
 }
 

@@ -148,6 +148,7 @@ type group struct {
 	ops     countOps       // count effects of the savepoints released so far
 	schema  bool           // a collection changed: drop cached statements after commit
 	changes []store.Change // for the feed, in the order the savepoints ran
+	lost    bool           // a call truncated a table: tell the feed's OnLost observers
 	// search: a call wrote to a searchable collection's table (or used
 	// SQLTx while search indexes exist, so may have): flush the search
 	// queues before COMMIT.
@@ -244,6 +245,7 @@ func (s *Store) commitGroup(batch []*request) (rest []*request) {
 		}
 		g.ops.merge(tx.ops)
 		g.schema = g.schema || tx.schema
+		g.lost = g.lost || tx.truncated
 		g.changes = append(g.changes, tx.pending.Take()...)
 	}
 
@@ -279,6 +281,9 @@ func (s *Store) commitGroup(batch []*request) (rest []*request) {
 	// In commit order, before any caller hears of its commit: a caller that
 	// subscribed before writing sees its own change by the time Update returns.
 	s.feed.Publish(g.changes...)
+	if g.lost {
+		s.feed.Lost()
+	}
 	if g.schema {
 		// Statements for old table shapes would only linger: drop them.
 		s.reads.reset()

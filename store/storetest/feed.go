@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,7 +120,14 @@ func testFeed(t *testing.T, open func(t *testing.T) store.Store) {
 			return tx.Insert(h.ctx, record(c, id, "title", "kept"))
 		})
 		wantChange(t, next(t, sub), store.ActionCreate, c, map[string]any{"id": id, "title": "kept"}, nil)
+		// A truncate publishes no change per record; the OnLost observers
+		// (record caches) hear of it before Update returns.
+		var lost atomic.Int32
+		h.s.Changes().OnLost(func() { lost.Add(1) })
 		h.update(func(tx store.Tx) error { return tx.Truncate(h.ctx, c) })
+		if lost.Load() == 0 {
+			t.Fatal("a truncate did not tell the OnLost observers before Update returned")
+		}
 		quiet(t, sub)
 	})
 
