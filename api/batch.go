@@ -15,6 +15,7 @@ import (
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/records"
+	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/settings"
 )
 
@@ -68,12 +69,31 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) error {
 	}
 	ops := make([]records.BatchOp, len(items))
 	queries := make([]url.Values, len(items))
+	var costly *service.Request // the caller of an item that expands back
 	for i, it := range items {
 		op, q, err := s.batchOp(r, it)
 		if err != nil {
 			return s.batchFailed(r, i, err)
 		}
+		if op.Action != records.BatchDelete {
+			if err := s.records.CheckExpand(op.Req, op.Collection, q.Get("expand")); err != nil {
+				return s.batchFailed(r, i, err)
+			}
+		}
+		if strings.Contains(q.Get("expand"), "_via_") && (costly == nil || costly.Superuser) {
+			costly = op.Req
+		}
 		ops[i], queries[i] = op, q
+	}
+	// The items' expands are one read: one costly-read slot (unless every
+	// item that expands back is a superuser's), admitted before anything
+	// is written, and one budget of time and records.
+	if costly != nil {
+		release, err := s.enterCostlyRead(r, costly)
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
 	recs, err := s.records.Batch(ctx, ops)
 	if err != nil {
@@ -86,6 +106,9 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
+	r, done := s.readBudget(r)
+	defer done()
+	left := records.MaxExpandedRecords
 	out := make([]batchResult, len(items))
 	for i, rec := range recs {
 		if rec == nil {
@@ -98,9 +121,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) error {
 			return err // checked in batchOp
 		}
 		req := ops[i].Req
-		if err := s.records.Expand(r.Context(), req, []*core.Record{rec}, q.Get("expand")); err != nil {
-			return s.batchFailed(r, i, err)
-		}
+		s.expandWritten(r.Context(), req, []*core.Record{rec}, q.Get("expand"), &left)
 		out[i] = batchResult{Status: http.StatusOK, Body: appendRecord(make([]byte, 0, 512), rec, viewerOf(req), sel)}
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -219,13 +219,55 @@ func (s *Server) writeRecordChange(w http.ResponseWriter, r *http.Request,
 		return err
 	}
 	req.Body = body
+	// What the answer asks for is checked, and a costly expand admitted,
+	// before the write: once it has committed, the answer must say so.
+	q := req.Query
+	if q == nil {
+		q = queryMap(r.URL.Query())
+	}
+	sel, err := parseFields(q["fields"])
+	if err != nil {
+		return err
+	}
+	if err := s.records.CheckExpand(req, c, q["expand"]); err != nil {
+		return err
+	}
+	if expandsBack(req) {
+		release, err := s.enterCostlyRead(r, req)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	rec, err := change(req, c, body)
 	if err != nil {
 		return err
 	}
 	r, done := s.recordBudget(r, req)
 	defer done()
-	return s.writeRecord(w, r, req, rec, http.StatusOK)
+	s.expandWritten(r.Context(), req, []*core.Record{rec}, q["expand"], nil)
+	writeRaw(w, http.StatusOK, appendRecord(make([]byte, 0, 512), rec, viewerOf(req), sel))
+	return nil
+}
+
+// expandWritten expands records a committed write answers with, drawing
+// on left when it is not nil (a batch's items share one budget). It
+// cannot fail the answer, which must tell that the write took: related
+// records it could not load in time or within the budget are left out
+// (PocketBase answers writes alike) and the reason logged.
+func (s *Server) expandWritten(ctx context.Context, req *service.Request, recs []*core.Record, param string, left *int) {
+	var err error
+	if left != nil {
+		err = s.records.ExpandWithin(ctx, req, recs, param, left)
+	} else {
+		err = s.records.Expand(ctx, req, recs, param)
+	}
+	if err != nil {
+		for _, rec := range recs {
+			rec.Expand = nil
+		}
+		s.log.Info("a write's answer goes without its expand", "expand", param, "err", err)
+	}
 }
 
 func (s *Server) deleteRecord(w http.ResponseWriter, r *http.Request) error {

@@ -75,6 +75,15 @@ func parseExpand(param string) (expandTree, error) {
 // each record's Expand, recursively. Related records the caller may not view
 // (by their collection's view rule) are left out, as if absent.
 func (s *Service) Expand(ctx context.Context, req *service.Request, recs []*core.Record, param string) error {
+	left := MaxExpandedRecords
+	return s.ExpandWithin(ctx, req, recs, param, &left)
+}
+
+// ExpandWithin is Expand drawing on a budget of related records shared
+// with other expands (the items of one batch): *left is what remains of
+// MaxExpandedRecords, and what this expand leaves in recs is taken from
+// it. Past it, errExpandTooLarge.
+func (s *Service) ExpandWithin(ctx context.Context, req *service.Request, recs []*core.Record, param string, left *int) error {
 	if strings.TrimSpace(param) == "" || len(recs) == 0 {
 		return nil
 	}
@@ -82,14 +91,73 @@ func (s *Service) Expand(ctx context.Context, req *service.Request, recs []*core
 	if err != nil {
 		return err
 	}
-	left := MaxExpandedRecords
-	if err := s.expandLevel(ctx, req, recs, tree, &left); err != nil {
+	budget := *left
+	if err := s.expandLevel(ctx, req, recs, tree, &budget); err != nil {
 		return err
 	}
-	if expandedRecords(recs, MaxExpandedRecords) > MaxExpandedRecords {
+	n := expandedRecords(recs, *left)
+	if n > *left {
 		return errExpandTooLarge()
 	}
+	*left -= n
 	return nil
+}
+
+// CheckExpand tells whether param names only relations that req may
+// expand from c, without reading any record: the errors Expand would give
+// for the names, so that a write can refuse them before it commits.
+func (s *Service) CheckExpand(req *service.Request, c *core.Collection, param string) error {
+	if strings.TrimSpace(param) == "" {
+		return nil
+	}
+	tree, err := parseExpand(param)
+	if err != nil {
+		return err
+	}
+	return s.checkLevel(req, c, tree)
+}
+
+func (s *Service) checkLevel(req *service.Request, c *core.Collection, tree expandTree) error {
+	for key, sub := range tree {
+		var next *core.Collection
+		if f := c.Field(key); f != nil && f.Type == core.FieldRelation && (!f.Hidden || seesHidden(req, c)) {
+			next = s.svc.Schema().ByID(f.CollectionID)
+		} else if i := strings.Index(key, "_via_"); i > 0 {
+			other, _, err := s.backRelation(req, c, key, key[:i], key[i+5:])
+			if err != nil {
+				return err
+			}
+			next = other
+		} else {
+			return errNotARelation(key, c)
+		}
+		if next != nil && len(sub) > 0 {
+			if err := s.checkLevel(req, next, sub); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func errNotARelation(key string, c *core.Collection) error {
+	return core.FieldInvalid("expand", "validation_invalid_expand",
+		fmt.Sprintf("%q is not a relation field of %q.", key, c.Name))
+}
+
+// backRelation finds the collection and relation field a back-relation
+// key "other_via_field" of c names, if req may expand it.
+func (s *Service) backRelation(req *service.Request, c *core.Collection, key, colName, fieldName string) (*core.Collection, *core.Field, error) {
+	other := s.svc.Schema().CollectionByNameOrID(colName)
+	var f *core.Field
+	if other != nil {
+		f = other.Field(fieldName)
+	}
+	if f == nil || f.Type != core.FieldRelation || f.CollectionID != c.ID || f.Hidden && !seesHidden(req, other) {
+		return nil, nil, core.FieldInvalid("expand", "validation_invalid_expand",
+			fmt.Sprintf("%q is not a back-relation of %q.", key, c.Name))
+	}
+	return other, f, nil
 }
 
 func errExpandTooLarge() error {
@@ -147,13 +215,14 @@ func (s *Service) expandLevel(ctx context.Context, req *service.Request, recs []
 	for key, sub := range tree {
 		var loaded []*core.Record
 		var err error
-		if f := c.Field(key); f != nil && f.Type == core.FieldRelation {
+		// A hidden relation is no relation to those who may not see it,
+		// as in filters: expanding it would show what it holds.
+		if f := c.Field(key); f != nil && f.Type == core.FieldRelation && (!f.Hidden || seesHidden(req, c)) {
 			loaded, err = s.expandForward(ctx, req, recs, f, *left)
 		} else if i := strings.Index(key, "_via_"); i > 0 {
 			loaded, err = s.expandBack(ctx, req, recs, key, key[:i], key[i+5:])
 		} else {
-			return core.FieldInvalid("expand", "validation_invalid_expand",
-				fmt.Sprintf("%q is not a relation field of %q.", key, c.Name))
+			return errNotARelation(key, c)
 		}
 		if err != nil {
 			return err
@@ -244,15 +313,9 @@ func (s *Service) expandForward(ctx context.Context, req *service.Request, recs 
 }
 
 func (s *Service) expandBack(ctx context.Context, req *service.Request, recs []*core.Record, key, colName, fieldName string) ([]*core.Record, error) {
-	c := recs[0].Collection
-	other := s.svc.Schema().CollectionByNameOrID(colName)
-	var f *core.Field
-	if other != nil {
-		f = other.Field(fieldName)
-	}
-	if f == nil || f.Type != core.FieldRelation || f.CollectionID != c.ID {
-		return nil, core.FieldInvalid("expand", "validation_invalid_expand",
-			fmt.Sprintf("%q is not a back-relation of %q.", key, c.Name))
+	other, f, err := s.backRelation(req, recs[0].Collection, key, colName, fieldName)
+	if err != nil {
+		return nil, err
 	}
 	ids := make([]string, len(recs))
 	for i, r := range recs {

@@ -107,7 +107,12 @@ func splitFileValue(v any) (names []string, ups []*Upload) {
 // written, for the caller to delete if the transaction fails. Errors:
 // KindInvalid naming the body key of a file too large or of a type the
 // field refuses.
-func (s *Service) putUploads(ctx context.Context, c *core.Collection, recordID string, body map[string]any) ([]string, error) {
+//
+// Nothing is stored when any key is refused: uploads to a hidden field the
+// caller may not set (hidden false, see seesHidden), and uploads under
+// "field-", which removes files by name and would leave them stored but
+// named by no record.
+func (s *Service) putUploads(ctx context.Context, c *core.Collection, recordID string, body map[string]any, hidden bool) ([]string, error) {
 	errs := core.ValidationErrors{}
 	type job struct {
 		f  *core.Field
@@ -116,12 +121,20 @@ func (s *Service) putUploads(ctx context.Context, c *core.Collection, recordID s
 	var jobs []job
 	perField := map[string]int{}
 	for key, v := range body {
-		name, _ := splitModifier(key)
+		name, op := splitModifier(key)
 		f := c.Field(name)
 		if f == nil || f.Type != core.FieldFile {
 			continue
 		}
 		_, ups := splitFileValue(v)
+		if len(ups) > 0 && !hidden && closedField(c, f) {
+			errs.Add(key, "validation_unknown_field", fmt.Sprintf("Unknown field %q.", key))
+			continue
+		}
+		if len(ups) > 0 && op == "-" {
+			errs.Add(key, "validation_invalid_file", "Files are removed by name: uploads cannot be removed.")
+			continue
+		}
 		// Uploads are only ever added, so more of them than the field
 		// holds are refused before any is read or stored: a request of
 		// a thousand tiny files must not cost a thousand writes.

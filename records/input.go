@@ -8,6 +8,7 @@ import (
 
 	"github.com/tortoise-dev/tortoise/auth/passwords"
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/service"
 )
 
 // Input is a record body read once, the way its fields read it: every
@@ -76,7 +77,12 @@ func hasPassword(c *core.Collection, body map[string]any) bool {
 // key that is wrong; the input is usable for the rules even when there
 // are errors (the caller reports them after the rules ran, so a record
 // the caller may not change answers the same whatever its body says).
-func (s *Service) readInput(c *core.Collection, base *core.Record, body map[string]any) (*Input, error) {
+//
+// Hidden fields are closed to callers who may not see them (see
+// seesHidden): their keys answer as unknown fields, as in filters, so
+// that a body cannot set what rules may trust (an isAdmin flag) nor learn
+// which hidden fields exist.
+func (s *Service) readInput(c *core.Collection, base *core.Record, body map[string]any, hidden bool) (*Input, error) {
 	if len(body) > 1000 {
 		return nil, core.Invalid("Too many fields in the request body.")
 	}
@@ -94,6 +100,10 @@ func (s *Service) readInput(c *core.Collection, base *core.Record, body map[stri
 			continue
 		}
 		f := c.Field(name)
+		if f != nil && !hidden && closedField(c, f) {
+			errs.Add(key, "validation_unknown_field", fmt.Sprintf("Unknown field %q.", key))
+			continue
+		}
 		if f == nil {
 			if op == "" && s.accepts(c, name) {
 				in.Extra[name] = val
@@ -220,6 +230,21 @@ func (s *Service) readInput(c *core.Collection, base *core.Record, body map[stri
 		}
 	}
 	return in, errs.Err()
+}
+
+// seesHidden reports whether req sees c's hidden fields, as the answers
+// show them: superusers do, and superuser API keys outside the system
+// collections (which keys meet as guests). Only they may set hidden
+// fields or expand hidden relations.
+func seesHidden(req *service.Request, c *core.Collection) bool {
+	return req != nil && req.Superuser && !(req.Key != nil && c.System)
+}
+
+// closedField reports whether f is a hidden field that only those who
+// seesHidden may set. Passwords are hidden yet set by their owners, and
+// an auth record's tokenKey has its own refusal (the auth hooks).
+func closedField(c *core.Collection, f *core.Field) bool {
+	return f.Hidden && f.Type != core.FieldPassword && !(c.IsAuth() && f.Name == "tokenKey")
 }
 
 // splitModifier splits a body key into its field name and modifier:

@@ -246,7 +246,7 @@ func (s *Service) prepareCreate(ctx context.Context, req *service.Request, c *co
 			return nil, core.FieldInvalid("id", "validation_invalid_id", "Use letters, digits, '_' and '-' for the id of a record with files.")
 		}
 		var err error
-		if uploaded, err = s.putUploads(ctx, c, fileID, body); err != nil {
+		if uploaded, err = s.putUploads(ctx, c, fileID, body, seesHidden(req, c)); err != nil {
 			return nil, err
 		}
 	}
@@ -265,7 +265,7 @@ func (s *Service) prepareCreate(ctx context.Context, req *service.Request, c *co
 // prepareCreateInput is prepareCreate once the files are stored.
 func (s *Service) prepareCreateInput(ctx context.Context, req *service.Request, c *core.Collection, body map[string]any, set func(*core.Record)) (*Write, error) {
 	rec := core.NewRecord(c)
-	in, err := s.readInput(c, rec, body)
+	in, err := s.readInput(c, rec, body, seesHidden(req, c))
 	if err != nil {
 		return nil, err
 	}
@@ -414,7 +414,7 @@ func (s *Service) prepareUpdate(ctx context.Context, req *service.Request, c *co
 			return nil, nil, service.ErrNotFound
 		}
 		var err error
-		if uploaded, err = s.putUploads(ctx, c, id, body); err != nil {
+		if uploaded, err = s.putUploads(ctx, c, id, body, seesHidden(req, c)); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -443,7 +443,7 @@ func (s *Service) prepareUpdateTx(ctx context.Context, req *service.Request, c *
 			hashed = prehash(c, body)
 			prep.Old = stored
 			prep.Input = &Input{Values: map[string]any{}, Extra: map[string]any{}}
-			if in, _ := s.readInput(c, stored, body); in != nil {
+			if in, _ := s.readInput(c, stored, body, seesHidden(req, c)); in != nil {
 				prep.Input, prep.Req = in, withBody(req, in.RuleBody())
 			}
 			if err := run(s.hooks.prepare, c, prep); err != nil {
@@ -467,7 +467,7 @@ func (s *Service) prepareUpdateTx(ctx context.Context, req *service.Request, c *
 		// The rules see the body resolved against the stored record; its
 		// errors wait until the rule admitted the record, so a record the
 		// caller may not change answers 404 whatever the body says.
-		in, inputErr := s.readInput(c, old, body)
+		in, inputErr := s.readInput(c, old, body, seesHidden(req, c))
 		if in == nil {
 			return nil, inputErr
 		}
