@@ -77,6 +77,11 @@ type AggregateQuery struct {
 	Limit, Offset int
 	// WithTotal asks for the number of groups, ignoring Limit and Offset.
 	WithTotal bool
+	// ExactSums makes PostgreSQL add in numeric, where a double precision
+	// sum past the largest number fails the query: the PostgreSQL store
+	// asks again with it after such a failure, and a sum or average out
+	// of double's range is then NULL, as on SQLite.
+	ExactSums bool
 }
 
 // AggregateResult holds one row per group: the groups' values, then the
@@ -156,9 +161,20 @@ func AggregateSQL(d Dialect, q AggregateQuery) (*AggregateStmts, error) {
 		kind := KindOf(f)
 		switch {
 		case (v.Func == AggSum || v.Func == AggAvg) && kind == ColumnNumber:
-			if v.Func == AggSum {
+			const maxDouble = "1.7976931348623157e308"
+			switch {
+			case pg && q.ExactSums && v.Func == AggSum:
+				// No rows sum to 0; a sum out of double's range is NULL,
+				// as SQLite's infinite sum. PostgreSQL computes the
+				// repeated aggregate once.
+				total := "SUM(" + expr + "::numeric)"
+				expr = "CASE WHEN " + total + " IS NULL THEN 0 WHEN abs(" + total + ") <= " + maxDouble + " THEN " + total + "::float8 END"
+			case pg && q.ExactSums:
+				avg := "AVG(" + expr + "::numeric)"
+				expr = "CASE WHEN abs(" + avg + ") <= " + maxDouble + " THEN " + avg + "::float8 END"
+			case v.Func == AggSum:
 				expr = "COALESCE(SUM(" + expr + "), 0)"
-			} else {
+			default:
 				expr = "AVG(" + expr + ")"
 			}
 		case (v.Func == AggMin || v.Func == AggMax) && (kind == ColumnNumber || kind == ColumnText):

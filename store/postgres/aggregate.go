@@ -22,6 +22,26 @@ func (s *Store) Aggregate(ctx context.Context, q store.AggregateQuery) (*store.A
 	if s.closed.Load() {
 		return nil, errClosed
 	}
+	res, err := s.aggregate(ctx, q)
+	if isOverflow(err) && !q.ExactSums {
+		// A double precision sum went past the largest number: add in
+		// numeric this time (slower, so not the first time).
+		q.ExactSums = true
+		res, err = s.aggregate(ctx, q)
+	}
+	if err != nil {
+		return nil, s.findErr(ctx, err)
+	}
+	return res, nil
+}
+
+// isOverflow reports whether err is PostgreSQL's numeric_value_out_of_range.
+func isOverflow(err error) bool {
+	e := pgError(err)
+	return e != nil && e.Code == codeOutOfRange
+}
+
+func (s *Store) aggregate(ctx context.Context, q store.AggregateQuery) (*store.AggregateResult, error) {
 	st, err := store.AggregateSQL(store.Postgres, q)
 	if err != nil {
 		return nil, err
@@ -45,7 +65,7 @@ func (s *Store) Aggregate(ctx context.Context, q store.AggregateQuery) (*store.A
 		err = s.snapshot(ctx, page)
 	}
 	if err != nil {
-		return nil, s.findErr(ctx, err)
+		return nil, err
 	}
 	if res.Rows == nil {
 		res.Rows = [][]any{}

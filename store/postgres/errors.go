@@ -65,6 +65,7 @@ func missingObject(e *pgconn.PgError) bool {
 const (
 	codeUndefinedTable  = "42P01"
 	codeUndefinedColumn = "42703"
+	codeOutOfRange      = "22003" // numeric_value_out_of_range: a sum past double's range
 )
 
 // findErr is connErr for queries carrying caller fragments: a statement
