@@ -177,6 +177,11 @@ func TestOAuth2(t *testing.T) {
 		if r := oauthLogin(s, code, verifier, map[string]any{"email": "admin@example.com"}); r.Status != 400 {
 			t.Errorf("createData.email: %d %s", r.Status, r.Body)
 		}
+		// Nor set a hidden field, which only superusers set.
+		code, verifier = beginOAuth(t, s, bob)
+		if r := oauthLogin(s, code, verifier, map[string]any{"secret": "mine"}); r.Status != 400 {
+			t.Errorf("createData.secret (hidden): %d %s", r.Status, r.Body)
+		}
 		if n := countUsers(t, s); n != users {
 			t.Errorf("refused logins created accounts: %d → %d", users, n)
 		}
@@ -242,6 +247,25 @@ func TestOAuth2(t *testing.T) {
 			if r := s.Request("POST", "/api/collections/users/auth-with-oauth2", "", body); r.Status != 400 {
 				t.Errorf("%s: %d %s", name, r.Status, r.Body)
 			}
+		}
+
+		// A provider's value mapped to a hidden field is the provider's,
+		// not the caller's: it is set.
+		s.Super("PATCH", "/api/collections/users", map[string]any{"oauth2": map[string]any{
+			"enabled":      true,
+			"mappedFields": map[string]string{"username": "secret"},
+			"providers": []any{map[string]any{
+				"name": "oidc", "displayName": "Test IdP", "clientId": m.ClientID, "clientSecret": m.ClientSecret, "discoveryURL": m.Issuer(),
+			}},
+		}}, 200, nil)
+		mapped := &mockoidc.MockUser{Subject: "u-5", Email: "mapped@example.com", EmailVerified: true, PreferredUsername: "mapped.one"}
+		code, verifier = beginOAuth(t, s, mapped)
+		var made oauthResult
+		decode(t, oauthLogin(s, code, verifier, nil), 200, &made)
+		var stored map[string]any
+		s.Super("GET", "/api/collections/users/records/"+made.Record["id"].(string), nil, 200, &stored)
+		if stored["secret"] != "mapped.one" {
+			t.Errorf("the provider's name mapped to a hidden field: %v", stored)
 		}
 	})
 }

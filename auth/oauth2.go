@@ -241,9 +241,20 @@ func (s *Service) newOAuth2Account(ctx context.Context, tx store.Tx, req *servic
 		}
 		body[k] = v
 	}
+	// The provider's values go to the mapped fields; a hidden one, which
+	// a caller's body may not set, is set from outside the body, if the
+	// value fits it.
+	hidden := map[string]string{}
 	for key, value := range map[string]string{"name": user.Name, "username": user.Username, "avatarURL": user.AvatarURL} {
 		field := c.Auth.OAuth2.MappedFields[key]
-		if f := c.Field(field); field != "" && f != nil && (f.Type == core.FieldText || f.Type == core.FieldURL) && body[field] == nil {
+		f := c.Field(field)
+		switch {
+		case field == "" || f == nil || (f.Type != core.FieldText && f.Type != core.FieldURL) || body[field] != nil:
+		case f.Hidden:
+			if core.ValidateValue(f, value) == nil {
+				hidden[field] = value
+			}
+		default:
 			body[field] = value
 		}
 	}
@@ -253,6 +264,9 @@ func (s *Service) newOAuth2Account(ctx context.Context, tx store.Tx, req *servic
 	creator.Method = "POST"
 	return s.records.CreateIn(ctx, tx, &creator, c, body, func(rec *core.Record) {
 		rec.Data["verified"] = true // the provider verified the email
+		for field, value := range hidden {
+			rec.Data[field] = value
+		}
 	})
 }
 
