@@ -74,7 +74,7 @@ func (s *Service) Create(ctx context.Context, body []byte) (*core.Collection, er
 	} else {
 		s.completeNew(next)
 	}
-	if err := s.validateCollection(sc, nil, next); err != nil {
+	if err := s.validateCollection(sc, nil, next, byKey(ctx)); err != nil {
 		return nil, err
 	}
 	now := core.Now()
@@ -111,7 +111,7 @@ func (s *Service) Update(ctx context.Context, nameOrID string, body []byte) (*co
 	} else {
 		carryOver(prev, next)
 	}
-	if err := s.validateCollection(s.svc.Schema(), prev, next); err != nil {
+	if err := s.validateCollection(s.svc.Schema(), prev, next, byKey(ctx)); err != nil {
 		return nil, err
 	}
 	next.Created, next.Updated = prev.Created, core.Now()
@@ -302,7 +302,7 @@ var fieldIDPattern = regexp.MustCompile(`^[A-Za-z0-9_]{1,100}$`)
 // validateCollection checks next (which replaces prev, or is new when prev
 // is nil) against the schema sc. It normalizes relation targets to ids and
 // fills in field ids.
-func (s *Service) validateCollection(sc *service.Snapshot, prev, next *core.Collection) error {
+func (s *Service) validateCollection(sc *service.Snapshot, prev, next *core.Collection, key bool) error {
 	errs := core.ValidationErrors{}
 	switch {
 	case next.Name == "":
@@ -384,6 +384,17 @@ func (s *Service) validateCollection(sc *service.Snapshot, prev, next *core.Coll
 		}
 		if err := s.compileRule(future, next, *r.rule); err != nil {
 			errs.Add(r.name, "validation_invalid_rule", ruleMessage(err))
+			continue
+		}
+		if key && (prev == nil || ruleOf(prev, r.name) == nil || *ruleOf(prev, r.name) != *r.rule) {
+			// A rule an API key writes may not reach the system
+			// collections, by @collection or by a relation to them:
+			// rules see every field, so it would be an oracle over
+			// password hashes and token keys for any guest.
+			env := &filter.Env{Schema: service.WithoutSystem(future), Collection: next, Request: &filter.Request{}, Now: time.Now(), AllowHidden: true}
+			if _, err := filter.Compile(*r.rule, env, s.store.Dialect()); err != nil {
+				errs.Add(r.name, "validation_invalid_rule", "An API key's rule cannot reach the system collections: "+ruleMessage(err))
+			}
 		}
 	}
 	if next.Auth != nil {
@@ -616,7 +627,7 @@ func (s *Service) Import(ctx context.Context, defs []json.RawMessage, deleteMiss
 		default:
 			carryOver(prev, next)
 		}
-		if err := s.validateCollection(work, prev, next); err != nil {
+		if err := s.validateCollection(work, prev, next, byKey(ctx)); err != nil {
 			return wrap(err)
 		}
 		now := core.Now()
@@ -713,4 +724,38 @@ func (s *Service) Find(filterSrc string) ([]*core.Collection, error) {
 		}
 	}
 	return out, nil
+}
+
+// byKeyKey marks a context whose collection changes an API key asks for.
+type byKeyKey struct{}
+
+// ByKey returns ctx marking the collection changes made with it as an API
+// key's: the rules such a change writes may not reach the system
+// collections (see validateCollection).
+func ByKey(ctx context.Context) context.Context { return context.WithValue(ctx, byKeyKey{}, true) }
+
+func byKey(ctx context.Context) bool { v, _ := ctx.Value(byKeyKey{}).(bool); return v }
+
+// ruleOf returns c's rule of that name (nil: superusers only, or not an
+// auth collection's).
+func ruleOf(c *core.Collection, name string) *string {
+	switch name {
+	case "listRule":
+		return c.ListRule
+	case "viewRule":
+		return c.ViewRule
+	case "createRule":
+		return c.CreateRule
+	case "updateRule":
+		return c.UpdateRule
+	case "deleteRule":
+		return c.DeleteRule
+	}
+	if c.Auth == nil {
+		return nil
+	}
+	if name == "authRule" {
+		return c.Auth.AuthRule
+	}
+	return c.Auth.ManageRule
 }

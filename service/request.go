@@ -79,6 +79,10 @@ func (s *Service) Env(c *core.Collection, r *Request, allowHidden bool) *filter.
 // system collections (see KeyBarred).
 type keySchema struct{ filter.Schema }
 
+// WithoutSystem is sc without the system collections, as API keys'
+// filters see it: by name, by id, or as a relation's target.
+func WithoutSystem(sc filter.Schema) filter.Schema { return keySchema{sc} }
+
 func (k keySchema) CollectionByNameOrID(nameOrID string) *core.Collection {
 	if c := k.Schema.CollectionByNameOrID(nameOrID); c != nil && !c.System {
 		return c
