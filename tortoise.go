@@ -22,6 +22,7 @@ import (
 	"github.com/tortoise-dev/tortoise/api"
 	"github.com/tortoise-dev/tortoise/apikeys"
 	"github.com/tortoise-dev/tortoise/auth"
+	"github.com/tortoise-dev/tortoise/auth/oauth2"
 	"github.com/tortoise-dev/tortoise/auth/passwords"
 	"github.com/tortoise-dev/tortoise/blob"
 	"github.com/tortoise-dev/tortoise/blob/local"
@@ -157,6 +158,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.Collections = collections.New(svc)
 	a.Collections.OnDeleted(a.Records.DeleteCollectionFiles)
 	a.Auth = auth.New(svc, a.Records, sets)
+	a.Auth.SetHTTPClient(a.outbound(oauth2.DefaultTimeout))
 	a.Keys = apikeys.New(svc)
 	// Every feature has registered its system collections by now.
 	if err := svc.Bootstrap(ctx); err != nil {

@@ -42,6 +42,7 @@ func startIdP(t *testing.T, s *testkit.Server, middleware ...func(http.Handler) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Shutdown() })
+	allowProvider(s, ln.Addr().String())
 	s.Super("PATCH", "/api/collections/users", map[string]any{"oauth2": map[string]any{
 		"enabled": true,
 		"providers": []any{map[string]any{

@@ -4,13 +4,17 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/tortoise-dev/tortoise/internal/testkit"
+	"github.com/tortoise-dev/tortoise/outbound"
 )
 
 const oauthRedirect = "http://127.0.0.1:5173/oauth-callback"
@@ -31,6 +35,7 @@ func startProvider(t *testing.T, s *testkit.Server) *mockoidc.MockOIDC {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Shutdown() })
+	allowProvider(s, ln.Addr().String())
 	s.Super("PATCH", "/api/collections/users", map[string]any{"oauth2": map[string]any{
 		"enabled":      true,
 		"mappedFields": map[string]string{"name": "name"},
@@ -39,6 +44,13 @@ func startProvider(t *testing.T, s *testkit.Server) *mockoidc.MockOIDC {
 		}},
 	}}, 200, nil)
 	return m
+}
+
+// allowProvider lets the server's OAuth2 client reach a provider on this
+// machine (host:port), as TORTOISE_OUTBOUND_ALLOW_HOSTS would: it refuses
+// loopback addresses otherwise.
+func allowProvider(s *testkit.Server, hostport string) {
+	s.App.Auth.SetHTTPClient(outbound.NewClient(outbound.Options{AllowHosts: []string{hostport}}))
 }
 
 type oauthStart struct {
@@ -268,4 +280,41 @@ func TestOAuth2(t *testing.T) {
 			t.Errorf("the provider's name mapped to a hidden field: %v", stored)
 		}
 	})
+}
+
+// TestAttackOAuth2ProviderURLsMeetTheOutboundPolicy: a provider's
+// endpoints are a definition's, which a superuser API key may write, and
+// what the user info endpoint answers comes back in the login's answer:
+// the server must not reach loopback or private addresses for them unless
+// the operator allowed the host, as for webhooks.
+func TestAttackOAuth2ProviderURLsMeetTheOutboundPolicy(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewServer(t, "sqlite")
+	usersSchema(t, s, "")
+	var hits atomic.Int32
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"access_token":"abc","token_type":"bearer","id":1,"email":"x@example.com","name":"INTERNAL"}`))
+	}))
+	t.Cleanup(internal.Close)
+	s.Super("PATCH", "/api/collections/users", map[string]any{"oauth2": map[string]any{"enabled": true, "providers": []any{
+		map[string]any{"name": "github", "clientId": "x", "clientSecret": "y",
+			"tokenURL": internal.URL + "/token", "userInfoURL": internal.URL + "/user"},
+		map[string]any{"name": "oidc", "clientId": "x", "clientSecret": "y", "discoveryURL": internal.URL + "/meta"},
+	}}}, 200, nil)
+	s.Request("GET", "/api/collections/users/auth-methods", "", nil)
+	for _, provider := range []string{"github", "oidc"} {
+		r := s.Request("POST", "/api/collections/users/auth-with-oauth2", "", map[string]any{
+			"provider": provider, "code": "c", "codeVerifier": strings.Repeat("v", 43), "redirectURL": "https://app.example.com/cb"})
+		if r.Status == 200 || strings.Contains(string(r.Body), "INTERNAL") {
+			t.Errorf("%s: %d %s", provider, r.Status, r.Body)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the server reached a loopback address %d times for a provider", n)
+	}
+	if countUsers(t, s) != 0 {
+		t.Error("an account was made")
+	}
 }

@@ -25,7 +25,14 @@ type providerCache struct {
 	m  map[string]oauth2.Provider // by collection id, name and a hash of the config
 }
 
-var oauthHTTP = &http.Client{Timeout: oauth2.DefaultTimeout}
+// SetHTTPClient sets the client OAuth2 providers reach their endpoints
+// (discovery, token, user info) with: the app's outbound one, which
+// refuses private, loopback and metadata addresses but for the hosts the
+// operator allowed (TORTOISE_OUTBOUND_ALLOW_HOSTS), as for webhooks. The
+// endpoints are a definition's, which a superuser API key may write, and
+// a provider's user info comes back in the login's answer. Call it at
+// start-up, before any login.
+func (s *Service) SetHTTPClient(c *http.Client) { s.oauthHTTP = c }
 
 // OAuth2Provider returns the provider name configured on auth collection c.
 // Errors: KindInvalid (unknown or disabled), KindUnavailable (discovery failed).
@@ -52,7 +59,7 @@ func (s *Service) OAuth2Provider(ctx context.Context, c *core.Collection, name s
 	if p != nil {
 		return p, nil
 	}
-	p, err := oauth2.New(ctx, cfg, oauthHTTP)
+	p, err := oauth2.New(ctx, cfg, s.oauthHTTP)
 	if err != nil {
 		return nil, err
 	}

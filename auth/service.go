@@ -13,9 +13,12 @@ package auth
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 
+	"github.com/tortoise-dev/tortoise/auth/oauth2"
 	"github.com/tortoise-dev/tortoise/core"
+	"github.com/tortoise-dev/tortoise/outbound"
 	"github.com/tortoise-dev/tortoise/records"
 	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/settings"
@@ -30,6 +33,7 @@ type Service struct {
 	settings *settings.Service
 
 	providers providerCache
+	oauthHTTP *http.Client // see SetHTTPClient
 	// background counts mails being sent after their request answered.
 	background sync.WaitGroup
 }
@@ -37,7 +41,8 @@ type Service struct {
 // New returns the auth service: it registers the system collections of
 // accounts and logins and its hooks on the writes of auth records.
 func New(svc *service.Service, recs *records.Service, sets *settings.Service) *Service {
-	s := &Service{svc: svc, store: svc.Store(), records: recs, settings: sets}
+	s := &Service{svc: svc, store: svc.Store(), records: recs, settings: sets,
+		oauthHTTP: outbound.NewClient(outbound.Options{Timeout: oauth2.DefaultTimeout})}
 	for _, c := range systemCollections() {
 		svc.RegisterSystemCollection(c)
 	}
