@@ -99,7 +99,7 @@ type Config struct {
 	// (keep it above the longest job); TORTOISE_JOBS_RESCUE_AFTER.
 	JobsRescueAfter time.Duration
 	// OutboundAllowHosts are hosts (names or IPs, optionally host:port)
-	// that webhooks and http jobs may reach although they are private,
+	// that webhooks, http jobs and OAuth2 providers may reach although they are private,
 	// loopback or link-local addresses; all others are refused. Default
 	// none.
 	OutboundAllowHosts []string
