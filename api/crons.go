@@ -93,7 +93,7 @@ func (s *Server) createCron(w http.ResponseWriter, r *http.Request, _ *service.R
 	}
 	c := jobs.Cron{ID: *in.ID}
 	in.apply(&c)
-	if err := apiKindAllowed(c.Kind); err != nil {
+	if err := s.handKindAllowed(r.Context(), c.Kind); err != nil {
 		return err
 	}
 	st, err := s.jobs.SaveCron(r.Context(), c)
@@ -119,7 +119,7 @@ func (s *Server) updateCron(w http.ResponseWriter, r *http.Request, _ *service.R
 	c := cur.Cron
 	in.apply(&c)
 	if in.Kind != nil {
-		if err := apiKindAllowed(c.Kind); err != nil {
+		if err := s.handKindAllowed(r.Context(), c.Kind); err != nil {
 			return err
 		}
 	}

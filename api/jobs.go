@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -82,8 +83,14 @@ func (s *Server) enqueueJob(w http.ResponseWriter, r *http.Request, _ *service.R
 	if in.Kind == "" {
 		return core.FieldInvalid("kind", "validation_required", "Give the job's kind.")
 	}
-	if err := apiKindAllowed(in.Kind); err != nil {
+	if err := s.handKindAllowed(r.Context(), in.Kind); err != nil {
 		return err
+	}
+	for _, tag := range in.Tags {
+		if strings.HasPrefix(tag, "webhook-") || strings.HasPrefix(tag, "hook-") {
+			return core.FieldInvalid("tags", "validation_internal_tag",
+				"Tags starting webhook- and hook- mark the jobs of webhooks, which are not enqueued by hand.")
+		}
 	}
 	opts := &jobs.Options{Queue: in.Queue, Priority: in.Priority, MaxAttempts: in.MaxAttempts, Tags: in.Tags}
 	if in.RunAt != "" {
@@ -131,6 +138,29 @@ func apiKindAllowed(kind string) error {
 	case webhooks.KindHook:
 		return core.FieldInvalid("kind", "validation_internal_kind",
 			"Inbound webhook events are made by /api/hooks/{name} once their signature is checked, not enqueued by hand.")
+	}
+	return nil
+}
+
+// handKindAllowed is apiKindAllowed for a job or cron made by hand, which
+// may not have the kind an inbound webhook source gives its events either:
+// its handler takes them as events whose signature was checked.
+func (s *Server) handKindAllowed(ctx context.Context, kind string) error {
+	if err := apiKindAllowed(kind); err != nil {
+		return err
+	}
+	if s.webhooks == nil {
+		return nil
+	}
+	sources, err := s.webhooks.Sources(ctx)
+	if err != nil {
+		return err
+	}
+	for _, src := range sources {
+		if src.Kind == kind {
+			return core.FieldInvalid("kind", "validation_internal_kind", fmt.Sprintf(
+				"Kind %q takes the events of the inbound webhook %q once their signature is checked; it is not enqueued by hand.", kind, src.Name))
+		}
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tortoise-dev/tortoise/config"
 	"github.com/tortoise-dev/tortoise/internal/testkit"
+	"github.com/tortoise-dev/tortoise/jobs"
 )
 
 // hookServer boots a server whose jobs run, with an encryption key, that
@@ -226,5 +227,29 @@ func TestInboundHookUnknownSourceReadsNothing(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 404 {
 		t.Errorf("an unknown source: %d", resp.StatusCode)
+	}
+}
+
+// An inbound source may give its events to the app's own kind; a job of
+// that kind made by hand would be an event whose signature was never
+// checked, so neither /api/jobs nor a cron may make one, and no hand-made
+// job may carry the tags that mark webhooks' jobs.
+func TestAttackJobsCannotForgeInboundEventsOfACustomKind(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewServer(t, "sqlite")
+	if err := s.App.Jobs.Register(jobs.Kind{Name: "stripe_event", Handler: func(context.Context, *jobs.Job) error { return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	s.Super("POST", "/api/hooks", map[string]any{"name": "stripe", "scheme": "stripe", "secret": "whsec_x", "kind": "stripe_event"}, 200, nil)
+	var jobsKey keyAnswer
+	s.Super("POST", "/api/keys", map[string]any{"name": "worker", "scopes": []string{"jobs"}}, 200, &jobsKey)
+	forged := map[string]any{"source": "stripe", "eventId": "evt_forged", "body": map[string]any{"type": "checkout.session.completed"}}
+	refusesKind(t, s, "stripe_event", forged, map[string]string{"jobs key": "Bearer " + jobsKey.Key, "superuser": s.Token})
+	for _, tag := range []string{"hook-stripe", "webhook-abc"} {
+		r := s.Request("POST", "/api/jobs", "Bearer "+jobsKey.Key, map[string]any{"kind": "email",
+			"args": map[string]any{"to": "a@example.com", "text": "x"}, "tags": []string{tag}, "runAt": "2040-01-01T00:00:00Z"})
+		if r.Status != 400 {
+			t.Errorf("a hand-made job tagged %s: %d %s", tag, r.Status, r.Body)
+		}
 	}
 }
