@@ -286,7 +286,7 @@ func TestOTP(t *testing.T) {
 			if len(o.OTPID) != 15 {
 				t.Fatalf("otpId %q", o.OTPID)
 			}
-			if email != "ann@example.com" {
+			if email == "nobody@example.com" {
 				return o.OTPID, nil
 			}
 			return o.OTPID, nextMail(t, s, email, prev)
@@ -336,6 +336,16 @@ func TestOTP(t *testing.T) {
 		}
 		s.Do("POST", base+"auth-with-otp", "", map[string]any{"otpId": id3}, 400, nil)
 		s.Do("POST", base+"auth-with-otp", "", "nope", 400, nil)
+
+		// A code mailed before the account's email changed proves the old
+		// mailbox only: refused.
+		var bea map[string]any
+		s.Do("POST", base+"records", "", map[string]any{"email": "bea@example.com", "password": "bea-password-1", "passwordConfirm": "bea-password-1"}, 200, &bea)
+		id5, m5 := request("bea@example.com", "")
+		s.Super("PATCH", base+"records/"+bea["id"].(string), map[string]any{"email": "bea-new@example.com", "verified": true}, 200, nil)
+		if r := login(id5, mailed(t, m5, otpCode)); r.Status != 400 {
+			t.Errorf("a code mailed to the old address: %d %s", r.Status, r.Body)
+		}
 
 		// An expired code is refused.
 		enableOTP(t, s, 1)

@@ -428,8 +428,14 @@ func (s *Service) AuthWithOTP(ctx context.Context, c *core.Collection, otpID, co
 		}
 		return nil, "", err
 	}
+	if sentTo := otp.String("sentTo"); sentTo != "" && !strings.EqualFold(sentTo, rec.String("email")) {
+		// The code went to an address the account no longer has: it
+		// proves that mailbox, which is no longer the account's (as mailed
+		// tokens die when the email changes).
+		return nil, "", fail
+	}
 	switch {
-	case isVerified(rec) || !strings.EqualFold(otp.String("sentTo"), rec.String("email")):
+	case isVerified(rec) || otp.String("sentTo") == "":
 	case mfaID == "":
 		// The code proves the address; whoever set the account's password
 		// before may not have owned it (anyone can sign up with another's
