@@ -23,6 +23,10 @@ const (
 // validate reports every invalid key, named by its path
 // ("rateLimits.rules.0.maxRequests"). hasSecret tells, per secret key,
 // whether the settings will hold one (sent now or stored before).
+// maxBatchTimeout is the longest a batch's transaction may be allowed, in
+// seconds: an hour, which already holds SQLite's one writer far too long.
+const maxBatchTimeout = 3600
+
 func (st *Settings) validate(hasSecret map[string]bool) error {
 	errs := core.ValidationErrors{}
 	st.validateMeta(errs)
@@ -32,8 +36,12 @@ func (st *Settings) validate(hasSecret map[string]bool) error {
 	if b.MaxRequests < 0 || b.Enabled && b.MaxRequests < 1 {
 		errs.Add("batch.maxRequests", "validation_min_number_constraint", "Must be at least 1 (0 only while batch is disabled).")
 	}
-	if b.Timeout < 0 || b.Enabled && b.Timeout < 1 {
+	switch {
+	case b.Timeout < 0 || b.Enabled && b.Timeout < 1:
 		errs.Add("batch.timeout", "validation_min_number_constraint", "Must be at least 1 second (0 only while batch is disabled).")
+	case b.Timeout > maxBatchTimeout:
+		// Past it the seconds would also overflow a time.Duration.
+		errs.Add("batch.timeout", "validation_max_number_constraint", fmt.Sprintf("Must be at most %d seconds.", maxBatchTimeout))
 	}
 	if b.MaxBodySize < 0 {
 		errs.Add("batch.maxBodySize", "validation_min_number_constraint", "Must be 0 (the default, 128 MiB) or more.")

@@ -84,3 +84,17 @@ func TestParseAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchTimeoutBounded: a timeout of seconds past what a time.Duration
+// holds wrapped around (4394217352542426 s became 1.024 µs, failing every
+// batch); past an hour it is refused.
+func TestBatchTimeoutBounded(t *testing.T) {
+	t.Parallel()
+	for timeout, ok := range map[int64]bool{1: true, 3: true, maxBatchTimeout: true, maxBatchTimeout + 1: false, 4394217352542426: false, -1: false} {
+		st := defaultSettings()
+		st.Batch.Enabled, st.Batch.Timeout = true, timeout
+		if err := st.validate(map[string]bool{}); (err == nil) != ok {
+			t.Errorf("timeout %d: %v", timeout, err)
+		}
+	}
+}
