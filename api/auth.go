@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -105,6 +106,10 @@ func (s *Server) authRefresh(w http.ResponseWriter, r *http.Request) error {
 // superuser API key may impersonate the records of the app's own auth
 // collections (it can change them anyway), never a superuser: that token
 // would be the superuser account a key must not become.
+// maxKeyImpersonation is the longest an API key's impersonation token
+// lasts, in seconds.
+const maxKeyImpersonation = 3600
+
 func (s *Server) impersonate(w http.ResponseWriter, r *http.Request, req *service.Request) error {
 	c, err := s.svc.Collection(r.PathValue("collection"))
 	if err != nil {
@@ -126,6 +131,17 @@ func (s *Server) impersonate(w http.ResponseWriter, r *http.Request, req *servic
 	if len(bytes.TrimSpace(b)) > 0 {
 		if err := json.Unmarshal(b, &in); err != nil {
 			return core.FieldInvalid("duration", "validation_invalid_duration", "Must be a whole number of seconds.")
+		}
+	}
+	if req.Key != nil {
+		// A token outlives the key that minted it (revoking the key does
+		// not end it): a key's impersonation lasts an hour at most.
+		switch {
+		case in.Duration > maxKeyImpersonation:
+			return core.FieldInvalid("duration", "validation_invalid_duration",
+				fmt.Sprintf("An API key impersonates for at most %d seconds.", maxKeyImpersonation))
+		case in.Duration == 0:
+			in.Duration = min(maxKeyImpersonation, c.Auth.AuthToken.Duration)
 		}
 	}
 	rec, err := s.records.Get(r.Context(), req, c, r.PathValue("id"))

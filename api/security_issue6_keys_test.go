@@ -1,9 +1,12 @@
 package api_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oauth2-proxy/mockoidc"
 
@@ -55,6 +58,12 @@ func TestIssue6APIKeyCannotEscalate(t *testing.T) {
 		var imp authed
 		s.Do("POST", "/api/collections/users/impersonate/"+user.Record["id"].(string), key, nil, 200, &imp)
 		s.Do("GET", "/api/keys", imp.Token, nil, 403, nil)
+		// For an hour at most: revoking the key does not end the token.
+		if exp := tokenExpiry(t, imp.Token); time.Until(exp) > time.Hour+time.Minute {
+			t.Errorf("a key's impersonation token lasts until %v", exp)
+		}
+		s.Do("POST", "/api/collections/users/impersonate/"+user.Record["id"].(string), key, map[string]any{"duration": 3601}, 400, nil)
+		s.Super("POST", "/api/collections/users/impersonate/"+user.Record["id"].(string), map[string]any{"duration": 86400}, 200, nil)
 
 		attacks := []struct {
 			name, method, path string
@@ -357,4 +366,22 @@ func TestIssue6APIKeyCannotProbeSystemCollectionsThroughRules(t *testing.T) {
 		// A superuser's own account may write such rules.
 		s.Super("PATCH", "/api/collections/plain", map[string]any{"listRule": probe}, 200, nil)
 	})
+}
+
+// tokenExpiry reads a JWT's exp claim, unverified.
+func tokenExpiry(t *testing.T, token string) time.Time {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", token)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct{ Exp int64 }
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return time.Unix(claims.Exp, 0)
 }
