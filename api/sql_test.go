@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -169,5 +170,34 @@ func TestSQLConsoleTimeout(t *testing.T) {
 		}
 		// The connection pool is fine afterwards.
 		s.Super("POST", "/api/sql", map[string]any{"query": "select 1"}, 200, nil)
+	})
+}
+
+// TestSQLConsoleOneLargeValue: the answer's bound (8 MiB) held for rows
+// after the first, not for one value: PostgreSQL answered 300 MB, and
+// SQLite built a 300 MB blob in memory before any check.
+func TestSQLConsoleOneLargeValue(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		q := "SELECT repeat('x', 20000000) AS big"
+		if s.App.Config.DatabaseURL == "" {
+			q = "SELECT zeroblob(20000000) AS big"
+		}
+		r := s.Request("POST", "/api/sql", s.Token, map[string]any{"query": q})
+		if len(r.Body) > 9<<20 {
+			t.Fatalf("%d bytes answered", len(r.Body))
+		}
+		if s.App.Config.DatabaseURL == "" && r.Status != 400 {
+			// SQLite is told the bound, so the value is never built.
+			t.Errorf("%s: %d %.300s, want 400", q, r.Status, r.Body)
+		}
+		var a sqlAnswer
+		if r.Status == 200 {
+			if err := json.Unmarshal(r.Body, &a); err != nil || !a.Truncated || len(a.Rows) != 0 {
+				t.Errorf("%s: %d rows, truncated %v (%v)", q, len(a.Rows), a.Truncated, err)
+			}
+		} else if r.Status != 400 {
+			t.Errorf("%s: %d %.300s", q, r.Status, r.Body)
+		}
 	})
 }

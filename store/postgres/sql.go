@@ -91,7 +91,7 @@ func (s *Store) consoleText(ctx context.Context, tx pgx.Tx, text string, maxRows
 	}
 	size := 0
 	for rr.NextRow() {
-		if len(res.Rows) == maxRows || size > store.ConsoleMaxBytes {
+		if res.Truncated || len(res.Rows) == maxRows {
 			res.Truncated = true
 			continue // Close would read the rest anyway
 		}
@@ -102,6 +102,11 @@ func (s *Store) consoleText(ctx context.Context, tx pgx.Tx, text string, maxRows
 				row[i] = string(v)
 				size += store.ConsoleSize(row[i])
 			}
+		}
+		if size > store.ConsoleMaxBytes {
+			// The row that would pass the bound is left out, as on SQLite.
+			res.Truncated = true
+			continue
 		}
 		res.Rows = append(res.Rows, row)
 	}
