@@ -121,15 +121,22 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// writeRecord answers with one record, expanded and trimmed as asked.
-// Its expand reads under r's context: callers give it the budget
-// (recordBudget).
-func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, req *service.Request, rec *core.Record, status int) error {
+// answerParams returns the query a record answer reads (req's, else r's)
+// and its parsed fields parameter.
+func answerParams(r *http.Request, req *service.Request) (map[string]string, *fieldSel, error) {
 	q := req.Query
 	if q == nil {
 		q = queryMap(r.URL.Query())
 	}
 	sel, err := parseFields(q["fields"])
+	return q, sel, err
+}
+
+// writeRecord answers with one record, expanded and trimmed as asked.
+// Its expand reads under r's context: callers give it the budget
+// (recordBudget).
+func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, req *service.Request, rec *core.Record, status int) error {
+	q, sel, err := answerParams(r, req)
 	if err != nil {
 		return err
 	}
@@ -221,11 +228,7 @@ func (s *Server) writeRecordChange(w http.ResponseWriter, r *http.Request,
 	req.Body = body
 	// What the answer asks for is checked, and a costly expand admitted,
 	// before the write: once it has committed, the answer must say so.
-	q := req.Query
-	if q == nil {
-		q = queryMap(r.URL.Query())
-	}
-	sel, err := parseFields(q["fields"])
+	q, sel, err := answerParams(r, req)
 	if err != nil {
 		return err
 	}
