@@ -67,8 +67,31 @@ func (t *tx) UpdateCollection(ctx context.Context, prev, next *core.Collection) 
 		return core.Internal(err, "Failed to encode the collection.")
 	}
 	kept, added, dropped := store.DiffFields(prev, next)
-	drop, create := store.DiffIndexes(store.Postgres, next.Name, store.StoredIndexes(prev), idx)
 	table := store.QuoteIdent(next.Name)
+	// Renames go through temporary names so swaps (a→b, b→a) work.
+	var renamed []store.FieldChange
+	var converts []string
+	for _, k := range kept {
+		if k.Old.Name != k.New.Name {
+			renamed = append(renamed, k)
+		}
+		if q := convertSQL(table, k.Old, k.New); q != "" {
+			converts = append(converts, q)
+		}
+	}
+	drop, create := store.DiffIndexes(store.Postgres, next.Name, store.StoredIndexes(prev), idx)
+	if len(dropped) > 0 || len(renamed) > 0 || len(converts) > 0 {
+		// PostgreSQL takes an index along with a column it drops, renames
+		// or retypes: one whose statement reads the same may then sit on
+		// another column (a swap), be gone (a field replaced by one of
+		// the same name), or stop a type change. So every index goes
+		// before the columns change and comes back after, as SQLite's
+		// rebuilt table gets them.
+		drop, create = nil, idx
+		for _, ix := range store.StoredIndexes(prev) {
+			drop = append(drop, ix.Name)
+		}
+	}
 	return t.ddl(ctx, func() error {
 		tag, err := t.tx.Exec(ctx, `UPDATE _collections SET name = $1, data = $2, updated = $3 WHERE id = $4`,
 			next.Name, string(data), next.Updated, next.ID)
@@ -98,24 +121,13 @@ func (t *tx) UpdateCollection(ctx context.Context, prev, next *core.Collection) 
 		for _, f := range dropped {
 			stmts = append(stmts, "ALTER TABLE "+table+" DROP COLUMN IF EXISTS "+store.QuoteIdent(f.Name))
 		}
-		// Renames go through temporary names so swaps (a→b, b→a) work.
-		var renamed []store.FieldChange
-		for _, k := range kept {
-			if k.Old.Name != k.New.Name {
-				renamed = append(renamed, k)
-			}
-		}
 		for i, k := range renamed {
 			stmts = append(stmts, "ALTER TABLE "+table+" RENAME COLUMN "+store.QuoteIdent(k.Old.Name)+" TO "+store.QuoteIdent(tmpColumn(i)))
 		}
 		for i, k := range renamed {
 			stmts = append(stmts, "ALTER TABLE "+table+" RENAME COLUMN "+store.QuoteIdent(tmpColumn(i))+" TO "+store.QuoteIdent(k.New.Name))
 		}
-		for _, k := range kept {
-			if q := convertSQL(table, k.Old, k.New); q != "" {
-				stmts = append(stmts, q)
-			}
-		}
+		stmts = append(stmts, converts...)
 		for _, f := range added {
 			stmts = append(stmts, "ALTER TABLE "+table+" ADD COLUMN "+store.QuoteIdent(f.Name)+" "+store.ColumnDef(store.Postgres, f))
 		}

@@ -299,6 +299,39 @@ func testIndexes(t *testing.T, open func(t *testing.T) store.Store) {
 		})
 	}
 
+	t.Run("indexes follow their columns", func(t *testing.T) {
+		// PostgreSQL takes an index along with a column it renames, drops
+		// or retypes: an index whose statement reads the same must still
+		// cover the column it names afterwards.
+		prev := newCollection("swapped", text("a"), text("b"), sel("status", 1))
+		prev.Indexes = []string{"CREATE UNIQUE INDEX idx_swapped_a ON swapped (a)", "CREATE INDEX idx_swapped_status ON swapped (status)"}
+		h.createCollection(prev)
+		h.insert(record(prev, newID(), "a", "x", "b", "y"))
+		// Swap the names: the data follows the fields, the index the name.
+		swap := prev.Clone()
+		swap.Fields[1].Name, swap.Fields[2].Name = "b", "a"
+		h.migrate(prev, swap)
+		err := h.s.Update(h.ctx, func(tx store.Tx) error { return tx.Insert(h.ctx, record(swap, newID(), "a", "y")) })
+		wantNotUnique(t, err, "a")
+		// Replace a by a new field of the same name (its data goes).
+		replaced := swap.Clone()
+		replaced.Fields = slices.DeleteFunc(replaced.Fields, func(f core.Field) bool { return f.Name == "a" })
+		replaced.Fields = append(replaced.Fields, core.Field{ID: "text_new_a", Name: "a", Type: core.FieldText})
+		h.migrate(swap, replaced)
+		h.insert(record(replaced, newID(), "a", "dup"))
+		err = h.s.Update(h.ctx, func(tx store.Tx) error { return tx.Insert(h.ctx, record(replaced, newID(), "a", "dup")) })
+		wantNotUnique(t, err, "a")
+		// A retyped column under an index: done, or refused naming the
+		// index (an index PostgreSQL cannot build on the new type), never
+		// an internal error.
+		multi := replaced.Clone()
+		multi.Field("status").MaxSelect = 2
+		err = h.s.Update(h.ctx, func(tx store.Tx) error { return tx.UpdateCollection(h.ctx, replaced, multi) })
+		if err != nil && core.KindOf(err) != core.KindInvalid {
+			t.Errorf("single to multiple under an index: %v", err)
+		}
+	})
+
 	t.Run("unique index over duplicates", func(t *testing.T) {
 		prev := newCollection("dups", text("slug"))
 		h.createCollection(prev)
