@@ -550,6 +550,12 @@ func (s *Service) deleteCascade(w *Write, c *core.Collection, id string, seen ma
 		return core.Invalid("Deleting this record would cascade to more than %d records.", maxCascade)
 	}
 	for _, oc := range s.svc.Collections() {
+		if oc.IsView() {
+			// A view's relations are its source tables': those are
+			// cleared or cascaded, and the view follows. Writing the
+			// view's rows would fail the delete.
+			continue
+		}
 		for i := range oc.Fields {
 			f := &oc.Fields[i]
 			if f.Type != core.FieldRelation || f.CollectionID != c.ID {
