@@ -30,6 +30,12 @@ func ParseDate(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	for _, l := range dateLayouts {
 		if t, err := time.Parse(l, s); err == nil {
+			// Dates are compared as text, so only years 0000 to 9999 in
+			// UTC keep their order: "9999-12-31 23:00:00-02:00" is in the
+			// year 10000 once in UTC, and sorted before 2030.
+			if y := t.UTC().Year(); y < 0 || y > 9999 {
+				return "", fmt.Errorf("date %q is outside the years 0000 to 9999 in UTC", s)
+			}
 			return FormatTime(t), nil
 		}
 	}

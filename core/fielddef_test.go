@@ -56,6 +56,11 @@ func TestCoerceAndCheck(t *testing.T) {
 		{"url scheme", Field{Type: FieldURL}, "javascript:alert(1)", nil, "validation_is_url"},
 		{"date", Field{Type: FieldDate}, "2024-01-02T03:04:05Z", "2024-01-02 03:04:05.000Z", ""},
 		{"date bad", Field{Type: FieldDate}, "yesterday", nil, "validation_invalid_value"},
+		// Stored dates compare as text: years past 9999 or before 0000 in
+		// UTC would sort wrongly (and pass a max), so they are refused.
+		{"date into year 10000 in UTC", Field{Type: FieldDate}, "9999-12-31 23:00:00-02:00", nil, "validation_invalid_value"},
+		{"date into year -1 in UTC", Field{Type: FieldDate}, "0000-01-01 00:00:00+01:00", nil, "validation_invalid_value"},
+		{"date last hour of 9999", Field{Type: FieldDate}, "9999-12-31 23:00:00Z", "9999-12-31 23:00:00.000Z", ""},
 		{"multi select single", Field{Type: FieldSelect, Values: []string{"a", "b"}, MaxSelect: 2}, "a", []string{"a"}, ""},
 		{"multi select dedupe", Field{Type: FieldSelect, Values: []string{"a", "b"}, MaxSelect: 2}, []any{"a", "a"}, []string{"a"}, ""},
 		{"select unknown", Field{Type: FieldSelect, Values: []string{"a"}, MaxSelect: 1}, "z", nil, "validation_invalid_value"},
