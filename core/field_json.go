@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,8 +121,47 @@ func JSONUnstorable(raw []byte) string {
 		return "a number beyond ±1.8e308"
 	case JSONHasLoneSurrogate(raw):
 		return `half a UTF-16 surrogate pair (such as \ud800) without the other half`
+	case JSONTooDeep(raw):
+		return fmt.Sprintf("arrays or objects nested more than %d deep", MaxJSONDepth)
 	}
 	return ""
+}
+
+// MaxJSONDepth is how deep arrays and objects may nest in a stored JSON
+// value: SQLite's JSON functions refuse documents past 1000 levels, and
+// one such value in a collection failed every list whose rule or filter
+// read its field (PostgreSQL has no such bound), so values stay well
+// inside it, room left for the documents Tortoise wraps around them.
+const MaxJSONDepth = 512
+
+// JSONTooDeep reports whether arrays and objects nest more than
+// MaxJSONDepth deep in the JSON document raw.
+func JSONTooDeep(raw []byte) bool {
+	if len(raw) <= 2*MaxJSONDepth {
+		return false // each level takes two bytes at least
+	}
+	depth, inStr := 0, false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case inStr:
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '[' || c == '{':
+			if depth++; depth > MaxJSONDepth {
+				return true
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return false
 }
 
 // JSONHasLoneSurrogate reports whether a string in the JSON document raw

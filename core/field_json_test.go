@@ -108,3 +108,39 @@ func TestJSONHasLoneSurrogate(t *testing.T) {
 		t.Errorf("a json value holding a lone surrogate: %v, want refused", fe)
 	}
 }
+
+// TestJSONTooDeep: SQLite's JSON functions stop at 1000 levels, and one
+// value past them failed every list reading its field; values past
+// MaxJSONDepth are refused on both engines. Brackets inside strings are
+// text.
+func TestJSONTooDeep(t *testing.T) {
+	t.Parallel()
+	nest := func(d int) []byte {
+		return []byte(strings.Repeat("[", d) + "1" + strings.Repeat("]", d))
+	}
+	objects := func(d int) []byte {
+		return []byte(strings.Repeat(`{"a":`, d) + "1" + strings.Repeat("}", d))
+	}
+	for _, c := range []struct {
+		raw  []byte
+		deep bool
+	}{
+		{nest(MaxJSONDepth), false},
+		{nest(MaxJSONDepth + 1), true},
+		{nest(1001), true},
+		{objects(MaxJSONDepth + 1), true},
+		{[]byte(`["` + strings.Repeat("[", 2000) + `", "\"[[["]`), false},
+		{[]byte(`[` + strings.Repeat(`[1],`, 2000) + `1]`), false},
+	} {
+		if got := JSONTooDeep(c.raw); got != c.deep {
+			t.Errorf("JSONTooDeep(%.40s…) = %v", c.raw, got)
+		}
+	}
+	if what := JSONUnstorable(nest(1001)); !strings.Contains(what, "nested") {
+		t.Errorf("JSONUnstorable of 1001 levels: %q", what)
+	}
+	f := Field{Type: FieldJSON, MaxSize: 1 << 20}
+	if fe := ValidateValue(&f, json.RawMessage(nest(1001))); fe == nil {
+		t.Error("a json field took 1001 levels")
+	}
+}
