@@ -197,12 +197,22 @@ func (s *Server) cacheKey(r *http.Request, c *core.Collection, req *service.Requ
 	if rule != nil && !req.Superuser {
 		ruleText = *rule
 	}
-	dep, ok = cacheDep(c, q.Get("expand"), ruleText, q.Get("filter"), q.Get("sort"))
+	texts := []string{ruleText, q.Get("filter"), q.Get("sort")}
+	if !req.Superuser {
+		// The answer holds the expanded records its caller may view, by
+		// their collections' view rules: what those read, it depends on.
+		for _, rc := range s.expandCollections(c, q.Get("expand")) {
+			if rc.ViewRule != nil {
+				texts = append(texts, *rc.ViewRule)
+			}
+		}
+	}
+	dep, ok = cacheDep(c, q.Get("expand"), texts...)
 	if !ok {
 		return "", "", false
 	}
 	schema := s.schema()
-	if schema.volatile[c.ID] || dep == cache.Global && schema.reaches(q.Get("expand"), ruleText, q.Get("filter"), q.Get("sort")) {
+	if schema.volatile[c.ID] || dep == cache.Global && schema.reaches(append(texts, q.Get("expand"))...) {
 		// A view that reads the clock (or what no write announces)
 		// answers differently without a write, and so does an answer that
 		// reaches one.
@@ -229,6 +239,14 @@ func (s *Server) cacheKey(r *http.Request, c *core.Collection, req *service.Requ
 		b = append(b, req.Auth.Collection.ID...)
 		b = append(b, '/')
 		b = append(b, req.Auth.ID()...)
+		// The auth record as this request read it: one read before a
+		// change of it (a demotion) may store its answer after the
+		// change's bump, under a key no later request of that caller,
+		// reading the record as changed, asks for.
+		b = append(b, '/')
+		b = append(b, req.Auth.String("updated")...)
+		b = append(b, '/')
+		b = append(b, req.Auth.String("tokenKey")...)
 	}
 	b = append(b, 0)
 	if req.Key != nil {
@@ -248,6 +266,34 @@ func (s *Server) cacheKey(r *http.Request, c *core.Collection, req *service.Requ
 	b = append(b, q.Encode()...) // sorted by parameter name
 	hs.Write(b)
 	return dep, hex.EncodeToString(hs.Sum(nil)), true
+}
+
+// expandCollections returns the collections an expand parameter reaches
+// from c, forward relations and back-relations ("x_via_f"), as far as its
+// names resolve (a name that does not is the handler's 400).
+func (s *Server) expandCollections(c *core.Collection, expand string) []*core.Collection {
+	if strings.TrimSpace(expand) == "" {
+		return nil
+	}
+	sc := s.svc.Schema()
+	var out []*core.Collection
+	for _, path := range strings.Split(expand, ",") {
+		cur := c
+		for _, key := range strings.Split(strings.TrimSpace(path), ".") {
+			var next *core.Collection
+			if f := cur.Field(key); f != nil && f.Type == core.FieldRelation {
+				next = sc.ByID(f.CollectionID)
+			} else if i := strings.Index(key, "_via_"); i > 0 {
+				next = sc.CollectionByNameOrID(key[:i])
+			}
+			if next == nil {
+				break
+			}
+			out = append(out, next)
+			cur = next
+		}
+	}
+	return out
 }
 
 // cacheDep says what an answer under these expand, rule, filter and sort

@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -226,5 +227,108 @@ func TestCacheAttackHeadAndGet(t *testing.T) {
 	}
 	if r := s.Request("GET", "/api/collections/notes/records/"+id, "", nil); r.Status != 404 || cacheContains(r.Body, "only heads") {
 		t.Errorf("GET after HEADs: %d %s (%s)", r.Status, r.Body, r.Header.Get(cacheHeader))
+	}
+}
+
+// The records an expand adds are there by their own collections' view
+// rules: a rule there that reads the request's headers or the clock makes
+// the answer one the cache may not keep. The cache read only the main
+// collection's rule, so one guest's header-gated expand went to the next
+// guest, and an expired related record stayed in the answer.
+func TestCacheAttackExpandedCollectionsRules(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewServer(t, "sqlite")
+	gate := `@request.headers.x_key = "letmein"`
+	s.Super("POST", "/api/collections", map[string]any{"name": "secrets", "listRule": gate, "viewRule": gate,
+		"fields": []map[string]any{{"name": "name", "type": "text"}}}, 200, nil)
+	s.Super("POST", "/api/collections", map[string]any{"name": "offers", "listRule": "expires > @now", "viewRule": "expires > @now",
+		"fields": []map[string]any{{"name": "code", "type": "text"}, {"name": "expires", "type": "date"}}}, 200, nil)
+	// shelf's create rule reads the header too (as the report's did), so
+	// its requests carried their headers before any expand asked for them.
+	s.Super("POST", "/api/collections", map[string]any{"name": "shelf", "listRule": "", "viewRule": "", "createRule": gate,
+		"fields": []map[string]any{{"name": "secret", "type": "relation", "collectionId": "secrets", "maxSelect": 1},
+			{"name": "offer", "type": "relation", "collectionId": "offers", "maxSelect": 1}}}, 200, nil)
+	soon := time.Now().UTC().Add(1500 * time.Millisecond)
+	sec := create(t, s, "secrets", map[string]any{"name": "TOP-SECRET-VALUE"})["id"].(string)
+	off := create(t, s, "offers", map[string]any{"code": "SECRET-CODE-123", "expires": soon.Format(core.DateLayout)})["id"].(string)
+	item := create(t, s, "shelf", map[string]any{"secret": sec, "offer": off})["id"].(string)
+
+	view := "/api/collections/shelf/records/" + item + "?expand=secret"
+	if r := cacheGet(t, s, view, "", map[string]string{"X-Key": "letmein"}); !cacheContains(r.Body, "TOP-SECRET-VALUE") {
+		t.Fatalf("the header's holder does not see the secret: %s", r.Body)
+	}
+	for _, path := range []string{view, "/api/collections/shelf/records?expand=secret"} {
+		if r := cacheGet(t, s, path, "", nil); cacheContains(r.Body, "TOP-SECRET-VALUE") {
+			t.Errorf("a guest without the header at %s: %s (%s)", path, r.Body, r.Header.Get(cacheHeader))
+		}
+	}
+
+	offers := []string{"/api/collections/shelf/records/" + item + "?expand=offer", "/api/collections/shelf/records?expand=offer"}
+	for _, path := range offers {
+		for range 2 {
+			if r := cacheGet(t, s, path, "", nil); !cacheContains(r.Body, "SECRET-CODE-123") {
+				t.Fatalf("the offer is not expanded before it expires: %s", r.Body)
+			}
+		}
+	}
+	time.Sleep(time.Until(soon) + 100*time.Millisecond)
+	for _, path := range offers {
+		if r := cacheGet(t, s, path, "", nil); cacheContains(r.Body, "SECRET-CODE-123") {
+			t.Errorf("an expired offer expanded at %s: %s (%s)", path, r.Body, r.Header.Get(cacheHeader))
+		}
+	}
+}
+
+// A read that loaded its caller's record before a change of it (a
+// demotion) but took the cache's generation after the change's bump
+// stored its answer under the new generation, keyed by the caller's id
+// alone: the demoted caller was then answered from it. The key holds the
+// caller's record as read now. This races demotions against readers; on
+// the code before, some demoted reads were answered from the cache.
+func TestCacheAttackDemotionRacingReads(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewServer(t, "sqlite")
+	liftLimits(t, s)
+	s.Super("POST", "/api/collections", map[string]any{"name": "staff", "type": "auth", "listRule": "id = @request.auth.id",
+		"viewRule": "id = @request.auth.id", "fields": []map[string]any{{"name": "role", "type": "text"}}}, 200, nil)
+	admin := `@request.auth.role = "admin"`
+	s.Super("POST", "/api/collections", map[string]any{"name": "docs", "listRule": admin, "viewRule": admin,
+		"fields": []map[string]any{{"name": "title", "type": "text"}}}, 200, nil)
+	create(t, s, "docs", map[string]any{"title": "ADMIN-ONLY-DOC"})
+	var u map[string]any
+	s.Super("POST", "/api/collections/staff/records", map[string]any{"email": "u1@example.com", "role": "admin",
+		"password": "a-long-password", "passwordConfirm": "a-long-password"}, 200, &u)
+	var login struct{ Token string }
+	s.Do("POST", "/api/collections/staff/auth-with-password", "", map[string]any{"identity": "u1@example.com", "password": "a-long-password"}, 200, &login)
+	path := "/api/collections/staff/records/" + u["id"].(string)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					s.Request("GET", "/api/collections/docs/records", login.Token, nil)
+				}
+			}
+		}()
+	}
+	stale := 0
+	for range 150 {
+		s.Super("PATCH", path, map[string]any{"role": "admin"}, 200, nil)
+		s.Super("PATCH", path, map[string]any{"role": "user"}, 200, nil)
+		if r := s.Request("GET", "/api/collections/docs/records", login.Token, nil); cacheContains(r.Body, "ADMIN-ONLY-DOC") {
+			stale++
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if stale > 0 {
+		t.Errorf("%d of 150 reads after a demotion listed the admin-only doc", stale)
 	}
 }

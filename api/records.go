@@ -19,10 +19,21 @@ import (
 func (s *Server) recordRequest(r *http.Request, c *core.Collection) *service.Request {
 	req := s.caller(r)
 	req.Query = queryMap(r.URL.Query())
-	if rulesMention(c, "@request.headers") || strings.Contains(req.Query["filter"], "@request.headers") {
+	if rulesMention(c, "@request.headers") || strings.Contains(req.Query["filter"], "@request.headers") || s.expandMentions(c, req.Query["expand"], "@request.headers") {
 		req.Headers = headerMap(r.Header)
 	}
 	return req
+}
+
+// expandMentions reports whether the view rule of a collection expand
+// reaches from c mentions s (its records are expanded under that rule).
+func (s *Server) expandMentions(c *core.Collection, expand, text string) bool {
+	for _, rc := range s.expandCollections(c, expand) {
+		if rc.ViewRule != nil && strings.Contains(*rc.ViewRule, text) {
+			return true
+		}
+	}
+	return false
 }
 
 func rulesMention(c *core.Collection, s string) bool {
