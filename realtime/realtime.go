@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"strings"
+	"unicode"
 
 	"github.com/tortoise-dev/tortoise/core"
 )
@@ -56,6 +57,11 @@ func ParseTopic(s string) (Topic, error) {
 	t := Topic{Name: s}
 	if len(s) > MaxTopicLength {
 		return t, core.FieldInvalid("subscriptions", "validation_topic_too_long", "A topic is longer than 2048 characters.")
+	}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		// The topic is written back as each event's "event:" line: a
+		// line break in it would start a frame of the sender's choosing.
+		return t, core.FieldInvalid("subscriptions", "validation_invalid_topic", "A topic may not hold control characters (line breaks, tabs, NUL).")
 	}
 	path, rawQuery, _ := strings.Cut(s, "?")
 	if strings.HasPrefix(path, "@") {

@@ -72,7 +72,10 @@ func TestParseTopic(t *testing.T) {
 	if err != nil || tp.Collection != "posts" || tp.RecordID != "*" || tp.Query["expand"] != "author" || tp.Query["page"] != "2" || tp.Headers["x-token"] != "t" {
 		t.Errorf("%+v %v", tp, err)
 	}
-	for _, bad := range []string{"posts", "posts/", "/x", "a/b/c", "@other", "posts/*?options=%7B"} {
+	// A line break would let the topic, written back as each event's
+	// "event:" line, start a frame of its own (a forged delete event).
+	forged := "docs/*?x=1\n\nevent:docs/*\ndata:{\"action\":\"delete\",\"record\":{\"id\":\"FAKE\"}}\n\nevent:x"
+	for _, bad := range []string{"posts", "posts/", "/x", "a/b/c", "@other", "posts/*?options=%7B", forged, "posts/*\r", "posts/a\x00"} {
 		if _, err := ParseTopic(bad); core.KindOf(err) != core.KindInvalid {
 			t.Errorf("%q: %v", bad, err)
 		}
