@@ -148,6 +148,24 @@ func (s *Server) realtimeSubscribe(w http.ResponseWriter, r *http.Request) error
 	if err := s.hub.Subscribe(in.ClientID, in.Subscriptions, req); err != nil {
 		return err
 	}
+	if req.Auth != nil || req.Key != nil {
+		// The dispatcher applies a change of the caller's account (or key)
+		// to the clients it knows; one committed after the caller was
+		// read above and dispatched before this client was, it missed.
+		// Read the caller again, now the client is known.
+		now := s.identify(r)
+		s.hub.UpdateClient(in.ClientID, func(a *service.Request) *service.Request {
+			switch {
+			case a.Auth != nil && (now.Auth == nil || now.Auth.ID() != a.Auth.ID() || now.Auth.Collection.ID != a.Auth.Collection.ID):
+				return nil // deleted, or its token key changed
+			case a.Key != nil && (now.Key == nil || now.Key.ID != a.Key.ID):
+				return nil // revoked
+			}
+			n := *a
+			n.Auth, n.Key, n.Superuser = now.Auth, now.Key, now.Superuser
+			return &n
+		})
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

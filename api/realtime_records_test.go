@@ -2,8 +2,10 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,5 +222,60 @@ func TestRealtimeOverHTTP2(t *testing.T) {
 	}
 	if c.proto != 2 {
 		t.Errorf("the stream was HTTP/%d, want 2", c.proto)
+	}
+}
+
+// A subscription reads its caller, then parses its topics (up to a
+// thousand) before its client is known to the dispatcher: a demotion
+// committed in between was applied to the clients the dispatcher knew,
+// not this one, which kept the admin's access for as long as it stayed
+// connected. The caller is read again once the client is known. This
+// races demotions against subscriptions; on the code before, some
+// demoted subscribers got the admin-only record.
+func TestRealtimeSubscriptionRacingADemotion(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewServer(t, "sqlite")
+	liftLimits(t, s)
+	s.Super("POST", "/api/collections", map[string]any{"name": "staff", "type": "auth", "listRule": "id = @request.auth.id",
+		"viewRule": "id = @request.auth.id", "fields": []map[string]any{{"name": "role", "type": "text"}}}, 200, nil)
+	admin := `@request.auth.role = "admin"`
+	s.Super("POST", "/api/collections", map[string]any{"name": "docs", "listRule": admin, "viewRule": admin,
+		"fields": []map[string]any{{"name": "title", "type": "text"}}}, 200, nil)
+	var u map[string]any
+	s.Super("POST", "/api/collections/staff/records", map[string]any{"email": "u1@example.com", "role": "admin",
+		"password": "a-long-password", "passwordConfirm": "a-long-password"}, 200, &u)
+	var login struct{ Token string }
+	s.Do("POST", "/api/collections/staff/auth-with-password", "", map[string]any{"identity": "u1@example.com", "password": "a-long-password"}, 200, &login)
+	path := "/api/collections/staff/records/" + u["id"].(string)
+	// A thousand topics widen the window between reading the caller and
+	// registering the client.
+	topics := []string{"docs/*"}
+	for i := range 999 {
+		topics = append(topics, fmt.Sprintf("docs/%015d?options=%s", i, url.QueryEscape(`{"query":{"filter":"title != '`+strings.Repeat("x", 1500)+`'"}}`)))
+	}
+	leaked := 0
+	for trial := range 30 {
+		s.Super("PATCH", path, map[string]any{"role": "admin"}, 200, nil)
+		client, id := connectRealtime(t, s)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.Request("POST", "/api/realtime", login.Token, map[string]any{"clientId": id, "subscriptions": topics})
+		}()
+		time.Sleep(time.Duration(trial%15) * 3 * time.Millisecond)
+		s.Super("PATCH", path, map[string]any{"role": "user"}, 200, nil)
+		<-done
+		create(t, s, "docs", map[string]any{"title": "ADMIN-ONLY"})
+		select {
+		case e := <-client.events:
+			if strings.Contains(e[1], "ADMIN-ONLY") {
+				leaked++
+			}
+		case <-time.After(150 * time.Millisecond):
+		}
+		client.cancel()
+	}
+	if leaked > 0 {
+		t.Errorf("%d of 30 subscribers demoted while subscribing got an admin-only record", leaked)
 	}
 }

@@ -325,6 +325,18 @@ func (h *Hub) UpdateAuth(cid, id string, fn func(*service.Request) *service.Requ
 	}
 }
 
+// UpdateClient applies fn to the identity of the client id, as UpdateAuth
+// does for the clients of one account: for a subscription that read its
+// caller before a change the dispatcher applied to the clients it knew.
+func (h *Hub) UpdateClient(id string, fn func(*service.Request) *service.Request) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if cl := h.clients[id]; cl != nil && cl.auth != nil {
+		cl.auth = fn(cl.auth)
+		cl.identity = Identity(cl.auth)
+	}
+}
+
 // UpdateKey applies fn to the identity of every client authorized by the
 // API key id: fn returns the identity to keep (nil: a guest from now on),
 // as when the key is narrowed or revoked.
