@@ -161,12 +161,18 @@ func (s *Store) receive(ctx context.Context, conn *pgx.Conn) {
 		}
 		f.mu.Lock()
 		l := f.local[xid]
-		delete(f.local, xid)
 		f.mu.Unlock()
 		if l != nil && token == f.token {
+			// Published first, then let go: awaitPublished takes a
+			// transaction no longer kept for one already published, so
+			// its writer must not hear of its commit before the
+			// observers (the record cache) have seen it.
 			f.Publish(l.changes...)
-			close(l.published)
+			f.release(xid, l)
 		} else {
+			if l != nil {
+				f.release(xid, l)
+			}
 			// Another process's, or ours whose commit answered with an
 			// error although it went through: read it from the outbox.
 			changes, err := s.readChanges(ctx, conn, xid)
@@ -305,6 +311,17 @@ func changesStep(changes []store.Change, token string, xid *string) (step, error
 SELECT x::text, pg_notify($5, $6 || ':' || x::text)::text FROM (SELECT DISTINCT xid AS x FROM ins) d`,
 		args: []any{actions, cols, recs, olds, changesChannel, token},
 		rows: scanInto(xid, new(string))}, nil
+}
+
+// release lets go the writer waiting for l, the kept changes of xid,
+// unless forget or a reconnection did already.
+func (f *feed) release(xid string, l *localTx) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.local[xid] == l {
+		delete(f.local, xid)
+		close(l.published)
+	}
 }
 
 // forget drops the kept changes of a transaction that did not commit.
