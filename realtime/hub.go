@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"fmt"
 	"net"
 	"runtime"
 	"strings"
@@ -36,8 +37,10 @@ type Hub struct {
 	// written, lowercased: a change concerns only the clients found under
 	// its collection's name and id.
 	byCollection map[string]map[*Client][]*Topic
-	done         chan struct{}
-	once         sync.Once
+	// subsByAddr counts the topics held by the clients of each address.
+	subsByAddr map[string]int
+	done       chan struct{}
+	once       sync.Once
 
 	shards []chan []Delivery // the writer goroutines' queues
 	next   int               // the shard of the next client, guarded by mu
@@ -81,7 +84,7 @@ const sweepEvery = 5 * time.Second
 func NewHub() *Hub { return newHub(sweepEvery, IdleTimeout) }
 
 func newHub(sweep, idle time.Duration) *Hub {
-	h := &Hub{clients: map[string]*Client{}, byCollection: map[string]map[*Client][]*Topic{}, done: make(chan struct{}), sweep: sweep, idle: idle}
+	h := &Hub{clients: map[string]*Client{}, byCollection: map[string]map[*Client][]*Topic{}, subsByAddr: map[string]int{}, done: make(chan struct{}), sweep: sweep, idle: idle}
 	for range max(runtime.GOMAXPROCS(0), 1) {
 		q := make(chan []Delivery, shardQueue)
 		h.shards = append(h.shards, q)
@@ -224,8 +227,15 @@ func (h *Hub) Subscribe(id string, topics []string, auth *service.Request) error
 	if c.identity != "" && c.identity != identity {
 		return core.Forbidden("The current and the previous request authorization don't match.")
 	}
+	if c.Addr != "" && h.subsByAddr[c.Addr]-len(c.subs)+len(subs) > MaxAddressSubscriptions {
+		return core.FieldInvalid("subscriptions", "validation_too_many",
+			fmt.Sprintf("The clients of this address hold too many subscriptions (at most %d together).", MaxAddressSubscriptions))
+	}
 	h.unindexLocked(c)
 	c.subs, c.auth, c.identity = subs, auth, identity
+	if c.Addr != "" {
+		h.subsByAddr[c.Addr] += len(subs)
+	}
 	for _, t := range subs {
 		if t.Collection == "" {
 			continue
@@ -241,8 +251,14 @@ func (h *Hub) Subscribe(id string, topics []string, auth *service.Request) error
 	return nil
 }
 
-// unindexLocked takes c's topics out of byCollection.
+// unindexLocked takes c's topics out of byCollection and its address's
+// count.
 func (h *Hub) unindexLocked(c *Client) {
+	if c.Addr != "" && len(c.subs) > 0 {
+		if h.subsByAddr[c.Addr] -= len(c.subs); h.subsByAddr[c.Addr] <= 0 {
+			delete(h.subsByAddr, c.Addr)
+		}
+	}
 	for _, t := range c.subs {
 		if t.Collection == "" {
 			continue

@@ -27,6 +27,10 @@ type Message struct {
 const (
 	// MaxSubscriptions caps the topics one client may subscribe to.
 	MaxSubscriptions = 1000
+	// MaxAddressSubscriptions caps the topics the clients of one address
+	// (IPv6: one /64) hold together: each costs the server a few KB, and
+	// an address may open hundreds of connections.
+	MaxAddressSubscriptions = 20_000
 	// MaxTopicLength caps the length of one topic, options included.
 	MaxTopicLength = 2048
 )

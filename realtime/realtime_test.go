@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/tortoise-dev/tortoise/core"
@@ -103,5 +104,41 @@ func TestSubscribeKeepsIdentity(t *testing.T) {
 	}
 	if s := h.Subscribers(&core.Collection{ID: "p", Name: "posts"}, "x"); len(s) != 1 || s[0].Auth.Auth.ID() != "a" {
 		t.Errorf("subscribers %+v", s)
+	}
+}
+
+// The clients of one address hold MaxAddressSubscriptions topics at most
+// together: each costs a few KB, and one address may open hundreds of
+// connections (60 guest clients of 1,000 topics took 440 MB).
+func TestSubscriptionsPerAddress(t *testing.T) {
+	t.Parallel()
+	h := NewHub()
+	topics := make([]string, MaxSubscriptions)
+	for i := range topics {
+		topics[i] = fmt.Sprintf("posts/%015d", i)
+	}
+	var ids []string
+	for range MaxAddressSubscriptions / MaxSubscriptions {
+		c, _, _ := h.Connect("addr-1")
+		if err := h.Subscribe(c, topics, nil); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c)
+	}
+	more, _, _ := h.Connect("addr-1")
+	if err := h.Subscribe(more, topics[:1], nil); core.KindOf(err) != core.KindInvalid {
+		t.Errorf("one topic past the address's cap: %v", err)
+	}
+	// Resubscribing replaces a client's topics: not counted twice.
+	if err := h.Subscribe(ids[0], topics, nil); err != nil {
+		t.Errorf("resubscribing the same topics: %v", err)
+	}
+	other, _, _ := h.Connect("addr-2")
+	if err := h.Subscribe(other, topics, nil); err != nil {
+		t.Errorf("another address: %v", err)
+	}
+	h.Disconnect(ids[1])
+	if err := h.Subscribe(more, topics, nil); err != nil {
+		t.Errorf("after a client of the address left: %v", err)
 	}
 }
