@@ -7,12 +7,14 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/tortoise-dev/tortoise/apikeys"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/guard"
 	"github.com/tortoise-dev/tortoise/internal/jsonw"
+	"github.com/tortoise-dev/tortoise/query"
 	"github.com/tortoise-dev/tortoise/realtime"
 	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/store"
@@ -292,6 +294,65 @@ func (d *dispatchCosts) of(addr string, now time.Time) *addrCost {
 	}
 	c.debt, c.at = d.drained(c, now), now
 	return c
+}
+
+// accountRecheck is how often the accounts of realtime clients are read
+// again (see recheckAccounts).
+const accountRecheck = 10 * time.Second
+
+// recheckAccounts reads the accounts realtime clients are authorized as
+// every accountRecheck, until the hub closes, and applies what changed as
+// dispatch does. The change feed announces the writes of this server (and,
+// on PostgreSQL, of every process); not those of another process on the
+// same SQLite file, such as `tortoise superuser upsert` resetting a
+// password to sign a thief out, whose stream went on otherwise.
+func (s *Server) recheckAccounts() {
+	t := time.NewTicker(accountRecheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.hub.Done():
+			return
+		case <-t.C:
+			s.recheckAccountsOnce()
+		}
+	}
+}
+
+func (s *Server) recheckAccountsOnce() {
+	ctx, cancel := context.WithTimeout(context.Background(), accountRecheck)
+	defer cancel()
+	for cid, ids := range s.hub.Accounts() {
+		c := s.svc.Schema().ByID(cid)
+		if c == nil {
+			continue
+		}
+		now := map[string]*core.Record{}
+		for chunk := range slices.Chunk(ids, 500) {
+			res, err := s.svc.Store().Find(ctx, store.Query{Collection: c, Where: query.In("id", chunk)})
+			if err != nil {
+				s.log.Warn("realtime: could not read the accounts of clients again", "collection", c.Name, "err", err)
+				return
+			}
+			for _, r := range res.Records {
+				now[r.ID()] = r
+			}
+		}
+		for _, id := range ids {
+			rec := now[id]
+			s.hub.UpdateAuth(cid, id, func(a *service.Request) *service.Request {
+				if rec == nil || rec.String("tokenKey") != a.Auth.String("tokenKey") || s.signedOut(a) {
+					return nil
+				}
+				if rec.String("updated") == a.Auth.String("updated") {
+					return a
+				}
+				n := *a
+				n.Auth = rec
+				return &n
+			})
+		}
+	}
 }
 
 // dispatch sends one change to its subscribers. Subscribers asking the

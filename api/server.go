@@ -127,6 +127,7 @@ func New(parts Services, opts Options) *Server {
 	}
 	s.routes()
 	go s.realtimeDispatch()
+	go s.recheckAccounts()
 	return s
 }
 

@@ -341,6 +341,25 @@ func (h *Hub) UpdateAuth(cid, id string, fn func(*service.Request) *service.Requ
 	}
 }
 
+// Accounts returns the ids of the accounts clients are authorized as, by
+// collection id, each once.
+func (h *Hub) Accounts() map[string][]string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	seen := map[string]bool{}
+	out := map[string][]string{}
+	for _, cl := range h.clients {
+		if a := cl.auth; a != nil && a.Auth != nil && a.Auth.Collection != nil {
+			cid, id := a.Auth.Collection.ID, a.Auth.ID()
+			if !seen[cid+"/"+id] {
+				seen[cid+"/"+id] = true
+				out[cid] = append(out[cid], id)
+			}
+		}
+	}
+	return out
+}
+
 // UpdateClient applies fn to the identity of the client id, as UpdateAuth
 // does for the clients of one account: for a subscription that read its
 // caller before a change the dispatcher applied to the clients it knew.

@@ -140,6 +140,12 @@ func call(t *testing.T, base, token, method, path string, body any, status int) 
 // within 10 s or the channel yields "timeout".
 func subscribeSSE(t *testing.T, ctx context.Context, base, topic string) <-chan string {
 	t.Helper()
+	return subscribeSSEAs(t, ctx, base, "", topic)
+}
+
+// subscribeSSEAs is subscribeSSE subscribing with token.
+func subscribeSSEAs(t *testing.T, ctx context.Context, base, token, topic string) <-chan string {
+	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/realtime", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -169,7 +175,7 @@ func subscribeSSE(t *testing.T, ctx context.Context, base, topic string) <-chan 
 	case <-time.After(10 * time.Second):
 		t.Fatal("no PB_CONNECT")
 	}
-	call(t, base, "", "POST", "/api/realtime", map[string]any{"clientId": hello.ClientID, "subscriptions": []string{topic}}, 204)
+	call(t, base, token, "POST", "/api/realtime", map[string]any{"clientId": hello.ClientID, "subscriptions": []string{topic}}, 204)
 	out := make(chan string)
 	go func() {
 		for {
