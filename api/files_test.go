@@ -365,6 +365,19 @@ func TestDeleteCollectionFiles(t *testing.T) {
 	if n := blobCount(t, s, cid); n != 0 {
 		t.Errorf("%d files of a deleted collection stay", n)
 	}
+
+	// An import with deleteMissing drops collections too; the orphan
+	// sweep passes over the folders of collections the app no longer has.
+	cid = filesSchema(t, s)
+	if status, out := sendMultipart(t, s, "POST", "/api/collections/albums/records", "",
+		part{key: "title", data: []byte("x")}, part{key: "docs", name: "a.txt", data: []byte("a")}); status != 200 {
+		t.Fatalf("create: %d %v", status, out)
+	}
+	s.Super("PUT", "/api/collections/import", map[string]any{"deleteMissing": true, "collections": []any{
+		map[string]any{"name": "kept", "fields": []map[string]any{{"name": "t", "type": "text"}}}}}, 204, nil)
+	if n := blobCount(t, s, cid); n != 0 {
+		t.Errorf("%d files of a collection an import dropped stay", n)
+	}
 }
 
 // Malformed multipart bodies and bodies over the server's limit are

@@ -688,6 +688,14 @@ func (s *Service) Import(ctx context.Context, defs []json.RawMessage, deleteMiss
 	if err != nil {
 		return err
 	}
+	// What the dropped collections kept outside the database (their
+	// files) goes as a delete's does: the orphan sweep passes over the
+	// folders of collections the app no longer has.
+	for _, d := range drop {
+		for _, fn := range s.deleted {
+			fn(ctx, d)
+		}
+	}
 	return s.afterSchemaChange(ctx, nil)
 }
 
