@@ -49,7 +49,10 @@ func (s *Service) viewFields(ctx context.Context, sc *service.Snapshot, prev, ne
 		}
 		f := viewField(name, sources)
 		if prev != nil {
-			if old := prev.Field(name); old != nil && name != "id" {
+			// The id field too keeps its field id: one imported without
+			// the standard id got another, and a change giving it the
+			// standard one read as removing the system field.
+			if old := prev.Field(name); old != nil {
 				f.ID = old.ID
 			}
 		}
