@@ -7,9 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/cache"
@@ -239,14 +241,12 @@ func (s *Server) cacheKey(r *http.Request, c *core.Collection, req *service.Requ
 		b = append(b, req.Auth.Collection.ID...)
 		b = append(b, '/')
 		b = append(b, req.Auth.ID()...)
-		// The auth record as this request read it: one read before a
-		// change of it (a demotion) may store its answer after the
-		// change's bump, under a key no later request of that caller,
-		// reading the record as changed, asks for.
-		b = append(b, '/')
-		b = append(b, req.Auth.String("updated")...)
-		b = append(b, '/')
-		b = append(b, req.Auth.String("tokenKey")...)
+		// The auth record as this request read it, every field: a read
+		// made before a change of it (a demotion) may store its answer
+		// after the change's bump, under a key no later request of that
+		// caller, reading the record as changed, asks for. (Its updated
+		// time alone was not enough: two changes in one millisecond.)
+		b = appendRecordState(b, req.Auth)
 	}
 	b = append(b, 0)
 	if req.Key != nil {
@@ -266,6 +266,32 @@ func (s *Server) cacheKey(r *http.Request, c *core.Collection, req *service.Requ
 	b = append(b, q.Encode()...) // sorted by parameter name
 	hs.Write(b)
 	return dep, hex.EncodeToString(hs.Sum(nil)), true
+}
+
+// appendRecordState appends every field value of r, in field order.
+func appendRecordState(b []byte, r *core.Record) []byte {
+	for i := range r.Collection.Fields {
+		b = append(b, '/')
+		switch v := r.Data[r.Collection.Fields[i].Name].(type) {
+		case string:
+			b = append(b, v...)
+		case bool:
+			b = strconv.AppendBool(b, v)
+		case float64:
+			b = strconv.AppendFloat(b, v, 'g', -1, 64)
+		case []string:
+			for _, s := range v {
+				b = append(b, s...)
+				b = append(b, 0)
+			}
+		case json.RawMessage:
+			b = append(b, v...)
+		case nil:
+		default:
+			b = fmt.Append(b, v)
+		}
+	}
+	return b
 }
 
 // expandCollections returns the collections an expand parameter reaches
