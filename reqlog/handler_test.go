@@ -5,12 +5,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/tortoise-dev/tortoise/reqlog"
 )
@@ -145,4 +147,75 @@ func BenchmarkHandler(b *testing.B) {
 			})
 		})
 	}
+}
+
+// TestHostileRequestsAreStored: what a client sends is stored as text
+// either engine keeps. A byte 0xff in a path or header (or a cut through
+// a character) failed the whole batch's COPY on PostgreSQL, losing every
+// entry of that second; a method a hundred thousand letters long was kept
+// whole, twice (in the route too). Referers are masked as URLs are.
+func TestHostileRequestsAreStored(t *testing.T) {
+	eachEngine(t, func(t *testing.T, open opener) {
+		l := open(reqlog.Options{})
+		mux := http.NewServeMux()
+		mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+			reqlog.FromContext(r.Context()).Route = "/api/"
+			w.WriteHeader(http.StatusNotFound)
+		})
+		srv := httptest.NewServer(l.Handler(mux))
+		defer srv.Close()
+		raw := func(request string) {
+			t.Helper()
+			c, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := io.WriteString(c, request); err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, c)
+		}
+		send := func(path string, headers map[string]string) {
+			t.Helper()
+			var b strings.Builder
+			b.WriteString("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n")
+			for k, v := range headers {
+				b.WriteString(k + ": " + v + "\r\n")
+			}
+			raw(b.String() + "\r\n")
+		}
+		send("/api/victim/1", nil)
+		send("/api/attacker\xff", map[string]string{"User-Agent": "x\xff"})
+		send("/api/victim/2", map[string]string{"User-Agent": strings.Repeat("a", 511) + "é"})
+		send("/api/victim/3", map[string]string{"Referer": "https://app.example.com/cb?code=SECRETCODE&state=s"})
+		raw(strings.Repeat("A", 100_000) + " /api/victim/4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if err := l.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		res, err := l.List(context.Background(), reqlog.ListParams{PerPage: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		victims := 0
+		for _, e := range res.Items {
+			if strings.Contains(e.URL, "victim") {
+				victims++
+			}
+			for _, s := range []string{e.Method, e.URL, e.Route, e.UserAgent, e.Referer} {
+				if !utf8.ValidString(s) {
+					t.Errorf("invalid UTF-8 stored: %q", s)
+				}
+			}
+			if len(e.Method) > 32 || len(e.Route) > 64 {
+				t.Errorf("method of %d bytes, route of %d kept", len(e.Method), len(e.Route))
+			}
+			if strings.Contains(e.Referer, "SECRETCODE") {
+				t.Errorf("a code in a referer kept: %s", e.Referer)
+			}
+		}
+		if victims != 4 || len(res.Items) != 5 {
+			t.Errorf("%d entries stored, %d of the 4 others'", len(res.Items), victims)
+		}
+	})
 }

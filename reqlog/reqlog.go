@@ -33,6 +33,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -400,16 +401,16 @@ func (l *Log) Handler(next http.Handler) http.Handler {
 		if path == "/api/health" && e.Status < 400 {
 			return
 		}
-		e.Method, e.URL = r.Method, clip(maskSecrets(r.RequestURI), maxURL)
+		e.Method, e.URL = clip(r.Method, maxMethod), clip(maskSecrets(r.RequestURI), maxURL)
 		if e.Route != "" && !hasMethod(e.Route) {
-			e.Route = r.Method + " " + e.Route
+			e.Route = e.Method + " " + e.Route
 		}
 		e.RemoteIP = hostOf(r.RemoteAddr)
 		if e.UserIP == "" {
 			e.UserIP = e.RemoteIP
 		}
 		e.UserAgent = clip(r.Header.Get("User-Agent"), maxHeader)
-		e.Referer = clip(r.Header.Get("Referer"), maxHeader)
+		e.Referer = clip(maskSecrets(r.Header.Get("Referer")), maxHeader) // a page's URL may carry a file token or a code too
 		l.Record(e)
 	})
 }
@@ -420,6 +421,9 @@ const (
 	maxURL    = 2048
 	maxHeader = 512
 	maxError  = 2048
+	// maxMethod: Go's server takes any token as a method, a million
+	// letters long too.
+	maxMethod = 32
 )
 
 // secretParams are the query parameters whose values are credentials:
@@ -461,9 +465,22 @@ func maskSecrets(uri string) string {
 	return path + "?" + b.String()
 }
 
+// clip returns at most n bytes of s as text PostgreSQL stores: valid
+// UTF-8 without NUL, cut between characters. One entry that was not (a
+// byte 0xff in a path or a header, or a cut through a character) failed
+// its whole batch's COPY, losing everyone's entries of that second.
 func clip(s string, n int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "")
+	}
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }
