@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	_ "github.com/tortoise-dev/tortoise/store/sqlite" // registers the SQL function the filter language's SQL calls on SQLite
 
@@ -264,6 +265,9 @@ func (l *Log) orderBy(src string) (string, error) {
 	bySeq := false
 	for _, item := range items {
 		item = strings.TrimSpace(item)
+		if item == "" {
+			return "", service.FilterError("sort", core.Invalid("invalid sort: an empty item"))
+		}
 		sign, key := "", item
 		if strings.HasPrefix(key, "-") || strings.HasPrefix(key, "+") {
 			sign, key = key[:1], key[1:]
@@ -400,6 +404,9 @@ func (l *Log) total(ctx context.Context) (int64, error) {
 func (l *Log) Get(ctx context.Context, id string) (*Entry, error) {
 	ctx, cancel := l.readCtx(ctx)
 	defer cancel()
+	if !utf8.ValidString(id) || strings.IndexByte(id, 0) >= 0 {
+		return nil, errNoEntry // no entry has such an id, and PostgreSQL refuses to compare it
+	}
 	var key any = id
 	if l.d == query.SQLite {
 		k, ok := keyOfID(id)

@@ -254,6 +254,11 @@ func TestListFilterSort(t *testing.T) {
 			if err != nil || len(byID.Items) != 1 || byID.Items[0].URL != all[3].URL {
 				t.Errorf("filter by id: %v %v", byID, err)
 			}
+			for _, id := range []string{"\x00", "abc\xff"} {
+				if _, err := l.Get(ctx, id); core.KindOf(err) != core.KindNotFound {
+					t.Errorf("Get(%q): %v, want not found", id, err)
+				}
+			}
 			if _, err := l.Get(ctx, "nosuchentry0000"); core.KindOf(err) != core.KindNotFound {
 				t.Errorf("missing id: %v, want not found", err)
 			}
@@ -282,6 +287,9 @@ func TestBadFilters(t *testing.T) {
 			{sort: "-data", want: "unknown field"},
 			{sort: "nope", want: "unknown field"},
 			{sort: "data.status;DROP TABLE _request_logs", want: "data.status;DROP"},
+			{sort: ",", want: "empty item"},
+			{sort: "created,", want: "empty item"},
+			{sort: "data.status,,", want: "empty item"},
 		} {
 			res, err := l.List(ctx, reqlog.ListParams{Filter: tc.filter, Sort: tc.sort})
 			e := core.AsError(err)
