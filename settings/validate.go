@@ -5,9 +5,11 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/tortoise-dev/tortoise/core"
+	tmail "github.com/tortoise-dev/tortoise/mail"
 )
 
 // Bounds of the lists in the settings: far above any real use, low enough
@@ -87,6 +89,10 @@ func (st *Settings) validateMeta(errs core.ValidationErrors) {
 	}
 	if !httpURL(m.AppURL) {
 		errs.Add("meta.appURL", "validation_is_url", "Must be an absolute http(s) URL.")
+	} else if _, err := tmail.BuildLink(m.AppURL, "/check/", "t"); err != nil || !validPort(m.AppURL) {
+		// Mail links are built on it: what they refuse (a query, a
+		// fragment, credentials) would leave every link mail unsent.
+		errs.Add("meta.appURL", "validation_is_url", "Must be an http(s) URL with a host and a valid port, and no credentials, query or fragment.")
 	}
 	if a, err := mail.ParseAddress(m.SenderAddress); err != nil || a.Address != m.SenderAddress {
 		errs.Add("meta.senderAddress", "validation_is_email", "Must be a valid email address.")
@@ -269,6 +275,20 @@ func ParseAddress(s string) (netip.Prefix, bool) {
 }
 
 func oneLine(s string) bool { return !strings.ContainsAny(s, "\r\n\x00") }
+
+// validPort reports whether the http(s) URL s has no port or one from 1
+// to 65535.
+func validPort(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		return err == nil && n >= 1 && n <= 65535
+	}
+	return !strings.HasSuffix(u.Host, ":")
+}
 
 func httpURL(s string) bool {
 	u, err := url.Parse(s)

@@ -98,3 +98,19 @@ func TestBatchTimeoutBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestAppURLBuildsLinks: the settings took application URLs the mail
+// links refuse (a query, a fragment, credentials, port 99999), and every
+// verification and reset mail then went unsent with the API answering 204.
+func TestAppURLBuildsLinks(t *testing.T) {
+	t.Parallel()
+	for u, ok := range map[string]bool{"https://example.com": true, "http://127.0.0.1:8090": true, "https://example.com/app/": true,
+		"https://example.com/?a=b": false, "https://user:pw@example.com": false, "https://example.com/#x": false,
+		"https://example.com:99999": false, "https://example.com:": false} {
+		st := defaultSettings()
+		st.Meta.AppURL = u
+		if err := st.validate(map[string]bool{}); (err == nil) != ok {
+			t.Errorf("appURL %q: %v", u, err)
+		}
+	}
+}
