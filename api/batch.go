@@ -289,8 +289,16 @@ func (s *Server) batchOp(r *http.Request, it batchItem) (records.BatchOp, url.Va
 	}
 	// The item as a request of its own: the batch's headers, with the
 	// item's over them, so its caller and @request.headers are its own.
+	// Its path is the one it was routed by here (decoded: "posts%2Frecords"
+	// reads as "posts/records", which the server's router would not
+	// take), so that the rate limit rules meet what is done.
+	canonical := *u
+	canonical.Path, canonical.RawPath = "/api/collections/"+c.Name+"/records", ""
+	if op.ID != "" {
+		canonical.Path += "/" + op.ID
+	}
 	sub := r.Clone(r.Context())
-	sub.Method, sub.URL = method, u
+	sub.Method, sub.URL = method, &canonical
 	own := false
 	if len(it.Headers) > 0 {
 		sub.Header = r.Header.Clone()

@@ -330,5 +330,25 @@ func TestBatchItemsMeetRateLimitRules(t *testing.T) {
 		if n := countRecords(t, s, "todos"); n != 0 {
 			t.Errorf("todos: %d records after a refused batch", n)
 		}
+		// Every way of writing the same path meets the same rules: an
+		// escaped slash in an item (routed decoded by the batch, matched
+		// by no route of the server's router), the collection's id, and
+		// another case of its name.
+		var todos map[string]any
+		s.Super("GET", "/api/collections/todos", nil, 200, &todos)
+		for _, url := range []string{"/api/collections/memos%2Frecords", "/api/collections/MEMOS/records"} {
+			r := s.Request("POST", "/api/batch", "", map[string]any{"requests": []batchReq{{Method: "POST", URL: url, Body: map[string]any{"text": "x"}}}})
+			if r.Status != 400 || !strings.Contains(string(r.Body), "Too many requests") {
+				t.Errorf("an item at %s once memos:create is spent: %d %s", url, r.Status, r.Body)
+			}
+		}
+		for _, path := range []string{"/api/collections/" + todos["id"].(string) + "/records", "/api/collections/Todos/records"} {
+			for range 2 {
+				s.Request("POST", path, "", map[string]any{"text": "x"})
+			}
+			if r := s.Request("POST", path, "", map[string]any{"text": "x"}); r.Status != 429 {
+				t.Errorf("the path rule of todos at %s: %d after its allowance", path, r.Status)
+			}
+		}
 	})
 }

@@ -202,7 +202,28 @@ func (s *Server) limitLabels(r *http.Request, p *policy) ([]string, *core.Collec
 		}
 	}
 	if p.pathRules {
-		labels = append(labels, r.Method+" "+path, path)
+		// A collection's path is the same path by its id or any case of
+		// its name, and HEAD runs GET's handler: a rule written for
+		// "GET /api/collections/posts/records" meets them all.
+		method := r.Method
+		if method == http.MethodHead {
+			method = http.MethodGet
+		}
+		if rest, ok := strings.CutPrefix(path, "/api/collections/"); ok {
+			name, tail, _ := strings.Cut(rest, "/")
+			c := coll
+			if c == nil {
+				c, _ = s.svc.Collection(name)
+			}
+			if c != nil && name != c.Name {
+				canonical := "/api/collections/" + c.Name
+				if tail != "" || strings.HasSuffix(rest, "/") {
+					canonical += "/" + tail
+				}
+				labels = append(labels, method+" "+canonical, canonical)
+			}
+		}
+		labels = append(labels, method+" "+path, path)
 	}
 	return labels, coll
 }
