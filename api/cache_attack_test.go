@@ -288,47 +288,60 @@ func TestCacheAttackExpandedCollectionsRules(t *testing.T) {
 func TestCacheAttackDemotionRacingReads(t *testing.T) {
 	t.Parallel()
 	s := testkit.NewServer(t, "sqlite")
+	token, path := staffAndDocs(t, s)
+	create(t, s, "docs", map[string]any{"title": "ADMIN-ONLY-DOC"})
+	stop := hammer(4, func() { s.Request("GET", "/api/collections/docs/records", token, nil) })
+	stale := 0
+	for range 150 {
+		s.Super("PATCH", path, map[string]any{"role": "admin"}, 200, nil)
+		s.Super("PATCH", path, map[string]any{"role": "user"}, 200, nil)
+		if r := s.Request("GET", "/api/collections/docs/records", token, nil); cacheContains(r.Body, "ADMIN-ONLY-DOC") {
+			stale++
+		}
+	}
+	stop()
+	if stale > 0 {
+		t.Errorf("%d of 150 reads after a demotion listed the admin-only doc", stale)
+	}
+}
+
+// staffAndDocs makes an auth collection "staff" with a role field and a
+// collection "docs" only admins may list or view, and a staff member
+// u1 who is an admin: it returns u1's token and record path.
+func staffAndDocs(t *testing.T, s *testkit.Server) (token, path string) {
+	t.Helper()
 	liftLimits(t, s)
 	s.Super("POST", "/api/collections", map[string]any{"name": "staff", "type": "auth", "listRule": "id = @request.auth.id",
 		"viewRule": "id = @request.auth.id", "fields": []map[string]any{{"name": "role", "type": "text"}}}, 200, nil)
 	admin := `@request.auth.role = "admin"`
 	s.Super("POST", "/api/collections", map[string]any{"name": "docs", "listRule": admin, "viewRule": admin,
 		"fields": []map[string]any{{"name": "title", "type": "text"}}}, 200, nil)
-	create(t, s, "docs", map[string]any{"title": "ADMIN-ONLY-DOC"})
 	var u map[string]any
 	s.Super("POST", "/api/collections/staff/records", map[string]any{"email": "u1@example.com", "role": "admin",
 		"password": "a-long-password", "passwordConfirm": "a-long-password"}, 200, &u)
 	var login struct{ Token string }
 	s.Do("POST", "/api/collections/staff/auth-with-password", "", map[string]any{"identity": "u1@example.com", "password": "a-long-password"}, 200, &login)
-	path := "/api/collections/staff/records/" + u["id"].(string)
+	return login.Token, "/api/collections/staff/records/" + u["id"].(string)
+}
 
-	stop := make(chan struct{})
+// hammer runs fn over and over on n goroutines until the returned stop
+// is called (which waits for them).
+func hammer(n int, fn func()) (stop func()) {
+	done := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 4 {
+	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				select {
-				case <-stop:
+				case <-done:
 					return
 				default:
-					s.Request("GET", "/api/collections/docs/records", login.Token, nil)
+					fn()
 				}
 			}
 		}()
 	}
-	stale := 0
-	for range 150 {
-		s.Super("PATCH", path, map[string]any{"role": "admin"}, 200, nil)
-		s.Super("PATCH", path, map[string]any{"role": "user"}, 200, nil)
-		if r := s.Request("GET", "/api/collections/docs/records", login.Token, nil); cacheContains(r.Body, "ADMIN-ONLY-DOC") {
-			stale++
-		}
-	}
-	close(stop)
-	wg.Wait()
-	if stale > 0 {
-		t.Errorf("%d of 150 reads after a demotion listed the admin-only doc", stale)
-	}
+	return func() { close(done); wg.Wait() }
 }

@@ -742,22 +742,7 @@ func TestCacheReadsItsWritesOnPostgres(t *testing.T) {
 		"fields": []map[string]any{{"name": "v", "type": "number"}}}, 200, nil)
 	id := create(t, s, "ctr", map[string]any{"v": 0})["id"].(string)
 	view := "/api/collections/ctr/records/" + id
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					s.Request("GET", view, "", nil)
-				}
-			}
-		}()
-	}
+	stop := hammer(8, func() { s.Request("GET", view, "", nil) })
 	stale := 0
 	for i := 1; i <= 600; i++ {
 		s.Do("PATCH", view, "", map[string]any{"v": i}, 200, nil)
@@ -766,8 +751,7 @@ func TestCacheReadsItsWritesOnPostgres(t *testing.T) {
 			stale++
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	if stale > 0 {
 		t.Errorf("%d of 600 reads right after an acknowledged write answered an older value", stale)
 	}

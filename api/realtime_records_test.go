@@ -235,18 +235,7 @@ func TestRealtimeOverHTTP2(t *testing.T) {
 func TestRealtimeSubscriptionRacingADemotion(t *testing.T) {
 	t.Parallel()
 	s := testkit.NewServer(t, "sqlite")
-	liftLimits(t, s)
-	s.Super("POST", "/api/collections", map[string]any{"name": "staff", "type": "auth", "listRule": "id = @request.auth.id",
-		"viewRule": "id = @request.auth.id", "fields": []map[string]any{{"name": "role", "type": "text"}}}, 200, nil)
-	admin := `@request.auth.role = "admin"`
-	s.Super("POST", "/api/collections", map[string]any{"name": "docs", "listRule": admin, "viewRule": admin,
-		"fields": []map[string]any{{"name": "title", "type": "text"}}}, 200, nil)
-	var u map[string]any
-	s.Super("POST", "/api/collections/staff/records", map[string]any{"email": "u1@example.com", "role": "admin",
-		"password": "a-long-password", "passwordConfirm": "a-long-password"}, 200, &u)
-	var login struct{ Token string }
-	s.Do("POST", "/api/collections/staff/auth-with-password", "", map[string]any{"identity": "u1@example.com", "password": "a-long-password"}, 200, &login)
-	path := "/api/collections/staff/records/" + u["id"].(string)
+	token, path := staffAndDocs(t, s)
 	// A thousand topics widen the window between reading the caller and
 	// registering the client.
 	topics := []string{"docs/*"}
@@ -260,7 +249,7 @@ func TestRealtimeSubscriptionRacingADemotion(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			s.Request("POST", "/api/realtime", login.Token, map[string]any{"clientId": id, "subscriptions": topics})
+			s.Request("POST", "/api/realtime", token, map[string]any{"clientId": id, "subscriptions": topics})
 		}()
 		time.Sleep(time.Duration(trial%15) * 3 * time.Millisecond)
 		s.Super("PATCH", path, map[string]any{"role": "user"}, 200, nil)
