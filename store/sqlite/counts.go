@@ -153,3 +153,17 @@ func (c *counts) latest(id string) (int64, bool) {
 	}
 	return 0, false
 }
+
+// forgetBehind forgets every count when gen, the generation on disk, is
+// ahead of the last commit applied here and no commit of this process
+// can account for it (see others.go); it reports whether it did.
+func (c *counts) forgetBehind(gen int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen <= c.gen {
+		return false
+	}
+	c.gen = gen
+	c.byID = make(map[string]*counter)
+	return true
+}

@@ -241,6 +241,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.reads = newStmtCache(s.rdb, 256)
 
 	go s.writeLoop()
+	go s.watchOthers()
 	s.searchUpgrade(ctx)
 	return s, nil
 }

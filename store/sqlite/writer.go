@@ -273,6 +273,12 @@ func (s *Store) commitGroup(batch []*request) (rest []*request) {
 		return nil
 	}
 	if gen >= 0 {
+		if s.counts.forgetBehind(gen - 1) {
+			// Another process committed since our last commit (others.go):
+			// the counts were forgotten, and this commit's effects are
+			// learnt with the rest.
+			g.lost = true
+		}
 		s.counts.apply(gen, g.ops)
 		s.commitSeq.Add(1) // even: the counts match what is committed
 	}
