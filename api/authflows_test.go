@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"regexp"
 	"testing"
 	"time"
@@ -434,6 +435,38 @@ func TestEmailChangePasswordGuessesAreLimitedPerAccount(t *testing.T) {
 		s.Do("GET", base+"records/"+a.Record["id"].(string), a.Token, nil, 200, &me)
 		if me["email"] != "ann@example.com" {
 			t.Errorf("email now %v", me["email"])
+		}
+	})
+}
+
+// TestTruncateDropsAccountState: emptying an auth collection deletes what
+// the system collections keep about its records, as deleting each does:
+// codes, second factors, login origins, linked identities (one left
+// behind would pass to a record made later with the same id).
+func TestTruncateDropsAccountState(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		liftLimits(t, s)
+		var members map[string]any
+		s.Super("POST", "/api/collections", map[string]any{"name": "members", "type": "auth", "createRule": "",
+			"otp": map[string]any{"enabled": true, "duration": 180, "length": 6}, "authAlert": map[string]any{"enabled": true}}, 200, &members)
+		s.Do("POST", "/api/collections/members/records", "", map[string]any{"email": "ann@example.com",
+			"password": "ann-password-1", "passwordConfirm": "ann-password-1"}, 200, nil)
+		s.Do("POST", "/api/collections/members/auth-with-password", "", map[string]any{"identity": "ann@example.com", "password": "ann-password-1"}, 200, nil)
+		s.Do("POST", "/api/collections/members/request-otp", "", map[string]any{"email": "ann@example.com"}, 200, nil)
+		count := func(name string) int {
+			var l struct{ TotalItems int }
+			s.Super("GET", "/api/collections/"+name+"/records?filter="+url.QueryEscape("collectionRef = '"+members["id"].(string)+"'"), nil, 200, &l)
+			return l.TotalItems
+		}
+		if count("_otps") == 0 {
+			t.Fatal("no code was kept")
+		}
+		s.Super("DELETE", "/api/collections/members/truncate", nil, 204, nil)
+		for _, name := range []string{"_otps", "_mfas", "_authOrigins", "_externalAuths"} {
+			if n := count(name); n != 0 {
+				t.Errorf("%s keeps %d records of the emptied collection", name, n)
+			}
 		}
 	})
 }

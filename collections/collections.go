@@ -16,6 +16,7 @@ import (
 	"github.com/tortoise-dev/tortoise/auth/oauth2"
 	"github.com/tortoise-dev/tortoise/core"
 	"github.com/tortoise-dev/tortoise/filter"
+	"github.com/tortoise-dev/tortoise/query"
 	"github.com/tortoise-dev/tortoise/service"
 	"github.com/tortoise-dev/tortoise/store"
 )
@@ -170,8 +171,43 @@ func (s *Service) Truncate(ctx context.Context, nameOrID string) error {
 		if err := s.checkNoIncomingRequired(c); err != nil {
 			return err
 		}
+		if err := s.dropAccountState(ctx, tx, c); err != nil {
+			return err
+		}
 		return tx.Truncate(ctx, c)
 	})
+}
+
+// dropAccountState deletes, in a truncate of c, what the system
+// collections keep about c's records (linked OAuth2 identities, codes,
+// second factors, login origins: every system collection with
+// collectionRef and recordRef fields), as deleting each record does. Left
+// behind, an identity link would pass to a record created later with
+// the same id, which a client may choose.
+func (s *Service) dropAccountState(ctx context.Context, tx store.Tx, c *core.Collection) error {
+	if !c.IsAuth() {
+		return nil
+	}
+	for _, sys := range s.svc.Collections() {
+		if !sys.System || sys.Field("collectionRef") == nil || sys.Field("recordRef") == nil {
+			continue
+		}
+		for {
+			res, err := tx.Find(ctx, store.Query{Collection: sys, Where: query.Eq("collectionRef", c.ID), Limit: 500})
+			if err != nil {
+				return err
+			}
+			for _, r := range res.Records {
+				if err := tx.Delete(ctx, sys, r.ID()); err != nil {
+					return err
+				}
+			}
+			if len(res.Records) < 500 {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // checkNoIncomingRequired refuses to empty a collection that required
