@@ -318,3 +318,49 @@ func TestAttackOAuth2ProviderURLsMeetTheOutboundPolicy(t *testing.T) {
 		t.Error("an account was made")
 	}
 }
+
+// TestOAuth2FirstLoginsAtOnce: the first logins of one new identity at
+// the same moment (two tabs, two processes) all log into the one account
+// the first of them made; on PostgreSQL the others answered 400 (the
+// email "not unique") where a retry would have found it.
+func TestOAuth2FirstLoginsAtOnce(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *testkit.Server) {
+		usersSchema(t, s, "")
+		liftLimits(t, s)
+		m := startProvider(t, s)
+		mocksMu.Lock()
+		mocks[t] = m
+		mocksMu.Unlock()
+		t.Cleanup(func() { mocksMu.Lock(); delete(mocks, t); mocksMu.Unlock() })
+		const n = 6
+		type start struct{ code, verifier string }
+		var starts []start
+		for range n {
+			code, verifier := beginOAuth(t, s, &mockoidc.MockUser{Subject: "same-1", Email: "same@example.com", EmailVerified: true})
+			starts = append(starts, start{code, verifier})
+		}
+		statuses := make([]int, n)
+		var wg sync.WaitGroup
+		for i, st := range starts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := oauthLogin(s, st.code, st.verifier, nil)
+				statuses[i] = r.Status
+				if r.Status != 200 {
+					t.Logf("login %d: %s", i, r.Body)
+				}
+			}()
+		}
+		wg.Wait()
+		for i, st := range statuses {
+			if st != 200 {
+				t.Errorf("login %d: %d", i, st)
+			}
+		}
+		if c := countUsers(t, s); c != 1 {
+			t.Errorf("%d accounts for one identity", c)
+		}
+	})
+}

@@ -169,7 +169,7 @@ func (s *Service) AuthWithOAuth2(ctx context.Context, req *service.Request, c *c
 	}
 	var rec *core.Record
 	isNew := false
-	err = s.store.Update(ctx, func(tx store.Tx) error {
+	login := func(tx store.Tx) error {
 		rec, isNew = nil, false
 		link, err := findLink(ctx, tx, ext, c, p.Name(), user.ID)
 		if err != nil {
@@ -210,7 +210,15 @@ func (s *Service) AuthWithOAuth2(ctx context.Context, req *service.Request, c *c
 			isNew = true
 		}
 		return insertLink(ctx, tx, ext, c, rec.ID(), p.Name(), user.ID)
-	})
+	}
+	err = s.store.Update(ctx, login)
+	if e := core.AsError(err); e != nil && e.Kind == core.KindInvalid &&
+		(e.Fields["email"].Code == "validation_not_unique" || e.Fields["providerId"].Code == "validation_not_unique") {
+		// A first login of the same identity at the same moment (another
+		// tab, another process) made the account or the link first: it is
+		// committed, so this attempt, made again, logs into it.
+		err = s.store.Update(ctx, login)
+	}
 	if err != nil {
 		return nil, err
 	}
