@@ -393,19 +393,12 @@ func (s *Service) validateCollection(sc *service.Snapshot, prev, next *core.Coll
 		}
 	}
 	future := service.NewSnapshot(append(cols, next))
-	rules := []struct {
-		name string
-		rule *string
-	}{{"listRule", next.ListRule}, {"viewRule", next.ViewRule}, {"createRule", next.CreateRule},
-		{"updateRule", next.UpdateRule}, {"deleteRule", next.DeleteRule}}
-	if next.Auth != nil {
-		rules = append(rules, struct {
-			name string
-			rule *string
-		}{"authRule", next.Auth.AuthRule}, struct {
-			name string
-			rule *string
-		}{"manageRule", next.Auth.ManageRule})
+	rules := rulesOf(next)
+	before := map[string]*string{} // prev's rules, by name
+	if prev != nil {
+		for _, r := range rulesOf(prev) {
+			before[r.name] = r.rule
+		}
 	}
 	for _, r := range rules {
 		if r.name == "manageRule" && r.rule != nil && strings.TrimSpace(*r.rule) == "" {
@@ -422,13 +415,12 @@ func (s *Service) validateCollection(sc *service.Snapshot, prev, next *core.Coll
 			errs.Add(r.name, "validation_invalid_rule", ruleMessage(err))
 			continue
 		}
-		if key && (prev == nil || ruleOf(prev, r.name) == nil || *ruleOf(prev, r.name) != *r.rule) {
+		if key && (before[r.name] == nil || *before[r.name] != *r.rule) {
 			// A rule an API key writes may not reach the system
 			// collections, by @collection or by a relation to them:
 			// rules see every field, so it would be an oracle over
 			// password hashes and token keys for any guest.
-			env := &filter.Env{Schema: service.WithoutSystem(future), Collection: next, Request: &filter.Request{}, Now: time.Now(), AllowHidden: true}
-			if _, err := filter.Compile(*r.rule, env, s.store.Dialect()); err != nil {
+			if err := s.compileRule(service.WithoutSystem(future), next, *r.rule); err != nil {
 				errs.Add(r.name, "validation_invalid_rule", "An API key's rule cannot reach the system collections: "+ruleMessage(err))
 			}
 		}
@@ -780,26 +772,19 @@ func ByKey(ctx context.Context) context.Context { return context.WithValue(ctx, 
 
 func byKey(ctx context.Context) bool { v, _ := ctx.Value(byKeyKey{}).(bool); return v }
 
-// ruleOf returns c's rule of that name (nil: superusers only, or not an
-// auth collection's).
-func ruleOf(c *core.Collection, name string) *string {
-	switch name {
-	case "listRule":
-		return c.ListRule
-	case "viewRule":
-		return c.ViewRule
-	case "createRule":
-		return c.CreateRule
-	case "updateRule":
-		return c.UpdateRule
-	case "deleteRule":
-		return c.DeleteRule
+// namedRule is one of a collection's rules with its name in definitions.
+type namedRule struct {
+	name string
+	rule *string // nil: superusers only
+}
+
+// rulesOf returns c's rules: the five of every collection, and an auth
+// collection's authRule and manageRule.
+func rulesOf(c *core.Collection) []namedRule {
+	rules := []namedRule{{"listRule", c.ListRule}, {"viewRule", c.ViewRule}, {"createRule", c.CreateRule},
+		{"updateRule", c.UpdateRule}, {"deleteRule", c.DeleteRule}}
+	if c.Auth != nil {
+		rules = append(rules, namedRule{"authRule", c.Auth.AuthRule}, namedRule{"manageRule", c.Auth.ManageRule})
 	}
-	if c.Auth == nil {
-		return nil
-	}
-	if name == "authRule" {
-		return c.Auth.AuthRule
-	}
-	return c.Auth.ManageRule
+	return rules
 }

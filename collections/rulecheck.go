@@ -12,7 +12,7 @@ import (
 // compileRule parses and type-checks rule as a rule of c within the
 // schema future (c included): the one check a rule passes when its
 // collection is saved, and the one CheckRule runs on a draft.
-func (s *Service) compileRule(future *service.Snapshot, c *core.Collection, rule string) error {
+func (s *Service) compileRule(future filter.Schema, c *core.Collection, rule string) error {
 	env := &filter.Env{Schema: future, Collection: c, Request: &filter.Request{}, Now: time.Now(), AllowHidden: true}
 	_, err := filter.Compile(rule, env, s.store.Dialect())
 	return err
