@@ -203,7 +203,9 @@ func (s *Server) cacheKey(r *http.Request, c *core.Collection, req *service.Requ
 	if !req.Superuser {
 		// The answer holds the expanded records its caller may view, by
 		// their collections' view rules: what those read, it depends on.
-		for _, rc := range s.expandCollections(c, q.Get("expand")) {
+		// A name Expand refuses answers 400, which is not kept.
+		reached, _ := s.records.ExpandCollections(req, c, q.Get("expand"))
+		for _, rc := range reached {
 			if rc.ViewRule != nil {
 				texts = append(texts, *rc.ViewRule)
 			}
@@ -292,34 +294,6 @@ func appendRecordState(b []byte, r *core.Record) []byte {
 		}
 	}
 	return b
-}
-
-// expandCollections returns the collections an expand parameter reaches
-// from c, forward relations and back-relations ("x_via_f"), as far as its
-// names resolve (a name that does not is the handler's 400).
-func (s *Server) expandCollections(c *core.Collection, expand string) []*core.Collection {
-	if strings.TrimSpace(expand) == "" {
-		return nil
-	}
-	sc := s.svc.Schema()
-	var out []*core.Collection
-	for _, path := range strings.Split(expand, ",") {
-		cur := c
-		for _, key := range strings.Split(strings.TrimSpace(path), ".") {
-			var next *core.Collection
-			if f := cur.Field(key); f != nil && f.Type == core.FieldRelation {
-				next = sc.ByID(f.CollectionID)
-			} else if i := strings.Index(key, "_via_"); i > 0 {
-				next = sc.CollectionByNameOrID(key[:i])
-			}
-			if next == nil {
-				break
-			}
-			out = append(out, next)
-			cur = next
-		}
-	}
-	return out
 }
 
 // cacheDep says what an answer under these expand, rule, filter and sort

@@ -19,7 +19,7 @@ import (
 func (s *Server) recordRequest(r *http.Request, c *core.Collection) *service.Request {
 	req := s.caller(r)
 	req.Query = queryMap(r.URL.Query())
-	if rulesMention(c, "@request.headers") || strings.Contains(req.Query["filter"], "@request.headers") || s.expandMentions(c, req.Query["expand"], "@request.headers") {
+	if rulesMention(c, "@request.headers") || strings.Contains(req.Query["filter"], "@request.headers") || s.expandMentions(req, c, req.Query["expand"], "@request.headers") {
 		req.Headers = headerMap(r.Header)
 	}
 	return req
@@ -27,8 +27,9 @@ func (s *Server) recordRequest(r *http.Request, c *core.Collection) *service.Req
 
 // expandMentions reports whether the view rule of a collection expand
 // reaches from c mentions s (its records are expanded under that rule).
-func (s *Server) expandMentions(c *core.Collection, expand, text string) bool {
-	for _, rc := range s.expandCollections(c, expand) {
+func (s *Server) expandMentions(req *service.Request, c *core.Collection, expand, text string) bool {
+	reached, _ := s.records.ExpandCollections(req, c, expand)
+	for _, rc := range reached {
 		if rc.ViewRule != nil && strings.Contains(*rc.ViewRule, text) {
 			return true
 		}

@@ -107,17 +107,29 @@ func (s *Service) ExpandWithin(ctx context.Context, req *service.Request, recs [
 // expand from c, without reading any record: the errors Expand would give
 // for the names, so that a write can refuse them before it commits.
 func (s *Service) CheckExpand(req *service.Request, c *core.Collection, param string) error {
+	_, err := s.ExpandCollections(req, c, param)
+	return err
+}
+
+// ExpandCollections returns the collections param reaches from c, by
+// forward relations and back-relations, each as often as a path reaches
+// it, when the names are all relations req may expand (else CheckExpand's
+// error, with what was reached before it): the collections whose view
+// rules an expanded answer is read under.
+func (s *Service) ExpandCollections(req *service.Request, c *core.Collection, param string) ([]*core.Collection, error) {
 	if strings.TrimSpace(param) == "" {
-		return nil
+		return nil, nil
 	}
 	tree, err := parseExpand(param)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return s.checkLevel(req, c, tree)
+	var out []*core.Collection
+	err = s.checkLevel(req, c, tree, func(rc *core.Collection) { out = append(out, rc) })
+	return out, err
 }
 
-func (s *Service) checkLevel(req *service.Request, c *core.Collection, tree expandTree) error {
+func (s *Service) checkLevel(req *service.Request, c *core.Collection, tree expandTree, reached func(*core.Collection)) error {
 	for key, sub := range tree {
 		var next *core.Collection
 		if f := c.Field(key); f != nil && f.Type == core.FieldRelation && (!f.Hidden || seesHidden(req, c)) {
@@ -131,8 +143,12 @@ func (s *Service) checkLevel(req *service.Request, c *core.Collection, tree expa
 		} else {
 			return errNotARelation(key, c)
 		}
-		if next != nil && len(sub) > 0 {
-			if err := s.checkLevel(req, next, sub); err != nil {
+		if next == nil {
+			continue // a relation to a collection since deleted: nothing to expand
+		}
+		reached(next)
+		if len(sub) > 0 {
+			if err := s.checkLevel(req, next, sub, reached); err != nil {
 				return err
 			}
 		}
