@@ -339,19 +339,23 @@ func (s *Server) recheckAccountsOnce() {
 			}
 		}
 		for _, id := range ids {
-			rec := now[id]
-			s.hub.UpdateAuth(cid, id, func(a *service.Request) *service.Request {
-				if rec == nil || rec.String("tokenKey") != a.Auth.String("tokenKey") || s.signedOut(a) {
-					return nil
-				}
-				if rec.String("updated") == a.Auth.String("updated") {
-					return a
-				}
-				n := *a
-				n.Auth = rec
-				return &n
-			})
+			s.hub.UpdateAuth(cid, id, s.accountNow(now[id]))
 		}
+	}
+}
+
+// accountNow returns what a realtime client authorized as an account
+// becomes once the account reads rec (nil: deleted): a guest when it is
+// gone, its token key changed (a password change, "log out everywhere") or
+// its collection's token secret changed, else the same caller with rec.
+func (s *Server) accountNow(rec *core.Record) func(*service.Request) *service.Request {
+	return func(a *service.Request) *service.Request {
+		if rec == nil || rec.String("tokenKey") != a.Auth.String("tokenKey") || s.signedOut(a) {
+			return nil
+		}
+		n := *a
+		n.Auth = rec
+		return &n
 	}
 }
 
@@ -367,14 +371,11 @@ func (s *Server) dispatch(ch store.Change) {
 		// A changed account is what its clients' rules see from now on; a
 		// deleted one, or one whose token key changed (a password change,
 		// "log out everywhere"), makes them guests.
-		s.hub.UpdateAuth(c.ID, ch.Record.ID(), func(a *service.Request) *service.Request {
-			if ch.Action == store.ActionDelete || ch.Record.String("tokenKey") != a.Auth.String("tokenKey") || s.signedOut(a) {
-				return nil
-			}
-			n := *a
-			n.Auth = ch.Record
-			return &n
-		})
+		rec := ch.Record
+		if ch.Action == store.ActionDelete {
+			rec = nil
+		}
+		s.hub.UpdateAuth(c.ID, ch.Record.ID(), s.accountNow(rec))
 	}
 	if c.Name == apikeys.CollectionName && ch.Action != store.ActionCreate {
 		// A revoked key stops working at once, streams included; a changed
