@@ -74,7 +74,7 @@ func (s *Store) ConsoleQuery(ctx context.Context, statement string, maxRows int)
 	if err == nil {
 		// No value may outgrow what the answer can carry: SQLite would
 		// build it whole first (zeroblob(300000000) took 1.8 GB).
-		_, err = sqlite.Limit(conn, sqliteLimitLength, store.ConsoleMaxBytes)
+		_, err = sqlite.Limit(conn, sqlite3.SQLITE_LIMIT_LENGTH, store.ConsoleMaxBytes)
 	}
 	if err != nil {
 		return nil, core.Internal(err, "Failed to prepare the SQL console's connection.")
@@ -124,10 +124,6 @@ func (s *Store) ConsoleQuery(ctx context.Context, statement string, maxRows int)
 	}
 	return res, nil
 }
-
-// sqliteLimitLength is SQLITE_LIMIT_LENGTH, the largest string or blob
-// a connection makes.
-const sqliteLimitLength = 0
 
 // consoleDSN opens the database file at path read-only through a URI
 // (the driver honours mode=ro only in that form).
